@@ -1,0 +1,173 @@
+"""Column contracts of the curated tables, and the indicator catalogue.
+
+Declared as data so that the pipeline's finishing step, the dashboard's data layer and the tests all check
+against one definition. Every curated table is written as `<table>.parquet` with exactly this schema, sorted
+by its key.
+
+Money: `facts.value` is int64 for every indicator; for `investment_eur` it holds **euro cents** (the
+catalogue's `scale` is 100), so that a value reported as "1.234,56" or in thousands of euro stays exact.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+
+@dataclass(frozen=True)
+class Indicator:
+    name: str
+    label: str
+    unit: str
+    scale: int  # stored integer / scale = value in `unit`
+    definition: str
+    kind: str  # "flow" (a quantity over the activity year) or "stock"
+    sum_over_members: bool
+    sum_over_years: bool
+    sum_over_partnerships: bool  # always False: a member in two partnerships counts in both
+
+
+_INDICATORS = (
+    Indicator(
+        "people_trained", "People up-/reskilled", "people", 1,
+        "People who took part in up- or reskilling activities provided or funded by the member in the activity year.",
+        "flow", True, True, False,
+    ),
+    Indicator(
+        "training_programmes", "Training programmes updated or developed", "programmes", 1,
+        "Training programmes or courses the member updated or newly developed in the activity year.",
+        "flow", True, True, False,
+    ),
+    Indicator(
+        "investment_eur", "Investment in up-/reskilling", "EUR", 100,
+        "Money the member invested in up- and reskilling in the activity year, in euro (stored in cents).",
+        "flow", True, True, False,
+    ),
+    Indicator(
+        "people_reached", "People reached by promotion", "people", 1,
+        "People reached by the member's promotion and dissemination of up-/reskilling in the activity year.",
+        "flow", True, True, False,
+    ),
+    Indicator(
+        "stakeholders_joined", "Stakeholders joined in partnerships", "stakeholders", 1,
+        "Stakeholders the member brought into skills partnerships or networks in the activity year.",
+        "flow", True, True, False,
+    ),
+    Indicator(
+        "commitments_reported", "Commitments reported on", "commitments", 1,
+        "Commitments for which the member reported a progress status in the wave.",
+        "stock", True, False, False,
+    ),
+    Indicator(
+        "commitments_progressing", "Commitments progressing", "commitments", 1,
+        "Commitments reported as progressing (as planned or completed); the share progressing is "
+        "commitments_progressing / commitments_reported.",
+        "stock", True, False, False,
+    ),
+)
+
+INDICATORS: dict[str, Indicator] = {i.name: i for i in _INDICATORS}
+INDICATOR_NAMES: tuple[str, ...] = tuple(INDICATORS)
+# Indicators a survey question maps to directly; the two commitment ones come from the progress matrix.
+REPORTED_INDICATORS: tuple[str, ...] = (
+    "people_trained", "training_programmes", "investment_eur", "people_reached", "stakeholders_joined",
+)
+
+SUBMISSION_STATUSES = ("accepted", "superseded", "test", "blank", "rejected")
+
+_date = pa.date32()
+_ts = pa.timestamp("us")
+_str = pa.string()
+
+TABLES: dict[str, tuple[pa.Schema, tuple[str, ...]]] = {
+    # name: (schema, sort key)
+    "ecosystems": (pa.schema([
+        ("ecosystem_id", _str), ("name", _str), ("short_name", _str), ("order", pa.int16()), ("source_url", _str),
+    ]), ("order",)),
+    "member_states": (pa.schema([
+        ("country_code", _str), ("name", _str), ("protocol_order", pa.int16()), ("iso_alpha2", _str),
+        ("source_url", _str),
+    ]), ("protocol_order",)),
+    "partnerships": (pa.schema([
+        ("partnership_id", _str), ("name", _str), ("kind", _str),  # "large-scale" | "regional"
+        ("ecosystem_id", _str), ("region", _str), ("launched_on", _date),
+        ("pledge_kind", _str),  # "people" | "workforce_share_per_year" | "other" | "unknown"
+        ("pledge_people", pa.int64()), ("pledge_share", pa.float64()), ("pledge_year", pa.int16()),
+        ("pledge_text", _str), ("source_url", _str),
+    ]), ("partnership_id",)),
+    "members": (pa.schema([
+        ("member_id", _str), ("organisation", _str), ("member_type", _str), ("size", _str),
+        ("country_code", _str), ("primary_ecosystem_id", _str), ("joined_on", _date),
+    ]), ("member_id",)),
+    "member_ecosystems": (pa.schema([
+        ("member_id", _str), ("ecosystem_id", _str), ("is_primary", pa.bool_()),
+    ]), ("member_id", "ecosystem_id")),
+    "memberships": (pa.schema([
+        ("member_id", _str), ("partnership_id", _str), ("joined_on", _date),
+    ]), ("member_id", "partnership_id")),
+    "commitments": (pa.schema([
+        ("member_id", _str), ("commitment_no", pa.int16()), ("principle", pa.int16()),
+        ("pledged_people", pa.int64()), ("text", _str),
+    ]), ("member_id", "commitment_no")),
+    "targets": (pa.schema([
+        ("target_id", _str), ("version", pa.int16()), ("people", pa.int64()), ("qualifier", _str),
+        ("announced_on", _date), ("deadline_year", pa.int16()), ("text", _str), ("source_url", _str),
+    ]), ("version",)),
+    "pledge_totals": (pa.schema([
+        ("as_of", _date), ("people", pa.int64()), ("qualifier", _str), ("scope", _str), ("source_url", _str),
+    ]), ("as_of",)),
+    "membership_timeline": (pa.schema([
+        ("as_of", _date), ("members", pa.int64()), ("large_scale_partnerships", pa.int64()),
+        ("regional_partnerships", pa.int64()), ("qualifier", _str), ("source_url", _str),
+    ]), ("as_of",)),
+    "published_figures": (pa.schema([
+        ("figure_id", _str), ("indicator", _str), ("period_start", pa.int16()), ("period_end", pa.int16()),
+        ("period_kind", _str),  # "annual" | "cumulative"
+        ("value", pa.float64()), ("unit", _str), ("qualifier", _str),  # "" | "nearly" | "more than" | "over"
+        ("status", _str),  # "published" | "derived"
+        ("derivation", _str), ("source_url", _str),
+    ]), ("indicator", "period_start", "period_end", "figure_id")),
+    "indicators": (pa.schema([
+        ("indicator", _str), ("label", _str), ("unit", _str), ("scale", pa.int64()), ("definition", _str),
+        ("kind", _str), ("sum_over_members", pa.bool_()), ("sum_over_years", pa.bool_()),
+        ("sum_over_partnerships", pa.bool_()),
+    ]), ("indicator",)),
+    "questions": (pa.schema([
+        ("wave", pa.int16()), ("source_file", _str), ("column", _str), ("question", _str),
+        ("role", _str),  # "indicator" | "commitment_progress" | "identity" | "personal" | "meta" | "unmapped"
+        ("indicator", _str), ("multiplier", pa.int64()), ("break_in_series", pa.bool_()),
+    ]), ("wave", "column")),
+    "submissions": (pa.schema([
+        ("wave", pa.int16()), ("source_file", _str), ("sheet", _str), ("row", pa.int32()),
+        ("contribution_id", _str), ("member_id", _str), ("created_at", _ts), ("updated_at", _ts),
+        ("status", _str), ("reason_code", _str), ("reason", _str),
+    ]), ("wave", "source_file", "row")),
+    "facts": (pa.schema([
+        ("year", pa.int16()), ("member_id", _str), ("indicator", _str), ("value", pa.int64()),
+        ("source_file", _str), ("sheet", _str), ("row", pa.int32()), ("column", _str),
+        ("contribution_id", _str), ("submitted_at", _ts), ("corrected", pa.bool_()),
+    ]), ("year", "member_id", "indicator")),
+    "rejects": (pa.schema([
+        ("source_file", _str), ("sheet", _str), ("row", pa.int32()), ("column", _str),
+        ("contribution_id", _str), ("value", _str), ("reason_code", _str), ("reason", _str),
+    ]), ("source_file", "row", "column")),
+    "corrections_applied": (pa.schema([
+        ("correction_id", _str), ("wave", pa.int16()), ("contribution_id", _str), ("member_id", _str),
+        ("indicator", _str), ("old_value", pa.int64()), ("new_value", pa.int64()), ("action", _str),
+        ("reason", _str), ("corrected_by", _str), ("corrected_on", _date), ("status", _str),
+    ]), ("correction_id",)),
+}
+
+
+def indicator_table() -> pa.Table:
+    """The catalogue as the curated `indicators` table."""
+    rows = [
+        {
+            "indicator": i.name, "label": i.label, "unit": i.unit, "scale": i.scale, "definition": i.definition,
+            "kind": i.kind, "sum_over_members": i.sum_over_members, "sum_over_years": i.sum_over_years,
+            "sum_over_partnerships": i.sum_over_partnerships,
+        }
+        for i in _INDICATORS
+    ]
+    return pa.Table.from_pylist(rows, schema=TABLES["indicators"][0]).sort_by([("indicator", "ascending")])

@@ -1,0 +1,166 @@
+"""The `<file>.source.yml` sidecar: what a raw file is, where it came from and how to read it.
+
+Every file under `data/raw/` has one. The model is strict (`extra="forbid"`): a misspelt key or an unknown
+indicator is an error naming the sidecar file and the key, raised when the sidecar is loaded, before any data
+is read.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from pipelines.schema import INDICATOR_NAMES, REPORTED_INDICATORS
+
+SIDECAR_SUFFIX = ".source.yml"
+
+
+class SidecarError(ValueError):
+    """A sidecar is missing, unreadable or does not match the model."""
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ReadSpec(Strict):
+    """Where the table sits in the file."""
+
+    format: Literal["xlsx", "csv"]
+    sheet: str | None = Field(None, description="sheet name (xlsx only)")
+    header_row: int = Field(1, ge=1, description="1-based row of the column headers")
+    encoding: str = "utf-8"
+
+
+class NumberFormat(Strict):
+    """How numbers are written in the file. Thousands separators are the other mark plus spaces."""
+
+    decimal_separator: Literal[".", ","] = "."
+
+
+class TestEntryRule(Strict):
+    """A row is a test entry when `column` matches `pattern` (a Python regular expression, searched)."""
+
+    column: str
+    pattern: str
+
+    @field_validator("pattern")
+    @classmethod
+    def _compiles(cls, value: str) -> str:
+        re.compile(value)
+        return value
+
+
+class CommitmentProgress(Strict):
+    """A matrix question: one column per commitment slot, each answer one of the listed labels."""
+
+    columns: list[str] = Field(min_length=1)
+    progressing: list[str] = Field(min_length=1)
+    not_progressing: list[str] = Field(min_length=1)
+
+
+class Identity(Strict):
+    """Questions that identify the respondent. `member_id` may be blank or wrong; `organisation` is the fallback."""
+
+    member_id: str
+    organisation: str
+    country: str
+
+
+IndicatorName = Annotated[str, Field(description="a canonical reported indicator")]
+
+
+class SurveySpec(Strict):
+    """One wave of the annual member survey (EUSurvey `Content` export)."""
+
+    wave: int = Field(ge=2020, le=2100, description="activity year the wave reports on")
+    alias: str
+    identity: Identity
+    indicators: dict[str, IndicatorName] = Field(description="question header -> indicator")
+    commitment_progress: CommitmentProgress | None = None
+    personal: list[str] = Field(default_factory=list, description="columns with personal data: never curated")
+    number_format: NumberFormat = NumberFormat()
+    multipliers: dict[IndicatorName, int] = Field(default_factory=dict, description="e.g. investment asked in kEUR")
+    datetime_format: str = "%d/%m/%Y %H:%M"
+    test_entries: list[TestEntryRule] = Field(default_factory=list)
+    contribution_id_column: str = "Contribution Id"
+    created_column: str = "Creation Date"
+    updated_column: str = "Last Update"
+    user_name_column: str = "User Name"
+
+    @field_validator("indicators")
+    @classmethod
+    def _known_indicators(cls, value: dict[str, str]) -> dict[str, str]:
+        for question, indicator in value.items():
+            if indicator not in REPORTED_INDICATORS:
+                raise ValueError(
+                    f"question {question!r} maps to unknown indicator {indicator!r}; "
+                    f"known: {', '.join(REPORTED_INDICATORS)}"
+                )
+        return value
+
+    @field_validator("multipliers")
+    @classmethod
+    def _known_multiplied(cls, value: dict[str, int]) -> dict[str, int]:
+        for indicator, factor in value.items():
+            if indicator not in INDICATOR_NAMES:
+                raise ValueError(f"multiplier for unknown indicator {indicator!r}")
+            if factor <= 0:
+                raise ValueError(f"multiplier for {indicator!r} must be positive, got {factor}")
+        return value
+
+
+class Sidecar(Strict):
+    """Provenance and reading instructions for one raw file."""
+
+    title: str
+    kind: Literal["survey", "registry", "reference", "corrections"]
+    table: str | None = Field(None, description="for registry/reference: which table(s) the file holds")
+    publisher: str
+    source_url: str | None = None
+    sources: list[str] = Field(default_factory=list, description="public pages the content is taken from")
+    received: dt.date
+    licence: str
+    synthetic: bool = Field(False, description="true for the generated sample: the dashboard says so")
+    description: str = ""
+    read: ReadSpec
+    survey: SurveySpec | None = None
+
+    @model_validator(mode="after")
+    def _kind_matches(self) -> Sidecar:
+        if self.kind == "survey" and self.survey is None:
+            raise ValueError("a survey sidecar needs a 'survey' section")
+        if self.kind != "survey" and self.survey is not None:
+            raise ValueError(f"a {self.kind} sidecar has no 'survey' section")
+        if self.read.format == "xlsx" and not self.read.sheet:
+            raise ValueError("read.sheet is required for xlsx files")
+        return self
+
+
+def sidecar_path(data_file: Path) -> Path:
+    return data_file.with_name(data_file.name + SIDECAR_SUFFIX)
+
+
+def load_sidecar(data_file: Path) -> Sidecar:
+    """Load and validate the sidecar of `data_file`; errors name the sidecar file and the offending key."""
+    path = sidecar_path(data_file)
+    if not path.is_file():
+        raise SidecarError(f"{data_file}: missing sidecar {path.name} (every raw file needs one; see README)")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise SidecarError(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise SidecarError(f"{path}: expected a mapping at the top level")
+    try:
+        return Sidecar.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"key '{'.'.join(str(p) for p in err['loc'])}': {err['msg']}" for err in exc.errors()
+        )
+        raise SidecarError(f"{path}: {problems}") from exc
