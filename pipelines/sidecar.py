@@ -33,6 +33,9 @@ class ReadSpec(Strict):
 
     format: Literal["xlsx", "csv"]
     sheet: str | None = Field(None, description="sheet name (xlsx only)")
+    sheets: dict[str, str] = Field(
+        default_factory=dict, description="table -> sheet, for a workbook holding several tables (the registry)"
+    )
     header_row: int = Field(1, ge=1, description="1-based row of the column headers")
     encoding: str = "utf-8"
 
@@ -137,8 +140,8 @@ class Sidecar(Strict):
             raise ValueError("a survey sidecar needs a 'survey' section")
         if self.kind != "survey" and self.survey is not None:
             raise ValueError(f"a {self.kind} sidecar has no 'survey' section")
-        if self.read.format == "xlsx" and not self.read.sheet:
-            raise ValueError("read.sheet is required for xlsx files")
+        if self.read.format == "xlsx" and not (self.read.sheet or self.read.sheets):
+            raise ValueError("read.sheet (or read.sheets) is required for xlsx files")
         return self
 
 
