@@ -1,0 +1,36 @@
+"""Production entry point: `gunicorn dashboard.wsgi:server` (the Procfile's command).
+
+Importing this module builds the app and sends it one request, so a worker is fully set up before gunicorn hands
+it any real traffic. Debug mode and the dev tools stay off: they are only ever switched on by `app.run(debug=True)`
+(`python -m dashboard` in development), which gunicorn never calls.
+"""
+
+import logging
+
+from dashboard.app import app
+
+logger = logging.getLogger(__name__)
+
+server = app.server
+
+
+def warm_up() -> None:
+    """Send one request to the index through Flask's test client, in this process, before any real request.
+
+    Dash 4.4 sets its "server is set up" flag *before* it registers the component libraries (upstream
+    plotly/dash#3971). Under threaded gunicorn workers a bundle request that arrives in that gap is checked against
+    an empty registry and answered 500 ("... is not a registered library"), which breaks the first page load after
+    every restart. Dash Pages has the same flag-before-work pattern for its router. One request here runs both
+    set-ups to completion while the worker is still single-threaded. Because those flags are never reset, a set-up
+    that failed would leave the worker broken for good, so a failure here stops the worker from booting instead.
+    """
+    index_path = app.config.routes_pathname_prefix
+    with server.test_client() as client, client.get(index_path) as response:
+        status = response.status_code
+    if status != 200:
+        msg = f"dashboard warm-up: GET {index_path} answered {status}; refusing to serve a half-set-up app"
+        raise RuntimeError(msg)
+    logger.info("dashboard warm-up: GET %s answered %s", index_path, status)
+
+
+warm_up()
