@@ -1,0 +1,478 @@
+"""Pure export builders: the rows behind a view plus its metadata in, file bytes out.
+
+Nothing here queries data or touches the app: a caller (dashboard/export_views.py) gets the rows from the
+query layer and describes them with an `ExportTable`; these functions turn that into CSV, XLSX, an annotated
+chart figure and a ZIP. Every text cell of every export goes through `neutralise`, because a member's name is
+typed by the member and a spreadsheet would run `=HYPERLINK(...)` or `@SUM(A1)` as a formula (OWASP "CSV
+injection").
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import html
+import io
+import math
+import re
+import zipfile
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import pandas as pd
+import plotly.graph_objects as go
+import xlsxwriter
+
+# OWASP's list of characters that make a spreadsheet treat a cell as a formula (or DDE command).
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+# An apostrophe is what Excel itself shows for a "text that looks like a formula"; it is inert in every
+# spreadsheet and visible, so a reader sees the value was altered on the way out.
+INERT_PREFIX = "'"
+
+ColumnKind = Literal["text", "integer", "decimal", "euro", "percent", "boolean", "date", "flags"]
+
+# Eurostat writes flags as short codes in their own column with a legend; these are ours.
+FLAG_LEGEND: dict[str, str] = {
+    "s": "synthetic sample: member-level data invented, totals calibrated to published figures",
+    "n": "not published: the Commission published no figure for this indicator and year",
+    "b": "break in series: the survey question changed in this wave",
+    "p": "provisional",
+    "d": "derived: the published counterpart is arithmetic on published figures",
+}
+
+XLSX_MAX_COL_WIDTH = 60
+CHART_WIDTH = 1100
+CHART_HEIGHT = 620
+
+
+def neutralise(text: str) -> str:
+    """Make a text cell inert in a spreadsheet: prefix it when it starts like a formula."""
+    if text.startswith(FORMULA_TRIGGERS):
+        return INERT_PREFIX + text
+    return text
+
+
+@dataclass(frozen=True)
+class Column:
+    """One exported column: the frame's column `key`, shown under `header` (which carries the unit)."""
+
+    key: str
+    header: str
+    kind: ColumnKind = "text"
+
+
+@dataclass(frozen=True)
+class Definition:
+    indicator: str
+    label: str
+    unit: str
+    definition: str
+    counting_rule: str
+
+
+@dataclass(frozen=True)
+class InputFile:
+    """A raw file the data vintage was built from, with what its sidecar says about it."""
+
+    path: str
+    kind: str
+    sha256: str
+    rows: int | None = None
+    title: str = ""
+    publisher: str = ""
+    received: str = ""
+    source_url: str = ""
+
+
+@dataclass(frozen=True)
+class ExportMeta:
+    """Everything a file needs to say where its numbers come from and how to get them again."""
+
+    view: str  # e.g. "Explore - chart"
+    title: str  # e.g. "People up-/reskilled by industrial ecosystem, 2022-2024"
+    vintage_id: str
+    permalink: str
+    subtitle: str = ""
+    indicator: str | None = None
+    breakdown: str | None = None
+    years: tuple[int, int] | None = None
+    vintage_created: str = ""
+    synthetic: bool = False
+    filters: tuple[tuple[str, str], ...] = ()  # (label, value shown) in display order
+    waves: tuple[int, ...] = ()
+    definitions: tuple[Definition, ...] = ()
+    inputs: tuple[InputFile, ...] = ()
+    flags: tuple[str, ...] = ()  # flag codes that occur in the rows
+    notes: tuple[str, ...] = ()  # e.g. "Figures across partnerships are not additive."
+    coverage: str = ""  # e.g. "reported by 461 of 461 respondents (2022)"
+    exported_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC).replace(microsecond=0))
+
+    @property
+    def source_line(self) -> str:
+        """The one-line credit printed under a chart."""
+        parts = ["Source: Pact for Skills annual member survey"]
+        if self.waves:
+            parts[0] += f" {year_span(self.waves[0], self.waves[-1])}"
+        parts.append(f"Pact Monitor, data vintage {self.vintage_id}")
+        if self.synthetic:
+            parts.append("SYNTHETIC SAMPLE, not official figures")
+        return "; ".join(parts) + "."
+
+    @property
+    def flag_lines(self) -> tuple[str, ...]:
+        return tuple(f"{code} = {FLAG_LEGEND.get(code, code)}" for code in self.flags)
+
+
+@dataclass(frozen=True)
+class ExportTable:
+    """The rows behind one view (never mutated here) and how to present them."""
+
+    frame: pd.DataFrame
+    columns: tuple[Column, ...]
+    meta: ExportMeta
+
+    def __post_init__(self) -> None:
+        missing = [c.key for c in self.columns if c.key not in self.frame.columns]
+        if missing:
+            raise ValueError(f"export columns not in the rows: {', '.join(missing)}")
+
+
+def year_span(first: int, last: int) -> str:
+    """2022, 2024 -> '2022–2024' (en dash, as in print); one year -> '2022'."""
+    return str(first) if first == last else f"{first}–{last}"
+
+
+_SLUG = re.compile(r"[^a-z0-9]+")
+
+
+def _slug(text: str) -> str:
+    return _SLUG.sub("-", text.lower()).strip("-")
+
+
+def export_filename(meta: ExportMeta, ext: str, *, part: str | None = None) -> str:
+    """`pact_<indicator>_by-<breakdown>_<years>_<vintage>[_<part>].<ext>`, only [a-z0-9._-]."""
+    pieces = ["pact"]
+    pieces.append(_slug(meta.indicator) if meta.indicator else _slug(meta.view))
+    if meta.breakdown:
+        pieces.append("by-" + _slug(meta.breakdown))
+    if meta.years:
+        first, last = meta.years
+        pieces.append(str(first) if first == last else f"{first}-{last}")
+    if part:
+        pieces.append(_slug(part))
+    pieces.append(_slug(meta.vintage_id) or "vintage")
+    return "_".join(p for p in pieces if p) + "." + ext.lstrip(".").lower()
+
+
+def _is_missing(value: Any) -> bool:
+    if value is None or value is pd.NA or value is pd.NaT:
+        return True
+    return isinstance(value, float) and math.isnan(value)
+
+
+def _as_text(value: Any) -> str:
+    if isinstance(value, (list, tuple)):
+        return " ".join(str(v) for v in value)
+    return str(value)
+
+
+def _csv_cell(value: Any, kind: ColumnKind) -> str:
+    if _is_missing(value):
+        return ""
+    if kind == "integer":
+        return str(int(value))
+    if kind == "euro":
+        return f"{float(value):.2f}"
+    if kind in ("decimal", "percent"):
+        text = f"{float(value):.6f}".rstrip("0").rstrip(".")
+        return text if text not in ("", "-0") else "0"
+    if kind == "boolean":
+        return "TRUE" if bool(value) else "FALSE"
+    if kind == "date":
+        return pd.Timestamp(value).date().isoformat()
+    return neutralise(_as_text(value))
+
+
+def _records(table: ExportTable) -> Iterable[tuple[Any, ...]]:
+    keys = [c.key for c in table.columns]
+    return table.frame[keys].itertuples(index=False, name=None)
+
+
+def to_csv_bytes(table: ExportTable) -> bytes:
+    """The view's rows as CSV: UTF-8 with a BOM (so Excel reads accents), RFC 4180 line ends, plain numbers."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow([neutralise(c.header) for c in table.columns])
+    kinds = [c.kind for c in table.columns]
+    for record in _records(table):
+        writer.writerow([_csv_cell(v, k) for v, k in zip(record, kinds, strict=True)])
+    return buffer.getvalue().encode("utf-8-sig")
+
+
+class _Sheet:
+    """Tracks the widest text per column so the workbook opens with readable widths."""
+
+    def __init__(self, book: xlsxwriter.Workbook, name: str, formats: Mapping[str, Any]):
+        self.ws = book.add_worksheet(name)
+        self.fmt = formats
+        self.widths: dict[int, int] = {}
+
+    def _width(self, col: int, text: str) -> None:
+        longest = max((len(line) for line in text.split("\n")), default=0)
+        self.widths[col] = max(self.widths.get(col, 0), longest)
+
+    def text(self, row: int, col: int, value: Any, fmt: str | None = None) -> None:
+        if _is_missing(value):
+            self.ws.write_blank(row, col, None, self.fmt.get(fmt) if fmt else None)
+            return
+        text = neutralise(_as_text(value))
+        # write_string, never write(): write() would turn a string that looks like a formula into one.
+        self.ws.write_string(row, col, text, self.fmt[fmt] if fmt else None)
+        self._width(col, text)
+
+    def number(self, row: int, col: int, value: Any, fmt: str) -> None:
+        if _is_missing(value):
+            self.ws.write_blank(row, col, None, self.fmt[fmt])
+            return
+        number = float(value)
+        self.ws.write_number(row, col, int(number) if fmt == "integer" else number, self.fmt[fmt])
+        self._width(col, f"{number:,.2f}" if fmt == "euro" else f"{number:,.0f}")
+
+    def finish(self, *, minimum: int = 8, wrap_over: int = XLSX_MAX_COL_WIDTH) -> None:
+        for col, width in self.widths.items():
+            self.ws.set_column(col, col, min(max(width + 2, minimum), wrap_over))
+
+
+def _formats(book: xlsxwriter.Workbook) -> dict[str, Any]:
+    return {
+        "header": book.add_format({"bold": True, "text_wrap": True, "valign": "top", "bottom": 1}),
+        "title": book.add_format({"bold": True, "font_size": 13}),
+        "label": book.add_format({"bold": True, "valign": "top"}),
+        "wrap": book.add_format({"text_wrap": True, "valign": "top"}),
+        "integer": book.add_format({"num_format": "#,##0"}),
+        "decimal": book.add_format({"num_format": "#,##0.0##"}),
+        "euro": book.add_format({"num_format": "#,##0.00"}),
+        "percent": book.add_format({"num_format": "0.0"}),
+        "date": book.add_format({"num_format": "yyyy-mm-dd"}),
+        "warning": book.add_format({"bold": True, "font_color": "#9C0006"}),
+    }
+
+
+def _write_data_sheet(sheet: _Sheet, table: ExportTable) -> None:
+    ws = sheet.ws
+    for col, column in enumerate(table.columns):
+        sheet.text(0, col, column.header, "header")
+    for row, record in enumerate(_records(table), start=1):
+        for col, (value, column) in enumerate(zip(record, table.columns, strict=True)):
+            if column.kind in ("integer", "decimal", "euro", "percent"):
+                sheet.number(row, col, value, column.kind)
+            elif column.kind == "boolean":
+                if _is_missing(value):
+                    ws.write_blank(row, col, None)
+                else:
+                    ws.write_boolean(row, col, bool(value))
+            elif column.kind == "date" and not _is_missing(value):
+                ws.write_datetime(row, col, pd.Timestamp(value).to_pydatetime(), sheet.fmt["date"])
+                sheet._width(col, "yyyy-mm-dd")
+            else:
+                sheet.text(row, col, value)
+    ws.freeze_panes(1, 0)
+    if table.columns:
+        ws.autofilter(0, 0, max(len(table.frame), 1), len(table.columns) - 1)
+    sheet.finish()
+
+
+def _write_definitions(sheet: _Sheet, tables: Sequence[ExportTable]) -> None:
+    headers = ("Indicator", "Label", "Unit", "Definition", "Counting rule")
+    for col, text in enumerate(headers):
+        sheet.text(0, col, text, "header")
+    seen: dict[str, Definition] = {}
+    for table in tables:
+        for definition in table.meta.definitions:
+            seen.setdefault(definition.indicator, definition)
+    row = 1
+    for d in seen.values():
+        for col, text in enumerate((d.indicator, d.label, d.unit, d.definition, d.counting_rule)):
+            sheet.text(row, col, text, "wrap" if col >= 3 else None)
+        row += 1
+    flags = sorted({code for t in tables for code in t.meta.flags})
+    row += 1
+    sheet.text(row, 0, "Flags", "title")
+    row += 1
+    sheet.text(row, 0, "Code", "header")
+    sheet.text(row, 1, "Meaning", "header")
+    for code in flags or FLAG_LEGEND:
+        row += 1
+        sheet.text(row, 0, code)
+        sheet.text(row, 1, FLAG_LEGEND.get(code, code))
+    notes = list(dict.fromkeys(n for t in tables for n in t.meta.notes))
+    if notes:
+        row += 2
+        sheet.text(row, 0, "Notes", "title")
+        for note in notes:
+            row += 1
+            sheet.text(row, 0, note)
+    sheet.finish()
+
+
+def _write_sources(sheet: _Sheet, meta: ExportMeta, inputs: Sequence[InputFile]) -> None:
+    rows: list[tuple[str, str]] = [
+        ("Data vintage", meta.vintage_id),
+        ("Vintage created", meta.vintage_created),
+        ("Survey waves", ", ".join(str(w) for w in meta.waves)),
+        ("Synthetic sample", "yes: member-level data are invented; do not quote as official" if meta.synthetic
+         else "no"),
+        ("Produced by", "Pact Monitor"),
+    ]
+    for row, (label, value) in enumerate(rows):
+        sheet.text(row, 0, label, "label")
+        sheet.text(row, 1, value, "warning" if label == "Synthetic sample" and meta.synthetic else None)
+    start = len(rows) + 1
+    sheet.text(start, 0, "Input files", "title")
+    headers = ("File", "Kind", "Title", "Publisher", "Received", "Rows", "SHA-256", "Source URL")
+    for col, text in enumerate(headers):
+        sheet.text(start + 1, col, text, "header")
+    for row, f in enumerate(inputs, start=start + 2):
+        for col, value in enumerate((f.path, f.kind, f.title, f.publisher, f.received)):
+            sheet.text(row, col, value)
+        if f.rows is None:
+            sheet.ws.write_blank(row, 5, None)
+        else:
+            sheet.number(row, 5, f.rows, "integer")
+        sheet.text(row, 6, f.sha256)
+        sheet.text(row, 7, f.source_url)
+    sheet.finish()
+
+
+def _write_filters(sheet: _Sheet, tables: Sequence[ExportTable]) -> None:
+    meta = tables[0].meta
+    rows: list[tuple[str, str]] = [("View", meta.view)]
+    rows += [("Title", t.meta.title) for t in tables]
+    rows += list(meta.filters) or [("Filters", "none (all data)")]
+    rows += [("Data vintage", meta.vintage_id), ("Exported at (UTC)", meta.exported_at.isoformat())]
+    for row, (label, value) in enumerate(rows):
+        sheet.text(row, 0, label, "label")
+        sheet.text(row, 1, value)
+    row = len(rows)
+    sheet.text(row, 0, "Permalink", "label")
+    # The permalink is built by the app from validated state; the link text is still neutralised by text().
+    if meta.permalink.startswith(("http://", "https://")) and len(meta.permalink) <= 2000:
+        sheet.ws.write_url(row, 1, meta.permalink, string=meta.permalink)
+        sheet._width(1, meta.permalink)
+    else:
+        sheet.text(row, 1, meta.permalink)
+    sheet.text(row + 2, 0, "Open the permalink to see this exact view again; it pins the data vintage.")
+    sheet.finish()
+
+
+def to_xlsx_bytes(tables: ExportTable | Sequence[ExportTable], *, sheet_names: Sequence[str] | None = None) -> bytes:
+    """One or more views as a workbook: data sheet(s), then Definitions, Sources and Filters.
+
+    Numbers are written as numbers with a display format (never as text), headers carry units, flags sit in
+    their own column, the header row is frozen. The metadata sheets describe the first table's view.
+    """
+    table_list = [tables] if isinstance(tables, ExportTable) else list(tables)
+    if not table_list:
+        raise ValueError("nothing to export")
+    names = list(sheet_names) if sheet_names else (
+        ["Data"] if len(table_list) == 1 else [f"Data {i}" for i in range(1, len(table_list) + 1)]
+    )
+    if len(names) != len(table_list):
+        raise ValueError("one sheet name per table")
+    buffer = io.BytesIO()
+    # in_memory avoids temp files; strings_to_formulas/urls off so nothing a member typed becomes live.
+    book = xlsxwriter.Workbook(buffer, {
+        "in_memory": True, "strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False,
+    })
+    book.set_properties({
+        "title": table_list[0].meta.title,
+        "subject": "Pact for Skills monitoring figures",
+        "author": "Pact Monitor",
+        "comments": f"Data vintage {table_list[0].meta.vintage_id}; permalink {table_list[0].meta.permalink}",
+    })
+    formats = _formats(book)
+    for name, table in zip(names, table_list, strict=True):
+        _write_data_sheet(_Sheet(book, _sheet_name(name), formats), table)
+    _write_definitions(_Sheet(book, "Definitions", formats), table_list)
+    inputs = list(dict.fromkeys(f for t in table_list for f in t.meta.inputs))
+    _write_sources(_Sheet(book, "Sources", formats), table_list[0].meta, inputs)
+    _write_filters(_Sheet(book, "Filters", formats), table_list)
+    book.close()
+    return buffer.getvalue()
+
+
+_BAD_SHEET_CHARS = re.compile(r"[\[\]:*?/\\]")
+
+
+def _sheet_name(name: str) -> str:
+    return _BAD_SHEET_CHARS.sub(" ", name).strip()[:31] or "Data"
+
+
+def _plot_text(text: str) -> str:
+    """Plotly renders a small HTML subset in titles and annotations; data-derived text must stay literal."""
+    return html.escape(text, quote=False)
+
+
+def figure_for_export(
+    fig: go.Figure, meta: ExportMeta, *, width: int = CHART_WIDTH, height: int = CHART_HEIGHT
+) -> go.Figure:
+    """A copy of the on-screen figure that carries its title, subtitle, source line and flags inside the image."""
+    out = go.Figure(fig)
+    notes = [meta.source_line]
+    if meta.coverage:
+        notes.append(f"Coverage: {meta.coverage}.")
+    notes.extend(f"Flag {line}." for line in meta.flag_lines)
+    notes.extend(meta.notes)
+    filters = "; ".join(f"{label}: {value}" for label, value in meta.filters)
+    subtitle = " · ".join(p for p in (meta.subtitle, filters) if p)
+    margin_top = 96 if subtitle else 72
+    margin_bottom = 64 + 16 * len(notes)
+    margin_left = 80
+    out.update_layout(
+        width=width,
+        height=height,
+        title={
+            "text": f"<b>{_plot_text(meta.title)}</b>"
+                    + (f"<br><span style='font-size:13px'>{_plot_text(subtitle)}</span>" if subtitle else ""),
+            "x": 0.01, "xanchor": "left", "y": 0.98, "yanchor": "top", "font": {"size": 18},
+        },
+        margin={"t": margin_top, "b": margin_bottom, "l": margin_left, "r": 30, "autoexpand": True},
+        paper_bgcolor="white",
+    )
+    # Pixel shifts keep the credit block in the bottom margin, below axis labels, whatever the plot's size.
+    out.add_annotation(
+        text="<br>".join(_plot_text(n) for n in notes),
+        xref="paper", yref="paper", x=0, y=0, xanchor="left", yanchor="bottom",
+        xshift=-margin_left + 12, yshift=-margin_bottom + 8,
+        showarrow=False, align="left", font={"size": 11, "color": "#444444"},
+    )
+    return out
+
+
+def image_config(meta: ExportMeta, *, fmt: Literal["png", "svg"] = "png") -> dict[str, Any]:
+    """`dcc.Graph(config=...)` so that the chart's own camera button saves a sensibly named image."""
+    return {
+        "displaylogo": False,
+        "toImageButtonOptions": {
+            "format": fmt,
+            "filename": export_filename(meta, fmt).rsplit(".", 1)[0],
+            "width": CHART_WIDTH,
+            "height": CHART_HEIGHT,
+            "scale": 2 if fmt == "png" else 1,
+        },
+    }
+
+
+def zip_bytes(files: Mapping[str, bytes], *, when: dt.datetime | None = None) -> bytes:
+    """A deflated ZIP of `name -> content`; entries keep the given order and one timestamp."""
+    stamp = (when or dt.datetime.now(dt.UTC)).timetuple()[:6]
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, content in files.items():
+            if name.startswith("/") or ".." in name.split("/"):
+                raise ValueError(f"unsafe name in archive: {name!r}")
+            info = zipfile.ZipInfo(name, date_time=stamp)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, content)
+    return buffer.getvalue()
