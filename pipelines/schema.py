@@ -155,7 +155,8 @@ TABLES: dict[str, tuple[pa.Schema, tuple[str, ...]]] = {
     "corrections_applied": (pa.schema([
         ("correction_id", _str), ("wave", pa.int16()), ("contribution_id", _str), ("member_id", _str),
         ("indicator", _str), ("old_value", pa.int64()), ("new_value", pa.int64()), ("action", _str),
-        ("reason", _str), ("corrected_by", _str), ("corrected_on", _date), ("status", _str),
+        ("reason", _str), ("corrected_by", _str), ("corrected_on", _date), ("status", _str),  # "applied" | "not applied"
+        ("detail", _str),  # what the pipeline did, or why it could not apply the correction
     ]), ("correction_id",)),
 }
 
