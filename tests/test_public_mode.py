@@ -1,0 +1,301 @@
+"""Public mode: the small-cell suppression rules (dashboard/disclosure.py), checked exhaustively on tiny tables.
+
+Every check of "nothing can be recovered" here is independent of the implementation: a withheld cell is
+recoverable when its unit vector lies in the row space of the equations a reader has (numpy's matrix_rank,
+not the SVD null-space test the module uses), and filter relaxations are enumerated by re-applying the
+filters to the population, not by bit masks.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dashboard.disclosure import (
+    PRIMARY,
+    SECONDARY,
+    THRESHOLD,
+    anonymise_peers,
+    differencing_risk,
+    drop_member_level,
+    nested_group_risk,
+    public_mode,
+    public_rejects,
+    suppress_cells,
+)
+
+log = logging.getLogger(__name__)
+
+
+def _recoverable(frame: pd.DataFrame, groups: list[list[int]], withheld: list[int]) -> list[int]:
+    """Withheld cells a reader can compute from the shown cells and the shown group totals."""
+    if not withheld:
+        return []
+    position = {cell: k for k, cell in enumerate(withheld)}
+    rows = []
+    for index in groups:
+        row = np.zeros(len(withheld))
+        for i in index:
+            if i in position:
+                row[position[i]] = 1
+        rows.append(row)
+    if not rows:
+        return []
+    a = np.array(rows)
+    base = np.linalg.matrix_rank(a)
+    found = []
+    for cell, k in position.items():
+        unit = np.zeros(len(withheld))
+        unit[k] = 1
+        if np.linalg.matrix_rank(np.vstack([a, unit])) == base:
+            found.append(cell)
+    return found
+
+
+def _check_table(frame: pd.DataFrame, margins: list[tuple[str, ...]], members: str | None = None) -> pd.DataFrame:
+    out, withheld_totals = suppress_cells(frame, margins=margins, members_col=members)
+    # Shown values are untouched; withheld ones are missing.
+    assert len(out) == len(frame)
+    for i in range(len(frame)):
+        if out.loc[i, "suppressed"]:
+            assert pd.isna(out.loc[i, "value"])
+        else:
+            assert out.loc[i, "value"] == frame.loc[i, "value"]
+    counts = frame["n_members"].tolist()
+    # Primary: exactly the cells built from 1 or 2 members.
+    for i, n in enumerate(counts):
+        assert (out.loc[i, "suppression"] == PRIMARY) == (0 < n < THRESHOLD)
+        if n == 0:
+            assert not out.loc[i, "suppressed"]
+
+    def coverage(cells: list[int]) -> int:
+        if members is None:
+            return sum(counts[i] for i in cells)
+        return len(set().union(*(set(frame.loc[i, members]) for i in cells))) if cells else 0
+
+    groups = []
+    for cols in margins:
+        for i_cells in ([list(range(len(frame)))] if not cols else [
+            list(ix) for ix in frame.groupby(list(cols), sort=False).indices.values()
+        ]):
+            key = {c: frame.loc[i_cells[0], c] for c in cols}
+            # A total is visible when it covers enough members and the function did not ask to withhold it.
+            if coverage(i_cells) >= THRESHOLD and key not in withheld_totals:
+                groups.append(i_cells)
+    withheld = [i for i in range(len(out)) if out.loc[i, "suppressed"]]
+    for g in groups:
+        hidden = [i for i in g if i in withheld]
+        assert not hidden or (len(hidden) >= 2 and coverage(hidden) >= THRESHOLD), (frame, out, g)
+    assert _recoverable(frame, groups, withheld) == [], (frame, out)
+    return out, withheld_totals
+
+
+def test_one_dimensional_breakdowns_exhaustively() -> None:
+    """Every breakdown of 1 to 5 cells with member counts from {0, 1, 2, 3, 6} and a shown total."""
+    tried = 0
+    for size in range(1, 6):
+        for counts in itertools.product((0, 1, 2, 3, 6), repeat=size):
+            frame = pd.DataFrame({
+                "cell": [f"c{i}" for i in range(size)],
+                "value": [float(100 * (i + 1) * max(n, 1)) for i, n in enumerate(counts)],
+                "n_members": list(counts),
+            })
+            _check_table(frame, [()])
+            tried += 1
+    log.info("1-D breakdowns checked: %d", tried)
+    assert tried == sum(5**k for k in range(1, 6))
+
+
+def test_two_dimensional_tables_exhaustively() -> None:
+    """Every 2 × 3 table (years × categories) with counts from {0, 1, 2, 4}, row and column totals shown."""
+    tried = totals_withheld = 0
+    for counts in itertools.product((0, 1, 2, 4), repeat=6):
+        frame = pd.DataFrame({
+            "year": [2022, 2022, 2022, 2023, 2023, 2023],
+            "cat": ["a", "b", "c", "a", "b", "c"],
+            "value": [float(10 + i) for i in range(6)],
+            "n_members": list(counts),
+        })
+        _, withheld_totals = _check_table(frame, [("year",), ("cat",)])
+        totals_withheld += bool(withheld_totals)
+        tried += 1
+    log.info("2-D tables checked: %d, of which %d needed a total withheld", tried, totals_withheld)
+    assert tried == 4**6
+
+
+def test_a_total_pinning_the_only_complement_is_withheld() -> None:
+    """2023: b (1 member) and c (4); c is the only non-empty cell of its column, so the column total equals c
+    and c cannot hide b: the column total is withheld instead."""
+    frame = pd.DataFrame({
+        "year": [2022, 2022, 2022, 2023, 2023, 2023], "cat": ["a", "b", "c", "a", "b", "c"],
+        "value": [0.0, 0.0, 0.0, 0.0, 7.0, 70.0], "n_members": [0, 0, 0, 0, 1, 4],
+    })
+    out, totals = _check_table(frame, [("year",), ("cat",)])
+    assert out["suppression"].tolist() == ["", "", "", "", PRIMARY, SECONDARY]
+    assert totals == [{"cat": "c"}]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.integers(min_value=2, max_value=4),
+    st.integers(min_value=2, max_value=5),
+    st.data(),
+)
+def test_random_larger_tables(n_rows: int, n_cols: int, data: st.DataObject) -> None:
+    counts = data.draw(st.lists(st.sampled_from([0, 1, 1, 2, 3, 5, 9]), min_size=n_rows * n_cols,
+                                max_size=n_rows * n_cols))
+    frame = pd.DataFrame({
+        "row": [r for r in range(n_rows) for _ in range(n_cols)],
+        "col": [c for _ in range(n_rows) for c in range(n_cols)],
+        "value": data.draw(st.lists(st.integers(1, 10**6), min_size=n_rows * n_cols,
+                                    max_size=n_rows * n_cols)),
+        "n_members": counts,
+    })
+    frame["value"] = frame["value"].astype("float64")
+    _check_table(frame, [("row",), ("col",)])
+
+
+def test_repeated_members_across_years_use_member_sets() -> None:
+    """One member reporting in three years of one ecosystem is still one member: the column stays protected."""
+    frame = pd.DataFrame({
+        "year": [2022, 2023, 2024, 2022, 2023, 2024],
+        "eco": ["x", "x", "x", "y", "y", "y"],
+        "value": [5.0, 6.0, 7.0, 50.0, 60.0, 70.0],
+        "n_members": [1, 1, 1, 4, 4, 4],
+        "members": [{"m1"}, {"m1"}, {"m1"}, {"a", "b", "c", "d"}, {"a", "b", "c", "d"}, {"a", "b", "e", "f"}],
+    })
+    out, _ = _check_table(frame, [("year",), ("eco",)], members="members")
+    # Column x alone covers one member: its total is withheld where shown, so ecosystem y need not be; every
+    # year row holds one member of x and at least 4 of y, so y's cell of each year goes too.
+    assert out["suppressed"].tolist() == [True] * 6
+
+
+def test_no_small_cells_means_nothing_withheld() -> None:
+    frame = pd.DataFrame({"cell": list("abc"), "value": [1.0, 2.0, 3.0], "n_members": [3, 4, 0]})
+    out, totals = suppress_cells(frame)
+    assert totals == []
+    assert not out["suppressed"].any()
+    assert out["value"].tolist() == [1.0, 2.0, 3.0]
+
+
+def test_secondary_picks_the_smallest_cell_and_input_is_not_mutated() -> None:
+    frame = pd.DataFrame({"cell": list("abcd"), "value": [7.0, 900.0, 40.0, 41.0], "n_members": [2, 10, 4, 4]})
+    before = frame.copy()
+    out = suppress_cells(frame).cells
+    assert out["suppression"].tolist() == [PRIMARY, "", SECONDARY, ""]
+    pd.testing.assert_frame_equal(frame, before)
+
+
+def test_no_margins_only_primary() -> None:
+    frame = pd.DataFrame({"p": list("ab"), "value": [1.0, 2.0], "n_members": [1, 8]})
+    out = suppress_cells(frame, margins=[]).cells
+    assert out["suppression"].tolist() == [PRIMARY, ""]
+
+
+def test_missing_count_column_is_an_error() -> None:
+    with pytest.raises(KeyError, match="n_members"):
+        suppress_cells(pd.DataFrame({"value": [1.0]}))
+
+
+# --- differencing -------------------------------------------------------------------------------------------
+
+FILTERS = {
+    "country": lambda r, v: r["country"] == v,
+    "mtype": lambda r, v: r["mtype"] == v,
+    "eco": lambda r, v: r["eco"] == v,
+}
+
+
+def _brute_force_risk(population: pd.DataFrame, chosen: dict[str, str]) -> bool:
+    names = list(chosen)
+
+    def members(active: list[str]) -> set[str]:
+        keep = population.apply(lambda r: all(FILTERS[n](r, chosen[n]) for n in active), axis=1)
+        return set(population.loc[keep, "member_id"])
+
+    selected = members(names)
+    for k in range(1, len(names) + 1):
+        for dropped in itertools.combinations(names, k):
+            wider = members([n for n in names if n not in dropped])
+            if 0 < len(wider - selected) < THRESHOLD:
+                return True
+    return False
+
+
+@settings(max_examples=120, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from("AB"), st.sampled_from("xy"), st.sampled_from("pq")),
+                min_size=1, max_size=12),
+       st.sampled_from([("country",), ("country", "mtype"), ("country", "mtype", "eco"), ("mtype", "eco")]))
+def test_differencing_matches_brute_force(rows: list[tuple[str, str, str]], filter_names: tuple[str, ...]) -> None:
+    population = pd.DataFrame(rows, columns=["country", "mtype", "eco"])
+    population["member_id"] = [f"m{i}" for i in range(len(population))]
+    chosen = {"country": "A", "mtype": "x", "eco": "p"}
+    chosen = {n: chosen[n] for n in filter_names}
+    masks = []
+    for _, r in population.iterrows():
+        mask = 0
+        for bit, name in enumerate(chosen):
+            if not FILTERS[name](r, chosen[name]):
+                mask |= 1 << bit
+        masks.append(mask)
+    units = pd.DataFrame({"member_id": population["member_id"], "fail_mask": masks})
+    assert differencing_risk(units, n_filters=len(chosen)) == _brute_force_risk(population, chosen)
+
+
+def test_differencing_two_filters_isolating_one_member() -> None:
+    """A member failing both filters, and only it, is exposed by total(no filter) - total(both filters)."""
+    units = pd.DataFrame({"member_id": ["a", "b", "c", "d"], "fail_mask": [0, 0, 0, 0b11]})
+    assert differencing_risk(units, n_filters=2)
+    units = pd.DataFrame({"member_id": ["a", "b", "c", "d", "e", "f"], "fail_mask": [0, 0, 0, 0b11, 0b11, 0b11]})
+    assert not differencing_risk(units, n_filters=2)
+    # Several facts (years) of one member count as one member.
+    units = pd.DataFrame({"member_id": ["a", "b", "c", "d", "d", "d"], "fail_mask": [0, 0, 0, 1, 1, 1]})
+    assert differencing_risk(units, n_filters=1)
+
+
+def test_nested_groups() -> None:
+    groups = {
+        "P1": {"a", "b", "c", "d"},
+        "P2": {"a", "b", "c"},  # P1 - P2 = {d}
+        "P3": {"a", "b", "c", "d", "e", "f", "g"},  # P3 - P1 = 3 members: fine
+        "P4": {"x", "y", "z"},
+        "P5": {"x", "y", "z"},  # same members as P4: same figure, nothing new
+    }
+    assert nested_group_risk(groups) == {"P2"}
+
+
+def test_anonymise_peers_keeps_own_name_only() -> None:
+    frame = pd.DataFrame({
+        "partnership_id": ["automotive", "aerospace", "construction", "tourism"],
+        "name": ["Automotive", "Aerospace", "Construction", "Tourism"],
+        "value": [10.0, 30.0, 20.0, None],
+    })
+    out = anonymise_peers(frame, name_cols=["name"], own="construction", key_col="partnership_id")
+    assert out["name"].tolist() == ["Peer 2", "Peer 1", "Construction", "Peer 3"]
+    assert out["partnership_id"].tolist() == ["Peer 2", "Peer 1", "construction", "Peer 3"]
+    assert not set(out["name"]) & {"Automotive", "Aerospace", "Tourism"}
+
+
+def test_public_rejects_and_member_columns() -> None:
+    rejects = pd.DataFrame({
+        "source_file": ["s.xlsx"] * 3, "sheet": ["Content"] * 3, "row": [5, 6, 7],
+        "column": ["Q1", "Q1", "Q2"], "contribution_id": ["c1", "c2", "c3"], "value": ["-5", "abc", "1e99"],
+        "reason_code": ["negative", "not_a_number", "absurd"], "reason": ["r1", "r2", "r3"],
+    })
+    out = public_rejects(rejects)
+    assert out["rejects"].sum() == 3
+    assert not {"row", "contribution_id", "value", "member_id"} & set(out.columns)
+    stripped = drop_member_level(pd.DataFrame({"member_id": ["m"], "year": [2022], "n": [1]}))
+    assert list(stripped.columns) == ["year", "n"]
+
+
+@pytest.mark.parametrize(("value", "expected"), [("1", True), ("true", True), ("YES", True), ("0", False), ("", False)])
+def test_public_mode_switch(value: str, expected: bool) -> None:
+    assert public_mode({"PACT_PUBLIC": value}) is expected
+    assert public_mode({}) is False
