@@ -27,10 +27,17 @@ def write_eusurvey_xlsx(
     header: Sequence[str],
     rows: Iterable[Sequence[object]],
     sheet: str = CONTENT_SHEET,
+    created: dt.datetime | None = None,
 ) -> int:
-    """Write `rows` (cells: str, int, float or None for empty) under `header`; return the number of data rows."""
+    """Write `rows` (cells: str, int, float or None for empty) under `header`; return the number of data rows.
+
+    `created` fixes the workbook's document-properties timestamp (XlsxWriter otherwise stamps the current time),
+    so that a seeded generator writes byte-identical files.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     workbook = xlsxwriter.Workbook(str(path), {"constant_memory": True, "strings_to_numbers": False})
+    if created is not None:
+        workbook.set_properties({"created": created})
     try:
         worksheet = workbook.add_worksheet(sheet)
         worksheet.write_row(0, 0, ["Alias", alias])
