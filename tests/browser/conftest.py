@@ -9,6 +9,7 @@ machine), and the tests assert on them.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import logging
 import os
@@ -141,25 +142,20 @@ def http_get(url: str, timeout_s: float = 10) -> tuple[int, bytes]:
             return error.code, error.read()
 
 
-@pytest.fixture(scope="session")
-def app_server(curated_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
-    if importlib.util.find_spec("dashboard.app") is None:
-        pytest.skip("the Dash app has not landed yet: dashboard/app.py is missing")
+@contextlib.contextmanager
+def gunicorn_process(curated_dir: Path, log_path: Path) -> Iterator[AppServer]:
+    """Start the Procfile's command on a free loopback port; yield as soon as it is started; stop it at the end."""
     port = free_loopback_port()
-    log_path = tmp_path_factory.mktemp("browser-server") / "gunicorn.log"
-    command = procfile_command(port)
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            command,
+            procfile_command(port),
             cwd=REPO,
             stdout=log,
             stderr=subprocess.STDOUT,
             env=_child_env(PACT_CURATED_DIR=str(curated_dir)),
         )
-    server = AppServer(url=f"http://127.0.0.1:{port}", process=process, log_path=log_path)
     try:
-        _wait_until_serving(server)
-        yield server
+        yield AppServer(url=f"http://127.0.0.1:{port}", process=process, log_path=log_path)
     finally:
         process.send_signal(signal.SIGTERM)
         try:
@@ -169,7 +165,18 @@ def app_server(curated_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> I
             process.wait(timeout=10)
 
 
-def _wait_until_serving(server: AppServer) -> None:
+@pytest.fixture(scope="session")
+def app_server(curated_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
+    """The app served once for the whole session, answering on / before any test uses it."""
+    if importlib.util.find_spec("dashboard.app") is None:
+        pytest.skip("the Dash app has not landed yet: dashboard/app.py is missing")
+    log_path = tmp_path_factory.mktemp("browser-server") / "gunicorn.log"
+    with gunicorn_process(curated_dir, log_path) as server:
+        wait_until_serving(server)
+        yield server
+
+
+def wait_until_serving(server: AppServer) -> None:
     deadline = time.monotonic() + SERVER_START_TIMEOUT_S
     last_error = "no answer yet"
     while time.monotonic() < deadline:
