@@ -1,0 +1,90 @@
+"""Server-side chart images through kaleido and Debian's Chromium (skipped where Chromium is absent)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import struct
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import plotly.graph_objects as go
+import pytest
+
+from dashboard import images
+from dashboard.exports import CHART_HEIGHT, CHART_WIDTH, ExportMeta, figure_for_export
+
+needs_chromium = pytest.mark.skipif(shutil.which("chromium") is None, reason="Debian's chromium is not installed")
+
+
+@pytest.fixture(scope="module")
+def renderer():
+    yield images
+    images.stop()
+
+
+def _png_size(data: bytes) -> tuple[int, int]:
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    return struct.unpack(">II", data[16:24])
+
+
+def _meta(title: str) -> ExportMeta:
+    return ExportMeta(view="test", title=title, vintage_id="v1", permalink="http://127.0.0.1/x", synthetic=True,
+                      waves=(2022, 2024), flags=("s",))
+
+
+@needs_chromium
+def test_png_and_svg_carry_the_export_annotations(renderer):
+    fig = figure_for_export(go.Figure(go.Bar(x=["2022", "2023", "2024"], y=[2.0e6, 1.5e6, 2.6e6])),
+                            _meta("People up-/reskilled per year"))
+    png = renderer.render(fig, "png")
+    assert _png_size(png) == (CHART_WIDTH * 2, CHART_HEIGHT * 2)
+    svg = renderer.render(fig, "svg").decode("utf-8")
+    assert svg.startswith("<svg")
+    assert "People up-/reskilled per year" in svg
+    assert "data vintage v1" in svg and "SYNTHETIC SAMPLE" in svg
+
+
+@needs_chromium
+def test_map_renders_from_local_topojson(renderer):
+    fig = go.Figure(go.Choropleth(locations=["FRA", "DEU", "GRC"], z=[1, 2, 3], locationmode="ISO-3"))
+    fig.update_geos(scope="europe", resolution=50)
+    svg = renderer.render(fig, "svg", width=600, height=500).decode("utf-8")
+    # Three country shapes drawn with real outlines: the geometry was read from assets/topojson/ offline.
+    outlines = re.findall(r'class="choroplethlocation"[^>]*? d="(M[^"]+)"', svg)
+    assert len(outlines) == 3 and all(len(d) > 200 for d in outlines)
+    assert 'class="layer land"' in svg
+
+
+@needs_chromium
+def test_concurrent_renders_each_get_their_own_image(renderer):
+    titles = [f"Chart number {i}" for i in range(6)]
+
+    def one(title: str) -> str:
+        fig = go.Figure(go.Scatter(x=[1, 2], y=[1, 2]), layout={"title": {"text": title}})
+        return renderer.render(fig, "svg", width=400, height=300).decode("utf-8")
+
+    renderer.render(go.Figure(), "svg", width=100, height=100)  # start-up outside the timed part
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(one, titles))
+    elapsed = time.perf_counter() - started
+    for title, svg in zip(titles, results, strict=True):
+        assert title in svg
+        assert all(other not in svg for other in titles if other != title)
+    assert elapsed < 30
+
+
+def test_missing_browser_fails_fast_with_a_clear_error(monkeypatch):
+    images.stop()
+    monkeypatch.setenv("BROWSER_PATH", "/nonexistent/chromium")
+    started = time.perf_counter()
+    with pytest.raises(images.ImageRenderError, match="could not render the chart as png"):
+        images.render(go.Figure(), "png")
+    assert time.perf_counter() - started < 10
+    images.stop()
+
+
+def test_unknown_format_is_refused():
+    with pytest.raises(ValueError, match="unsupported image format"):
+        images.render(go.Figure(), "gif")  # type: ignore[arg-type]
