@@ -1,0 +1,388 @@
+"""The briefing pack: sentences written from the data, and the Word document that carries them.
+
+Pure: figures in, text and DOCX bytes out. The caller (dashboard/export_views.py) takes every number from the
+query layer, so a sentence such as "2.6 million people trained in 2024, 73% above 2023" is computed from the
+same figures the page shows and never typed in. Word has no place for a live formula in running text, but table
+cells still go through `neutralise` so a member's name reads the same in every export.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+
+import docx
+from docx.enum.table import WD_TABLE_ALIGNMENT
+from docx.enum.text import WD_ALIGN_PARAGRAPH
+from docx.opc.constants import RELATIONSHIP_TYPE
+from docx.oxml import OxmlElement
+from docx.oxml.ns import qn
+from docx.shared import Cm, Pt, RGBColor
+
+from dashboard.exports import FLAG_LEGEND, neutralise, year_span
+
+# How each indicator reads in a sentence: "<quantity> <phrase> in <year>".
+SENTENCE_PHRASES: dict[str, str] = {
+    "people_trained": "people trained",
+    "training_programmes": "training programmes updated or developed",
+    "investment_eur": "invested in up- and reskilling",
+    "people_reached": "people reached by promotion",
+    "stakeholders_joined": "stakeholders joined in partnerships",
+}
+MISSING = "–"
+_NOT_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Numbers in words
+# --------------------------------------------------------------------------------------------------------------
+
+
+def _round_sig(value: float, decimals: int = 1) -> str:
+    # Half up on the shortest decimal form: 3.15 million reads as 3.2, as a person would round it.
+    rounded = Decimal(repr(float(value))).quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP)
+    text = f"{rounded:,.{decimals}f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def humanise(value: float, unit: str = "") -> str:
+    """2_600_000 -> '2.6 million'; 15_500 -> '15,500'; with unit 'EUR' -> '€160 million'."""
+    magnitude = abs(value)
+    if magnitude >= 1e9:
+        text = f"{_round_sig(value / 1e9)} billion"
+    elif magnitude >= 1e6:
+        text = f"{_round_sig(value / 1e6)} million"
+    elif float(value).is_integer():
+        text = f"{int(value):,}"
+    else:
+        text = _round_sig(value)
+    return f"€{text}" if unit == "EUR" else text
+
+
+def exact(value: float | None, unit: str = "") -> str:
+    """Full figure for a table: '2,000,000', '€160,000,000', '90.0%'; missing -> en dash."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return MISSING
+    if unit == "%":
+        return f"{value:.1f}%"
+    text = f"{value:,.0f}" if float(value).is_integer() or abs(value) >= 1000 else f"{value:,.2f}"
+    return f"€{text}" if unit == "EUR" else text
+
+
+def short_span(first: int, last: int) -> str:
+    """2022, 2024 -> '2022–24' (as a briefing writes a pace period)."""
+    if first == last:
+        return str(first)
+    if first // 100 == last // 100:
+        return f"{first}–{last % 100:02d}"
+    return f"{first}–{last}"
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Sentences
+# --------------------------------------------------------------------------------------------------------------
+
+
+def change_sentence(
+    indicator: str, unit: str, year: int, value: float | None, previous_year: int | None, previous: float | None
+) -> str | None:
+    """'2.6 million people trained in 2024, 73% above 2023.' (None when there is no figure for the year)."""
+    if value is None or math.isnan(value):
+        return None
+    phrase = SENTENCE_PHRASES.get(indicator, indicator.replace("_", " "))
+    quantity = humanise(value, unit)
+    sentence = f"{quantity} {phrase} in {year}"
+    if previous_year is not None and previous is not None and not math.isnan(previous) and previous != 0:
+        change = round((value / previous - 1.0) * 100)
+        if change > 0:
+            sentence += f", {change}% above {previous_year}"
+        elif change < 0:
+            sentence += f", {-change}% below {previous_year}"
+        else:
+            sentence += f", about the same as {previous_year}"
+    elif previous_year is not None:
+        sentence += f" (no figure for {previous_year} to compare)"
+    return sentence[0].upper() + sentence[1:] + "."
+
+
+def share_sentence(year: int, share: float | None, previous_year: int | None, previous: float | None) -> str | None:
+    """'90% of reported commitments progressing in 2022.' (share as a fraction)."""
+    if share is None or math.isnan(share):
+        return None
+    sentence = f"{share * 100:.0f}% of reported commitments progressing in {year}"
+    if previous_year is not None and previous is not None and not math.isnan(previous):
+        points = round((share - previous) * 100)
+        if points:
+            sentence += f", {abs(points)} percentage point{'s' if abs(points) != 1 else ''} " \
+                        f"{'up' if points > 0 else 'down'} on {previous_year}"
+    return sentence + "."
+
+
+def target_sentence(
+    *,
+    people: int,
+    qualifier: str,
+    first_year: int,
+    latest_year: int,
+    cumulative: float,
+    achieved_pace: float,
+    projected_year: int | None,
+    deadline_year: int | None,
+    needed_pace: float | None,
+) -> str:
+    """'At the 2022–24 pace (2 million a year), the over 25 million target is reached in 2034, …'."""
+    target = f"{qualifier + ' ' if qualifier else ''}{humanise(people)} target"
+    if cumulative >= people:
+        return (f"The {target} has been reached: {humanise(cumulative)} people trained in "
+                f"{year_span(first_year, latest_year)}.")
+    pace = f"At the {short_span(first_year, latest_year)} pace ({humanise(achieved_pace)} a year)"
+    if projected_year is None:
+        return f"{pace}, the {target} is not reached."
+    sentence = f"{pace}, the {target} is reached in {projected_year}"
+    if deadline_year is not None:
+        if projected_year <= deadline_year:
+            sentence += f", within its {deadline_year} deadline"
+        else:
+            late = projected_year - deadline_year
+            sentence += f", {late} year{'s' if late != 1 else ''} after its {deadline_year} deadline"
+        if needed_pace is not None:
+            sentence += (f"; reaching it by {deadline_year} needs {humanise(needed_pace)} a year "
+                         f"from {latest_year + 1}")
+    else:
+        sentence += " (the target has no deadline)"
+    return sentence + "."
+
+
+def coverage_text(reporting: int, respondents: int, registered: int | None = None) -> str:
+    """'reported by 455 of 461 respondents (1,012 members registered)'."""
+    text = f"reported by {reporting:,} of {respondents:,} respondents"
+    if registered:
+        text += f" ({registered:,} members registered)"
+    return text
+
+
+# --------------------------------------------------------------------------------------------------------------
+# The document
+# --------------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HeadlineCell:
+    value: float | None
+    flags: str = ""  # flag codes, e.g. "s n"
+    published: str = ""  # e.g. "nearly 1,500,000 (published)"
+
+
+@dataclass(frozen=True)
+class HeadlineRow:
+    indicator: str
+    label: str
+    unit: str
+    cells: tuple[HeadlineCell, ...]  # one per `Briefing.years`
+
+
+@dataclass(frozen=True)
+class ChartImage:
+    title: str
+    png: bytes
+    caption: str = ""
+
+
+@dataclass(frozen=True)
+class DataTable:
+    """A small table of the view's rows (already formatted text) for the document."""
+
+    title: str
+    headers: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Briefing:
+    title: str
+    view: str
+    vintage_id: str
+    permalink: str
+    years: tuple[int, ...]
+    headline: tuple[HeadlineRow, ...]
+    sentences: tuple[str, ...] = ()
+    coverage: tuple[str, ...] = ()  # one line per year
+    charts: tuple[ChartImage, ...] = ()
+    tables: tuple[DataTable, ...] = ()
+    filters: tuple[tuple[str, str], ...] = ()
+    sources: tuple[tuple[str, str], ...] = ()  # (what, URL or file)
+    notes: tuple[str, ...] = ()
+    flags: tuple[str, ...] = ()
+    vintage_created: str = ""
+    synthetic: bool = False
+    problems: tuple[str, ...] = ()  # e.g. a chart that could not be rendered
+    exported_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC).replace(microsecond=0))
+
+
+def _clean(text: str) -> str:
+    """python-docx refuses characters XML 1.0 cannot hold (a pasted control character in a member's name)."""
+    return _NOT_XML.sub("", text)
+
+
+def _add_hyperlink(paragraph, url: str, text: str) -> None:
+    # python-docx reads hyperlinks but has no API to write one: build the run by hand.
+    r_id = paragraph.part.relate_to(url, RELATIONSHIP_TYPE.HYPERLINK, is_external=True)
+    link = OxmlElement("w:hyperlink")
+    link.set(qn("r:id"), r_id)
+    run = OxmlElement("w:r")
+    props = OxmlElement("w:rPr")
+    colour = OxmlElement("w:color")
+    colour.set(qn("w:val"), "0563C1")
+    underline = OxmlElement("w:u")
+    underline.set(qn("w:val"), "single")
+    props.append(colour)
+    props.append(underline)
+    run.append(props)
+    node = OxmlElement("w:t")
+    node.text = _clean(text)
+    node.set(qn("xml:space"), "preserve")
+    run.append(node)
+    link.append(run)
+    paragraph._p.append(link)
+
+
+def _table(document, headers: Sequence[str], rows: Sequence[Sequence[str]], *, numeric_from: int = 1):
+    table = document.add_table(rows=1, cols=len(headers))
+    table.style = "Light Grid Accent 1"
+    table.alignment = WD_TABLE_ALIGNMENT.CENTER
+    for cell, text in zip(table.rows[0].cells, headers, strict=True):
+        cell.text = _clean(neutralise(text))
+        for run in cell.paragraphs[0].runs:
+            run.bold = True
+    for values in rows:
+        cells = table.add_row().cells
+        for col, (cell, text) in enumerate(zip(cells, values, strict=True)):
+            cell.text = _clean(neutralise(str(text)))
+            if col >= numeric_from:
+                cell.paragraphs[0].alignment = WD_ALIGN_PARAGRAPH.RIGHT
+    return table
+
+
+def _small(paragraph, size: float = 9) -> None:
+    for run in paragraph.runs:
+        run.font.size = Pt(size)
+
+
+def build_docx(briefing: Briefing) -> bytes:
+    """The briefing as a Word document: headline figures, key points, charts, the view, notes and sources."""
+    document = docx.Document()
+    section = document.sections[0]
+    section.left_margin = section.right_margin = Cm(2)
+    styles = document.styles
+    styles["Normal"].font.name = "Calibri"
+    styles["Normal"].font.size = Pt(10.5)
+    props = document.core_properties
+    props.title = _clean(briefing.title)
+    props.subject = "Pact for Skills monitoring briefing"
+    props.author = "Pact Monitor"
+    props.comments = _clean(f"Data vintage {briefing.vintage_id}; permalink {briefing.permalink}")
+    props.created = briefing.exported_at.replace(tzinfo=None)
+
+    document.add_heading(_clean(briefing.title), level=0)
+    meta = document.add_paragraph()
+    meta.add_run(_clean(f"{briefing.view} · data vintage {briefing.vintage_id}"))
+    if briefing.vintage_created:
+        meta.add_run(_clean(f" (built {briefing.vintage_created})"))
+    meta.add_run(f" · exported {briefing.exported_at:%Y-%m-%d %H:%M} UTC")
+    _small(meta)
+    if briefing.synthetic:
+        warning = document.add_paragraph()
+        run = warning.add_run(
+            "Synthetic sample: member-level data are invented and only the totals are calibrated to the "
+            "Commission's published figures. Do not quote these figures as official statistics."
+        )
+        run.bold = True
+        run.font.color.rgb = RGBColor(0x9C, 0x00, 0x06)
+
+    if briefing.sentences:
+        document.add_heading("Key points", level=1)
+        for sentence in briefing.sentences:
+            document.add_paragraph(_clean(sentence), style="List Bullet")
+
+    if briefing.headline:
+        document.add_heading("Headline figures", level=1)
+        headers = ["Indicator", *(str(y) for y in briefing.years)]
+        rows = []
+        for row in briefing.headline:
+            cells = []
+            for cell in row.cells:
+                text = exact(cell.value, row.unit)
+                cells.append(f"{text} [{cell.flags}]" if cell.flags else text)
+            label = f"{row.label} ({row.unit})" if row.unit not in ("", "%") else f"{row.label} (%)"
+            rows.append([label, *cells])
+        _table(document, headers, rows)
+        published = [
+            f"{row.label}, {year}: {cell.published}"
+            for row in briefing.headline for year, cell in zip(briefing.years, row.cells, strict=True)
+            if cell.published
+        ]
+        if published:
+            note = document.add_paragraph(
+                "Published by the Commission: " + "; ".join(published) + "."
+            )
+            _small(note)
+        for line in briefing.coverage:
+            _small(document.add_paragraph(_clean(line)))
+
+    if briefing.charts or briefing.problems:
+        document.add_heading("Charts", level=1)
+        for chart in briefing.charts:
+            document.add_picture(io.BytesIO(chart.png), width=Cm(17))
+            caption = document.add_paragraph()
+            caption.add_run(_clean(chart.title)).bold = True
+            if chart.caption:
+                caption.add_run(" " + _clean(chart.caption))
+            _small(caption)
+        for problem in briefing.problems:
+            _small(document.add_paragraph(_clean(problem)))
+
+    for table in briefing.tables:
+        document.add_heading(_clean(table.title), level=1)
+        _table(document, table.headers, table.rows)
+        if table.note:
+            _small(document.add_paragraph(_clean(table.note)))
+
+    document.add_heading("This view", level=1)
+    filters = briefing.filters or (("Filters", "none (all data)"),)
+    for label, value in filters:
+        paragraph = document.add_paragraph()
+        paragraph.add_run(_clean(f"{label}: ")).bold = True
+        paragraph.add_run(_clean(value))
+    paragraph = document.add_paragraph()
+    paragraph.add_run("Permalink (reproduces this view on this data vintage): ").bold = True
+    if briefing.permalink.startswith(("http://", "https://")):
+        _add_hyperlink(paragraph, briefing.permalink, briefing.permalink)
+    else:
+        paragraph.add_run(_clean(briefing.permalink))
+
+    document.add_heading("Notes and sources", level=1)
+    number = 0
+    for note in briefing.notes:
+        number += 1
+        _small(document.add_paragraph(_clean(f"{number}. {note}")))
+    for code in briefing.flags:
+        number += 1
+        _small(document.add_paragraph(_clean(f"{number}. Flag [{code}]: {FLAG_LEGEND.get(code, code)}.")))
+    for what, where in briefing.sources:
+        number += 1
+        paragraph = document.add_paragraph(_clean(f"{number}. {what}: "))
+        if where.startswith(("http://", "https://")):
+            _add_hyperlink(paragraph, where, where)
+        else:
+            paragraph.add_run(_clean(where))
+        _small(paragraph)
+
+    buffer = io.BytesIO()
+    document.save(buffer)
+    return buffer.getvalue()

@@ -1,0 +1,175 @@
+"""Briefing sentences and the Word document, read back with python-docx."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import math
+import struct
+import zlib
+
+import docx
+import pytest
+
+from dashboard.briefing import (
+    Briefing,
+    ChartImage,
+    DataTable,
+    HeadlineCell,
+    HeadlineRow,
+    build_docx,
+    change_sentence,
+    coverage_text,
+    exact,
+    humanise,
+    share_sentence,
+    short_span,
+    target_sentence,
+)
+
+PERMALINK = "http://127.0.0.1:8050/?vintage=v20250101"
+
+
+def _tiny_png() -> bytes:
+    """A valid 2x2 PNG written by hand, so the test needs no image library."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    raw = b"".join(b"\x00" + b"\xff\x00\x00" * 2 for _ in range(2))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 2, 2, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+
+
+@pytest.mark.parametrize(("value", "unit", "text"), [
+    (2_600_000, "people", "2.6 million"),
+    (2_000_000, "people", "2 million"),
+    (15_500, "programmes", "15,500"),
+    (160_000_000, "EUR", "€160 million"),
+    (1_250_000_000, "EUR", "€1.3 billion"),
+    (42_000, "", "42,000"),
+])
+def test_humanise(value, unit, text):
+    assert humanise(value, unit) == text
+
+
+def test_exact_and_spans():
+    assert exact(2_000_000, "people") == "2,000,000"
+    assert exact(150_000_000.5, "EUR") == "€150,000,000"
+    assert exact(None) == "–" and exact(math.nan) == "–"
+    assert exact(90.0, "%") == "90.0%"
+    assert short_span(2022, 2024) == "2022–24" and short_span(2024, 2024) == "2024"
+    assert short_span(1999, 2001) == "1999–2001"
+
+
+def test_change_sentences_are_computed_from_the_figures():
+    assert change_sentence("people_trained", "people", 2024, 2_600_000, 2023, 1_500_000) == (
+        "2.6 million people trained in 2024, 73% above 2023.")
+    assert change_sentence("people_trained", "people", 2023, 1_500_000, 2022, 2_000_000) == (
+        "1.5 million people trained in 2023, 25% below 2022.")
+    assert change_sentence("training_programmes", "programmes", 2024, 48_000, 2023, 32_500) == (
+        "48,000 training programmes updated or developed in 2024, 48% above 2023.")
+    assert change_sentence("investment_eur", "EUR", 2023, 150e6, 2022, 160e6) == (
+        "€150 million invested in up- and reskilling in 2023, 6% below 2022.")
+    assert change_sentence("people_reached", "people", 2022, 19e6, None, None) == (
+        "19 million people reached by promotion in 2022.")
+    assert change_sentence("people_trained", "people", 2024, None, 2023, 1.0) is None
+    assert "no figure for 2023" in change_sentence("stakeholders_joined", "stakeholders", 2024, 42_000, 2023, None)
+
+
+def test_share_sentence():
+    assert share_sentence(2022, 0.9, None, None) == "90% of reported commitments progressing in 2022."
+    assert share_sentence(2023, 0.85, 2022, 0.9) == (
+        "85% of reported commitments progressing in 2023, 5 percentage points down on 2022.")
+
+
+def test_target_sentences_follow_the_pace():
+    # 6.1 M trained over 2022-24: 2.03 M a year; 18.9 M remain, 9.3 years at that pace -> during 2034.
+    pace = 6_100_000 / 3
+    text = target_sentence(people=25_000_000, qualifier="over", first_year=2022, latest_year=2024,
+                           cumulative=6_100_000, achieved_pace=pace, projected_year=2024 + math.ceil(18.9e6 / pace),
+                           deadline_year=2030, needed_pace=18_900_000 / 6)
+    assert text == ("At the 2022–24 pace (2 million a year), the over 25 million target is reached in 2034, "
+                    "4 years after its 2030 deadline; reaching it by 2030 needs 3.2 million a year from 2025.")
+    text = target_sentence(people=10_000_000, qualifier="", first_year=2022, latest_year=2024, cumulative=6_100_000,
+                           achieved_pace=pace, projected_year=2026, deadline_year=None, needed_pace=None)
+    assert text == ("At the 2022–24 pace (2 million a year), the 10 million target is reached in 2026 "
+                    "(the target has no deadline).")
+    assert target_sentence(people=5_000_000, qualifier="", first_year=2022, latest_year=2024, cumulative=6_100_000,
+                           achieved_pace=pace, projected_year=2024, deadline_year=None, needed_pace=None) == (
+        "The 5 million target has been reached: 6.1 million people trained in 2022–2024.")
+
+
+def test_coverage_text():
+    assert coverage_text(455, 461, 1012) == "reported by 455 of 461 respondents (1,012 members registered)"
+
+
+def _briefing(**overrides) -> Briefing:
+    values = dict(
+        title="Pact for Skills – Progress briefing",
+        view="Progress",
+        vintage_id="v20250101",
+        permalink=PERMALINK,
+        years=(2022, 2023, 2024),
+        headline=(
+            HeadlineRow("people_trained", "People up-/reskilled", "people", (
+                HeadlineCell(2_000_000, "s", "2,000,000 (published)"),
+                HeadlineCell(1_500_000, "s"), HeadlineCell(2_600_000, "s n"))),
+            HeadlineRow("investment_eur", "Investment", "EUR", (
+                HeadlineCell(160_000_000, "s"), HeadlineCell(150_000_000, "s"), HeadlineCell(None, "s n"))),
+        ),
+        sentences=("2.6 million people trained in 2024, 73% above 2023.",),
+        coverage=("2022: reported by 455 of 461 respondents",),
+        charts=(ChartImage("Cumulative people trained", _tiny_png(), "Source: test."),),
+        tables=(DataTable("Members", ("Member", "People"), (('=HYPERLINK("http://x","y")', "12"),
+                                                            ("Bad\x01name", "3"))),),
+        filters=(("Ecosystem", "Agri-food"),),
+        sources=(("Pact survey 2022", "https://example.eu/survey"), ("Registry", "data/raw/registry/x.xlsx")),
+        notes=("An EU total counts each member once.",),
+        flags=("s", "n"),
+        synthetic=True,
+        exported_at=dt.datetime(2025, 5, 1, 9, 30, tzinfo=dt.UTC),
+    )
+    values.update(overrides)
+    return Briefing(**values)
+
+
+def _text(document) -> str:
+    parts = [p.text for p in document.paragraphs]
+    for table in document.tables:
+        for row in table.rows:
+            parts.extend(cell.text for cell in row.cells)
+    return "\n".join(parts)
+
+
+def test_docx_holds_headline_sentences_chart_permalink_and_sources():
+    document = docx.Document(io.BytesIO(build_docx(_briefing())))
+    text = _text(document)
+    assert "Pact for Skills – Progress briefing" in text
+    assert "2.6 million people trained in 2024, 73% above 2023." in text
+    assert "Synthetic sample" in text
+    headline = document.tables[0]
+    assert [c.text for c in headline.rows[0].cells] == ["Indicator", "2022", "2023", "2024"]
+    assert [c.text for c in headline.rows[1].cells] == [
+        "People up-/reskilled (people)", "2,000,000 [s]", "1,500,000 [s]", "2,600,000 [s n]"]
+    assert [c.text for c in headline.rows[2].cells][3] == "– [s n]"
+    assert "Published by the Commission: People up-/reskilled, 2022: 2,000,000 (published)." in text
+    assert "2022: reported by 455 of 461 respondents" in text
+    assert len(document.inline_shapes) == 1
+    assert "Ecosystem: Agri-food" in text
+    links = {rel.target_ref for rel in document.part.rels.values() if rel.reltype.endswith("/hyperlink")}
+    assert links == {PERMALINK, "https://example.eu/survey"}
+    assert "Flag [n]: not published" in text
+    assert "data/raw/registry/x.xlsx" in text
+    assert document.core_properties.comments == f"Data vintage v20250101; permalink {PERMALINK}"
+
+
+def test_docx_table_text_is_inert_and_xml_safe():
+    document = docx.Document(io.BytesIO(build_docx(_briefing())))
+    members = [row.cells[0].text for row in document.tables[1].rows[1:]]
+    assert members == ['\'=HYPERLINK("http://x","y")', "Badname"]
+
+
+def test_docx_without_charts_says_why():
+    document = docx.Document(io.BytesIO(build_docx(_briefing(charts=(), problems=("Charts could not be drawn.",)))))
+    assert len(document.inline_shapes) == 0
+    assert "Charts could not be drawn." in _text(document)
