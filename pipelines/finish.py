@@ -1,0 +1,127 @@
+"""The one finishing helper every step's output goes through: contract columns, types, order, validation.
+
+A frame (or a list of records) comes in; out comes a `pyarrow.Table` with exactly the schema of
+`pipelines.schema.TABLES[name]`, sorted by the table's key, checked with pandera. Nothing is written here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pandas as pd
+import pandera.pandas as pda
+import pyarrow as pa
+
+from pipelines.schema import INDICATOR_NAMES, SUBMISSION_STATUSES, TABLES
+
+QUESTION_ROLES = ("indicator", "commitment_progress", "identity", "personal", "meta", "unmapped")
+CORRECTION_STATUSES = ("applied", "not applied")
+CORRECTION_ACTIONS = ("set", "exclude")
+
+# Columns that may never be empty, beyond each table's sort key.
+_NOT_NULL: dict[str, tuple[str, ...]] = {
+    "ecosystems": ("ecosystem_id", "name"),
+    "member_states": ("country_code", "name"),
+    "partnerships": ("name", "kind"),
+    "members": ("organisation",),
+    "member_ecosystems": ("is_primary",),
+    "targets": ("target_id", "people"),
+    "pledge_totals": ("people",),
+    "published_figures": ("value", "period_kind", "status"),
+    "indicators": ("label", "unit", "scale", "kind"),
+    "questions": ("source_file", "question", "role", "multiplier", "break_in_series"),
+    "submissions": ("sheet", "status"),
+    "facts": ("value", "source_file", "row", "column", "contribution_id", "submitted_at", "corrected"),
+    "rejects": ("reason_code", "reason"),
+    "corrections_applied": ("action", "status"),
+}
+
+
+def _isin(values: Sequence[str]) -> pda.Check:
+    return pda.Check.isin(list(values))
+
+
+_CHECKS: dict[str, dict[str, list[pda.Check]]] = {
+    "facts": {"value": [pda.Check.ge(0)], "indicator": [_isin(INDICATOR_NAMES)], "year": [pda.Check.in_range(2000, 2100)]},
+    "submissions": {"status": [_isin(SUBMISSION_STATUSES)], "row": [pda.Check.ge(1)]},
+    "rejects": {"row": [pda.Check.ge(1)]},
+    "questions": {"role": [_isin(QUESTION_ROLES)], "multiplier": [pda.Check.ge(1)]},
+    "corrections_applied": {"status": [_isin(CORRECTION_STATUSES)], "action": [_isin(CORRECTION_ACTIONS)]},
+    "partnerships": {"kind": [_isin(("large-scale", "regional"))]},
+    "published_figures": {"period_kind": [_isin(("annual", "cumulative"))], "status": [_isin(("published", "derived"))]},
+    "indicators": {"kind": [_isin(("flow", "stock"))], "scale": [pda.Check.ge(1)]},
+    "targets": {"people": [pda.Check.gt(0)]},
+    "member_states": {"country_code": [pda.Check.str_matches(r"^[A-Z]{2}$")]},
+}
+
+
+def _frame_checks(name: str) -> list[pda.Check]:
+    if name == "submissions":
+        return [pda.Check(
+            lambda df: ~(df["status"] == "accepted") | df["member_id"].notna(),
+            error="an accepted submission has a member",
+        ), pda.Check(
+            lambda df: (df["status"] == "accepted") | df["reason_code"].notna(),
+            error="every submission that did not count says why",
+        )]
+    if name == "corrections_applied":
+        return [pda.Check(
+            lambda df: df["detail"].notna(),
+            error="every correction says what was done or why it was not applied",
+        )]
+    return []
+
+
+def pandera_schema(name: str) -> pda.DataFrameSchema:
+    """The pandera schema of a curated table, built from its arrow contract plus the table's own checks."""
+    schema, key = TABLES[name]
+    not_null = set(key) | set(_NOT_NULL.get(name, ()))
+    checks = _CHECKS.get(name, {})
+    columns = {
+        f.name: pda.Column(pd.ArrowDtype(f.type), nullable=f.name not in not_null, checks=checks.get(f.name, []))
+        for f in schema
+    }
+    return pda.DataFrameSchema(
+        columns, strict=True, ordered=True, unique=list(key), checks=_frame_checks(name), name=name,
+    )
+
+
+def to_table(name: str, data: pa.Table | pd.DataFrame | list[dict]) -> pa.Table:
+    """Records or a frame -> the contract's arrow table, sorted by key, validated. Raises on any mismatch."""
+    schema, key = TABLES[name]
+    if isinstance(data, pa.Table):
+        if data.schema.names != schema.names:
+            raise ValueError(f"{name}: columns {data.schema.names} do not match the contract {schema.names}")
+        table = data.cast(schema)
+    elif isinstance(data, pd.DataFrame):
+        missing = [c for c in schema.names if c not in data.columns]
+        extra = [c for c in data.columns if c not in schema.names]
+        if missing or extra:
+            raise ValueError(f"{name}: columns do not match the contract (missing {missing}, extra {extra})")
+        table = pa.Table.from_pandas(data[list(schema.names)], schema=schema, preserve_index=False)
+    else:
+        for record in data[:1]:
+            if set(record) != set(schema.names):
+                raise ValueError(f"{name}: record keys {sorted(record)} do not match the contract {schema.names}")
+        table = pa.Table.from_pylist(data, schema=schema)
+    # the key first, then every other column, so that even a table with ties in its key sorts the same way
+    order = list(key) + [c for c in schema.names if c not in key]
+    table = table.sort_by([(c, "ascending") for c in order]).replace_schema_metadata(None)
+    table = table.combine_chunks()
+    validate(name, table)
+    return table
+
+
+def validate(name: str, table: pa.Table) -> None:
+    """pandera over the table, all problems at once; a failure is a bug or a broken rule, never data to write."""
+    frame = table.to_pandas(types_mapper=pd.ArrowDtype)
+    try:
+        pandera_schema(name).validate(frame, lazy=True)
+    except pda.errors.SchemaErrors as exc:
+        cases = exc.failure_cases.head(10).to_dict("records")
+        raise ValueError(f"curated table {name!r} failed validation: {cases}") from exc
+
+
+def empty_table(name: str) -> pa.Table:
+    return TABLES[name][0].empty_table()
+

@@ -1,0 +1,299 @@
+"""Pure normalisers: one raw cell (or one small frame) in, a clean value (or a new frame) out.
+
+Nothing here reads files or knows about steps, so every rule of how a number, a date, a Member State or an
+organisation name is read can be tested on its own. Invalid input raises `ValueProblem`, which carries a reason
+code and a plain reason for the rejects table.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping
+from decimal import Decimal, InvalidOperation
+
+import pandas as pd
+
+
+class ValueProblem(ValueError):
+    """A cell that cannot be taken as a valid value; `code` goes to rejects.reason_code."""
+
+    def __init__(self, code: str, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+
+# ---------------------------------------------------------------- cells
+
+def is_blank(value: object) -> bool:
+    """Empty cell: None, NaN, or text that is only whitespace (calamine gives '' for an empty cell)."""
+    if value is None:
+        return True
+    if isinstance(value, float):
+        return math.isnan(value)
+    if isinstance(value, str):
+        return not value.strip()
+    return False
+
+
+def cell_text(value: object) -> str:
+    """A cell as the text a person would see: 1500.0 -> '1500', a datetime -> ISO, blank -> ''."""
+    if is_blank(value):
+        return ""
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, float):
+        if math.isinf(value):
+            return str(value)
+        return str(int(value)) if value.is_integer() else repr(value)
+    if isinstance(value, dt.datetime):
+        return value.isoformat(sep=" ")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return str(value).strip()
+
+
+# ---------------------------------------------------------------- numbers
+
+# Characters people put between digit groups besides the "other" mark: spaces of every kind and apostrophes
+# (Swiss style 1'500). Removed before the grouping check.
+_GROUP_SPACES = re.compile(r"[\s\u00a0\u202f\u2009\u2007'’]")
+
+
+def parse_number(value: object, decimal_separator: str = ".") -> Decimal:
+    """Read a number exactly, in the locale its sidecar declares.
+
+    A numeric cell (int/float from the spreadsheet) is taken as it is: 1500.0 is 1500. Text uses
+    `decimal_separator`; the other mark is the thousands separator and must group digits by three
+    ("1.500" is 1500 in a comma-decimal wave, "1.5" there is ambiguous and rejected). Spaces, NBSP and
+    apostrophes between groups are dropped. Anything else, e.g. "approx. 3" or "1500 EUR", is not a number.
+    """
+    if decimal_separator not in (".", ","):
+        raise ValueError(f"decimal separator must be '.' or ',', got {decimal_separator!r}")
+    if isinstance(value, bool):
+        raise ValueProblem("not_a_number", f"{value!r} is a boolean, not a number")
+    if isinstance(value, int):
+        return Decimal(value)
+    if isinstance(value, float):
+        if math.isnan(value) or math.isinf(value):
+            raise ValueProblem("not_a_number", f"{value!r} is not a finite number")
+        # repr gives the shortest text that round-trips, so 0.1 stays 0.1 and not 0.1000000000000000055...
+        return Decimal(repr(value))
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            raise ValueProblem("not_a_number", f"{value!r} is not a finite number")
+        return value
+    if not isinstance(value, str):
+        raise ValueProblem("not_a_number", f"a {type(value).__name__} cell is not a number")
+    text = value.strip()
+    if not text:
+        raise ValueProblem("not_a_number", "empty cell")
+    thousands = "," if decimal_separator == "." else "."
+    compact = _GROUP_SPACES.sub("", text)
+    sign = ""
+    if compact[:1] in "+-\u2212":
+        sign = "-" if compact[0] in "-\u2212" else ""
+        compact = compact[1:]
+    dec = re.escape(decimal_separator)
+    thou = re.escape(thousands)
+    grouped = rf"\d{{1,3}}(?:{thou}\d{{3}})+"
+    plain = r"\d+"
+    match = re.fullmatch(rf"({grouped}|{plain})?(?:{dec}(\d+))?", compact)
+    if not compact or match is None or (match.group(1) is None and match.group(2) is None):
+        raise ValueProblem(
+            "not_a_number",
+            f"{text!r} is not a number written with {decimal_separator!r} as decimal separator",
+        )
+    integer = (match.group(1) or "0").replace(thousands, "")
+    fraction = match.group(2) or ""
+    try:
+        return Decimal(f"{sign}{integer}.{fraction}" if fraction else f"{sign}{integer}")
+    except InvalidOperation as exc:  # pragma: no cover - the regex admits only digits
+        raise ValueProblem("not_a_number", f"{text!r} is not a number") from exc
+
+
+def to_stored_int(number: Decimal, *, multiplier: int = 1, scale: int = 1) -> int:
+    """The stored int64 of a reported number: times the sidecar's unit multiplier and the catalogue's scale.
+
+    Exact (Decimal), so 1.234,56 EUR is 123456 cents and 151.5 kEUR is 15150000 cents. A result that is not
+    whole (2.5 people, a tenth of a cent) is a value problem, not something to round silently.
+    """
+    stored = number * multiplier * scale
+    if stored != stored.to_integral_value():
+        unit = "cent" if scale == 100 else "unit"
+        raise ValueProblem("not_whole", f"{number} is not a whole number of {unit}s")
+    return int(stored)
+
+
+# ---------------------------------------------------------------- dates and timestamps
+
+def parse_timestamp(value: object, fmt: str) -> dt.datetime:
+    """A `Creation Date` / `Last Update` cell: a real spreadsheet datetime, or text in the sidecar's format."""
+    if isinstance(value, dt.datetime):
+        return value.replace(tzinfo=None, microsecond=0) if value.tzinfo is None else value.replace(microsecond=0)
+    if isinstance(value, dt.date):
+        return dt.datetime(value.year, value.month, value.day)
+    text = cell_text(value)
+    if not text:
+        raise ValueProblem("missing_timestamp", "the timestamp is empty")
+    try:
+        return dt.datetime.strptime(text, fmt)
+    except ValueError as exc:
+        raise ValueProblem("invalid_timestamp", f"{text!r} does not match the format {fmt!r}") from exc
+
+
+def parse_date(value: object, fmt: str = "%Y-%m-%d") -> dt.date | None:
+    """A date cell (ISO text by default, or a real spreadsheet date); blank -> None."""
+    if is_blank(value):
+        return None
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    text = cell_text(value)
+    for candidate in (fmt, "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S"):
+        try:
+            return dt.datetime.strptime(text, candidate).date()
+        except ValueError:
+            continue
+    raise ValueProblem("invalid_date", f"{text!r} is not a date in the format {fmt!r}")
+
+
+# ---------------------------------------------------------------- identities
+
+def normalise_member_id(value: object) -> str:
+    """Registration IDs compare without case or spaces; zero padding is never guessed ('PFS-12' != 'PFS-0012')."""
+    return re.sub(r"\s+", "", cell_text(value)).upper()
+
+
+# Legal-form words at the end of an organisation name, written without punctuation (after normalisation).
+# Removed only at the end, repeatedly, so that "AS" in "Ferrari AS" goes but an "as" inside a name stays.
+LEGAL_SUFFIXES: tuple[tuple[str, ...], ...] = tuple(
+    tuple(s.split())
+    for s in (
+        "gmbh", "ag", "kg", "ohg", "ev", "eg", "mbh", "gmbh co kg", "se", "sa", "sas", "sasu", "sarl", "sca",
+        "spa", "srl", "srls", "scarl", "sl", "slu", "bv", "nv", "vzw", "asbl", "cvba", "ltd", "limited", "plc",
+        "llc", "inc", "corp", "co", "oy", "oyj", "ab", "as", "asa", "aps", "a s", "sp z o o", "spzoo", "sro",
+        "s r o", "as", "kft", "zrt", "nyrt", "doo", "d o o", "dd", "ad", "ead", "ood", "ou", "uab", "sia",
+        "ik", "lda", "ike", "ae", "oe", "ee", "epe",
+    )
+)
+# Longest first, so that "gmbh co kg" is removed whole before "kg".
+_SUFFIXES_BY_LENGTH = sorted(set(LEGAL_SUFFIXES), key=len, reverse=True)
+
+
+def normalise_org_name(value: object) -> str:
+    """An organisation name reduced for matching: accents, case, punctuation and legal-form noise removed.
+
+    'Bäckerei Müller GmbH & Co. KG' and 'BACKEREI MULLER' both become 'backerei muller'.
+    """
+    text = unicodedata.normalize("NFKD", cell_text(value))
+    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    text = text.casefold().replace("&", " and ").replace("ß", "ss")
+    text = re.sub(r"[^\w\s]|_", " ", text)
+    tokens = text.split()
+    changed = True
+    while changed and len(tokens) > 1:
+        changed = False
+        for suffix in _SUFFIXES_BY_LENGTH:
+            if len(tokens) > len(suffix) and tuple(tokens[-len(suffix):]) == suffix:
+                tokens = tokens[: -len(suffix)]
+                changed = True
+                break
+    # a dangling "and" left by "... & Co." goes too
+    while len(tokens) > 1 and tokens[-1] == "and":
+        tokens = tokens[:-1]
+    return " ".join(tokens)
+
+
+def country_lookup(member_states: pd.DataFrame) -> dict[str, str]:
+    """Every way the reference table writes a Member State (code, ISO code, aliases, name) -> Eurostat code.
+
+    `member_states` has columns country_code, iso_alpha2, name and aliases (';'-separated, e.g. 'GR').
+    An alias claimed by two countries is an error in the reference table, not something to pick from.
+    """
+    lookup: dict[str, str] = {}
+    for row in member_states.itertuples(index=False):
+        code = str(row.country_code).strip().upper()
+        spellings = [code, str(row.iso_alpha2 or ""), str(row.name or ""), *split_multi(row.aliases or "")]
+        for spelling in spellings:
+            key = _country_key(spelling)
+            if not key:
+                continue
+            if lookup.get(key, code) != code:
+                raise ValueError(f"{spelling!r} names both {lookup[key]} and {code}")
+            lookup[key] = code
+    return lookup
+
+
+def _country_key(value: object) -> str:
+    text = unicodedata.normalize("NFKD", cell_text(value))
+    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    return " ".join(re.sub(r"[^\w\s]", " ", text.casefold()).split())
+
+
+def normalise_country(value: object, lookup: Mapping[str, str]) -> str:
+    """A Member State answer -> its Eurostat code ('GR' -> 'EL', 'Greece' -> 'EL'); unknown raises."""
+    key = _country_key(value)
+    if not key:
+        raise ValueProblem("missing_member_state", "no Member State given")
+    try:
+        return lookup[key]
+    except KeyError:
+        raise ValueProblem(
+            "unknown_member_state", f"{cell_text(value)!r} is not an EU-27 Member State code, alias or name"
+        ) from None
+
+
+# ---------------------------------------------------------------- text
+
+def split_multi(value: object, separator: str = ";") -> list[str]:
+    """A multi-select answer ('a;b; c') as its stripped, non-empty parts, in order."""
+    return [part.strip() for part in cell_text(value).split(separator) if part.strip()]
+
+
+def normalise_label(value: object) -> str:
+    """An answer label compared without case or extra spaces."""
+    return " ".join(cell_text(value).casefold().split())
+
+
+def strip_shortname(header: str) -> str:
+    """A EUSurvey header 'Question text (shortname)' without the shortname suffix EUSurvey may append."""
+    return re.sub(r"\s*\([A-Za-z][\w.-]*\)\s*$", "", header).strip() or header
+
+
+def latest_first_key(updated: dt.datetime, created: dt.datetime, contribution_id: str, row: int) -> tuple:
+    """Sort key putting the submission that counts first: latest Last Update, then latest Creation Date,
+    then highest Contribution Id (numerically when both are numbers), then the lower row as a last resort
+    so that even an exact duplicate row resolves the same way every run."""
+    cid = contribution_id.strip()
+    cid_key = (1, int(cid), "") if cid.isdigit() else (0, 0, cid)
+    return (_neg_ts(updated), _neg_ts(created), _Reversed(cid_key), row)
+
+
+def _neg_ts(value: dt.datetime) -> float:
+    return -value.timestamp() if value.tzinfo else -(value - dt.datetime(1970, 1, 1)).total_seconds()
+
+
+class _Reversed:
+    """Wraps a key so that sorting ascending puts the highest first."""
+
+    __slots__ = ("key",)
+
+    def __init__(self, key: tuple) -> None:
+        self.key = key
+
+    def __lt__(self, other: _Reversed) -> bool:
+        return self.key > other.key
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Reversed) and self.key == other.key
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+def dedupe_keep_order(items: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(items))

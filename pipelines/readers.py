@@ -1,0 +1,206 @@
+"""Find the raw files, pair each with its sidecar, and read its cells exactly as they are.
+
+Every file is read once into memory (opened read-only), hashed, and parsed from those same bytes, so the checksum
+in the manifest is the checksum of what was read. Spreadsheets are read with python-calamine; cells keep their
+type (text, number, datetime) so that number parsing happens in `normalise`, not in a reader's guess.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import python_calamine
+
+from pipelines.errors import PipelineError
+from pipelines.sidecar import SIDECAR_SUFFIX, Sidecar, SidecarError, load_sidecar
+
+DATA_SUFFIXES = {".xlsx": "xlsx", ".csv": "csv"}
+
+
+@dataclass
+class RawFile:
+    """One raw data file with its sidecar; `rel` is its path relative to the raw directory (posix)."""
+
+    path: Path
+    rel: str
+    sidecar: Sidecar
+    content: bytes = field(repr=False)
+    sha256: str
+    rows: int = 0  # data rows read, filled in by the step that reads it
+
+    @property
+    def kind(self) -> str:
+        return self.sidecar.kind
+
+
+@dataclass(frozen=True)
+class Sheet:
+    """The cells under a header row. `first_row` is the spreadsheet row number of `rows[0]` (1-based)."""
+
+    file: str
+    sheet: str | None  # None for a CSV
+    header_row: int
+    header: list[str]
+    rows: list[list[object]]
+
+    @property
+    def first_row(self) -> int:
+        return self.header_row + 1
+
+    def column(self, name: str) -> int:
+        return self.header.index(header_text(name))
+
+    def require(self, names: list[str], *, what: str = "column") -> None:
+        """Every name must be a header of this sheet: a missing one is fatal, naming the header row."""
+        for name in (header_text(n) for n in names):
+            if name not in self.header:
+                raise PipelineError(
+                    f"the sidecar names {what} {name!r} but the header row does not have it "
+                    f"(header: {', '.join(repr(h) for h in self.header if h)})",
+                    file=self.file, sheet=self.sheet, row=self.header_row, column=name,
+                )
+
+
+def _is_ignored(path: Path) -> bool:
+    name = path.name
+    return (
+        name.endswith(SIDECAR_SUFFIX)
+        or name.upper().startswith("README")
+        or name.startswith(".")  # .gitkeep, editor and OS droppings
+        or name.startswith("~$")  # Excel's lock file next to an open workbook
+    )
+
+
+def discover(raw_dir: Path) -> list[RawFile]:
+    """Every data file under `raw_dir`, sorted by path, each with its validated sidecar (missing = fatal)."""
+    if not raw_dir.is_dir():
+        raise PipelineError("the raw data directory does not exist", file=raw_dir)
+    found: list[RawFile] = []
+    for path in sorted(p for p in raw_dir.rglob("*") if p.is_file() and not _is_ignored(p)):
+        rel = path.relative_to(raw_dir).as_posix()
+        fmt = DATA_SUFFIXES.get(path.suffix.lower())
+        if fmt is None:
+            raise PipelineError(
+                f"unsupported file type {path.suffix or '(none)'!r}: raw data files are .xlsx or .csv", file=rel
+            )
+        try:
+            sidecar = load_sidecar(path)
+        except SidecarError as exc:
+            raise PipelineError(_relative_message(str(exc), raw_dir), file=rel) from exc
+        if sidecar.read.format != fmt:
+            raise PipelineError(f"the sidecar says read.format {sidecar.read.format!r} but the file is {fmt}", file=rel)
+        try:
+            with path.open("rb") as handle:  # read-only: raw files are never modified
+                content = handle.read()
+        except OSError as exc:
+            raise PipelineError(f"cannot read the file: {exc.strerror or exc}", file=rel) from exc
+        found.append(RawFile(path, rel, sidecar, content, hashlib.sha256(content).hexdigest()))
+    return found
+
+
+def orphan_sidecars(raw_dir: Path) -> list[str]:
+    """Sidecars whose data file is missing (worth a warning: a file may have been renamed)."""
+    return sorted(
+        p.relative_to(raw_dir).as_posix()
+        for p in raw_dir.rglob(f"*{SIDECAR_SUFFIX}")
+        if not p.with_name(p.name[: -len(SIDECAR_SUFFIX)]).is_file()
+    )
+
+
+def _relative_message(message: str, raw_dir: Path) -> str:
+    # load_sidecar names absolute paths; the error already names the file relative to the raw directory
+    return message.replace(f"{raw_dir}/", "").replace(str(raw_dir), "")
+
+
+def read_xlsx(raw: RawFile, sheet: str, header_row: int) -> Sheet:
+    """The cells of `sheet` under `header_row`, trailing empty rows dropped (calamine stops at the used range)."""
+    try:
+        workbook = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(raw.content))
+    except Exception as exc:  # calamine raises its own zip/xml error types, all meaning "not a readable xlsx"
+        raise PipelineError(
+            f"not a readable xlsx workbook (truncated or damaged?): {type(exc).__name__}: {exc}", file=raw.rel
+        ) from exc
+    if sheet not in workbook.sheet_names:
+        raise PipelineError(
+            f"sheet not found; the workbook has {', '.join(repr(s) for s in workbook.sheet_names)}",
+            file=raw.rel, sheet=sheet,
+        )
+    try:
+        cells = workbook.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
+    except Exception as exc:
+        raise PipelineError(f"cannot read the sheet: {type(exc).__name__}: {exc}", file=raw.rel, sheet=sheet) from exc
+    return _under_header(raw.rel, sheet, header_row, [list(r) for r in cells])
+
+
+def read_csv(raw: RawFile) -> Sheet:
+    """A CSV as text cells under its header row (every cell a str; '' when empty)."""
+    spec = raw.sidecar.read
+    try:
+        text = raw.content.decode(spec.encoding)
+    except (UnicodeDecodeError, LookupError) as exc:
+        raise PipelineError(f"cannot decode the file as {spec.encoding}: {exc}", file=raw.rel) from exc
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    try:
+        rows = list(csv.reader(io.StringIO(text, newline="")))
+    except csv.Error as exc:
+        raise PipelineError(f"not a valid CSV file: {exc}", file=raw.rel) from exc
+    return _under_header(raw.rel, None, spec.header_row, rows)
+
+
+def _under_header(file: str, sheet: str | None, header_row: int, cells: list[list[object]]) -> Sheet:
+    if len(cells) < header_row:
+        raise PipelineError(
+            f"the file ends before the header row {header_row} (it has {len(cells)} rows)",
+            file=file, sheet=sheet, row=header_row,
+        )
+    header = [header_text(c) for c in cells[header_row - 1]]
+    while header and not header[-1]:
+        header.pop()
+    if not any(header):
+        raise PipelineError("the header row is empty", file=file, sheet=sheet, row=header_row)
+    seen: set[str] = set()
+    for name in header:
+        if name and name in seen:
+            raise PipelineError("the header row names this column twice", file=file, sheet=sheet,
+                                row=header_row, column=name)
+        seen.add(name)
+    width = len(header)
+    rows = []
+    for offset, row in enumerate(cells[header_row:]):
+        cells_beyond = [c for c in row[width:] if c not in (None, "")]
+        if cells_beyond:
+            raise PipelineError(
+                "a cell holds data beyond the last column of the header row",
+                file=file, sheet=sheet, row=header_row + 1 + offset,
+            )
+        padded = list(row[:width]) + [""] * (width - len(row))
+        rows.append(padded)
+    # a CSV written by hand often ends with empty lines; they are not rows
+    while rows and all(c in (None, "") for c in rows[-1]):
+        rows.pop()
+    return Sheet(file, sheet, header_row, header, rows)
+
+
+def header_text(value: object) -> str:
+    """A header cell as compared with the sidecar: whitespace runs (line breaks included) become one space."""
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return " ".join(str(value).split())
+
+
+def require_columns(header: list[str], expected: list[str], *, file: str, sheet: str | None, header_row: int) -> None:
+    """A renamed or missing source column stops the run, naming it, instead of silently dropping data."""
+    for name in expected:
+        if name not in header:
+            raise PipelineError(
+                f"expected column {name!r} is missing (renamed?); the header has "
+                f"{', '.join(repr(h) for h in header if h)}",
+                file=file, sheet=sheet, row=header_row, column=name,
+            )

@@ -1,0 +1,342 @@
+"""The rules of the data (DESIGN.md), as pure functions over the rows of one survey wave.
+
+In: the raw rows of every export of one wave (cells keyed by header), the wave's sidecar, the registry index and
+the Member State lookup. Out: one submission record per raw row (accepted, superseded, test, blank or rejected,
+with the reason), the reject rows, and the reported values of the accepted submissions. Nothing here reads or
+writes files.
+
+Order of the rules, as DESIGN.md fixes it:
+1. blank: no question answered;
+2. test: a test-entry rule of the sidecar matches (or a correction excludes the whole submission);
+3. join to the registry on the member ID (case and spaces ignored, zero padding never guessed), else on the
+   normalised organisation name; no match rejects the submission whole (one reject row per bad cell);
+4. an unknown Member State answer rejects the submission whole;
+5. among a member's remaining submissions of the wave the latest Last Update counts (ties: latest Creation Date,
+   then highest Contribution Id); the others are superseded;
+6. each value of the accepted submission is validated alone: negative, not a number, not whole, or above the
+   indicator's ceiling rejects that value only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from pipelines.corrections import Correction
+from pipelines.normalise import (
+    ValueProblem,
+    cell_text,
+    is_blank,
+    latest_first_key,
+    normalise_country,
+    normalise_label,
+    normalise_member_id,
+    normalise_org_name,
+    parse_number,
+    parse_timestamp,
+    to_stored_int,
+)
+from pipelines.readers import header_text
+from pipelines.schema import INDICATORS
+from pipelines.sidecar import SurveySpec
+
+# The largest value one member can plausibly report for one activity year, in the indicator's unit. Above it a
+# value is taken as a typing error (digits repeated, a unit mix-up) and rejected with reason code "absurd".
+# Set well above the largest real Pact members (a large-scale partnership coordinator reports hundreds of
+# thousands of people; the whole Pact reported 2 million people and EUR 160 million in 2022).
+CEILINGS: dict[str, int] = {
+    "people_trained": 5_000_000,
+    "training_programmes": 100_000,
+    "investment_eur": 5_000_000_000,  # EUR, i.e. 5 bn: more than any member's yearly training budget
+    "people_reached": 100_000_000,
+    "stakeholders_joined": 1_000_000,
+}
+
+# EUSurvey's meta columns: answering only these is not answering the survey.
+EUSURVEY_META = ("Invitation Number", "Languages", "Total Score")
+
+
+@dataclass(frozen=True)
+class RegistryIndex:
+    """How a survey answer finds its member: normalised ID -> member, normalised name -> members."""
+
+    by_id: Mapping[str, str]
+    by_name: Mapping[str, tuple[str, ...]]
+
+    def match(self, raw_id: object, raw_name: object) -> tuple[str | None, str]:
+        """(member_id, how) where how is 'id', 'name', or why nothing matched."""
+        key = normalise_member_id(raw_id)
+        if key and key in self.by_id:
+            return self.by_id[key], "id"
+        name = normalise_org_name(raw_name)
+        candidates = self.by_name.get(name, ()) if name else ()
+        if len(candidates) == 1:
+            return candidates[0], "name"
+        if len(candidates) > 1:
+            return None, f"the organisation name matches {len(candidates)} members"
+        if not key and not name:
+            return None, "neither a member ID nor an organisation name is given"
+        return None, "no member has this ID or organisation name"
+
+
+@dataclass
+class RawRow:
+    """One data row of a survey export; `cells` maps header -> cell as read."""
+
+    source_file: str
+    sheet: str
+    row: int
+    cells: dict[str, object]
+    spec: SurveySpec  # the sidecar of the file the row comes from
+
+
+@dataclass
+class WaveResult:
+    submissions: list[dict] = field(default_factory=list)
+    rejects: list[dict] = field(default_factory=list)
+    values: list[dict] = field(default_factory=list)  # reported values of accepted submissions (fact rows)
+    corrections: list[dict] = field(default_factory=list)  # whole-submission exclusions, as corrections_applied
+
+
+def _cell(raw: RawRow, column: str) -> object:
+    """The cell under a header the sidecar names (headers compare with whitespace runs collapsed)."""
+    return raw.cells.get(header_text(column))
+
+
+def meta_columns(spec: SurveySpec) -> set[str]:
+    return {header_text(c) for c in (spec.contribution_id_column, spec.user_name_column, spec.created_column,
+                                     spec.updated_column, *EUSURVEY_META)}
+
+
+def personal_columns(spec: SurveySpec) -> set[str]:
+    """Columns whose values never leave the raw file (as written in the sidecar and as headers compare)."""
+    names = {spec.user_name_column, *spec.personal}
+    return names | {header_text(n) for n in names}
+
+
+def required_columns(spec: SurveySpec) -> list[str]:
+    """Every header the sidecar relies on; a missing one is fatal before any row is read."""
+    names = [spec.identity.member_id, spec.identity.organisation, spec.identity.country, *spec.indicators]
+    if spec.commitment_progress is not None:
+        names += spec.commitment_progress.columns
+    names += spec.personal + [rule.column for rule in spec.test_entries]
+    names += [spec.contribution_id_column, spec.created_column, spec.updated_column]
+    return list(dict.fromkeys(names))
+
+
+def classify_wave(
+    wave: int,
+    rows: list[RawRow],
+    registry: RegistryIndex,
+    countries: Mapping[str, str],
+    exclusions: list[Correction] = (),
+) -> WaveResult:
+    """Apply the rules of the data to every raw row of one wave (from one export or several: a member's
+    submissions compete across them). Every row gets exactly one submission record."""
+    result = WaveResult()
+    excluded = {c.contribution_id.strip(): c for c in exclusions if c.contribution_id.strip()}
+    outcome: dict[str, str] = {}  # correction_id -> why it was not applied, when its target was found wanting
+    candidates: dict[str, list[tuple[tuple, dict, RawRow]]] = defaultdict(list)
+
+    for raw in rows:
+        spec = raw.spec
+        if spec.wave != wave:
+            raise ValueError(f"{raw.source_file} is wave {spec.wave}, not {wave}")
+        meta = meta_columns(spec)
+        personal = personal_columns(spec)
+        tests = [(rule.column, re.compile(rule.pattern)) for rule in spec.test_entries]
+        cid = cell_text(_cell(raw, spec.contribution_id_column))
+        record = {
+            "wave": wave, "source_file": raw.source_file, "sheet": raw.sheet, "row": raw.row,
+            "contribution_id": cid or None, "member_id": None, "created_at": None, "updated_at": None,
+        }
+
+        def reject(column: str, code: str, reason: str, raw: RawRow = raw, cid: str = cid,
+                   personal: set[str] = personal) -> None:
+            value = None if column in personal else cell_text(_cell(raw, column)) or None
+            result.rejects.append({
+                "source_file": raw.source_file, "sheet": raw.sheet, "row": raw.row, "column": column,
+                "contribution_id": cid or None, "value": value, "reason_code": code, "reason": reason,
+            })
+
+        def finish(status: str, code: str | None, reason: str | None, record: dict = record) -> None:
+            result.submissions.append(record | {"status": status, "reason_code": code, "reason": reason})
+
+        # timestamps are kept on every row where they parse, whatever the status
+        stamps: dict[str, dt.datetime | None] = {}
+        for key, column in (("created_at", spec.created_column), ("updated_at", spec.updated_column)):
+            try:
+                stamps[key] = parse_timestamp(_cell(raw, column), spec.datetime_format)
+            except ValueProblem:
+                stamps[key] = None
+        record.update(stamps)
+
+        # 1. blank
+        if all(is_blank(value) for column, value in raw.cells.items() if column not in meta):
+            finish("blank", "blank", "no question is answered")
+            continue
+        # 2. test entries, by the sidecar's explicit rule only
+        rule_hit = next((column for column, pattern in tests if pattern.search(cell_text(_cell(raw, column)))),
+                        None)
+        if rule_hit is not None:
+            finish("test", "test_entry", f"{rule_hit!r} matches the sidecar's test-entry rule")
+            continue
+        # 3. the member
+        member_id, how = registry.match(_cell(raw, spec.identity.member_id),
+                                        _cell(raw, spec.identity.organisation))
+        record["member_id"] = member_id
+        # 2b. a correction excluding the whole submission acts like a test-entry rule
+        correction = excluded.get(cid) if cid else None
+        if correction is not None:
+            if correction.member_matches(member_id):
+                outcome[correction.correction_id] = "applied"
+                result.corrections.append(correction.record(
+                    status="applied", member_id=member_id,
+                    detail=f"submission {cid} (row {raw.row}) excluded: recorded as a test entry",
+                ))
+                finish("test", "excluded_by_correction",
+                       f"excluded by correction {correction.correction_id}: {correction.reason or 'no reason given'}")
+                continue
+            outcome[correction.correction_id] = (
+                f"submission {cid} belongs to {member_id or 'no known member'}, not to {correction.member_id!r}"
+            )
+        problems: list[tuple[str, str]] = []
+        if member_id is None:
+            reason = f"unknown member: {how}"
+            reject(spec.identity.member_id, "unknown_member", reason)
+            reject(spec.identity.organisation, "unknown_member", reason)
+            problems.append(("unknown_member", reason))
+        # 4. the Member State answer (the member's country itself comes from the registry)
+        country_cell = _cell(raw, spec.identity.country)
+        if not is_blank(country_cell):
+            try:
+                normalise_country(country_cell, countries)
+            except ValueProblem as exc:
+                reject(spec.identity.country, exc.code, exc.reason)
+                problems.append((exc.code, exc.reason))
+        for key, column in (("updated_at", spec.updated_column), ("created_at", spec.created_column)):
+            if stamps[key] is None:
+                try:
+                    parse_timestamp(_cell(raw, column), spec.datetime_format)
+                except ValueProblem as exc:
+                    reject(column, exc.code, f"{column}: {exc.reason}")
+                    problems.append((exc.code, f"{column}: {exc.reason}"))
+        if problems:
+            finish("rejected", problems[0][0], "; ".join(reason for _, reason in problems))
+            continue
+        key = latest_first_key(stamps["updated_at"], stamps["created_at"], cid, raw.row)
+        candidates[member_id].append((key, record, raw))
+
+    # 5. one submission per member and wave
+    for member_id in sorted(candidates):
+        ranked = sorted(candidates[member_id], key=lambda item: item[0])
+        (_, winner, winner_raw), *others = ranked
+        result.submissions.append(winner | {"status": "accepted", "reason_code": None, "reason": None})
+        result.values.extend(submission_values(winner_raw, winner, winner_raw.spec, result.rejects))
+        for _, record, _raw in others:
+            result.submissions.append(record | {
+                "status": "superseded", "reason_code": "superseded",
+                "reason": f"a later submission of {member_id} counts: "
+                          f"{winner['contribution_id'] or '(no id)'} on row {winner['row']}",
+            })
+
+    for correction in exclusions:
+        if outcome.get(correction.correction_id) == "applied":
+            continue
+        if correction.correction_id in outcome:
+            detail = outcome[correction.correction_id]
+        elif not correction.contribution_id.strip():
+            detail = "excluding a whole submission needs its contribution_id"
+        else:
+            detail = (f"no submission of wave {wave} that reached the member check has contribution_id "
+                      f"{correction.contribution_id!r}")
+        result.corrections.append(correction.record(status="not applied", detail=detail))
+    result.submissions.sort(key=lambda r: (r["source_file"], r["row"]))
+    return result
+
+
+def submission_values(raw: RawRow, submission: dict, spec: SurveySpec, rejects: list[dict]) -> list[dict]:
+    """The reported values of an accepted submission, one per indicator; each bad cell rejects that value only."""
+    personal = personal_columns(spec)
+    base = {
+        "year": spec.wave, "member_id": submission["member_id"], "source_file": raw.source_file,
+        "sheet": raw.sheet, "row": raw.row, "contribution_id": submission["contribution_id"],
+        "submitted_at": submission["updated_at"], "corrected": False,
+    }
+
+    def reject(column: str, code: str, reason: str) -> None:
+        rejects.append({
+            "source_file": raw.source_file, "sheet": raw.sheet, "row": raw.row, "column": column,
+            "contribution_id": submission["contribution_id"],
+            "value": None if column in personal else cell_text(_cell(raw, column)) or None,
+            "reason_code": code, "reason": reason,
+        })
+
+    per_indicator: dict[str, list[tuple[str, int]]] = defaultdict(list)
+    for column, indicator in spec.indicators.items():
+        cell = _cell(raw, column)
+        if is_blank(cell):
+            continue
+        try:
+            per_indicator[indicator].append((column, reported_value(cell, indicator, spec)))
+        except ValueProblem as exc:
+            reject(column, exc.code, exc.reason)
+    values = []
+    for indicator, parts in per_indicator.items():
+        # several questions of one wave may feed one indicator (e.g. split by audience): their sum counts
+        values.append(base | {
+            "indicator": indicator, "value": sum(v for _, v in parts), "column": " + ".join(c for c, _ in parts),
+        })
+
+    progress = spec.commitment_progress
+    if progress is not None:
+        progressing = {normalise_label(label) for label in progress.progressing}
+        not_progressing = {normalise_label(label) for label in progress.not_progressing}
+        reported = counted = 0
+        for column in progress.columns:
+            cell = _cell(raw, column)
+            if is_blank(cell):
+                continue
+            label = normalise_label(cell)
+            if label in progressing:
+                reported += 1
+                counted += 1
+            elif label in not_progressing:
+                reported += 1
+            else:
+                reject(column, "unknown_label",
+                       f"{cell_text(cell)!r} is not one of the progress labels the sidecar lists")
+        if reported:
+            column = matrix_title(progress.columns)
+            values.append(base | {"indicator": "commitments_reported", "value": reported, "column": column})
+            values.append(base | {"indicator": "commitments_progressing", "value": counted, "column": column})
+    return values
+
+
+def reported_value(cell: object, indicator: str, spec: SurveySpec) -> int:
+    """One reported number -> its stored int64 (cents for money), or a ValueProblem saying why not."""
+    number = parse_number(cell, spec.number_format.decimal_separator)
+    if number < 0:
+        raise ValueProblem("negative", f"{cell_text(cell)!r} is negative; a reported quantity cannot be")
+    multiplier = spec.multipliers.get(indicator, 1)
+    catalogue = INDICATORS[indicator]
+    stored = to_stored_int(number, multiplier=multiplier, scale=catalogue.scale)
+    ceiling = CEILINGS.get(indicator)
+    if ceiling is not None and stored > ceiling * catalogue.scale:
+        raise ValueProblem(
+            "absurd",
+            f"{cell_text(cell)!r} (= {stored // catalogue.scale:,} {catalogue.unit}) is above the plausible "
+            f"ceiling of {ceiling:,} {catalogue.unit} for one member in one year",
+        )
+    return stored
+
+
+def matrix_title(columns: list[str]) -> str:
+    """'How is commitment N progressing?: Commitment 1' ... -> the matrix title EUSurvey puts before ': '."""
+    titles = {c.rsplit(":", 1)[0].strip() for c in columns if ":" in c}
+    if len(titles) == 1 and all(":" in c for c in columns):
+        return titles.pop()
+    return " | ".join(columns)

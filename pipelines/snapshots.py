@@ -1,0 +1,152 @@
+"""Versioned snapshots under data/curated/: write whole, publish atomically, keep a few, read the current one.
+
+Layout: snapshots/<vintage_id>/<table>.parquet + manifest.json; `current` -> snapshots/<vintage_id> (a relative
+symlink replaced in one rename, so a reader sees the old or the new snapshot, never a mix); runs.jsonl beside them.
+A snapshot is built in snapshots/.tmp-<id>/ and renamed into place only when complete and fsync'd.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+import os
+import shutil
+import uuid
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+SNAPSHOTS = "snapshots"
+CURRENT = "current"
+MANIFEST = "manifest.json"
+TMP_PREFIX = ".tmp-"
+KEEP = 5
+STAMP = "%Y%m%dT%H%M%SZ"
+
+
+def snapshots_dir(curated_dir: Path) -> Path:
+    return curated_dir / SNAPSHOTS
+
+
+def current_dir(curated_dir: Path) -> Path | None:
+    """The snapshot `current` points to, resolved (None when there is none yet)."""
+    link = curated_dir / CURRENT
+    if not link.exists():
+        return None
+    return link.resolve()
+
+
+def current_manifest(curated_dir: Path | str) -> dict | None:
+    """The manifest of the snapshot `current` points to, or None before the first successful run."""
+    target = current_dir(Path(curated_dir))
+    if target is None or not (target / MANIFEST).is_file():
+        return None
+    return json.loads((target / MANIFEST).read_text(encoding="utf-8"))
+
+
+def kept_snapshots(curated_dir: Path) -> list[str]:
+    """Vintage ids of the complete snapshots, oldest first (ids start with their UTC time, so they sort)."""
+    root = snapshots_dir(curated_dir)
+    if not root.is_dir():
+        return []
+    return sorted(p.name for p in root.iterdir()
+                  if p.is_dir() and not p.name.startswith(TMP_PREFIX) and (p / MANIFEST).is_file())
+
+
+def inputs_digest(checksums: list[tuple[str, str]]) -> str:
+    """One hash of every input's path and checksum: equal digests mean the same raw data."""
+    text = "".join(f"{path}\t{sha}\n" for path, sha in sorted(checksums))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def new_vintage_id(now: dt.datetime, digest: str, curated_dir: Path) -> str:
+    """`<UTC yyyymmddTHHMMSSZ>-<8 hex of the inputs digest>`, later than every kept snapshot.
+
+    Two runs within one second (a forced re-run) would share an id; the time is then moved one second past the
+    latest kept snapshot, so ids stay unique and in run order.
+    """
+    stamp = now.astimezone(dt.UTC).replace(microsecond=0, tzinfo=None)
+    for existing in kept_snapshots(curated_dir):
+        try:
+            earlier = dt.datetime.strptime(existing.split("-", 1)[0], STAMP)
+        except ValueError:
+            continue
+        if earlier >= stamp:
+            stamp = earlier + dt.timedelta(seconds=1)
+    return f"{stamp.strftime(STAMP)}-{digest[:8]}"
+
+
+def new_tmp_dir(curated_dir: Path) -> Path:
+    path = snapshots_dir(curated_dir) / f"{TMP_PREFIX}{uuid.uuid4().hex[:12]}"
+    path.mkdir(parents=True)
+    return path
+
+
+def clean_stale_tmp(curated_dir: Path) -> list[str]:
+    """Remove half-written snapshots left by a killed run (called under the run lock)."""
+    root = snapshots_dir(curated_dir)
+    removed = []
+    if root.is_dir():
+        for path in root.iterdir():
+            if path.name.startswith(TMP_PREFIX):
+                shutil.rmtree(path, ignore_errors=True)
+                removed.append(path.name)
+    for path in curated_dir.glob(f"{TMP_PREFIX}{CURRENT}-*"):
+        path.unlink(missing_ok=True)
+    if removed:
+        log.warning("removed %d half-written snapshot(s) left by an interrupted run: %s", len(removed),
+                    ", ".join(removed))
+    return removed
+
+
+def write_manifest(snapshot: Path, manifest: dict) -> None:
+    (snapshot / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+
+
+def fsync_tree(directory: Path) -> None:
+    """Flush every file of a snapshot and the directory itself, so a crash after publishing loses nothing."""
+    for path in sorted(directory.iterdir()):
+        if path.is_file():
+            fd = os.open(path, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+    fsync_dir(directory)
+
+
+def fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def publish(tmp: Path, curated_dir: Path, vintage_id: str) -> Path:
+    """Rename the finished snapshot into place, then switch `current` to it in one atomic rename."""
+    fsync_tree(tmp)
+    final = snapshots_dir(curated_dir) / vintage_id
+    os.rename(tmp, final)  # fails rather than merging if the id somehow exists
+    fsync_dir(snapshots_dir(curated_dir))
+    link = curated_dir / f"{TMP_PREFIX}{CURRENT}-{uuid.uuid4().hex[:8]}"
+    link.symlink_to(Path(SNAPSHOTS) / vintage_id)
+    os.replace(link, curated_dir / CURRENT)
+    fsync_dir(curated_dir)
+    return final
+
+
+def prune(curated_dir: Path, keep: int = KEEP) -> list[str]:
+    """Delete all but the newest `keep` snapshots; never the one `current` points to."""
+    kept = kept_snapshots(curated_dir)
+    current = current_dir(curated_dir)
+    removed = []
+    for vintage_id in kept[:-keep] if keep else kept:
+        path = snapshots_dir(curated_dir) / vintage_id
+        if current is not None and path.resolve() == current:
+            continue
+        shutil.rmtree(path)
+        removed.append(vintage_id)
+    return removed

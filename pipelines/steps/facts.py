@@ -1,0 +1,110 @@
+"""Facts: the reported values of accepted submissions, with the corrections file applied.
+
+In: the reported values (submissions step), `submissions`, the corrections. Out: `facts`, one row per survey
+year × member × indicator with its provenance (file, sheet, row, column, Contribution Id, submitted at) and whether
+a correction changed it; `corrections_applied`, one row per correction with what was done or why not.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from pipelines.context import Context
+from pipelines.corrections import Correction
+from pipelines.normalise import normalise_member_id
+from pipelines.readers import header_text
+
+log = logging.getLogger(__name__)
+
+
+def run(ctx: Context) -> None:
+    # load
+    values: list[dict] = ctx.work["reported_values"]
+    corrections: list[Correction] = ctx.work["corrections"]
+    submissions = ctx.table("submissions").to_pylist()
+    columns = questions_by_indicator(ctx)
+    # process
+    facts, applied = apply_corrections(values, submissions, corrections, columns)
+    applied = ctx.work["corrections_applied"] + applied
+    for wave, counts in ctx.wave_counts.items():
+        counts["facts"] = sum(1 for f in facts if f["year"] == wave)
+    # save
+    ctx.save("facts", facts)
+    ctx.save("corrections_applied", applied)
+
+
+def questions_by_indicator(ctx: Context) -> dict[tuple[int, str], str]:
+    """(wave, indicator) -> the question header(s) asking it, for a value a correction supplies."""
+    found: dict[tuple[int, str], list[str]] = {}
+    for q in ctx.table("questions").to_pylist():
+        if q["role"] == "indicator":
+            found.setdefault((q["wave"], q["indicator"]), []).append(q["column"])
+    return {key: " + ".join(cols) for key, cols in found.items()}
+
+
+def apply_corrections(
+    values: list[dict], submissions: list[dict], corrections: list[Correction],
+    columns: dict[tuple[int, str], str],
+) -> tuple[list[dict], list[dict]]:
+    """Indicator-level corrections (set / exclude one value) in file order; a new list of facts comes out."""
+    facts = {(v["year"], v["member_id"], v["indicator"]): dict(v) for v in values}
+    by_contribution = {(s["wave"], (s["contribution_id"] or "").strip()): s for s in submissions if s["contribution_id"]}
+    accepted_by_member = {
+        (s["wave"], normalise_member_id(s["member_id"])): s for s in submissions if s["status"] == "accepted"
+    }
+    applied = []
+    for c in corrections:
+        if c.whole_submission:
+            continue  # applied by the submissions step, before a member's submission is chosen
+        if c.contribution_id.strip():
+            target = by_contribution.get((c.wave, c.contribution_id.strip()))
+            if target is None:
+                applied.append(c.record(status="not applied",
+                                        detail=f"no submission of wave {c.wave} has contribution_id "
+                                               f"{c.contribution_id!r}"))
+                continue
+        else:
+            target = accepted_by_member.get((c.wave, normalise_member_id(c.member_id)))
+            if target is None:
+                applied.append(c.record(status="not applied",
+                                        detail=f"member {c.member_id!r} has no accepted submission in wave {c.wave}"))
+                continue
+        if not c.member_matches(target["member_id"]):
+            applied.append(c.record(status="not applied",
+                                    detail=f"submission {target['contribution_id']} belongs to "
+                                           f"{target['member_id'] or 'no known member'}, not to {c.member_id!r}"))
+            continue
+        if target["status"] != "accepted":
+            applied.append(c.record(status="not applied", member_id=target["member_id"],
+                                    detail=f"submission {target['contribution_id']} is {target['status']}; only the "
+                                           "accepted submission of a member and wave has facts"))
+            continue
+        key = (c.wave, target["member_id"], c.indicator)
+        current = facts.get(key)
+        old = current["value"] if current else None
+        if c.action == "exclude":
+            if current is None:
+                applied.append(c.record(status="not applied", member_id=target["member_id"],
+                                        detail=f"submission {target['contribution_id']} has no {c.indicator} value "
+                                               "to exclude"))
+                continue
+            del facts[key]
+            applied.append(c.record(status="applied", member_id=target["member_id"], old_value=old,
+                                    detail=f"{c.indicator} value {old} dropped"))
+            continue
+        column = current["column"] if current else columns.get((c.wave, c.indicator))
+        if column is None:
+            applied.append(c.record(status="not applied", member_id=target["member_id"],
+                                    detail=f"wave {c.wave} does not ask for {c.indicator}"))
+            continue
+        facts[key] = {
+            "year": c.wave, "member_id": target["member_id"], "indicator": c.indicator, "value": c.new_value,
+            "source_file": target["source_file"], "sheet": target["sheet"], "row": target["row"],
+            "column": header_text(column), "contribution_id": target["contribution_id"],
+            "submitted_at": target["updated_at"], "corrected": True,
+        }
+        applied.append(c.record(status="applied", member_id=target["member_id"], old_value=old,
+                                new_value=c.new_value,
+                                detail=f"{c.indicator} set to {c.new_value}"
+                                       + (f" (was {old})" if old is not None else " (no value before)")))
+    return list(facts.values()), applied

@@ -1,0 +1,95 @@
+"""The catalogue: `indicators` (from pipelines/schema.py) and `questions` (every column of every survey wave).
+
+In: the survey exports (their header rows) and sidecars. Out: `indicators`, and `questions` with one row per
+wave × column: its role (indicator, commitment_progress, identity, personal, meta, unmapped), the indicator it
+feeds, the unit multiplier, and a break-in-series flag where an indicator's question wording (or unit) differs
+from the previous wave that asked it. The survey sheets read here are handed to the submissions step.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from pipelines.context import Context
+from pipelines.errors import PipelineError
+from pipelines.readers import RawFile, Sheet, header_text, read_xlsx
+from pipelines.rules import meta_columns, personal_columns, required_columns
+from pipelines.schema import indicator_table
+from pipelines.sidecar import SurveySpec
+
+log = logging.getLogger(__name__)
+
+
+def run(ctx: Context) -> None:
+    # load
+    surveys = [(raw, read_survey(raw)) for raw in ctx.files_of("survey")]
+    # process
+    rows = question_rows(surveys)
+    # save
+    ctx.save("indicators", indicator_table())
+    ctx.save("questions", rows)
+    ctx.work["survey_sheets"] = surveys
+
+
+def read_survey(raw: RawFile) -> Sheet:
+    """A survey export's sheet, with every column its sidecar relies on present in the header row."""
+    spec = raw.sidecar.survey
+    if raw.sidecar.read.format != "xlsx":
+        raise PipelineError("survey exports are read from xlsx (EUSurvey has no CSV content export)", file=raw.rel)
+    sheet_name = raw.sidecar.read.sheet or next(iter(raw.sidecar.read.sheets.values()))
+    sheet = read_xlsx(raw, sheet_name, raw.sidecar.read.header_row)
+    sheet.require(required_columns(spec), what="question")
+    raw.rows = len(sheet.rows)
+    return sheet
+
+
+def column_role(column: str, spec: SurveySpec) -> tuple[str, str | None]:
+    """(role, indicator) of one header of a wave."""
+    indicators = {header_text(q): i for q, i in spec.indicators.items()}
+    if column in indicators:
+        return "indicator", indicators[column]
+    if spec.commitment_progress is not None and column in {header_text(c) for c in spec.commitment_progress.columns}:
+        return "commitment_progress", None
+    identity = spec.identity
+    if column in {header_text(c) for c in (identity.member_id, identity.organisation, identity.country)}:
+        return "identity", None
+    if column in {header_text(c) for c in personal_columns(spec)}:
+        return "personal", None
+    if column in {header_text(c) for c in meta_columns(spec)}:
+        return "meta", None
+    return "unmapped", None
+
+
+def question_rows(surveys: list[tuple[RawFile, Sheet]]) -> list[dict]:
+    """One record per wave × column, with the break-in-series flag computed across waves in order."""
+    from pipelines.normalise import normalise_label, strip_shortname
+
+    rows = []
+    previous: dict[object, tuple[int, str, int]] = {}  # series key -> (wave, wording, multiplier)
+    for raw, sheet in sorted(surveys, key=lambda item: (item[0].sidecar.survey.wave, item[0].rel)):
+        spec = raw.sidecar.survey
+        matrix = [header_text(c) for c in spec.commitment_progress.columns] if spec.commitment_progress else []
+        for column in sheet.header:
+            if not column:
+                continue
+            role, indicator = column_role(column, spec)
+            multiplier = spec.multipliers.get(indicator, 1) if indicator else 1
+            question = strip_shortname(column)
+            series: object = None
+            if role == "indicator":
+                series = indicator
+            elif role == "commitment_progress":
+                series = ("commitment_progress", matrix.index(column))
+            broken = False
+            if series is not None:
+                wording = normalise_label(question)
+                before = previous.get(series)
+                if before is not None and before[0] != spec.wave:
+                    broken = before[1] != wording or before[2] != multiplier
+                if before is None or before[0] != spec.wave:
+                    previous[series] = (spec.wave, wording, multiplier)
+            rows.append({
+                "wave": spec.wave, "source_file": raw.rel, "column": column, "question": question, "role": role,
+                "indicator": indicator, "multiplier": multiplier, "break_in_series": broken,
+            })
+    return rows

@@ -1,0 +1,238 @@
+"""The member registry: data/raw/registry/pact_members.xlsx -> members, member_ecosystems, memberships,
+commitments.
+
+In: the registry workbook (sheets named by the sidecar's read.sheets: members, partnerships, commitments) and the
+reference tables (ecosystems, partnerships, member_states). Out: the four tables, Member States as Eurostat codes
+(GR -> EL), ecosystems and partnerships as reference ids, dates typed; and the index the survey step joins on
+(normalised member ID, normalised organisation name). A registry cell that names an unknown country, ecosystem or
+partnership becomes a reject row (the rest of the member stays); a duplicated member ID is fatal.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+
+from pipelines.context import Context
+from pipelines.errors import PipelineError
+from pipelines.normalise import (
+    ValueProblem,
+    cell_text,
+    normalise_country,
+    normalise_label,
+    normalise_member_id,
+    normalise_org_name,
+    parse_date,
+    parse_number,
+    split_multi,
+)
+from pipelines.readers import RawFile, Sheet, read_xlsx, require_columns
+from pipelines.rules import RegistryIndex
+
+log = logging.getLogger(__name__)
+
+# Registry header -> curated column, per sheet. Constants, so that a renamed source column fails loudly.
+MEMBER_COLUMNS = {
+    "Registration ID": "member_id",
+    "Organisation": "organisation",
+    "Type of organisation": "member_type",
+    "Size": "size",
+    "Country": "country_code",
+    "Industrial ecosystems": "ecosystems",  # ';'-joined names or ids, the primary one first
+    "Date of registration": "joined_on",
+}
+MEMBERSHIP_COLUMNS = {"Registration ID": "member_id", "Partnership": "partnership_id", "Joined on": "joined_on"}
+COMMITMENT_COLUMNS = {
+    "Registration ID": "member_id", "Commitment no.": "commitment_no", "Charter principle": "principle",
+    "Pledged number of people": "pledged_people", "Commitment": "text",
+}
+SHEETS = {"members": MEMBER_COLUMNS, "memberships": MEMBERSHIP_COLUMNS, "commitments": COMMITMENT_COLUMNS}
+# The sidecar's read.sheets keys each table; "partnerships" is accepted for the memberships sheet.
+SHEET_KEYS = {"members": ("members",), "memberships": ("memberships", "partnerships"), "commitments": ("commitments",)}
+DATE_FORMATS = ("%Y-%m-%d", "%d/%m/%Y")
+
+
+def run(ctx: Context) -> None:
+    # load
+    raw = registry_file(ctx)
+    sheets = {table: read_registry_sheet(raw, table) for table in SHEETS}
+    raw.rows = sum(len(s.rows) for s in sheets.values())
+    countries = ctx.work["country_lookup"]
+    ecosystems = ecosystem_lookup(ctx.table("ecosystems").to_pylist())
+    partnerships = {p["partnership_id"] for p in ctx.table("partnerships").to_pylist()}
+    # process
+    rejects: list[dict] = []
+    members, member_ecosystems = member_records(sheets["members"], countries, ecosystems, rejects)
+    known = {m["member_id"] for m in members}
+    memberships = membership_records(sheets["memberships"], known, partnerships, rejects)
+    commitments = commitment_records(sheets["commitments"], known, rejects)
+    index = registry_index(members)
+    # save
+    ctx.save("members", members)
+    ctx.save("member_ecosystems", member_ecosystems)
+    ctx.save("memberships", memberships)
+    ctx.save("commitments", commitments)
+    ctx.rejects += rejects
+    ctx.work["registry_index"] = index
+
+
+def registry_file(ctx: Context) -> RawFile:
+    files = ctx.files_of("registry")
+    if len(files) != 1:
+        raise PipelineError(
+            f"expected exactly one member registry (data/raw/registry/), found {len(files)}: "
+            + ", ".join(f.rel for f in files)
+        )
+    return files[0]
+
+
+def read_registry_sheet(raw: RawFile, table: str) -> Sheet:
+    spec = raw.sidecar.read
+    key = next((k for k in SHEET_KEYS[table] if k in spec.sheets), None)
+    if key is None:
+        raise PipelineError(f"the sidecar's read.sheets does not say which sheet holds {table!r}", file=raw.rel)
+    sheet = read_xlsx(raw, spec.sheets[key], spec.header_row)
+    require_columns(sheet.header, list(SHEETS[table]), file=raw.rel, sheet=sheet.sheet, header_row=sheet.header_row)
+    return sheet
+
+
+def ecosystem_lookup(ecosystems: list[dict]) -> dict[str, str]:
+    """Ecosystem id, name or short name (any case) -> ecosystem id."""
+    lookup = {}
+    for e in ecosystems:
+        for spelling in (e["ecosystem_id"], e["name"], e["short_name"]):
+            if spelling:
+                lookup[normalise_label(spelling)] = e["ecosystem_id"]
+    return lookup
+
+
+def _rows(sheet: Sheet, columns: dict[str, str]):
+    positions = {target: sheet.column(source) for source, target in columns.items()}
+    for offset, cells in enumerate(sheet.rows):
+        if all(not cell_text(c) for c in cells):
+            continue
+        yield sheet.first_row + offset, {target: cells[i] for target, i in positions.items()}
+
+
+def _reject(rejects: list[dict], sheet: Sheet, row: int, column: str, value: object, code: str, reason: str) -> None:
+    rejects.append({
+        "source_file": sheet.file, "sheet": sheet.sheet, "row": row, "column": column, "contribution_id": None,
+        "value": cell_text(value) or None, "reason_code": code, "reason": reason,
+    })
+
+
+def _date(sheet: Sheet, row: int, column: str, value: object):
+    for fmt in DATE_FORMATS:
+        try:
+            return parse_date(value, fmt)
+        except ValueProblem:
+            continue
+    raise PipelineError(f"{cell_text(value)!r} is not a date (yyyy-mm-dd or dd/mm/yyyy)",
+                        file=sheet.file, sheet=sheet.sheet, row=row, column=column)
+
+
+def _source_column(columns: dict[str, str], target: str) -> str:
+    return next(source for source, t in columns.items() if t == target)
+
+
+def member_records(
+    sheet: Sheet, countries: dict[str, str], ecosystems: dict[str, str], rejects: list[dict],
+) -> tuple[list[dict], list[dict]]:
+    members, member_ecosystems = [], []
+    seen: dict[str, int] = {}
+    col = lambda target: _source_column(MEMBER_COLUMNS, target)  # noqa: E731 - a local shorthand
+    for row, cells in _rows(sheet, MEMBER_COLUMNS):
+        member_id = cell_text(cells["member_id"])
+        if not member_id:
+            raise PipelineError("a member without a registration ID", file=sheet.file, sheet=sheet.sheet, row=row,
+                                column=col("member_id"))
+        key = normalise_member_id(member_id)
+        if key in seen:
+            raise PipelineError(f"registration ID {member_id!r} is already used on row {seen[key]}",
+                                file=sheet.file, sheet=sheet.sheet, row=row, column=col("member_id"))
+        seen[key] = row
+        try:
+            country = normalise_country(cells["country_code"], countries)
+        except ValueProblem as exc:
+            _reject(rejects, sheet, row, col("country_code"), cells["country_code"], exc.code, exc.reason)
+            country = None
+        ids = []
+        for name in split_multi(cells["ecosystems"]):
+            ecosystem = ecosystems.get(normalise_label(name))
+            if ecosystem is None:
+                _reject(rejects, sheet, row, col("ecosystems"), name, "unknown_ecosystem",
+                        f"{name!r} is not one of the 14 industrial ecosystems")
+            elif ecosystem not in ids:
+                ids.append(ecosystem)
+        members.append({
+            "member_id": member_id, "organisation": cell_text(cells["organisation"]) or None,
+            "member_type": cell_text(cells["member_type"]) or None, "size": cell_text(cells["size"]) or None,
+            "country_code": country, "primary_ecosystem_id": ids[0] if ids else None,
+            "joined_on": _date(sheet, row, col("joined_on"), cells["joined_on"]),
+        })
+        member_ecosystems += [
+            {"member_id": member_id, "ecosystem_id": e, "is_primary": i == 0} for i, e in enumerate(ids)
+        ]
+    return members, member_ecosystems
+
+
+def membership_records(sheet: Sheet, members: set[str], partnerships: set[str], rejects: list[dict]) -> list[dict]:
+    by_key = {normalise_member_id(m): m for m in members}
+    records = {}
+    col = lambda target: _source_column(MEMBERSHIP_COLUMNS, target)  # noqa: E731 - a local shorthand
+    for row, cells in _rows(sheet, MEMBERSHIP_COLUMNS):
+        member_id = by_key.get(normalise_member_id(cells["member_id"]))
+        partnership = cell_text(cells["partnership_id"])
+        if member_id is None:
+            _reject(rejects, sheet, row, col("member_id"), cells["member_id"], "unknown_member",
+                    "no member with this registration ID in the Members sheet")
+            continue
+        if partnership not in partnerships:
+            _reject(rejects, sheet, row, col("partnership_id"), partnership, "unknown_partnership",
+                    f"{partnership!r} is not in partnerships.csv")
+            continue
+        joined = _date(sheet, row, col("joined_on"), cells["joined_on"])
+        key = (member_id, partnership)
+        if key in records and records[key]["joined_on"] is not None:
+            # the same membership listed twice: the earlier join date is when the member's figures start counting
+            joined = min(joined, records[key]["joined_on"]) if joined else records[key]["joined_on"]
+        records[key] = {"member_id": member_id, "partnership_id": partnership, "joined_on": joined}
+    return list(records.values())
+
+
+def commitment_records(sheet: Sheet, members: set[str], rejects: list[dict]) -> list[dict]:
+    by_key = {normalise_member_id(m): m for m in members}
+    records = []
+    seen = set()
+    col = lambda target: _source_column(COMMITMENT_COLUMNS, target)  # noqa: E731 - a local shorthand
+    for row, cells in _rows(sheet, COMMITMENT_COLUMNS):
+        member_id = by_key.get(normalise_member_id(cells["member_id"]))
+        if member_id is None:
+            _reject(rejects, sheet, row, col("member_id"), cells["member_id"], "unknown_member",
+                    "no member with this registration ID in the Members sheet")
+            continue
+        try:
+            number = int(parse_number(cells["commitment_no"]))
+            principle = int(parse_number(cells["principle"])) if cell_text(cells["principle"]) else None
+            pledged = int(parse_number(cells["pledged_people"])) if cell_text(cells["pledged_people"]) else None
+        except ValueProblem as exc:
+            raise PipelineError(exc.reason, file=sheet.file, sheet=sheet.sheet, row=row) from exc
+        if (member_id, number) in seen:
+            raise PipelineError(f"commitment {number} of {member_id} is listed twice", file=sheet.file,
+                                sheet=sheet.sheet, row=row, column=col("commitment_no"))
+        seen.add((member_id, number))
+        records.append({"member_id": member_id, "commitment_no": number, "principle": principle,
+                        "pledged_people": pledged, "text": cell_text(cells["text"]) or None})
+    return records
+
+
+def registry_index(members: list[dict]) -> RegistryIndex:
+    by_name: dict[str, list[str]] = defaultdict(list)
+    for m in members:
+        name = normalise_org_name(m["organisation"])
+        if name:
+            by_name[name].append(m["member_id"])
+    return RegistryIndex(
+        by_id={normalise_member_id(m["member_id"]): m["member_id"] for m in members},
+        by_name={name: tuple(ids) for name, ids in by_name.items()},
+    )

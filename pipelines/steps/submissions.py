@@ -1,0 +1,83 @@
+"""Survey submissions: every raw survey row -> one `submissions` row with its status and reason.
+
+In: the survey sheets (read by the questions step), the registry index and Member State lookup (registry and
+reference steps), and the corrections that exclude whole submissions. Out: `submissions` (accepted, superseded,
+test, blank, rejected), plus, for the next steps, the reported values of the accepted submissions and the
+reject rows. The rules themselves live in `pipelines.rules`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+
+from pipelines.context import WAVE_COUNT_KEYS, Context
+from pipelines.corrections import Correction, parse_corrections
+from pipelines.errors import PipelineError
+from pipelines.readers import RawFile, Sheet, read_csv
+from pipelines.rules import RawRow, classify_wave
+from pipelines.schema import SUBMISSION_STATUSES
+
+log = logging.getLogger(__name__)
+
+
+def run(ctx: Context) -> None:
+    # load
+    surveys: list[tuple[RawFile, Sheet]] = ctx.work["survey_sheets"]
+    corrections = load_corrections(ctx)
+    registry = ctx.work["registry_index"]
+    countries = ctx.work["country_lookup"]
+    # process
+    by_wave: dict[int, list[tuple[RawFile, Sheet]]] = defaultdict(list)
+    for raw, sheet in surveys:
+        by_wave[raw.sidecar.survey.wave].append((raw, sheet))
+    submissions, values, applied = [], [], []
+    for wave in sorted(by_wave):
+        exclusions = [c for c in corrections if c.wave == wave and c.whole_submission and c.action == "exclude"]
+        rows = [row for raw, sheet in by_wave[wave] for row in raw_rows(raw, sheet)]
+        result = classify_wave(wave, rows, registry, countries, exclusions)
+        counts = count_statuses(result.submissions, read=len(rows))
+        ctx.wave_counts[wave] = counts | {"facts": 0, "value_rejects": 0}
+        submissions += result.submissions
+        values += result.values
+        applied += result.corrections
+        ctx.rejects += result.rejects
+    # save
+    ctx.save("submissions", submissions)
+    ctx.work["reported_values"] = values
+    ctx.work["corrections"] = corrections
+    ctx.work["corrections_applied"] = applied
+
+
+def load_corrections(ctx: Context) -> list[Correction]:
+    files = ctx.files_of("corrections")
+    if len(files) > 1:
+        raise PipelineError(f"more than one corrections file: {', '.join(f.rel for f in files)}", file=files[1].rel)
+    if not files:
+        return []
+    raw = files[0]
+    sheet = read_csv(raw)
+    raw.rows = len(sheet.rows)
+    return parse_corrections(sheet)
+
+
+def raw_rows(raw: RawFile, sheet: Sheet) -> list[RawRow]:
+    header = sheet.header
+    return [
+        RawRow(raw.rel, sheet.sheet, sheet.first_row + offset,
+               {name: cells[i] for i, name in enumerate(header) if name}, raw.sidecar.survey)
+        for offset, cells in enumerate(sheet.rows)
+    ]
+
+
+def count_statuses(submissions: list[dict], *, read: int) -> dict[str, int]:
+    """Rows read and per status; every raw row is accounted for, or the run stops here."""
+    counts = dict.fromkeys(WAVE_COUNT_KEYS, 0)
+    counts["read"] = read
+    for record in submissions:
+        counts[record["status"]] += 1
+    accounted = sum(counts[s] for s in SUBMISSION_STATUSES)
+    if accounted != read or len(submissions) != read:
+        raise AssertionError(f"rows read {read} != accepted + superseded + test + blank + rejected {accounted}")
+    return counts
+
