@@ -1,0 +1,86 @@
+"""Security headers on every response: a content-security policy Dash works under, and the usual hardening.
+
+The policy was found by serving the app's components (Dash 4.4 renderer, plotly.js 4 charts and maps,
+dash-ag-grid, dash-bootstrap-components, dcc) to headless Chromium and reading its CSP violation reports
+(tests/test_security_headers.py keeps that check):
+
+- `script-src 'self'` plus the sha256 hashes of Dash's own inline scripts (the renderer start-up and any inline
+  clientside callback; `Dash.csp_hashes()` computes them). Neither 'unsafe-inline' nor 'unsafe-eval': the SVG
+  charts, maps, grids and controls need no eval. WebGL traces (`scattergl`, `scattermap`, `*gl`: plotly.js
+  compiles their shaders' glue with `new Function`) would; the dashboard uses none, and the browser check of
+  every page fails if one appears.
+- `style-src 'self' 'unsafe-inline'`: plotly.js, dcc and ag-grid write `<style>` elements and `style`
+  attributes at run time (about thirty violations without it); styles cannot run code, so this is the accepted
+  trade-off.
+- `img-src 'self' data: blob:`: Bootstrap's select, check and toggler icons are data-URI SVGs; the chart
+  toolbar's "download as PNG" draws through a blob URL.
+- `connect-src 'self'`: callbacks and the map geometry come from the app's own origin, nothing else.
+- `frame-ancestors 'none'` (and X-Frame-Options: DENY for old browsers), `object-src 'none'`, `base-uri 'self'`,
+  `form-action 'self'`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from flask import Flask, Response
+
+logger = logging.getLogger(__name__)
+
+BASE_POLICY: dict[str, tuple[str, ...]] = {
+    "default-src": ("'self'",),
+    "script-src": ("'self'",),
+    "style-src": ("'self'", "'unsafe-inline'"),
+    "img-src": ("'self'", "data:", "blob:"),
+    "font-src": ("'self'",),
+    "connect-src": ("'self'",),
+    "object-src": ("'none'",),
+    "base-uri": ("'self'",),
+    "form-action": ("'self'",),
+    "frame-ancestors": ("'none'",),
+}
+
+STATIC_HEADERS: dict[str, str] = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Cross-Origin-Resource-Policy": "same-origin",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=(), usb=(), interest-cohort=()",
+}
+
+
+def content_security_policy(
+    script_hashes: Sequence[str] = (), policy: dict[str, tuple[str, ...]] | None = None
+) -> str:
+    """The CSP header value: `policy` (default `BASE_POLICY`) with the inline-script hashes added to script-src."""
+    directives = dict(BASE_POLICY if policy is None else policy)
+    directives["script-src"] = (*directives.get("script-src", ("'self'",)), *script_hashes)
+    return "; ".join(f"{name} {' '.join(values)}" for name, values in directives.items())
+
+
+def install_security_headers(
+    server: Flask, dash_app: Any | None = None, *, policy: dict[str, tuple[str, ...]] | None = None
+) -> None:
+    """Add the CSP and hardening headers to every response `server` sends (pages, assets, `_dash-*` routes).
+
+    With `dash_app`, the hashes of its inline scripts join script-src. They are computed at the first response,
+    not here, so that clientside callbacks registered after this call (by pages imported later) are covered.
+    """
+    state: dict[str, str] = {}
+
+    def csp() -> str:
+        if "value" not in state:
+            hashes = list(dash_app.csp_hashes()) if dash_app is not None else []
+            state["value"] = content_security_policy(hashes, policy)
+            logger.info("content-security-policy: %d inline-script hashes", len(hashes))
+        return state["value"]
+
+    @server.after_request
+    def _add_security_headers(response: Response) -> Response:
+        response.headers["Content-Security-Policy"] = csp()
+        for name, value in STATIC_HEADERS.items():
+            response.headers[name] = value
+        return response

@@ -1,0 +1,179 @@
+"""Security headers on every response, and a content-security policy Dash really works under.
+
+Two apps: a "component zoo" built here (every kind of component and chart the dashboard uses: bar and
+scatter charts, a choropleth with the vendored topojson, ag-grid, dbc controls whose icons are data-URI SVGs,
+dcc.Download, an inline clientside callback) served to headless Chromium, which must report no CSP violation
+while the charts draw, a callback answers, a file downloads and the chart toolbar exports a PNG; and the real
+app (dashboard.app), whose every route family must carry the headers.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import logging
+import re
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import dash
+import dash_ag_grid as dag
+import dash_bootstrap_components as dbc
+import plotly.graph_objects as go
+import pytest
+from dash import Input, Output, callback, dcc, html
+from werkzeug.serving import make_server
+
+from dashboard.security import BASE_POLICY, STATIC_HEADERS, content_security_policy, install_security_headers
+
+log = logging.getLogger(__name__)
+REPO = Path(__file__).resolve().parents[1]
+ASSETS = REPO / "dashboard" / "assets"
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+def _zoo_app() -> dash.Dash:
+    app = dash.Dash("zoo", assets_folder=str(ASSETS), serve_locally=True)
+    mapfig = go.Figure(go.Choropleth(locations=["FRA", "DEU", "ITA"], z=[1, 2, 3], locationmode="ISO-3"))
+    mapfig.update_geos(scope="europe")
+    app.layout = dbc.Container([
+        dbc.Navbar(dbc.Container([dbc.NavbarBrand("zoo"), dbc.NavbarToggler(id="zoo-toggler")]), color="primary"),
+        dbc.Alert("banner"), dbc.Button("press", id="zoo-btn"),
+        dcc.Dropdown(["x", "y"], "x", id="zoo-dd"),
+        dcc.RangeSlider(2022, 2024, 1, value=[2022, 2024], id="zoo-range"),
+        dbc.Select(options=[{"label": "a", "value": "a"}], value="a", id="zoo-select"),
+        dbc.Switch(id="zoo-switch", value=True, label="switch"),
+        dbc.Checklist(options=[{"label": "c", "value": "c"}], value=["c"], id="zoo-check"),
+        dcc.Graph(id="zoo-bar", figure=go.Figure(go.Bar(x=["a", "b"], y=[1, 2]))),
+        dcc.Graph(id="zoo-map", figure=mapfig, config={"topojsonURL": "/assets/topojson/"}),
+        dcc.Graph(id="zoo-line"),
+        dag.AgGrid(id="zoo-grid", rowData=[{"a": 1, "b": "<b>x</b>"}], columnDefs=[{"field": "a"}, {"field": "b"}]),
+        dcc.Download(id="zoo-download"), dbc.Button("download", id="zoo-dl-btn"), html.Div(id="zoo-out"),
+        dbc.Tabs([dbc.Tab(label="one"), dbc.Tab(label="two")]),
+    ])
+
+    @callback(Output("zoo-out", "children"), Output("zoo-line", "figure"), Input("zoo-dd", "value"))
+    def _answer(value: str) -> tuple[str, go.Figure]:
+        return f"chose {value}", go.Figure(go.Scatter(x=[1, 2, 3], y=[3, 1, 2]))
+
+    @callback(Output("zoo-download", "data"), Input("zoo-dl-btn", "n_clicks"), prevent_initial_call=True)
+    def _download(_: int) -> dict[str, object]:
+        return dcc.send_string("a,b\n1,2\n", "zoo.csv")
+
+    app.clientside_callback(
+        "function(n) { return n ? 'pressed' : 'not pressed'; }", Output("zoo-btn", "title"), Input("zoo-btn", "n_clicks")
+    )
+    install_security_headers(app.server, app)
+    return app
+
+
+@pytest.fixture(scope="module")
+def zoo() -> dash.Dash:
+    return _zoo_app()
+
+
+def _assert_headers(headers: object, where: str) -> str:
+    csp = headers.get("Content-Security-Policy")  # type: ignore[attr-defined]
+    assert csp, f"{where}: no Content-Security-Policy"
+    for name, value in STATIC_HEADERS.items():
+        assert headers.get(name) == value, f"{where}: {name} is {headers.get(name)!r}"  # type: ignore[attr-defined]
+    directives = dict(d.strip().split(" ", 1) for d in csp.split(";"))
+    assert directives["frame-ancestors"] == "'none'"
+    assert directives["object-src"] == "'none'"
+    assert "'unsafe-inline'" not in directives["script-src"]
+    assert "'unsafe-eval'" not in directives["script-src"]
+    assert "*" not in csp and "http:" not in csp and "https:" not in csp
+    return csp
+
+
+def test_policy_text() -> None:
+    csp = content_security_policy(["'sha256-abc'"])
+    assert csp.startswith("default-src 'self'; script-src 'self' 'sha256-abc';")
+    assert set(BASE_POLICY) <= {d.split(" ", 1)[0] for d in csp.split("; ")}
+
+
+def test_headers_on_every_route_family(zoo: dash.Dash) -> None:
+    client = zoo.server.test_client()
+    index = client.get("/")
+    assert index.status_code == 200
+    csp = _assert_headers(index.headers, "/")
+    # Every executable inline script of the page is allowed by its hash, and by nothing broader.
+    html_text = index.get_data(as_text=True)
+    executed = re.sub(r"<!--.*?-->", "", html_text, flags=re.S)  # Dash's IE-only block is a comment elsewhere
+    inline = re.findall(r"<script(?![^>]*\bsrc=)(?![^>]*application/json)[^>]*>(.*?)</script>", executed, re.S)
+    assert len(inline) == 2, "Dash's renderer start-up and the inline clientside callback"
+    for script in inline:
+        digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
+        assert f"'sha256-{digest}'" in csp
+    bundle = re.search(r'src="(/_dash-component-suites/[^"]+)"', html_text).group(1)
+    routes = {
+        "GET " + bundle: client.get(bundle),
+        "GET /_dash-layout": client.get("/_dash-layout"),
+        "GET /_dash-dependencies": client.get("/_dash-dependencies"),
+        "GET asset": client.get("/assets/topojson/europe_110m.json"),
+        "GET missing asset": client.get("/assets/no-such-file.js"),
+        "POST /_dash-update-component": client.post("/_dash-update-component", json={
+            "output": "..zoo-out.children...zoo-line.figure..",
+            "outputs": [{"id": "zoo-out", "property": "children"}, {"id": "zoo-line", "property": "figure"}],
+            "inputs": [{"id": "zoo-dd", "property": "value", "value": "y"}],
+            "changedPropIds": ["zoo-dd.value"],
+        }),
+        "POST bad callback": client.post("/_dash-update-component", data=b"{not json", content_type="application/json"),
+    }
+    for where, response in routes.items():
+        response.get_data()
+        response.close()
+        _assert_headers(response.headers, where)
+    assert routes["POST /_dash-update-component"].status_code == 200
+    assert routes["GET missing asset"].status_code == 404
+    assert routes["POST bad callback"].status_code >= 400
+
+
+@pytest.fixture(scope="module")
+def zoo_url(zoo: dash.Dash) -> Iterator[str]:
+    server = make_server("127.0.0.1", 0, zoo.server, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is absent (`make test` installs it)")
+def test_dash_works_under_the_policy_in_chromium(zoo_url: str) -> None:
+    from playwright.sync_api import sync_playwright
+
+    problems: list[str] = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=["--headless", "--no-sandbox", "--disable-gpu"])
+        try:
+            page = browser.new_page(accept_downloads=True)
+            page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: problems.append(str(e)))
+            page.add_init_script(
+                "document.addEventListener('securitypolicyviolation', e => "
+                "console.error('CSP violation: ' + e.violatedDirective + ' ' + e.blockedURI))"
+            )
+            page.goto(zoo_url + "/")
+            for selector in ("#zoo-bar .main-svg", "#zoo-map path.choroplethlocation", "#zoo-line .main-svg",
+                             "#zoo-grid .ag-row"):
+                page.wait_for_selector(selector, timeout=20_000)
+            page.wait_for_function("document.querySelector('#zoo-out').innerText === 'chose x'", timeout=20_000)
+            page.click("#zoo-btn")
+            page.wait_for_function("document.querySelector('#zoo-btn').title === 'pressed'", timeout=20_000)
+            with page.expect_download(timeout=20_000) as csv_download:
+                page.click("#zoo-dl-btn")
+            assert csv_download.value.suggested_filename == "zoo.csv"
+            page.hover("#zoo-bar .nsewdrag")
+            with page.expect_download(timeout=20_000) as png_download:
+                page.locator("#zoo-bar .modebar-btn[data-title='Download plot as a PNG']").click()
+            assert png_download.value.suggested_filename.endswith(".png")
+            page.set_viewport_size({"width": 480, "height": 800})  # collapsed navbar: the toggler's SVG icon
+            page.wait_for_timeout(300)
+        finally:
+            browser.close()
+    assert problems == [], problems
