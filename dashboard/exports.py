@@ -417,30 +417,37 @@ def _plot_text(text: str) -> str:
 def figure_for_export(
     fig: go.Figure, meta: ExportMeta, *, width: int = CHART_WIDTH, height: int = CHART_HEIGHT
 ) -> go.Figure:
-    """A copy of the on-screen figure that carries its title, subtitle, source line and flags inside the image."""
+    """A copy of the on-screen figure that carries its title, subtitle, source line and flags inside the image.
+
+    The on-screen title is kept (it is what the reader saw); the subtitle gains the active filters, and a credit
+    block (source, vintage, coverage, flags, notes) goes into a bottom margin grown to fit it.
+    """
     out = go.Figure(fig)
     notes = [meta.source_line]
     if meta.coverage:
         notes.append(f"Coverage: {meta.coverage}.")
     notes.extend(f"Flag {line}." for line in meta.flag_lines)
     notes.extend(meta.notes)
+    own_title = out.layout.title.text if out.layout.title and out.layout.title.text else None
+    own_subtitle = out.layout.title.subtitle.text if out.layout.title and out.layout.title.subtitle else None
     filters = "; ".join(f"{label}: {value}" for label, value in meta.filters)
-    subtitle = " · ".join(p for p in (meta.subtitle, filters) if p)
-    margin_top = 96 if subtitle else 72
-    margin_bottom = 64 + 16 * len(notes)
-    margin_left = 80
+    subtitle = " · ".join(_plot_text(p) for p in (meta.subtitle or own_subtitle, filters) if p)
+    margin = out.layout.margin
+    margin_top = max(margin.t or 0, 100 if subtitle else 70)
+    margin_bottom = (margin.b if margin.b is not None else 40) + 16 * len(notes) + 20
+    margin_left = max(margin.l or 0, 70)
     out.update_layout(
         width=width,
-        height=height,
+        height=max(height, (out.layout.height or 0) + margin_bottom - (margin.b or 0) + 40),
         title={
-            "text": f"<b>{_plot_text(meta.title)}</b>"
-                    + (f"<br><span style='font-size:13px'>{_plot_text(subtitle)}</span>" if subtitle else ""),
+            "text": f"<b>{own_title if own_title else _plot_text(meta.title)}</b>",
+            "subtitle": {"text": subtitle, "font": {"size": 13, "color": "#555555"}} if subtitle else None,
             "x": 0.01, "xanchor": "left", "y": 0.98, "yanchor": "top", "font": {"size": 18},
         },
-        margin={"t": margin_top, "b": margin_bottom, "l": margin_left, "r": 30, "autoexpand": True},
+        margin={"t": margin_top, "b": margin_bottom, "l": margin_left, "r": max(margin.r or 0, 30)},
         paper_bgcolor="white",
     )
-    # Pixel shifts keep the credit block in the bottom margin, below axis labels, whatever the plot's size.
+    # Pixel shifts keep the credit block at the bottom edge, below axis labels and legends, whatever the size.
     out.add_annotation(
         text="<br>".join(_plot_text(n) for n in notes),
         xref="paper", yref="paper", x=0, y=0, xanchor="left", yanchor="bottom",

@@ -200,7 +200,8 @@ def test_figure_for_export_carries_title_subtitle_source_and_flags():
     fig = go.Figure(go.Bar(x=["2022", "2023"], y=[2, 1.5]))
     out = figure_for_export(fig, _meta(title="People <trained>"))
     assert "People &lt;trained&gt;" in out.layout.title.text
-    assert "Ελλάδα (EL)" in out.layout.title.text
+    assert "Ελλάδα (EL)" in out.layout.title.subtitle.text
+    assert "EU total counts each member once" in out.layout.title.subtitle.text
     credit = out.layout.annotations[-1].text
     assert "Source: Pact for Skills annual member survey 2022–2024" in credit
     assert "data vintage 20250101T000000Z-abc123" in credit
@@ -208,6 +209,17 @@ def test_figure_for_export_carries_title_subtitle_source_and_flags():
     assert "Flag s = synthetic sample" in credit and "Flag n = not published" in credit
     assert "Coverage: reported by 3 of 3 members." in credit
     assert len(fig.layout.annotations) == 0, "the on-screen figure must not be changed"
+
+
+def test_figure_for_export_keeps_the_on_screen_title_and_subtitle():
+    fig = go.Figure(go.Bar(x=["a"], y=[1]), layout={
+        "title": {"text": "Members over time", "subtitle": {"text": "Registry and published counts"}},
+        "margin": {"b": 110}, "height": 900})
+    out = figure_for_export(fig, _meta(subtitle="", filters=()))
+    assert out.layout.title.text == "<b>Members over time</b>"
+    assert out.layout.title.subtitle.text == "Registry and published counts"
+    # The credit block gets room below the figure's own bottom margin (legends live there).
+    assert out.layout.margin.b > 110 and out.layout.height > 900
 
 
 def test_image_config_names_the_toolbar_download():
