@@ -96,6 +96,7 @@ class ExportMeta:
     subtitle: str = ""
     indicator: str | None = None
     breakdown: str | None = None
+    slug: str | None = None  # names the file when it is not one indicator by one breakdown
     years: tuple[int, int] | None = None
     vintage_created: str = ""
     synthetic: bool = False
@@ -151,9 +152,9 @@ def _slug(text: str) -> str:
 
 
 def export_filename(meta: ExportMeta, ext: str, *, part: str | None = None) -> str:
-    """`pact_<indicator>_by-<breakdown>_<years>_<vintage>[_<part>].<ext>`, only [a-z0-9._-]."""
+    """`pact_<indicator or slug>[_by-<breakdown>]_<years>[_<part>]_<vintage>.<ext>`, only [a-z0-9._-]."""
     pieces = ["pact"]
-    pieces.append(_slug(meta.indicator) if meta.indicator else _slug(meta.view))
+    pieces.append(_slug(meta.slug or meta.indicator or meta.view))
     if meta.breakdown:
         pieces.append("by-" + _slug(meta.breakdown))
     if meta.years:
@@ -433,12 +434,19 @@ def figure_for_export(
     filters = "; ".join(f"{label}: {value}" for label, value in meta.filters)
     subtitle = " · ".join(_plot_text(p) for p in (meta.subtitle or own_subtitle, filters) if p)
     margin = out.layout.margin
+    own_bottom = margin.b if margin.b is not None else 40
+    notes_px = 16 * len(notes) + 14
+    legend_items = sum(1 for t in out.data if t.showlegend is not False and t.name)
+    legend = out.layout.legend
+    legend_below = (out.layout.showlegend is not False and legend_items > 1 and legend.y is not None and legend.y < 0)
+    legend_px = 24 * math.ceil(legend_items / 3) + 10 if legend_below else 0
     margin_top = max(margin.t or 0, 100 if subtitle else 70)
-    margin_bottom = (margin.b if margin.b is not None else 40) + 16 * len(notes) + 20
+    margin_bottom = max(own_bottom, 50) + legend_px + notes_px
     margin_left = max(margin.l or 0, 70)
+    total_height = max(height, (out.layout.height or 0) + margin_bottom - own_bottom + 40)
     out.update_layout(
         width=width,
-        height=max(height, (out.layout.height or 0) + margin_bottom - (margin.b or 0) + 40),
+        height=total_height,
         title={
             "text": f"<b>{own_title if own_title else _plot_text(meta.title)}</b>",
             "subtitle": {"text": subtitle, "font": {"size": 13, "color": "#555555"}} if subtitle else None,
@@ -447,6 +455,10 @@ def figure_for_export(
         margin={"t": margin_top, "b": margin_bottom, "l": margin_left, "r": max(margin.r or 0, 30)},
         paper_bgcolor="white",
     )
+    if legend_below:
+        # On screen the legend hangs below the plot in plot units; in a fixed-size image it is pinned in pixels
+        # just above the credit block, so the two never overlap.
+        out.update_layout(legend={"yref": "container", "y": (notes_px + 4) / total_height, "yanchor": "bottom"})
     # Pixel shifts keep the credit block at the bottom edge, below axis labels and legends, whatever the size.
     out.add_annotation(
         text="<br>".join(_plot_text(n) for n in notes),

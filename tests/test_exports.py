@@ -191,6 +191,8 @@ def test_file_names_carry_indicator_breakdown_years_and_vintage():
     assert export_filename(meta, "csv") == "pact_people-trained_by-member_2022-2024_20250101t000000z-abc123.csv"
     assert export_filename(_meta(years=(2024, 2024), breakdown=None), "xlsx", part="chart") == (
         "pact_people-trained_2024_chart_20250101t000000z-abc123.xlsx")
+    assert export_filename(_meta(slug="progress-pace", indicator="people_trained", breakdown=None), "png") == (
+        "pact_progress-pace_2022-2024_20250101t000000z-abc123.png")
     hostile = _meta(indicator="../../etc/passwd", vintage_id="a/b\\c")
     name = export_filename(hostile, "png")
     assert "/" not in name and "\\" not in name and ".." not in name
