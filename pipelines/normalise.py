@@ -176,7 +176,7 @@ LEGAL_SUFFIXES: tuple[tuple[str, ...], ...] = tuple(
     for s in (
         "gmbh", "ag", "kg", "ohg", "ev", "eg", "mbh", "gmbh co kg", "se", "sa", "sas", "sasu", "sarl", "sca",
         "spa", "srl", "srls", "scarl", "sl", "slu", "bv", "nv", "vzw", "asbl", "cvba", "ltd", "limited", "plc",
-        "llc", "inc", "corp", "co", "oy", "oyj", "ab", "as", "asa", "aps", "a s", "sp z o o", "spzoo", "sro",
+        "llc", "inc", "corp", "co", "oy", "oyj", "ab", "as", "asa", "aps", "a s", "sp z oo", "spzoo", "sro",
         "s r o", "as", "kft", "zrt", "nyrt", "doo", "d o o", "dd", "ad", "ead", "ood", "ou", "uab", "sia",
         "ik", "lda", "ike", "ae", "oe", "ee", "epe",
     )
@@ -193,19 +193,21 @@ def normalise_org_name(value: object) -> str:
     text = unicodedata.normalize("NFKD", cell_text(value))
     text = "".join(ch for ch in text if not unicodedata.combining(ch))
     text = text.casefold().replace("&", " and ").replace("ß", "ss")
-    text = re.sub(r"[^\w\s]|_", " ", text)
+    # dots vanish ("S.r.l." -> "srl", "o.o." -> "oo"); other punctuation separates words ("A/S" -> "a s")
+    text = re.sub(r"[^\w\s]|_", " ", text.replace(".", ""))
     tokens = text.split()
     changed = True
     while changed and len(tokens) > 1:
         changed = False
+        if tokens[-1] == "and":  # left dangling by "GmbH & Co. KG" once "co kg" is gone
+            tokens = tokens[:-1]
+            changed = True
+            continue
         for suffix in _SUFFIXES_BY_LENGTH:
             if len(tokens) > len(suffix) and tuple(tokens[-len(suffix):]) == suffix:
                 tokens = tokens[: -len(suffix)]
                 changed = True
                 break
-    # a dangling "and" left by "... & Co." goes too
-    while len(tokens) > 1 and tokens[-1] == "and":
-        tokens = tokens[:-1]
     return " ".join(tokens)
 
 
@@ -261,8 +263,15 @@ def normalise_label(value: object) -> str:
 
 
 def strip_shortname(header: str) -> str:
-    """A EUSurvey header 'Question text (shortname)' without the shortname suffix EUSurvey may append."""
-    return re.sub(r"\s*\([A-Za-z][\w.-]*\)\s*$", "", header).strip() or header
+    """A EUSurvey header 'Question text (shortname)' without the shortname EUSurvey may append.
+
+    A shortname is one token with a digit or an underscore ('(Q12)', '(people_trained)'); a bracketed unit such
+    as '(EUR)' or '(kEUR)' is part of the wording and stays.
+    """
+    match = re.search(r"\s*\(([A-Za-z][\w.-]*)\)\s*$", header)
+    if match and re.search(r"[\d_]", match.group(1)) and header[: match.start()].strip():
+        return header[: match.start()].strip()
+    return header
 
 
 def latest_first_key(updated: dt.datetime, created: dt.datetime, contribution_id: str, row: int) -> tuple:

@@ -281,9 +281,11 @@ def submission_values(raw: RawRow, submission: dict, spec: SurveySpec, rejects: 
         if is_blank(cell):
             continue
         try:
-            per_indicator[indicator].append((column, reported_value(cell, indicator, spec)))
+            value = reported_value(cell, indicator, spec)
         except ValueProblem as exc:
             reject(column, exc.code, exc.reason)
+            continue
+        per_indicator[indicator].append((column, value))
     values = []
     for indicator, parts in per_indicator.items():
         # several questions of one wave may feed one indicator (e.g. split by audience): their sum counts

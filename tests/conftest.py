@@ -144,8 +144,8 @@ class TinyRaw:
         return path
 
     def write_survey(self, wave: int, rows: list[list[object]], *, header=HEADER, spec: dict | None = None,
-                     sheet: str = "Content") -> Path:
-        path = self.root / "surveys" / f"pact_survey_{wave}.xlsx"
+                     sheet: str = "Content", name: str | None = None) -> Path:
+        path = self.root / "surveys" / (name or f"pact_survey_{wave}.xlsx")
         write_eusurvey_xlsx(path, alias=f"PactSurvey{wave}", export_date=dt.datetime(wave + 1, 3, 31, 12, 0),
                             header=list(header), rows=rows, sheet=sheet)
         write_sidecar(path, sidecar("survey", {"format": "xlsx", "sheet": "Content", "header_row": 4},

@@ -65,13 +65,16 @@ def question_rows(surveys: list[tuple[RawFile, Sheet]]) -> list[dict]:
     from pipelines.normalise import normalise_label, strip_shortname
 
     rows = []
+    seen: set[tuple[int, str]] = set()
     previous: dict[object, tuple[int, str, int]] = {}  # series key -> (wave, wording, multiplier)
     for raw, sheet in sorted(surveys, key=lambda item: (item[0].sidecar.survey.wave, item[0].rel)):
         spec = raw.sidecar.survey
         matrix = [header_text(c) for c in spec.commitment_progress.columns] if spec.commitment_progress else []
         for column in sheet.header:
-            if not column:
+            # a wave exported in several files asks the same questions: listed once, from its first file
+            if not column or (spec.wave, column) in seen:
                 continue
+            seen.add((spec.wave, column))
             role, indicator = column_role(column, spec)
             multiplier = spec.multipliers.get(indicator, 1) if indicator else 1
             question = strip_shortname(column)

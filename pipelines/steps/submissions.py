@@ -42,6 +42,9 @@ def run(ctx: Context) -> None:
         values += result.values
         applied += result.corrections
         ctx.rejects += result.rejects
+    for c in corrections:
+        if c.whole_submission and c.wave not in by_wave:
+            applied.append(c.record(status="not applied", detail=f"there is no survey export of wave {c.wave}"))
     # save
     ctx.save("submissions", submissions)
     ctx.work["reported_values"] = values

@@ -1,0 +1,271 @@
+"""The pure normalisers: numbers in both decimal conventions, units, dates, identities, Member States."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pipelines.normalise import (
+    ValueProblem,
+    cell_text,
+    country_lookup,
+    is_blank,
+    latest_first_key,
+    normalise_country,
+    normalise_label,
+    normalise_member_id,
+    normalise_org_name,
+    parse_date,
+    parse_number,
+    parse_timestamp,
+    split_multi,
+    strip_shortname,
+    to_stored_int,
+)
+
+# ---------------------------------------------------------------- numbers
+
+
+@pytest.mark.parametrize(("text", "decimal", "expected"), [
+    ("1.500", ",", Decimal(1500)),
+    ("1,500", ".", Decimal(1500)),
+    ("1.234.567", ",", Decimal(1234567)),
+    ("1,234,567.5", ".", Decimal("1234567.5")),
+    ("1.234,56", ",", Decimal("1234.56")),
+    ("1 500 000", ".", Decimal(1500000)),
+    ("1\u00a0500", ",", Decimal(1500)),  # NBSP, as spreadsheets in fr/de locales write it
+    ("1\u202f500", ",", Decimal(1500)),  # narrow NBSP
+    ("1'500", ".", Decimal(1500)),  # Swiss
+    ("  42 ", ".", Decimal(42)),
+    ("0,5", ",", Decimal("0.5")),
+    ("-3", ".", Decimal(-3)),
+    ("1500", ",", Decimal(1500)),
+    ("1500.25", ".", Decimal("1500.25")),
+])
+def test_parse_number_text_per_locale(text, decimal, expected):
+    assert parse_number(text, decimal) == expected
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    (1500.0, Decimal(1500)),  # a numeric cell from the xlsx: the locale does not apply
+    (0.1, Decimal("0.1")),  # no binary float noise
+    (160000000.0, Decimal(160000000)),
+    (7, Decimal(7)),
+])
+def test_parse_number_numeric_cells_are_taken_as_they_are(value, expected):
+    assert parse_number(value, ",") == expected
+    assert parse_number(value, ".") == expected
+
+
+@pytest.mark.parametrize(("text", "decimal"), [
+    ("approx. 3", "."),
+    ("about 1500", ","),
+    ("1500 EUR", "."),
+    ("n/a", "."),
+    ("1.5", ","),  # a dot between groups must group by three: ambiguous in a comma-decimal wave
+    ("1,5", "."),
+    ("1,50,000", "."),  # Indian grouping is not a thousands grouping
+    ("1.500,", ","),
+    ("--3", "."),
+    ("", "."),
+    ("   ", ","),
+    ("1e6", "."),
+])
+def test_parse_number_rejects_text(text, decimal):
+    with pytest.raises(ValueProblem) as caught:
+        parse_number(text, decimal)
+    assert caught.value.code == "not_a_number"
+    assert caught.value.reason
+
+
+@pytest.mark.parametrize("value", [True, float("nan"), float("inf"), dt.date(2023, 1, 1)])
+def test_parse_number_rejects_non_numbers(value):
+    with pytest.raises(ValueProblem):
+        parse_number(value, ".")
+
+
+def _group(digits: str, separator: str) -> str:
+    head = len(digits) % 3 or 3
+    parts = [digits[:head]] + [digits[i:i + 3] for i in range(head, len(digits), 3)]
+    return separator.join(parts)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    units=st.integers(min_value=0, max_value=10**15),
+    cents=st.one_of(st.none(), st.integers(min_value=0, max_value=99)),
+    decimal=st.sampled_from([".", ","]),
+    grouping=st.sampled_from(["other", " ", "\u00a0", "'", ""]),
+    negative=st.booleans(),
+)
+def test_parse_number_round_trip(units, cents, decimal, grouping, negative):
+    """Format a number the way a locale writes it, parse it back: the same exact value."""
+    thousands = ("," if decimal == "." else ".") if grouping == "other" else grouping
+    text = _group(str(units), thousands)
+    expected = Decimal(units)
+    if cents is not None:
+        text += f"{decimal}{cents:02d}"
+        expected += Decimal(cents) / 100
+    if negative:
+        text, expected = "-" + text, -expected
+    assert parse_number(text, decimal) == expected
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.decimals(min_value=0, max_value=10**12, places=2, allow_nan=False, allow_infinity=False))
+def test_numeric_cell_round_trip(value):
+    """An xlsx numeric cell (a float) with up to 2 decimals comes back as the decimal that was typed."""
+    assert parse_number(float(value), ".") == value
+
+
+@pytest.mark.parametrize(("number", "multiplier", "scale", "expected"), [
+    (Decimal("151.5"), 1000, 100, 15_150_000),  # 151.5 kEUR in cents
+    (Decimal("1234.56"), 1, 100, 123_456),
+    (Decimal("160000000"), 1, 100, 16_000_000_000),
+    (Decimal(1500), 1, 1, 1500),
+    (Decimal("1500.0"), 1, 1, 1500),
+])
+def test_to_stored_int_is_exact(number, multiplier, scale, expected):
+    stored = to_stored_int(number, multiplier=multiplier, scale=scale)
+    assert stored == expected
+    assert isinstance(stored, int)
+
+
+@pytest.mark.parametrize(("number", "scale"), [(Decimal("2.5"), 1), (Decimal("0.001"), 100)])
+def test_to_stored_int_refuses_fractions(number, scale):
+    with pytest.raises(ValueProblem) as caught:
+        to_stored_int(number, scale=scale)
+    assert caught.value.code == "not_whole"
+
+
+# ---------------------------------------------------------------- cells, dates
+
+
+def test_cells_as_text():
+    assert [cell_text(v) for v in (None, "", "  x ", 1500.0, 2.5, dt.datetime(2023, 3, 1, 9, 0))] == [
+        "", "", "x", "1500", "2.5", "2023-03-01 09:00:00"]
+    assert [is_blank(v) for v in (None, "", " \t", float("nan"), 0, "0")] == [True, True, True, True, False, False]
+
+
+def test_parse_timestamp_text_and_real_datetimes():
+    fmt = "%d/%m/%Y %H:%M"
+    assert parse_timestamp("01/03/2023 09:05", fmt) == dt.datetime(2023, 3, 1, 9, 5)
+    assert parse_timestamp(dt.datetime(2023, 3, 1, 9, 5, 7, 123), fmt) == dt.datetime(2023, 3, 1, 9, 5, 7)
+    for bad, code in (("2023-03-01 09:05", "invalid_timestamp"), ("", "missing_timestamp")):
+        with pytest.raises(ValueProblem) as caught:
+            parse_timestamp(bad, fmt)
+        assert caught.value.code == code
+
+
+def test_parse_date():
+    assert parse_date("2022-11-10") == dt.date(2022, 11, 10)
+    assert parse_date(dt.datetime(2022, 11, 10, 0, 0)) == dt.date(2022, 11, 10)
+    assert parse_date("10/11/2022", "%d/%m/%Y") == dt.date(2022, 11, 10)
+    assert parse_date("") is None
+    with pytest.raises(ValueProblem):
+        parse_date("November 2022")
+
+
+# ---------------------------------------------------------------- identities
+
+
+@pytest.mark.parametrize(("raw", "expected"), [
+    (" pfs-000123 ", "PFS-000123"),
+    ("PFS - 000123", "PFS-000123"),
+    ("pfs-000123\u00a0", "PFS-000123"),
+    ("PFS-123", "PFS-123"),  # zero padding is never guessed
+    (None, ""),
+])
+def test_normalise_member_id(raw, expected):
+    assert normalise_member_id(raw) == expected
+
+
+def test_member_id_without_padding_does_not_match():
+    assert normalise_member_id("PFS-123") != normalise_member_id("PFS-000123")
+
+
+@pytest.mark.parametrize(("a", "b"), [
+    ("Bäckerei Müller GmbH & Co. KG", "BACKEREI MULLER"),
+    ("Alpha Build S.A.", "alpha build"),
+    ("Société Générale de Formation", "societe generale de formation"),
+    ("  Beta   Costruzioni  S.r.l. ", "Beta Costruzioni"),
+    ("Kowalski Sp. z o.o.", "KOWALSKI"),
+    ("Acme Ltd.", "acme limited"),
+    ("Ferrari A/S", "Ferrari"),
+])
+def test_organisation_names_match_after_normalising(a, b):
+    assert normalise_org_name(a) == normalise_org_name(b)
+
+
+def test_organisation_names_keep_what_distinguishes_them():
+    assert normalise_org_name("Alpha Build") != normalise_org_name("Alpha Builders")
+    assert normalise_org_name("AS Consulting") == "as consulting"  # a legal word is only removed at the end
+    assert normalise_org_name("GmbH") == "gmbh"  # never reduced to nothing
+
+
+MEMBER_STATES = pd.DataFrame({
+    "country_code": ["BE", "EL", "DE"],
+    "iso_alpha2": ["BE", "GR", "DE"],
+    "name": ["Belgium", "Greece", "Germany"],
+    "aliases": ["Belgique;België", "GR;Hellas;Ελλάδα", "Deutschland"],
+})
+
+
+@pytest.mark.parametrize(("answer", "code"), [
+    ("GR", "EL"), ("gr", "EL"), ("EL", "EL"), ("Greece", "EL"), (" hellas ", "EL"), ("Ελλάδα", "EL"),
+    ("België", "BE"), ("Belgie", "BE"), ("deutschland", "DE"),
+])
+def test_country_aliases(answer, code):
+    assert normalise_country(answer, country_lookup(MEMBER_STATES)) == code
+
+
+def test_unknown_country():
+    with pytest.raises(ValueProblem) as caught:
+        normalise_country("UK", country_lookup(MEMBER_STATES))
+    assert caught.value.code == "unknown_member_state"
+
+
+def test_country_lookup_refuses_an_alias_of_two_countries():
+    clash = MEMBER_STATES.assign(aliases=["GR", "GR", ""])
+    with pytest.raises(ValueError, match="GR"):
+        country_lookup(clash)
+
+
+def test_country_lookup_does_not_touch_its_frame():
+    before = MEMBER_STATES.copy()
+    country_lookup(MEMBER_STATES)
+    pd.testing.assert_frame_equal(MEMBER_STATES, before)
+
+
+# ---------------------------------------------------------------- text and order
+
+
+def test_multi_select_and_labels():
+    assert split_multi("Digital; Health;;Tourism ") == ["Digital", "Health", "Tourism"]
+    assert split_multi(None) == []
+    assert normalise_label("  Progressing   AS planned") == "progressing as planned"
+    assert strip_shortname("How many people did you train? (people_trained)") == "How many people did you train?"
+    assert strip_shortname("Investment (EUR)") == "Investment (EUR)"  # an acronym in brackets is wording
+
+
+def test_latest_first_order_and_both_tie_breaks():
+    t = dt.datetime
+    rows = [
+        ("a", t(2023, 3, 1), t(2023, 3, 1), "100", 5),
+        ("b", t(2023, 3, 2), t(2023, 3, 1), "050", 6),  # latest Last Update wins
+        ("c", t(2023, 3, 2), t(2023, 3, 1, 12), "010", 7),  # same Last Update: latest Creation Date wins
+        ("d", t(2023, 3, 2), t(2023, 3, 1, 12), "011", 8),  # same both: highest Contribution Id wins
+    ]
+    order = sorted(rows, key=lambda r: latest_first_key(r[2], r[1], r[3], r[4]))
+    assert [r[0] for r in order] == ["d", "c", "b", "a"]
+
+
+def test_contribution_ids_compare_as_numbers_when_numeric():
+    t = dt.datetime(2023, 1, 1)
+    assert latest_first_key(t, t, "10", 1) < latest_first_key(t, t, "9", 2)  # 10 > 9, so first
+    assert latest_first_key(t, t, "b-uuid", 1) < latest_first_key(t, t, "a-uuid", 2)
