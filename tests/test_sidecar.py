@@ -115,3 +115,17 @@ def test_a_missing_sidecar_is_an_error_naming_the_data_file(tmp_path):
     shutil.copyfile(SURVEY, orphan)
     with pytest.raises(SidecarError, match=r"pact_survey_2030\.xlsx: missing sidecar"):
         load_sidecar(orphan)
+
+
+def test_the_readme_example_is_a_valid_sidecar(tmp_path):
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Adding a raw file: the sidecar"):]
+    example = section[section.index("```yaml") + len("```yaml"):]
+    example = example[: example.index("```")]
+    data_file = tmp_path / "pact_survey_2025.xlsx"
+    data_file.write_bytes(b"")
+    Path(f"{data_file}{SIDECAR_SUFFIX}").write_text(example, encoding="utf-8")
+    sidecar = load_sidecar(data_file)
+    assert sidecar.survey.wave == 2025
+    assert sidecar.survey.multipliers == {"investment_eur": 1000}
+    assert set(sidecar.survey.indicators.values()) == set(REPORTED_INDICATORS)
