@@ -122,6 +122,10 @@ def to_stored_int(number: Decimal, *, multiplier: int = 1, scale: int = 1) -> in
     whole (2.5 people, a tenth of a cent) is a value problem, not something to round silently.
     """
     stored = number * multiplier * scale
+    if stored.adjusted() >= 19:
+        # Beyond int64 whatever the indicator; checked before int(), which refuses to build a 20,000-digit int.
+        raise ValueProblem("implausible_value", f"a number of {stored.adjusted() + 1:,} digits is beyond any "
+                           "plausible reported value")
     if stored != stored.to_integral_value():
         unit = "cent" if scale == 100 else "unit"
         raise ValueProblem("not_whole", f"{number} is not a whole number of {unit}s")

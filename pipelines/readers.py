@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -75,10 +76,28 @@ def _is_ignored(path: Path) -> bool:
     )
 
 
+def _check_inside(path: Path, raw_dir: Path) -> None:
+    """A symlink under data/raw/ must not lead outside it: the pipeline reads only what was dropped there.
+
+    Checked for every entry, directories included: rglob does not descend into a symlinked directory, so one
+    pointing elsewhere would otherwise be skipped without a word.
+    """
+    root = raw_dir.resolve()
+    target = path.resolve()
+    if target != root and root not in target.parents:
+        raise PipelineError(
+            f"a symbolic link leads outside the raw data directory (to {target}); copy the file into it instead",
+            file=path.relative_to(raw_dir).as_posix(),
+        )
+
+
 def discover(raw_dir: Path) -> list[RawFile]:
     """Every data file under `raw_dir`, sorted by path, each with its validated sidecar (missing = fatal)."""
     if not raw_dir.is_dir():
         raise PipelineError("the raw data directory does not exist", file=raw_dir)
+    for entry in sorted(raw_dir.rglob("*")):
+        if entry.is_symlink():
+            _check_inside(entry, raw_dir)
     found: list[RawFile] = []
     for path in sorted(p for p in raw_dir.rglob("*") if p.is_file() and not _is_ignored(p)):
         rel = path.relative_to(raw_dir).as_posix()
@@ -116,8 +135,41 @@ def _relative_message(message: str, raw_dir: Path) -> str:
     return message.replace(f"{raw_dir}/", "").replace(str(raw_dir), "")
 
 
+# An xlsx is a zip of XML parts. Bounds on what its parts declare they inflate to, checked before any part is
+# inflated, so a "zip bomb" (a few MB that inflate to gigabytes) is refused instead of filling memory. Real
+# exports compress 5-20:1; the 100x benchmark sample's largest sheet inflates to well under 1 GB.
+MAX_XLSX_INFLATED = 2 * 1024**3
+MAX_XLSX_RATIO = 200
+RATIO_CHECKED_ABOVE = 64 * 1024**2  # small parts may compress well (a blank sheet); only large ones are checked
+
+
+def check_xlsx_inflation(raw: RawFile) -> None:
+    """Refuse a workbook whose parts declare an implausible inflated size or compression ratio."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(raw.content)) as archive:
+            parts = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+        raise PipelineError(
+            f"not a readable xlsx workbook (truncated or damaged?): {type(exc).__name__}: {exc}", file=raw.rel
+        ) from exc
+    total = sum(p.file_size for p in parts)
+    if total > MAX_XLSX_INFLATED:
+        raise PipelineError(
+            f"the workbook's parts would inflate to {total / 1024**2:,.0f} MB uncompressed (limit "
+            f"{MAX_XLSX_INFLATED / 1024**2:,.0f} MB): refused as a possible zip bomb", file=raw.rel,
+        )
+    for part in parts:
+        if part.file_size > RATIO_CHECKED_ABOVE and part.file_size > MAX_XLSX_RATIO * max(part.compress_size, 1):
+            raise PipelineError(
+                f"part {part.filename} would inflate {part.file_size / max(part.compress_size, 1):,.0f} times "
+                f"(to {part.file_size / 1024**2:,.0f} MB uncompressed; limit {MAX_XLSX_RATIO}:1): refused as a "
+                "possible zip bomb", file=raw.rel,
+            )
+
+
 def read_xlsx(raw: RawFile, sheet: str, header_row: int) -> Sheet:
     """The cells of `sheet` under `header_row`, trailing empty rows dropped (calamine stops at the used range)."""
+    check_xlsx_inflation(raw)
     try:
         workbook = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(raw.content))
     except Exception as exc:  # calamine raises its own zip/xml error types, all meaning "not a readable xlsx"

@@ -44,7 +44,7 @@ from pipelines.schema import INDICATORS
 from pipelines.sidecar import SurveySpec
 
 # The largest value one member can plausibly report for one activity year, in the indicator's unit. Above it a
-# value is taken as a typing error (digits repeated, a unit mix-up) and rejected with reason code "absurd".
+# value is taken as a typing error (digits repeated, a unit mix-up) and rejected with reason code "implausible_value".
 # Set well above the largest real Pact members (a large-scale partnership coordinator reports hundreds of
 # thousands of people; the whole Pact reported 2 million people and EUR 160 million in 2022).
 CEILINGS: dict[str, int] = {
@@ -176,7 +176,7 @@ def classify_wave(
 
         # 1. blank
         if all(is_blank(value) for column, value in raw.cells.items() if column not in meta):
-            finish("blank", "blank", "no question is answered")
+            finish("blank", "blank_row", "no question is answered")
             continue
         # 2. test entries, by the sidecar's explicit rule only
         rule_hit = next((column for column, pattern in tests if pattern.search(cell_text(_cell(raw, column)))),
@@ -206,8 +206,10 @@ def classify_wave(
         problems: list[tuple[str, str]] = []
         if member_id is None:
             reason = f"unknown member: {how}"
-            reject(spec.identity.member_id, "unknown_member", reason)
-            reject(spec.identity.organisation, "unknown_member", reason)
+            # the bad cell is the ID that names nobody; when no ID is given, the name that matched nobody
+            bad = spec.identity.member_id if not is_blank(_cell(raw, spec.identity.member_id)) \
+                else spec.identity.organisation
+            reject(bad, "unknown_member", reason)
             problems.append(("unknown_member", reason))
         # 4. the Member State answer (the member's country itself comes from the registry)
         country_cell = _cell(raw, spec.identity.country)
@@ -322,14 +324,14 @@ def reported_value(cell: object, indicator: str, spec: SurveySpec) -> int:
     """One reported number -> its stored int64 (cents for money), or a ValueProblem saying why not."""
     number = parse_number(cell, spec.number_format.decimal_separator)
     if number < 0:
-        raise ValueProblem("negative", f"{cell_text(cell)!r} is negative; a reported quantity cannot be")
+        raise ValueProblem("negative_value", f"{cell_text(cell)!r} is negative; a reported quantity cannot be")
     multiplier = spec.multipliers.get(indicator, 1)
     catalogue = INDICATORS[indicator]
     stored = to_stored_int(number, multiplier=multiplier, scale=catalogue.scale)
     ceiling = CEILINGS.get(indicator)
     if ceiling is not None and stored > ceiling * catalogue.scale:
         raise ValueProblem(
-            "absurd",
+            "implausible_value",
             f"{cell_text(cell)!r} (= {stored // catalogue.scale:,} {catalogue.unit}) is above the plausible "
             f"ceiling of {ceiling:,} {catalogue.unit} for one member in one year",
         )

@@ -81,6 +81,11 @@ def typed_records(name: str, sheet: Sheet) -> list[dict]:
                 record[field.name] = _typed(raw_value, field)
             except ValueProblem as exc:
                 raise PipelineError(exc.reason, file=sheet.file, row=row_number, column=field.name) from exc
+        for key in TABLES[name][1]:
+            # A key column identifies the row and orders the table: an empty one is an error in the file,
+            # named here rather than left to the contract check after the step.
+            if record.get(key) is None:
+                raise PipelineError(f"the key column {key!r} is empty", file=sheet.file, row=row_number, column=key)
         records.append(record)
     return records
 
