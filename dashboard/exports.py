@@ -393,8 +393,14 @@ def to_xlsx_bytes(tables: ExportTable | Sequence[ExportTable], *, sheet_names: S
         "comments": f"Data vintage {table_list[0].meta.vintage_id}; permalink {table_list[0].meta.permalink}",
     })
     formats = _formats(book)
+    used = {"definitions", "sources", "filters"}
     for name, table in zip(names, table_list, strict=True):
-        _write_data_sheet(_Sheet(book, _sheet_name(name), formats), table)
+        sheet = _sheet_name(name)
+        # A view may be called like a metadata sheet ("sources" on About); Excel compares names case-blind.
+        while sheet.lower() in used:
+            sheet = _sheet_name("Data " + sheet)
+        used.add(sheet.lower())
+        _write_data_sheet(_Sheet(book, sheet, formats), table)
     _write_definitions(_Sheet(book, "Definitions", formats), table_list)
     inputs = list(dict.fromkeys(f for t in table_list for f in t.meta.inputs))
     _write_sources(_Sheet(book, "Sources", formats), table_list[0].meta, inputs)

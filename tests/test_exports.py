@@ -179,6 +179,8 @@ def test_xlsx_several_views_in_one_workbook():
     book = openpyxl.load_workbook(io.BytesIO(to_xlsx_bytes([first, second], sheet_names=["KPIs", "Cumulative"])))
     assert book.sheetnames == ["KPIs", "Cumulative", "Definitions", "Sources", "Filters"]
     assert book["Cumulative"]["C2"].value == 2_000_000
+    book = openpyxl.load_workbook(io.BytesIO(to_xlsx_bytes([first, second], sheet_names=["sources", "Sources"])))
+    assert book.sheetnames == ["Data sources", "Data Data Sources", "Definitions", "Sources", "Filters"]
 
 
 def test_export_table_rejects_unknown_columns():
