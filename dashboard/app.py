@@ -1,0 +1,101 @@
+"""The Dash app shell: navbar from the page registry, the synthetic-sample banner, the page container.
+
+Pages live in dashboard/pages/ (one module each, `layout(**query)` functions: nothing is read at import time).
+Production serves `server` through gunicorn (dashboard/wsgi.py); `python -m dashboard` runs it for development.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import dash
+import dash_bootstrap_components as dbc
+from dash import Dash, Input, Output, callback, html
+from flask_compress import Compress
+
+from dashboard import data, style
+
+log = logging.getLogger(__name__)
+
+HERE = Path(__file__).resolve().parent
+
+app = Dash(
+    __name__,
+    use_pages=True,
+    pages_folder=str(HERE / "pages"),
+    assets_folder=str(HERE / "assets"),
+    title=style.APP_TITLE,
+    update_title=None,
+    serve_locally=True,
+    suppress_callback_exceptions=True,  # page layouts are functions of the query string
+    meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
+)
+server = app.server
+Compress(server)
+
+SYNTHETIC_TEXT = (
+    "Synthetic sample: these figures come from generated test data calibrated to the Commission's published "
+    "totals. Member-level rows are invented; do not quote them as survey results."
+)
+
+
+def synthetic_banner(vintage_id: str | None = None) -> list:
+    """The banner's content for the shown vintage (empty when the data is real)."""
+    choice = data.resolve_vintage(vintage_id)
+    try:
+        synthetic = choice.vintage is not None and data.is_synthetic(choice.vintage)
+    except data.DataUnavailable:
+        synthetic = False
+    if not synthetic:
+        return []
+    return [dbc.Container(
+        [html.I(className="bi bi-exclamation-triangle-fill me-2", **{"aria-hidden": "true"}),
+         html.Strong("Synthetic sample. "), SYNTHETIC_TEXT.removeprefix("Synthetic sample: ").capitalize()],
+        fluid="xxl", className="py-1 small",
+    )]
+
+
+def navbar() -> html.Nav:
+    links = [
+        dbc.NavItem(dbc.NavLink(page["name"], href=page["relative_path"], active="exact", id=f"nav-{page['name'].lower()}"))
+        for page in dash.page_registry.values()
+    ]
+    return html.Nav(dbc.Navbar(
+        dbc.Container([
+            dbc.NavbarBrand([html.I(className="bi bi-bar-chart-line-fill me-2", **{"aria-hidden": "true"}),
+                             style.APP_TITLE, html.Span(" · EU Pact for Skills", className="fw-normal opacity-75")],
+                            href="/", className="fw-semibold"),
+            dbc.Nav(links, navbar=True, className="ms-auto", id="main-nav"),
+        ], fluid="xxl"),
+        color=style.EU_BLUE, dark=True, className="py-1", tag="div",
+    ), **{"aria-label": "Main"})
+
+
+def shell() -> html.Div:
+    return html.Div([
+        html.A("Skip to content", href="#main", className="visually-hidden-focusable btn btn-light m-1"),
+        html.Header([
+            navbar(),
+            html.Div(synthetic_banner(), id="synthetic-banner", role="note", className="synthetic-banner"),
+        ]),
+        html.Main(dbc.Container(dash.page_container, fluid="xxl"), id="main", tabIndex="-1"),
+        html.Footer(dbc.Container(
+            html.Small(["Pact Monitor: monitoring indicators of the EU Pact for Skills. Definitions, counting rules and "
+                        "sources are on the ", html.A("About", href="/about"), " page."],
+                       className="text-body-secondary"),
+            fluid="xxl", className="py-3 border-top"),
+        ),
+    ])
+
+
+app.layout = shell
+
+
+@callback(Output("synthetic-banner", "children"), Input("_pages_location", "search"))
+def update_banner(search: str | None) -> list:
+    from urllib.parse import parse_qs
+
+    query = parse_qs((search or "").lstrip("?"))
+    vintage = query.get("vintage", [None])[-1]
+    return synthetic_banner(vintage)

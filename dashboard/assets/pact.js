@@ -1,0 +1,18 @@
+/* Clientside helpers of Pact Monitor (served from the app's own origin: no inline script needed). */
+window.dash_clientside = Object.assign({}, window.dash_clientside, {
+    pact: {
+        /* Mirror a page's query string into the address bar without a reload. replaceState does not tell
+           Dash's Location components, so the page is not rebuilt and the focused control keeps its focus. */
+        syncUrl: function (search) {
+            if (typeof search !== "string") {
+                return window.dash_clientside.no_update;
+            }
+            var target = window.location.pathname + search + window.location.hash;
+            var now = window.location.pathname + window.location.search + window.location.hash;
+            if (target !== now) {
+                window.history.replaceState(window.history.state, "", target);
+            }
+            return window.dash_clientside.no_update;
+        }
+    }
+});

@@ -1,0 +1,1312 @@
+"""The dashboard's data layer: the only module that talks to DuckDB and the only reader of `data/curated/`.
+
+- The curated directory comes from `PACT_CURATED_DIR` (default `<repo>/data/curated`). A vintage is one kept
+  snapshot (`snapshots/<vintage_id>/` with a `manifest.json`); `current` is whatever the symlink resolves to.
+  A vintage id from a URL is only used after it is found in that list.
+- One DuckDB connection per process, opened lazily and re-opened after a fork (gunicorn workers each get their
+  own). Each snapshot gets a schema of views over its Parquet files; every query runs on its own `cursor()`
+  (a DuckDB connection must not be shared across threads) with `search_path` set to that schema, so the SQL
+  text is constant and every user-supplied value is a bound parameter.
+- Results are cached per (snapshot, parameters). Snapshots never change once written, so the cache never goes
+  stale; a new pipeline run is a new snapshot and therefore a new key. Frames are copied on the way out and
+  everything else is a frozen dataclass, so no caller can alter a cached result.
+
+Counting rules (enforced here, explained on the About page):
+- an EU total counts each member once: `facts` holds one row per (year, member, indicator);
+- a breakdown by ecosystem uses the member's primary ecosystem, so the parts add up to the EU total;
+- a partnership's figure sums its members' facts for activity years >= the year the member joined it; a member
+  in several partnerships counts in each, so figures across partnerships are never summed;
+- every figure carries its coverage (members reporting / respondents of the wave / members registered by the
+  end of the year) and its flags (synthetic sample, not published, break in series, published value).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import math
+import os
+import re
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import duckdb
+import pandas as pd
+
+from pipelines.schema import INDICATOR_NAMES, SUBMISSION_STATUSES, TABLES
+
+log = logging.getLogger(__name__)
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+CURATED_ENV = "PACT_CURATED_DIR"
+VINTAGE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
+# Views are created for exactly these names, from the contract; nothing else ever names a table.
+VIEW_NAMES: tuple[str, ...] = tuple(TABLES)
+BREAKDOWNS: tuple[str, ...] = ("year", "ecosystem", "member_state", "partnership", "member_type")
+MAX_REJECT_ROWS = 5000
+
+
+class DataUnavailable(RuntimeError):
+    """No curated snapshot can be read (the pipeline has not run, or a snapshot is incomplete)."""
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Vintages
+# --------------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Vintage:
+    """One kept snapshot. The path is part of the identity so caches never mix two curated directories."""
+
+    vintage_id: str
+    path: str
+
+
+@dataclass(frozen=True)
+class VintageChoice:
+    """The vintage a page shows: the pinned one when it is kept, else `current`; `message` says why."""
+
+    vintage: Vintage | None
+    pinned: bool
+    message: str | None = None
+
+
+def curated_dir() -> Path:
+    return Path(os.environ.get(CURATED_ENV) or REPO_ROOT / "data" / "curated")
+
+
+def kept_vintages() -> tuple[str, ...]:
+    """Vintage ids of the complete snapshots on disk (those with a manifest), oldest first."""
+    snapshots = curated_dir() / "snapshots"
+    if not snapshots.is_dir():
+        return ()
+    ids = [
+        entry.name
+        for entry in snapshots.iterdir()
+        if VINTAGE_PATTERN.match(entry.name) and (entry / "manifest.json").is_file()
+    ]
+    return tuple(sorted(ids))
+
+
+def current_vintage_id() -> str | None:
+    link = curated_dir() / "current"
+    if not link.exists():
+        return None
+    name = Path(os.path.realpath(link)).name
+    return name if name in kept_vintages() else None
+
+
+def _vintage(vintage_id: str) -> Vintage:
+    return Vintage(vintage_id, str((curated_dir() / "snapshots" / vintage_id).resolve()))
+
+
+def resolve_vintage(requested: object = None) -> VintageChoice:
+    """Validate a vintage id taken from a URL against the kept snapshots; fall back to `current`."""
+    current = current_vintage_id()
+    fallback = _vintage(current) if current else None
+    if requested in (None, ""):
+        return VintageChoice(fallback, pinned=False)
+    if isinstance(requested, str) and VINTAGE_PATTERN.match(requested) and requested in kept_vintages():
+        return VintageChoice(_vintage(requested), pinned=requested != current)
+    shown = requested if isinstance(requested, str) else repr(requested)
+    shown = shown if len(shown) <= 40 else shown[:40] + "…"
+    return VintageChoice(
+        fallback,
+        pinned=False,
+        message=f"Data vintage “{shown}” is not one of the kept snapshots; showing the current data instead.",
+    )
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Connection and queries
+# --------------------------------------------------------------------------------------------------------------
+
+_lock = threading.Lock()
+_connection_state: dict[str, Any] = {"pid": None, "con": None, "schemas": {}}
+
+
+def _connection() -> tuple[duckdb.DuckDBPyConnection, dict[str, str]]:
+    """The process's connection, (re)opened lazily: a forked worker must not reuse its parent's."""
+    pid = os.getpid()
+    if _connection_state["pid"] != pid:
+        with _lock:
+            if _connection_state["pid"] != pid:
+                con = duckdb.connect(":memory:")
+                # Parquet footers are read once per file, not once per query.
+                con.execute("SET enable_object_cache = true")
+                _connection_state.update(pid=pid, con=con, schemas={})
+                _clear_caches()
+    return _connection_state["con"], _connection_state["schemas"]
+
+
+def _sql_string(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _schema_for(vintage: Vintage) -> str:
+    """The schema holding the views of one snapshot, created on first use."""
+    con, schemas = _connection()
+    schema = schemas.get(vintage.path)
+    if schema is not None:
+        return schema
+    with _lock:
+        schema = schemas.get(vintage.path)
+        if schema is not None:
+            return schema
+        snapshot = Path(vintage.path)
+        missing = [name for name in VIEW_NAMES if not (snapshot / f"{name}.parquet").is_file()]
+        if missing:
+            raise DataUnavailable(f"snapshot {vintage.vintage_id} lacks {', '.join(missing)}")
+        schema = f"snapshot_{len(schemas)}"
+        cur = con.cursor()
+        try:
+            cur.execute(f"CREATE SCHEMA {schema}")
+            for name in VIEW_NAMES:
+                # DDL cannot take bound parameters. The schema name is generated here, the view name is from the
+                # contract's allow-list and the path is a directory this module listed and validated itself.
+                cur.execute(
+                    f"CREATE VIEW {schema}.{name} AS SELECT * FROM read_parquet("  # noqa: S608
+                    + _sql_string(str(snapshot / f"{name}.parquet"))
+                    + ")"
+                )
+        finally:
+            cur.close()
+        schemas[vintage.path] = schema
+        return schema
+
+
+def _query(vintage: Vintage, sql: str, params: dict[str, object] | None = None) -> pd.DataFrame:
+    schema = _schema_for(vintage)
+    con, _ = _connection()
+    cur = con.cursor()
+    try:
+        cur.execute("SET search_path = ?", [schema])
+        return cur.execute(sql, params or {}).df()
+    finally:
+        cur.close()
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+_caches: list[Any] = []
+
+
+def _cached(fn: F) -> F:
+    """lru_cache whose DataFrame results are copied on the way out (cached objects are never handed out)."""
+    cached = functools.lru_cache(maxsize=512)(fn)
+    _caches.append(cached)
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        result = cached(*args, **kwargs)
+        return result.copy() if isinstance(result, pd.DataFrame) else result
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _clear_caches() -> None:
+    for cache in _caches:
+        cache.cache_clear()
+
+
+def reset() -> None:
+    """Forget the connection and every cached result (tests switch curated directories)."""
+    with _lock:
+        con = _connection_state.get("con")
+        if con is not None and _connection_state.get("pid") == os.getpid():
+            con.close()
+        _connection_state.update(pid=None, con=None, schemas={})
+    _clear_caches()
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Manifest, dimensions, catalogue
+# --------------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VintageInfo:
+    vintage_id: str
+    created_at: str
+    synthetic: bool
+    inputs: int
+    counts: tuple[tuple[str, object], ...]
+
+
+@_cached
+def _manifest(path: str) -> str:
+    manifest = Path(path) / "manifest.json"
+    try:
+        return manifest.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise DataUnavailable(f"cannot read {manifest}: {exc}") from exc
+
+
+def manifest(vintage: Vintage) -> dict[str, Any]:
+    """A fresh dict of the snapshot's manifest.json."""
+    try:
+        value = json.loads(_manifest(vintage.path))
+    except json.JSONDecodeError as exc:
+        raise DataUnavailable(f"manifest of {vintage.vintage_id} is not valid JSON: {exc}") from exc
+    if not isinstance(value, dict):
+        raise DataUnavailable(f"manifest of {vintage.vintage_id} is not a JSON object")
+    return value
+
+
+def vintage_info(vintage: Vintage) -> VintageInfo:
+    m = manifest(vintage)
+    counts = m.get("counts") or {}
+    return VintageInfo(
+        vintage_id=str(m.get("vintage_id", vintage.vintage_id)),
+        created_at=str(m.get("created_at", "")),
+        synthetic=bool(m.get("synthetic", False)),
+        inputs=len(m.get("inputs") or []),
+        counts=tuple(sorted((str(k), v) for k, v in counts.items())) if isinstance(counts, dict) else (),
+    )
+
+
+def is_synthetic(vintage: Vintage) -> bool:
+    return vintage_info(vintage).synthetic
+
+
+@dataclass(frozen=True)
+class IndicatorMeta:
+    indicator: str
+    label: str
+    unit: str
+    scale: int
+    definition: str
+    kind: str
+    sum_over_members: bool
+    sum_over_years: bool
+    sum_over_partnerships: bool
+
+
+@_cached
+def _catalogue(vintage: Vintage) -> pd.DataFrame:
+    return _query(vintage, "SELECT * FROM indicators ORDER BY indicator")
+
+
+def indicator_catalogue(vintage: Vintage) -> tuple[IndicatorMeta, ...]:
+    """The pipeline's indicator catalogue, in the contract's order (people trained first)."""
+    frame = _catalogue(vintage)
+    by_name = {row["indicator"]: row for row in frame.to_dict("records")}
+    order = [name for name in INDICATOR_NAMES if name in by_name] + sorted(set(by_name) - set(INDICATOR_NAMES))
+    return tuple(
+        IndicatorMeta(
+            indicator=name,
+            label=str(by_name[name]["label"]),
+            unit=str(by_name[name]["unit"]),
+            scale=int(by_name[name]["scale"]),
+            definition=str(by_name[name]["definition"]),
+            kind=str(by_name[name]["kind"]),
+            sum_over_members=bool(by_name[name]["sum_over_members"]),
+            sum_over_years=bool(by_name[name]["sum_over_years"]),
+            sum_over_partnerships=bool(by_name[name]["sum_over_partnerships"]),
+        )
+        for name in order
+    )
+
+
+def indicator_meta(vintage: Vintage, indicator: str) -> IndicatorMeta:
+    for meta in indicator_catalogue(vintage):
+        if meta.indicator == indicator:
+            return meta
+    raise KeyError(indicator)
+
+
+@dataclass(frozen=True)
+class Dimensions:
+    """Codes and labels a page may offer (and the only values a URL may select)."""
+
+    years: tuple[int, ...]
+    ecosystems: tuple[tuple[str, str], ...]
+    member_states: tuple[tuple[str, str], ...]
+    partnerships: tuple[tuple[str, str], ...]
+    member_types: tuple[str, ...]
+    partnership_kinds: tuple[tuple[str, str], ...] = field(default=())
+
+    def label(self, by: str, key: object) -> str:
+        lookup = {
+            "ecosystem": dict(self.ecosystems),
+            "member_state": dict(self.member_states),
+            "partnership": dict(self.partnerships),
+        }.get(by)
+        if lookup is None:
+            return str(key)
+        return lookup.get(str(key), str(key))
+
+
+@_cached
+def dimensions(vintage: Vintage) -> Dimensions:
+    years = _query(
+        vintage,
+        """
+        SELECT DISTINCT wave AS year
+        FROM submissions
+        WHERE status = 'accepted'
+        UNION
+        SELECT DISTINCT year
+        FROM facts
+        ORDER BY year
+        """,
+    )
+    ecosystems = _query(vintage, 'SELECT ecosystem_id, name FROM ecosystems ORDER BY "order", ecosystem_id')
+    states = _query(vintage, "SELECT country_code, name FROM member_states ORDER BY protocol_order, country_code")
+    partnerships = _query(vintage, "SELECT partnership_id, name, kind FROM partnerships ORDER BY kind, name")
+    types = _query(
+        vintage, "SELECT DISTINCT member_type FROM members WHERE member_type IS NOT NULL ORDER BY member_type"
+    )
+    return Dimensions(
+        years=tuple(int(y) for y in years["year"]),
+        ecosystems=tuple(zip(ecosystems["ecosystem_id"], ecosystems["name"], strict=True)),
+        member_states=tuple(zip(states["country_code"], states["name"], strict=True)),
+        partnerships=tuple(zip(partnerships["partnership_id"], partnerships["name"], strict=True)),
+        member_types=tuple(str(t) for t in types["member_type"]),
+        partnership_kinds=tuple(zip(partnerships["partnership_id"], partnerships["kind"], strict=True)),
+    )
+
+
+def latest_year(vintage: Vintage) -> int | None:
+    years = dimensions(vintage).years
+    return years[-1] if years else None
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Filters, coverage, flags
+# --------------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Member filters. Within one filter several values mean "any of"; filters combine with "and"."""
+
+    ecosystems: tuple[str, ...] = ()
+    countries: tuple[str, ...] = ()
+    partnerships: tuple[str, ...] = ()
+    member_types: tuple[str, ...] = ()
+
+    @property
+    def is_empty(self) -> bool:
+        return not (self.ecosystems or self.countries or self.partnerships or self.member_types)
+
+    def params(self) -> dict[str, list[str]]:
+        return {
+            "ecosystems": list(self.ecosystems),
+            "countries": list(self.countries),
+            "partnerships": list(self.partnerships),
+            "member_types": list(self.member_types),
+        }
+
+
+NO_FILTERS = Filters()
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """Reported by `reporting` of `respondents` respondents; `registered` members at the end of the year."""
+
+    reporting: int
+    respondents: int
+    registered: int
+
+
+@dataclass(frozen=True)
+class Flags:
+    synthetic: bool
+    not_published: bool
+    break_in_series: bool
+    published_value: float | None = None
+    published_qualifier: str = ""
+    published_status: str = ""
+    comparison: str = ""  # "equal" | "consistent" | "differs" | "" (nothing to compare)
+
+
+# The scope CTEs shared by the filtered queries. `from_year` is the first activity year a member counts for the
+# selected partnerships (NULL when no partnership is selected: every year counts).
+_SCOPE_CTES = """
+WITH scoped_members AS (
+    SELECT
+        member_id,
+        primary_ecosystem_id,
+        country_code,
+        member_type,
+        joined_on
+    FROM members
+    WHERE (len($ecosystems::VARCHAR[]) = 0 OR list_contains($ecosystems::VARCHAR[], primary_ecosystem_id))
+      AND (len($countries::VARCHAR[]) = 0 OR list_contains($countries::VARCHAR[], country_code))
+      AND (len($member_types::VARCHAR[]) = 0 OR list_contains($member_types::VARCHAR[], member_type))
+),
+partnership_start AS (
+    SELECT
+        member_id,
+        min(year(joined_on)) AS from_year
+    FROM memberships
+    WHERE list_contains($partnerships::VARCHAR[], partnership_id)
+    GROUP BY member_id
+),
+in_scope AS (
+    SELECT
+        sm.member_id,
+        sm.primary_ecosystem_id,
+        sm.country_code,
+        sm.member_type,
+        sm.joined_on,
+        ps.from_year
+    FROM scoped_members AS sm
+    LEFT JOIN partnership_start AS ps USING (member_id)
+    WHERE len($partnerships::VARCHAR[]) = 0 OR ps.member_id IS NOT NULL
+),
+scoped_facts AS (
+    SELECT
+        f.year,
+        f.member_id,
+        f.value,
+        s.primary_ecosystem_id,
+        s.country_code,
+        s.member_type
+    FROM facts AS f
+    JOIN in_scope AS s USING (member_id)
+    WHERE f.indicator = $indicator
+      AND (s.from_year IS NULL OR f.year >= s.from_year)
+)
+"""
+
+_YEARLY_SQL = _SCOPE_CTES + """,
+waves AS (
+    SELECT DISTINCT wave AS year
+    FROM submissions
+    WHERE status = 'accepted'
+    UNION
+    SELECT DISTINCT year
+    FROM facts
+),
+totals AS (
+    SELECT
+        year,
+        CAST(sum(value) AS BIGINT) AS raw_value,
+        count(DISTINCT member_id) AS n_reporting
+    FROM scoped_facts
+    GROUP BY year
+),
+respondents AS (
+    SELECT
+        sub.wave AS year,
+        count(DISTINCT sub.member_id) AS n_respondents
+    FROM submissions AS sub
+    JOIN in_scope AS s USING (member_id)
+    WHERE sub.status = 'accepted'
+      AND (s.from_year IS NULL OR sub.wave >= s.from_year)
+    GROUP BY sub.wave
+),
+registered AS (
+    SELECT
+        w.year,
+        count(s.member_id) AS n_registered
+    FROM waves AS w
+    LEFT JOIN in_scope AS s
+        ON year(s.joined_on) <= w.year
+       AND (s.from_year IS NULL OR s.from_year <= w.year)
+    GROUP BY w.year
+)
+SELECT
+    w.year,
+    t.raw_value,
+    coalesce(t.n_reporting, 0) AS n_reporting,
+    coalesce(r.n_respondents, 0) AS n_respondents,
+    coalesce(g.n_registered, 0) AS n_registered
+FROM waves AS w
+LEFT JOIN totals AS t USING (year)
+LEFT JOIN respondents AS r USING (year)
+LEFT JOIN registered AS g USING (year)
+ORDER BY w.year
+"""  # noqa: S608 -- constant SQL fragments only; every value is a bound parameter
+
+_BREAKDOWN_SQL = _SCOPE_CTES + """
+SELECT
+    CASE $by
+        WHEN 'year' THEN CAST(year AS VARCHAR)
+        WHEN 'ecosystem' THEN primary_ecosystem_id
+        WHEN 'member_state' THEN country_code
+        WHEN 'member_type' THEN member_type
+    END AS key,
+    CAST(sum(value) AS BIGINT) AS raw_value,
+    count(DISTINCT member_id) AS n_reporting
+FROM scoped_facts
+WHERE year BETWEEN $year_from AND $year_to
+GROUP BY key
+"""
+
+_PARTNERSHIP_BREAKDOWN_SQL = _SCOPE_CTES + """
+SELECT
+    ms.partnership_id AS key,
+    CAST(sum(sf.value) AS BIGINT) AS raw_value,
+    count(DISTINCT sf.member_id) AS n_reporting
+FROM scoped_facts AS sf
+JOIN memberships AS ms
+    ON ms.member_id = sf.member_id
+   AND year(ms.joined_on) <= sf.year
+WHERE sf.year BETWEEN $year_from AND $year_to
+  AND (len($partnerships::VARCHAR[]) = 0 OR list_contains($partnerships::VARCHAR[], ms.partnership_id))
+GROUP BY ms.partnership_id
+"""
+
+
+@_cached
+def _published(vintage: Vintage) -> pd.DataFrame:
+    return _query(vintage, "SELECT * FROM published_figures ORDER BY indicator, period_start, period_end")
+
+
+@_cached
+def _breaks(vintage: Vintage) -> pd.DataFrame:
+    return _query(
+        vintage,
+        """
+        SELECT DISTINCT
+            wave AS year,
+            indicator
+        FROM questions
+        WHERE break_in_series
+          AND indicator IS NOT NULL
+        """,
+    )
+
+
+def published_figure(vintage: Vintage, indicator: str, start: int, end: int) -> dict[str, Any] | None:
+    """The published figure for exactly this indicator and period (annual when start == end), if any."""
+    pub = _published(vintage)
+    kind = "annual" if start == end else "cumulative"
+    rows = pub[
+        (pub["indicator"] == indicator)
+        & (pub["period_start"] == start)
+        & (pub["period_end"] == end)
+        & (pub["period_kind"] == kind)
+    ]
+    if rows.empty:
+        return None
+    # A "published" figure outranks one derived by arithmetic when both exist for the same period.
+    rows = rows.assign(_rank=(rows["status"] != "published").astype(int)).sort_values(["_rank", "figure_id"])
+    return rows.iloc[0].drop(labels=["_rank"]).to_dict()
+
+
+def break_in_series(vintage: Vintage, indicator: str, year: int) -> bool:
+    breaks = _breaks(vintage)
+    return bool(((breaks["year"] == year) & (breaks["indicator"] == indicator)).any())
+
+
+def compare_published(computed: float | None, published: float | None, qualifier: str = "") -> str:
+    """How a figure computed here stands against a published one.
+
+    "equal": the same number; "consistent": different but within what the published wording allows ("nearly":
+    up to 5% below; "more than"/"over": up to 10% above; plain: equal once rounded to the published figure's
+    trailing zeros); "differs": anything else; "" when either side is missing.
+    """
+    if computed is None or published is None or _isnan(computed) or _isnan(published):
+        return ""
+    if math.isclose(computed, published, rel_tol=1e-9, abs_tol=1e-9):
+        return "equal"
+    qualifier = (qualifier or "").strip().lower()
+    if qualifier == "nearly":
+        return "consistent" if published * 0.95 <= computed < published else "differs"
+    if qualifier in ("more than", "over"):
+        return "consistent" if published < computed <= published * 1.10 else "differs"
+    if float(published).is_integer() and published != 0:
+        zeros = len(str(abs(int(published)))) - len(str(abs(int(published))).rstrip("0"))
+        if zeros and abs(computed - published) <= 0.5 * 10**zeros:
+            return "consistent"
+    return "differs"
+
+
+def _isnan(value: object) -> bool:
+    return isinstance(value, float) and math.isnan(value)
+
+
+def _flags(vintage: Vintage, indicator: str, year: int, value: float | None, filters: Filters) -> Flags:
+    synthetic = is_synthetic(vintage)
+    breaks = break_in_series(vintage, indicator, year)
+    # Published figures are EU totals; a filtered selection has no published counterpart.
+    pub = published_figure(vintage, indicator, year, year) if filters.is_empty else None
+    if pub is None:
+        return Flags(synthetic=synthetic, not_published=True, break_in_series=breaks)
+    return Flags(
+        synthetic=synthetic,
+        not_published=False,
+        break_in_series=breaks,
+        published_value=float(pub["value"]),
+        published_qualifier=str(pub["qualifier"] or ""),
+        published_status=str(pub["status"] or ""),
+        comparison=compare_published(value, float(pub["value"]), str(pub["qualifier"] or "")),
+    )
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Totals by year, breakdowns, KPIs
+# --------------------------------------------------------------------------------------------------------------
+
+
+@_cached
+def _yearly_frame(vintage: Vintage, indicator: str, filters: Filters) -> pd.DataFrame:
+    meta = indicator_meta(vintage, indicator)
+    frame = _query(vintage, _YEARLY_SQL, {"indicator": indicator, **filters.params()})
+    raw = frame["raw_value"].astype("Float64").to_numpy(dtype="float64", na_value=float("nan"))
+    frame["value"] = raw / meta.scale
+    frame.loc[frame["n_reporting"] == 0, "value"] = float("nan")
+    frame["year"] = frame["year"].astype("int64")
+    for column in ("n_reporting", "n_respondents", "n_registered"):
+        frame[column] = frame[column].astype("int64")
+    return frame[["year", "value", "raw_value", "n_reporting", "n_respondents", "n_registered"]]
+
+
+@dataclass(frozen=True)
+class YearFigure:
+    year: int
+    value: float | None
+    coverage: Coverage
+    flags: Flags
+
+
+def yearly_totals(vintage: Vintage, indicator: str, filters: Filters = NO_FILTERS) -> pd.DataFrame:
+    """One row per survey wave: value (in the indicator's unit), coverage counts and flags."""
+    frame = _yearly_frame(vintage, indicator, filters)
+    flags = [
+        _flags(vintage, indicator, int(row.year), None if pd.isna(row.value) else float(row.value), filters)
+        for row in frame.itertuples()
+    ]
+    frame["synthetic"] = [f.synthetic for f in flags]
+    frame["not_published"] = [f.not_published for f in flags]
+    frame["break_in_series"] = [f.break_in_series for f in flags]
+    frame["published_value"] = [f.published_value for f in flags]
+    frame["published_qualifier"] = [f.published_qualifier for f in flags]
+    frame["published_status"] = [f.published_status for f in flags]
+    frame["comparison"] = [f.comparison for f in flags]
+    return frame
+
+
+def year_figure(vintage: Vintage, indicator: str, year: int, filters: Filters = NO_FILTERS) -> YearFigure:
+    frame = _yearly_frame(vintage, indicator, filters)
+    rows = frame[frame["year"] == year]
+    if rows.empty:
+        coverage = Coverage(0, 0, 0)
+        value = None
+    else:
+        row = rows.iloc[0]
+        value = None if pd.isna(row["value"]) else float(row["value"])
+        coverage = Coverage(int(row["n_reporting"]), int(row["n_respondents"]), int(row["n_registered"]))
+    return YearFigure(year, value, coverage, _flags(vintage, indicator, year, value, filters))
+
+
+def breakdown(
+    vintage: Vintage,
+    indicator: str,
+    by: str,
+    year_from: int,
+    year_to: int,
+    filters: Filters = NO_FILTERS,
+) -> pd.DataFrame:
+    """`indicator` summed over the years in range, by one dimension: key, label, value, n_reporting.
+
+    Partnership rows overlap (a member in two partnerships counts in both): never add them up.
+    An indicator that may not be summed over years (a stock) uses the last year of the range only.
+    """
+    return _breakdown(vintage, indicator, by, int(year_from), int(year_to), filters)
+
+
+def effective_years(meta: IndicatorMeta, by: str, year_from: int, year_to: int) -> tuple[int, int]:
+    if by != "year" and not meta.sum_over_years:
+        return year_to, year_to
+    return year_from, year_to
+
+
+@_cached
+def _breakdown(
+    vintage: Vintage, indicator: str, by: str, year_from: int, year_to: int, filters: Filters
+) -> pd.DataFrame:
+    if by not in BREAKDOWNS:
+        raise ValueError(f"unknown breakdown {by!r}")
+    meta = indicator_meta(vintage, indicator)
+    year_from, year_to = effective_years(meta, by, year_from, year_to)
+    params = {"indicator": indicator, "year_from": year_from, "year_to": year_to, **filters.params()}
+    if by == "partnership":
+        frame = _query(vintage, _PARTNERSHIP_BREAKDOWN_SQL, params)
+    else:
+        frame = _query(vintage, _BREAKDOWN_SQL, {**params, "by": by})
+    dims = dimensions(vintage)
+    frame["key"] = frame["key"].astype("str")
+    frame["label"] = [dims.label(by, key) for key in frame["key"]]
+    frame["value"] = (frame["raw_value"].astype("float64") / meta.scale).astype("float64")
+    frame["n_reporting"] = frame["n_reporting"].astype("int64")
+    frame = frame.sort_values("key") if by == "year" else frame.sort_values(["value", "label"], ascending=[False, True])
+    return frame[["key", "label", "value", "raw_value", "n_reporting"]].reset_index(drop=True)
+
+
+@dataclass(frozen=True)
+class Kpi:
+    key: str
+    label: str
+    unit: str
+    year: int
+    value: float | None
+    previous_year: int | None
+    previous: float | None
+    coverage: Coverage
+    flags: Flags
+
+    @property
+    def change(self) -> float | None:
+        """Relative change on the previous year (0.1 = +10 %), when both years have a value."""
+        if self.value is None or self.previous in (None, 0):
+            return None
+        return self.value / self.previous - 1.0
+
+
+KPI_INDICATORS = ("people_trained", "training_programmes", "investment_eur", "people_reached", "stakeholders_joined")
+
+
+@_cached
+def _respondents_frame(vintage: Vintage) -> pd.DataFrame:
+    return _query(
+        vintage,
+        """
+        WITH waves AS (
+            SELECT DISTINCT wave AS year
+            FROM submissions
+            WHERE status = 'accepted'
+        ),
+        respondents AS (
+            SELECT
+                wave AS year,
+                count(DISTINCT member_id) AS n_respondents
+            FROM submissions
+            WHERE status = 'accepted'
+            GROUP BY wave
+        ),
+        registered AS (
+            SELECT
+                w.year,
+                count(m.member_id) AS n_registered
+            FROM waves AS w
+            LEFT JOIN members AS m
+                ON year(m.joined_on) <= w.year
+            GROUP BY w.year
+        )
+        SELECT
+            w.year,
+            coalesce(r.n_respondents, 0) AS n_respondents,
+            coalesce(g.n_registered, 0) AS n_registered
+        FROM waves AS w
+        LEFT JOIN respondents AS r USING (year)
+        LEFT JOIN registered AS g USING (year)
+        ORDER BY w.year
+        """,
+    ).astype({"year": "int64", "n_respondents": "int64", "n_registered": "int64"})
+
+
+def response_rates(vintage: Vintage) -> pd.DataFrame:
+    """Per wave: respondents, members registered by the end of the activity year, and the response rate."""
+    frame = _respondents_frame(vintage)
+    frame["response_rate"] = [
+        (r / n) if n else float("nan") for r, n in zip(frame["n_respondents"], frame["n_registered"], strict=True)
+    ]
+    return frame
+
+
+@_cached
+def _commitments_frame(vintage: Vintage) -> pd.DataFrame:
+    return _query(
+        vintage,
+        """
+        WITH per_member AS (
+            SELECT
+                year,
+                member_id,
+                sum(value) FILTER (WHERE indicator = 'commitments_reported') AS reported,
+                sum(value) FILTER (WHERE indicator = 'commitments_progressing') AS progressing
+            FROM facts
+            WHERE indicator IN ('commitments_reported', 'commitments_progressing')
+            GROUP BY year, member_id
+        )
+        SELECT
+            year,
+            CAST(coalesce(sum(reported), 0) AS BIGINT) AS reported,
+            CAST(coalesce(sum(progressing), 0) AS BIGINT) AS progressing,
+            count(member_id) FILTER (WHERE reported > 0) AS n_reporting
+        FROM per_member
+        GROUP BY year
+        ORDER BY year
+        """,
+    ).astype({"year": "int64", "reported": "int64", "progressing": "int64", "n_reporting": "int64"})
+
+
+def commitments_progress(vintage: Vintage) -> pd.DataFrame:
+    """Per wave: commitments reported, progressing, and the share progressing."""
+    frame = _commitments_frame(vintage)
+    frame["share"] = [(p / r) if r else float("nan") for p, r in zip(frame["progressing"], frame["reported"],
+                                                                      strict=True)]
+    return frame
+
+
+def _value_at(frame: pd.DataFrame, year: int | None, column: str) -> float | None:
+    if year is None:
+        return None
+    rows = frame[frame["year"] == year]
+    if rows.empty:
+        return None
+    value = rows.iloc[0][column]
+    return None if pd.isna(value) else float(value)
+
+
+@_cached
+def kpis(vintage: Vintage, year: int) -> tuple[Kpi, ...]:
+    """The Progress page's headline cards for `year`, each with the previous wave's value, coverage and flags."""
+    years = dimensions(vintage).years
+    previous_year = max((y for y in years if y < year), default=None)
+    synthetic = is_synthetic(vintage)
+    result: list[Kpi] = []
+    for indicator in KPI_INDICATORS:
+        meta = indicator_meta(vintage, indicator)
+        current = year_figure(vintage, indicator, year)
+        previous = year_figure(vintage, indicator, previous_year).value if previous_year else None
+        result.append(Kpi(indicator, meta.label, meta.unit, year, current.value, previous_year, previous,
+                          current.coverage, current.flags))
+    rates = _respondents_frame(vintage)
+    respondents = _value_at(rates, year, "n_respondents")
+    registered = int(_value_at(rates, year, "n_registered") or 0)
+    result.append(Kpi(
+        "respondents", "Survey respondents", "members", year, respondents, previous_year,
+        _value_at(rates, previous_year, "n_respondents"),
+        Coverage(int(respondents or 0), int(respondents or 0), registered),
+        _published_flags(vintage, "respondents", year, respondents, synthetic),
+    ))
+    progress = commitments_progress(vintage)
+    share = _value_at(progress, year, "share")
+    reporting = int(_value_at(progress, year, "n_reporting") or 0)
+    result.append(Kpi(
+        "commitments_progressing_share", "Commitments progressing", "share", year, share, previous_year,
+        _value_at(progress, previous_year, "share"),
+        Coverage(reporting, int(respondents or 0), registered),
+        _published_flags(vintage, "commitments_progressing_share", year, share, synthetic),
+    ))
+    return tuple(result)
+
+
+def _published_flags(vintage: Vintage, indicator: str, year: int, value: float | None, synthetic: bool) -> Flags:
+    pub = published_figure(vintage, indicator, year, year)
+    if pub is None:
+        return Flags(synthetic=synthetic, not_published=True, break_in_series=False)
+    return Flags(
+        synthetic=synthetic, not_published=False, break_in_series=False, published_value=float(pub["value"]),
+        published_qualifier=str(pub["qualifier"] or ""), published_status=str(pub["status"] or ""),
+        comparison=compare_published(value, float(pub["value"]), str(pub["qualifier"] or "")),
+    )
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Targets and membership growth
+# --------------------------------------------------------------------------------------------------------------
+
+
+@_cached
+def targets(vintage: Vintage) -> pd.DataFrame:
+    frame = _query(
+        vintage,
+        """
+        SELECT
+            target_id,
+            version,
+            people,
+            qualifier,
+            announced_on,
+            deadline_year,
+            text,
+            source_url
+        FROM targets
+        ORDER BY version
+        """,
+    )
+    frame["deadline_year"] = frame["deadline_year"].astype("Int64")
+    return frame
+
+
+def cumulative_people_trained(vintage: Vintage) -> pd.DataFrame:
+    """People trained per wave and cumulated over the waves (each wave is one activity year)."""
+    frame = _yearly_frame(vintage, "people_trained", NO_FILTERS)[["year", "value", "n_reporting"]]
+    frame = frame[frame["value"].notna()].reset_index(drop=True)
+    frame["cumulative"] = frame["value"].cumsum()
+    return frame
+
+
+@_cached
+def members_over_time(vintage: Vintage) -> pd.DataFrame:
+    """Registered members at the end of each month in which someone joined (from the registry's joined_on)."""
+    frame = _query(
+        vintage,
+        """
+        WITH monthly AS (
+            SELECT
+                last_day(joined_on) AS as_of,
+                count(*) AS joined
+            FROM members
+            WHERE joined_on IS NOT NULL
+            GROUP BY as_of
+        )
+        SELECT
+            as_of,
+            joined,
+            CAST(sum(joined) OVER (ORDER BY as_of) AS BIGINT) AS members
+        FROM monthly
+        ORDER BY as_of
+        """,
+    )
+    frame["as_of"] = pd.to_datetime(frame["as_of"])
+    return frame
+
+
+@_cached
+def membership_timeline(vintage: Vintage) -> pd.DataFrame:
+    """The published membership counts (members, large-scale and regional partnerships) with their dates."""
+    frame = _query(vintage, "SELECT * FROM membership_timeline ORDER BY as_of")
+    frame["as_of"] = pd.to_datetime(frame["as_of"])
+    return frame
+
+
+@_cached
+def partnerships_over_time(vintage: Vintage) -> pd.DataFrame:
+    """Partnerships launched to date, per kind, at each launch date (partnerships with no known date left out)."""
+    frame = _query(
+        vintage,
+        """
+        WITH launches AS (
+            SELECT
+                launched_on AS as_of,
+                kind,
+                count(*) AS launched
+            FROM partnerships
+            WHERE launched_on IS NOT NULL
+            GROUP BY launched_on, kind
+        )
+        SELECT
+            as_of,
+            kind,
+            launched,
+            CAST(sum(launched) OVER (PARTITION BY kind ORDER BY as_of) AS BIGINT) AS partnerships
+        FROM launches
+        ORDER BY kind, as_of
+        """,
+    )
+    frame["as_of"] = pd.to_datetime(frame["as_of"])
+    return frame
+
+
+@_cached
+def pledge_totals(vintage: Vintage) -> pd.DataFrame:
+    frame = _query(vintage, "SELECT * FROM pledge_totals ORDER BY as_of")
+    frame["as_of"] = pd.to_datetime(frame["as_of"])
+    return frame
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Partnerships
+# --------------------------------------------------------------------------------------------------------------
+
+
+@_cached
+def partnerships(vintage: Vintage) -> pd.DataFrame:
+    """Reference rows of every partnership with its member count."""
+    frame = _query(
+        vintage,
+        """
+        WITH member_counts AS (
+            SELECT
+                partnership_id,
+                count(DISTINCT member_id) AS n_members
+            FROM memberships
+            GROUP BY partnership_id
+        )
+        SELECT
+            p.*,
+            e.name AS ecosystem,
+            coalesce(mc.n_members, 0) AS n_members
+        FROM partnerships AS p
+        LEFT JOIN ecosystems AS e USING (ecosystem_id)
+        LEFT JOIN member_counts AS mc USING (partnership_id)
+        ORDER BY p.kind, p.name
+        """,
+    )
+    frame["n_members"] = frame["n_members"].astype("int64")
+    frame["pledge_people"] = frame["pledge_people"].astype("Int64")
+    frame["pledge_year"] = frame["pledge_year"].astype("Int64")
+    return frame
+
+
+@_cached
+def partnership_values(vintage: Vintage, indicator: str) -> pd.DataFrame:
+    """Per partnership and wave: the sum over its members (each from the year it joined), and who reported."""
+    meta = indicator_meta(vintage, indicator)
+    frame = _query(
+        vintage,
+        """
+        WITH member_years AS (
+            SELECT
+                ms.partnership_id,
+                f.year,
+                f.member_id,
+                f.value
+            FROM facts AS f
+            JOIN memberships AS ms
+                ON ms.member_id = f.member_id
+               AND year(ms.joined_on) <= f.year
+            WHERE f.indicator = $indicator
+        )
+        SELECT
+            partnership_id,
+            year,
+            CAST(sum(value) AS BIGINT) AS raw_value,
+            count(DISTINCT member_id) AS n_reporting
+        FROM member_years
+        GROUP BY partnership_id, year
+        ORDER BY partnership_id, year
+        """,
+        {"indicator": indicator},
+    )
+    frame["year"] = frame["year"].astype("int64")
+    frame["n_reporting"] = frame["n_reporting"].astype("int64")
+    frame["value"] = frame["raw_value"].astype("float64") / meta.scale
+    return frame
+
+
+def partnership_ledger(vintage: Vintage) -> pd.DataFrame:
+    """Pledge vs delivery for every partnership: people trained to date by its members, share of a people
+    pledge attained, and the yearly pace still needed to reach the pledge by its year."""
+    from dashboard.analysis import ledger
+
+    return ledger(partnerships(vintage), partnership_values(vintage, "people_trained"), latest_year(vintage))
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Data page: runs, inputs, statuses, rejects, corrections, published figures
+# --------------------------------------------------------------------------------------------------------------
+
+RUN_COLUMNS = ("started", "finished", "duration_s", "status", "vintage_id", "inputs", "rows_read", "error")
+
+
+@functools.lru_cache(maxsize=8)
+def _runs(path: str, _mtime_ns: int, _size: int) -> pd.DataFrame:
+    rows = []
+    with open(path, encoding="utf-8", errors="replace") as log_file:
+        for number, line in enumerate(log_file, start=1):
+            if not line.strip():
+                continue
+            try:
+                entry = json.loads(line)
+            except json.JSONDecodeError:
+                log.warning("runs.jsonl line %d is not JSON; shown as unreadable", number)
+                rows.append({"status": "unreadable", "error": f"line {number} of the run log is not JSON"})
+                continue
+            if not isinstance(entry, dict):
+                continue
+            counts = entry.get("counts") if isinstance(entry.get("counts"), dict) else {}
+            inputs = entry.get("inputs") if isinstance(entry.get("inputs"), list) else []
+            rows.append({
+                "started": str(entry.get("started", "")),
+                "finished": str(entry.get("finished", "")),
+                "duration_s": entry.get("duration_s"),
+                "status": str(entry.get("status", "")),
+                "vintage_id": str(entry.get("vintage_id") or ""),
+                "inputs": len(inputs),
+                "rows_read": counts.get("rows_read"),
+                "error": str(entry.get("error") or ""),
+            })
+    frame = pd.DataFrame(rows, columns=list(RUN_COLUMNS))
+    return frame.iloc[::-1].reset_index(drop=True)  # newest first
+
+
+def runs() -> pd.DataFrame:
+    """The pipeline's run log (runs.jsonl, kept beside the snapshots so failed runs are listed too), newest first."""
+    path = curated_dir() / "runs.jsonl"
+    try:
+        stat = path.stat()
+    except OSError:
+        return pd.DataFrame(columns=list(RUN_COLUMNS))
+    return _runs(str(path), stat.st_mtime_ns, stat.st_size).copy()
+
+
+def inputs(vintage: Vintage) -> pd.DataFrame:
+    """The input files of a snapshot with their checksums, as listed in its manifest."""
+    entries = manifest(vintage).get("inputs") or []
+    columns = ["path", "kind", "rows", "sha256", "title", "received"]
+    rows = [{c: entry.get(c) for c in columns} for entry in entries if isinstance(entry, dict)]
+    return pd.DataFrame(rows, columns=columns)
+
+
+@_cached
+def status_counts(vintage: Vintage) -> pd.DataFrame:
+    """Raw survey rows per wave and status (accepted, superseded, test, blank, rejected) and in total."""
+    frame = _query(
+        vintage,
+        """
+        SELECT
+            wave,
+            status,
+            count(*) AS n
+        FROM submissions
+        GROUP BY wave, status
+        """,
+    )
+    table = frame.pivot_table(index="wave", columns="status", values="n", aggfunc="sum", fill_value=0)
+    for status in SUBMISSION_STATUSES:
+        if status not in table.columns:
+            table[status] = 0
+    table = table[list(SUBMISSION_STATUSES)].astype("int64")
+    table["rows_read"] = table.sum(axis=1)
+    table = table.reset_index().rename(columns={"wave": "year"})
+    table.columns.name = None
+    return table.astype({"year": "int64"})
+
+
+@_cached
+def rejects(vintage: Vintage) -> pd.DataFrame:
+    """Every value or row that did not land, with its place in the raw file and the reason (first rows only)."""
+    return _query(
+        vintage,
+        """
+        SELECT
+            source_file,
+            sheet,
+            row,
+            "column",
+            contribution_id,
+            value,
+            reason_code,
+            reason
+        FROM rejects
+        ORDER BY source_file, row, "column"
+        LIMIT $limit
+        """,
+        {"limit": MAX_REJECT_ROWS},
+    )
+
+
+@_cached
+def reject_count(vintage: Vintage) -> int:
+    return int(_query(vintage, "SELECT count(*) AS n FROM rejects")["n"].iloc[0])
+
+
+@_cached
+def corrections(vintage: Vintage) -> pd.DataFrame:
+    return _query(vintage, "SELECT * FROM corrections_applied ORDER BY correction_id")
+
+
+@_cached
+def _annual_sums(vintage: Vintage) -> pd.DataFrame:
+    return _query(
+        vintage,
+        """
+        SELECT
+            year,
+            indicator,
+            CAST(sum(value) AS BIGINT) AS raw_value
+        FROM facts
+        GROUP BY year, indicator
+        """,
+    )
+
+
+def computed_figure(vintage: Vintage, indicator: str, start: int, end: int) -> float | None:
+    """The figure computed here for a published indicator and period, in the published unit (None: not here)."""
+    catalogue = {m.indicator: m for m in indicator_catalogue(vintage)}
+    if indicator in catalogue:
+        meta = catalogue[indicator]
+        if start != end and not meta.sum_over_years:
+            return None
+        sums = _annual_sums(vintage)
+        rows = sums[(sums["indicator"] == indicator) & sums["year"].between(start, end)]
+        if rows.empty:
+            return None
+        return float(int(rows["raw_value"].sum())) / meta.scale
+    if indicator == "respondents" and start == end:
+        return _value_at(_respondents_frame(vintage), start, "n_respondents")
+    if indicator == "commitments_progressing_share":
+        progress = _commitments_frame(vintage)
+        rows = progress[progress["year"].between(start, end)]
+        reported = int(rows["reported"].sum())
+        return float(rows["progressing"].sum()) / reported if reported else None
+    return None
+
+
+def published_vs_computed(vintage: Vintage) -> pd.DataFrame:
+    """Each figure the Commission published beside the figure computed here, and how they compare."""
+    pub = _published(vintage)
+    computed = [
+        computed_figure(vintage, str(r.indicator), int(r.period_start), int(r.period_end)) for r in pub.itertuples()
+    ]
+    frame = pub[["figure_id", "indicator", "period_start", "period_end", "period_kind", "value", "unit", "qualifier",
+                 "status", "derivation", "source_url"]].copy()
+    frame = frame.rename(columns={"value": "published"})
+    frame["computed"] = computed
+    frame["comparison"] = [
+        compare_published(c, float(p), str(q or "")) or "not computed here"
+        for c, p, q in zip(frame["computed"], frame["published"], frame["qualifier"], strict=True)
+    ]
+    return frame.reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# About: sources
+# --------------------------------------------------------------------------------------------------------------
+
+
+@_cached
+def sources(vintage: Vintage) -> pd.DataFrame:
+    """Public pages the reference tables cite (one row per table and URL)."""
+    frame = _query(
+        vintage,
+        """
+        WITH cited AS (
+            SELECT 'ecosystems' AS reference_table, source_url FROM ecosystems
+            UNION ALL
+            SELECT 'member_states', source_url FROM member_states
+            UNION ALL
+            SELECT 'partnerships', source_url FROM partnerships
+            UNION ALL
+            SELECT 'targets', source_url FROM targets
+            UNION ALL
+            SELECT 'pledge_totals', source_url FROM pledge_totals
+            UNION ALL
+            SELECT 'membership_timeline', source_url FROM membership_timeline
+            UNION ALL
+            SELECT 'published_figures', source_url FROM published_figures
+        ),
+        split AS (
+            SELECT
+                reference_table,
+                trim(unnest(string_split(source_url, ' ; '))) AS url
+            FROM cited
+            WHERE source_url IS NOT NULL
+        )
+        SELECT
+            reference_table,
+            url,
+            count(*) AS rows_citing
+        FROM split
+        WHERE url <> ''
+        GROUP BY reference_table, url
+        ORDER BY reference_table, url
+        """,
+    )
+    frame["rows_citing"] = frame["rows_citing"].astype("int64")
+    return frame
+
+
+@_cached
+def _survey_files(vintage: Vintage) -> pd.DataFrame:
+    return _query(vintage, "SELECT DISTINCT wave, source_file FROM submissions ORDER BY wave, source_file")
+
+
+def survey_files(vintage: Vintage, wave: int) -> tuple[str, ...]:
+    """The raw survey files of one wave (as named in `submissions` and `rejects`)."""
+    frame = _survey_files(vintage)
+    return tuple(frame.loc[frame["wave"] == wave, "source_file"])

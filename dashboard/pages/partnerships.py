@@ -1,0 +1,198 @@
+"""Partnerships (`/partnerships`): the pledge-vs-delivery ledger of every partnership, and one partnership
+against its peers (same kind or same ecosystem): median, quartiles, rank and trend. Peers stay unnamed in
+groups of fewer than five partnerships."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dash_bootstrap_components as dbc
+import pandas as pd
+from dash import Input, Output, State, callback, dcc, html, no_update, register_page
+
+from dashboard import data, figures, ui
+from dashboard.analysis import MIN_NAMED_PEER_GROUP, peer_benchmark
+from dashboard.data import Vintage
+from dashboard.formatting import compact, full, percent
+from dashboard.state import PEER_GROUPS, Messages, PartnershipsState, parse_partnerships, partnerships_defaults
+
+PAGE_ID = "partnerships"
+TITLE = "Partnerships: pledges, delivery and peers"
+
+register_page(__name__, path="/partnerships", name="Partnerships", title="Partnerships · Pact Monitor", order=2)
+ui.register_url_sync(PAGE_ID)
+
+
+def layout(**query: object) -> html.Div:
+    choice, messages = ui.resolve(query)
+    if choice.vintage is None:
+        return ui.no_data(PAGE_ID, TITLE, "No curated snapshot exists yet.", messages)
+    return ui.guarded(PAGE_ID, TITLE, lambda: _page(choice, query, messages), messages)
+
+
+def _preferred(vintage: Vintage) -> str | None:
+    """Default partnership: the one with the most members (a sensible first view, not a judgement)."""
+    frame = data.partnerships(vintage)
+    if frame.empty:
+        return None
+    return str(frame.sort_values(["n_members", "partnership_id"], ascending=[False, True])["partnership_id"].iloc[0])
+
+
+def _state(vintage: Vintage, query: dict, messages: Messages, pinned: str | None) -> PartnershipsState:
+    dims = data.dimensions(vintage)
+    names = [m.indicator for m in data.indicator_catalogue(vintage) if m.sum_over_members]
+    parsed = parse_partnerships(query, dims, names, messages, _preferred(vintage))
+    return PartnershipsState(parsed.partnership, parsed.group, parsed.indicator, parsed.year, pinned)
+
+
+def _defaults(vintage: Vintage) -> PartnershipsState:
+    dims = data.dimensions(vintage)
+    names = [m.indicator for m in data.indicator_catalogue(vintage) if m.sum_over_members]
+    return partnerships_defaults(dims, names, _preferred(vintage))
+
+
+def _page(choice: data.VintageChoice, query: dict, messages: Messages) -> html.Div:
+    vintage = choice.vintage
+    pinned = vintage.vintage_id if choice.pinned else None
+    state = _state(vintage, query, messages, pinned)
+    dims = data.dimensions(vintage)
+    ledger = data.partnership_ledger(vintage)
+    latest = data.latest_year(vintage)
+    indicators = [(m.indicator, m.label) for m in data.indicator_catalogue(vintage) if m.sum_over_members]
+    controls = ui.control_card([
+        ui.select("partnerships-partnership", "Partnership", dims.partnerships, state.partnership),
+        ui.select("partnerships-group", "Compare with", list(PEER_GROUPS.items()), state.group),
+        ui.select("partnerships-indicator", "Indicator", indicators, state.indicator),
+        ui.select("partnerships-year", "Survey year", [(y, str(y)) for y in dims.years], state.year),
+        html.P(f"Peers are named only in groups of {MIN_NAMED_PEER_GROUP} or more partnerships.",
+               className="small text-body-secondary mb-0"),
+    ], title="Benchmark")
+    bench = benchmark_view(vintage, state)
+    body = [
+        html.H2("Pledge vs delivery", className="section-title mt-0"),
+        html.P(
+            ["Delivered = people up-/reskilled by the partnership's members, each counted from the year it joined. "
+             "A member in several partnerships counts in each, so ",
+             html.Strong("figures across partnerships are not additive"),
+             f" and no total is shown. Pace needed = what remains of a pledge in people, per year from "
+             f"{(latest or 0) + 1} to the pledge year."],
+            className="small text-body-secondary"),
+        ui.grid("partnerships-ledger", _ledger_rows(ledger), LEDGER_COLUMNS, height=380),
+        html.P(_ledger_summary(ledger, latest), className="small text-body-secondary mt-1",
+               id="partnerships-ledger-summary"),
+        html.H2("One partnership against its peers", className="section-title"),
+        dbc.Row([
+            dbc.Col(controls, lg=3),
+            dbc.Col(html.Div(bench["peer"], id="partnerships-peer"), lg=5),
+            dbc.Col(html.Div(bench["trend"], id="partnerships-trend"), lg=4),
+        ]),
+    ]
+    return ui.page(PAGE_ID, TITLE,
+                   "Each partnership's pledge in its own terms against what its members delivered, and where one "
+                   "partnership stands among its peers.",
+                   body, choice, messages,
+                   [*ui.url_sync(PAGE_ID, state.search(_defaults(vintage))),
+                    dcc.Store(id="partnerships-vintage", data=pinned)])
+
+
+LEDGER_COLUMNS = [
+    {"field": "name", "headerName": "Partnership", "filter": "agTextColumnFilter", "minWidth": 220, "pinned": "left",
+     "tooltipField": "name"},
+    {"field": "kind", "headerName": "Kind", "minWidth": 110},
+    {"field": "scope", "headerName": "Ecosystem / region", "minWidth": 160, "tooltipField": "scope"},
+    {"field": "launched", "headerName": "Launched", "minWidth": 110},
+    {"field": "pledge_text", "headerName": "Pledge (own terms)", "minWidth": 260, "tooltipField": "pledge_text",
+     "wrapText": False},
+    ui.number_column("pledge_people", "Pledged people"),
+    {"field": "pledge_year", "headerName": "Pledge year", "minWidth": 100},
+    ui.number_column("n_members", "Members"),
+    ui.number_column("delivered", "Delivered to date (people)"),
+    ui.number_column("share_attained", "Share of pledge", "share"),
+    ui.number_column("pace_needed", "Pace needed / yr"),
+    ui.number_column("n_reporting_latest", "Members reporting (latest)"),
+]
+
+
+def _ledger_rows(ledger: pd.DataFrame) -> pd.DataFrame:
+    out = ledger.copy()
+    out["scope"] = out["ecosystem"].where(out["ecosystem"].notna(), out["region"])
+    out["launched"] = [d.strftime("%b %Y") if d is not None and d == d else "unknown" for d in out["launched_on"]]
+    out["pledge_year"] = out["pledge_year"].astype(object).where(out["pledge_year"].notna(), None)
+    out["pace_needed"] = out["pace_needed"].round(0)
+    return out[["partnership_id", "name", "kind", "scope", "launched", "pledge_text", "pledge_people", "pledge_year",
+                "n_members", "delivered", "share_attained", "pace_needed", "n_reporting_latest"]]
+
+
+def _ledger_summary(ledger: pd.DataFrame, latest: int | None) -> str:
+    people = ledger[ledger["share_attained"].notna()]
+    text = f"{len(ledger)} partnerships; {len(people)} pledge a number of people."
+    if not people.empty:
+        best = people.sort_values("share_attained", ascending=False).iloc[0]
+        text += (f" Highest share attained: {best['name']} ({percent(best['share_attained'])} of "
+                 f"{full(best['pledge_people'])} by {latest}).")
+    return text
+
+
+def benchmark_view(vintage: Vintage, state: PartnershipsState) -> dict[str, Any]:
+    if state.partnership is None or state.year is None:
+        empty = html.P("No partnership or survey year in the data.", className="text-body-secondary")
+        return {"peer": empty, "trend": html.Div()}
+    meta = data.indicator_meta(vintage, state.indicator)
+    bench = peer_benchmark(data.partnerships(vintage), data.partnership_values(vintage, state.indicator),
+                           state.partnership, state.group, state.year)
+    rows = [{"Partnership": label, "Value": full(value, meta.unit)} for label, value in bench.peers]
+    stats = [{"Statistic": "Median", "Value": full(bench.median, meta.unit)},
+             {"Statistic": "Lower quartile", "Value": full(bench.q1, meta.unit)},
+             {"Statistic": "Upper quartile", "Value": full(bench.q3, meta.unit)},
+             {"Statistic": "Rank (1 = highest)", "Value": f"{bench.rank} of {bench.n_with_data}"
+              if bench.rank else "–"}]
+    filename = f"pact-{state.partnership}-{state.indicator}-{state.year}-peers"
+    key_figures = dbc.Row([
+        dbc.Col(_stat("Value", compact(bench.value, meta.unit)), width=3),
+        dbc.Col(_stat("Rank", f"{bench.rank} / {bench.n_with_data}" if bench.rank else "–"), width=3),
+        dbc.Col(_stat("Peer median", compact(bench.median, meta.unit)), width=3),
+        dbc.Col(_stat("Quartiles", f"{compact(bench.q1, meta.unit)}–{compact(bench.q3, meta.unit)}"), width=3),
+    ], className="g-2 mb-2", id="partnerships-stats")
+    peer = html.Div([
+        key_figures,
+        ui.chart("partnerships-peer-chart", figures.peer_figure(bench, meta), figures.peer_summary(bench, meta),
+                 html.Div([ui.simple_table(rows), ui.simple_table(stats)]), filename=filename),
+    ])
+    trend_rows = [{"Year": y, bench.name: full(own, meta.unit), "Peer median": full(median, meta.unit)}
+                  for y, own, median in bench.trend]
+    trend_text = "; ".join(f"{y}: {full(own, meta.unit)} (median {full(median, meta.unit)})"
+                           for y, own, median in bench.trend)
+    trend = ui.chart("partnerships-trend-chart", figures.trend_figure(bench, meta),
+                     f"{bench.name}, {meta.label.lower()} by year against the peer median: {trend_text}.",
+                     ui.simple_table(trend_rows), filename=f"pact-{state.partnership}-{state.indicator}-trend")
+    return {"peer": peer, "trend": trend}
+
+
+def _stat(label: str, value: str) -> html.Div:
+    return html.Div([html.Div(label, className="small text-body-secondary"),
+                     html.Div(value, className="fw-bold fs-5")], className="border rounded px-2 py-1 h-100")
+
+
+@callback(
+    Output("partnerships-peer", "children"),
+    Output("partnerships-trend", "children"),
+    Output("partnerships-permalink", "data"),
+    Output("partnerships-messages", "children"),
+    Input("partnerships-partnership", "value"),
+    Input("partnerships-group", "value"),
+    Input("partnerships-indicator", "value"),
+    Input("partnerships-year", "value"),
+    State("partnerships-vintage", "data"),
+    prevent_initial_call=True,
+)
+def update_benchmark(partnership: object, group: object, indicator: object, year: object, pinned: object):
+    choice = data.resolve_vintage(pinned)
+    if choice.vintage is None:
+        return no_update, no_update, no_update, no_update
+    messages = Messages()
+    pinned_id = choice.vintage.vintage_id if choice.pinned else None
+    state = _state(choice.vintage, {"partnership": partnership, "group": group, "indicator": indicator,
+                                    "year": year}, messages, pinned_id)
+    view = benchmark_view(choice.vintage, state)
+    alerts = ui.message_alerts(messages, PAGE_ID).children if messages else None
+    return view["peer"], view["trend"], state.search(_defaults(choice.vintage)), alerts

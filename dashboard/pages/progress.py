@@ -1,0 +1,184 @@
+"""Progress (`/`): headline figures for a survey year, cumulative people trained against each target version,
+pace needed vs achieved, projected year, and membership growth."""
+
+from __future__ import annotations
+
+import dash_bootstrap_components as dbc
+import pandas as pd
+from dash import Input, Output, State, callback, dcc, html, no_update, register_page
+
+from dashboard import data, figures, ui
+from dashboard.analysis import TargetProgress, target_progress
+from dashboard.formatting import compact, full
+from dashboard.state import Messages, ProgressState, parse_progress
+
+PAGE_ID = "progress"
+TITLE = "Progress toward the targets"
+
+register_page(__name__, path="/", name="Progress", title="Progress · Pact Monitor", order=0)
+ui.register_url_sync(PAGE_ID)
+
+
+def layout(**query: object) -> html.Div:
+    choice, messages = ui.resolve(query)
+    if choice.vintage is None:
+        return ui.no_data(PAGE_ID, TITLE, "No curated snapshot exists yet.", messages)
+    return ui.guarded(PAGE_ID, TITLE, lambda: _page(choice, query, messages), messages)
+
+
+def _page(choice: data.VintageChoice, query: dict, messages: Messages) -> html.Div:
+    vintage = choice.vintage
+    dims = data.dimensions(vintage)
+    state = parse_progress(query, dims, messages)
+    pinned = vintage.vintage_id if choice.pinned else None
+    state = ProgressState(year=state.year, vintage=pinned)
+    latest = data.latest_year(vintage)
+    controls = ui.control_card([
+        dbc.Row([
+            dbc.Col(ui.select("progress-year", "Survey year (activity year)", [(y, str(y)) for y in dims.years],
+                              state.year), md=4, lg=3),
+            dbc.Col(html.P(
+                "Headline figures are EU totals: each member counts once. Change is on the previous survey "
+                "year. Badges compare each figure with the one the Commission published.",
+                className="small text-body-secondary mb-0 mt-md-4"), md=8, lg=9),
+        ]),
+    ], title="Year")
+    cumulative = data.cumulative_people_trained(vintage)
+    progress = target_progress(cumulative, data.targets(vintage))
+    body = [
+        controls,
+        html.Div(kpi_section(vintage, state.year), id="progress-kpis"),
+        html.H2("People up-/reskilled against the targets", className="section-title"),
+        dbc.Row([
+            dbc.Col(ui.chart("progress-targets-chart", figures.targets_figure(cumulative, progress),
+                             _targets_summary(cumulative, progress), ui.simple_table(_cumulative_rows(cumulative)),
+                             filename="pact-people-trained-vs-targets"), lg=7),
+            dbc.Col(target_status(progress), lg=5),
+        ]),
+        dbc.Row([
+            dbc.Col(ui.chart("progress-pace-chart", figures.pace_figure(cumulative, progress),
+                             _pace_summary(cumulative, progress),
+                             ui.simple_table(figures.pace_rows(cumulative, progress)),
+                             filename="pact-pace-needed-vs-achieved"), lg=4),
+            dbc.Col(_members_chart(vintage), lg=4),
+            dbc.Col(_partnerships_chart(vintage), lg=4),
+        ], className="mt-2"),
+    ]
+    search = state.search(latest)
+    return ui.page(PAGE_ID, TITLE,
+                   "Where the Pact for Skills stands: the latest survey year's figures, cumulative progress toward "
+                   "the 10 million and 25 million targets, and membership growth.",
+                   body, choice, messages, [*ui.url_sync(PAGE_ID, search), _vintage_store(pinned)])
+
+
+def _vintage_store(pinned: str | None) -> dcc.Store:
+    return dcc.Store(id="progress-vintage", data=pinned)
+
+
+def kpi_section(vintage: data.Vintage, year: int | None) -> list:
+    if year is None:
+        return [dbc.Alert("No survey year in the data.", color="secondary")]
+    kpis = data.kpis(vintage, year)
+    cards = [dbc.Col(ui.kpi_card(k), className="col-6 col-md-4 col-xl mb-2") for k in kpis]
+    return [
+        html.H2(f"Headline figures, {year}", className="section-title mt-0"),
+        dbc.Row(cards, className="g-2"),
+        html.P(ui.kpi_summary(kpis), className="visually-hidden", id="progress-kpis-summary"),
+    ]
+
+
+def target_status(progress: tuple[TargetProgress, ...]) -> html.Div:
+    if not progress:
+        return html.Div("No target or no people-trained figures in the data.", id="progress-target-status")
+    rows = [{
+        "Target": f"{(t.qualifier + ' ') if t.qualifier else ''}{compact(t.people)}",
+        "Deadline": str(t.deadline_year) if t.deadline_year else "none",
+        "To date": compact(t.cumulative),
+        "Pace achieved": f"{compact(t.achieved_pace)}/yr",
+        "Pace needed": f"{compact(t.needed_pace)}/yr" if t.needed_pace is not None else "–",
+        "Projected": str(t.projected_year) if t.projected_year else "–",
+        "Status": t.status,
+    } for t in progress]
+    colours = {"reached": "success", "on track": "success", "off track": "danger", "no deadline": "secondary"}
+    return html.Div([
+        html.H3("On track?", className="h6 mt-2"),
+        html.Div([html.P([dbc.Badge(t.status, color=colours.get(t.status, "secondary"), className="me-2"),
+                          figures.target_sentence(t)], className="small") for t in progress],
+                 className="target-status"),
+        ui.simple_table(rows, caption="Each target version, as announced (never overwritten)",
+                        table_id="progress-targets-table"),
+        html.P("Cumulative = the sum of the survey years (each wave reports one activity year). The projection "
+               "assumes the average yearly figure of the survey years so far continues.",
+               className="small text-body-secondary"),
+    ], id="progress-target-status")
+
+
+def _cumulative_rows(cumulative: pd.DataFrame) -> list[dict]:
+    return [{"Year": int(y), "People trained": full(v), "Cumulative": full(c)}
+            for y, v, c in zip(cumulative["year"], cumulative["value"], cumulative["cumulative"], strict=True)]
+
+
+def _targets_summary(cumulative: pd.DataFrame, progress: tuple[TargetProgress, ...]) -> str:
+    if cumulative.empty:
+        return "No people-trained figures yet."
+    return " ".join(figures.target_sentence(t) for t in progress) or (
+        f"{compact(float(cumulative['cumulative'].iloc[-1]))} people trained to date.")
+
+
+def _pace_summary(cumulative: pd.DataFrame, progress: tuple[TargetProgress, ...]) -> str:
+    if cumulative.empty:
+        return "No people-trained figures yet."
+    achieved = ", ".join(f"{int(y)}: {compact(v)}" for y, v in zip(cumulative["year"], cumulative["value"],
+                                                                     strict=True))
+    needed = "; ".join(f"{compact(t.needed_pace)} a year needed for {compact(t.people)} by {t.deadline_year}"
+                       for t in progress if t.needed_pace is not None)
+    return f"Achieved per year: {achieved}." + (f" {needed}." if needed else "")
+
+
+def _members_chart(vintage: data.Vintage) -> html.Figure:
+    registry = data.members_over_time(vintage)
+    published = data.membership_timeline(vintage)
+    latest = f"{int(registry['members'].iloc[-1]):,} members registered" if not registry.empty else "No members"
+    pub = published[published["members"].notna()]
+    pub_text = "; ".join(f"{d:%b %Y}: {(q + ' ') if q else ''}{int(m):,}" for d, q, m in
+                         zip(pub["as_of"], pub["qualifier"].fillna(""), pub["members"], strict=True))
+    rows = [{"Date": f"{d:%d %b %Y}", "Published members": f"{(q + ' ') if q else ''}{int(m):,}"}
+            for d, q, m in zip(pub["as_of"], pub["qualifier"].fillna(""), pub["members"], strict=True)]
+    return ui.chart("progress-members-chart", figures.members_figure(registry, published),
+                    f"{latest} in the registry. Published counts: {pub_text or 'none'}.",
+                    ui.simple_table(rows), filename="pact-members-over-time")
+
+
+def _partnerships_chart(vintage: data.Vintage) -> html.Figure:
+    launches = data.partnerships_over_time(vintage)
+    published = data.membership_timeline(vintage)
+    totals = launches.groupby("kind")["partnerships"].max() if not launches.empty else pd.Series(dtype="int64")
+    text = ", ".join(f"{int(n)} {kind}" for kind, n in totals.items()) or "none"
+    rows = [{"Launched": f"{d:%d %b %Y}", "Kind": k, "Launched to date": int(n)}
+            for d, k, n in zip(launches["as_of"], launches["kind"], launches["partnerships"], strict=True)]
+    return ui.chart("progress-partnerships-chart", figures.partnerships_figure(launches, published),
+                    f"Partnerships with a known launch date: {text}.", ui.simple_table(rows),
+                    filename="pact-partnerships-over-time")
+
+
+@callback(
+    Output("progress-kpis", "children"),
+    Output("progress-permalink", "data"),
+    Input("progress-year", "value"),
+    State("progress-vintage", "data"),
+    prevent_initial_call=True,
+)
+def update_year(year: object, pinned: object):
+    """Year changed: parse it like a URL value, rebuild the cards, update the permalink."""
+    choice = data.resolve_vintage(pinned)
+    if choice.vintage is None:
+        return no_update, no_update
+    messages = Messages()
+    dims = data.dimensions(choice.vintage)
+    state = parse_progress({"year": year}, dims, messages)
+    state = ProgressState(year=state.year, vintage=choice.vintage.vintage_id if choice.pinned else None)
+    children = kpi_section(choice.vintage, state.year)
+    if messages:
+        children = [ui.message_alerts(messages, "progress-year"), *children]
+    return children, state.search(data.latest_year(choice.vintage))
+

@@ -1,0 +1,303 @@
+"""Layout builders shared by the pages: plain functions returning components (testable without a browser)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import dash_ag_grid as dag
+import dash_bootstrap_components as dbc
+import pandas as pd
+from dash import dcc, html
+
+from dashboard import data, style
+from dashboard.data import Coverage, Flags, Kpi, VintageChoice
+from dashboard.formatting import change, clip, compact, full
+from dashboard.state import Messages
+
+log = logging.getLogger(__name__)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Page frame
+# --------------------------------------------------------------------------------------------------------------
+
+
+def resolve(query: Mapping[str, object]) -> tuple[VintageChoice, Messages]:
+    messages = Messages()
+    choice = data.resolve_vintage(query.get("vintage"))
+    if choice.message:
+        messages.append(choice.message)
+    return choice, messages
+
+
+def message_alerts(messages: Sequence[str], page_id: str) -> html.Div:
+    if not messages:
+        return html.Div(id=f"{page_id}-messages", role="status")
+    shown = list(messages[:8])
+    if len(messages) > 8:
+        shown.append(f"… and {len(messages) - 8} more.")
+    return html.Div(
+        dbc.Alert(
+            [html.Strong("Some settings in the link were not used. "), html.Ul([html.Li(m) for m in shown],
+                                                                            className="mb-0 mt-1")],
+            color="warning", className="py-2",
+        ),
+        id=f"{page_id}-messages", role="status",
+    )
+
+
+def vintage_notice(choice: VintageChoice) -> html.Div | None:
+    if choice.vintage is None or not choice.pinned:
+        return None
+    info = data.vintage_info(choice.vintage)
+    return dbc.Alert(
+        [html.I(className="bi bi-pin-angle me-2", **{"aria-hidden": "true"}),
+         f"Pinned to data vintage {info.vintage_id} (built {info.created_at}). The figures are as they stood then. ",
+         html.A("Show the current data", href="?", className="alert-link")],
+        color="info", className="py-2", id="vintage-notice",
+    )
+
+
+def page(
+    page_id: str,
+    title: str,
+    lead: str,
+    body: Sequence[Any],
+    choice: VintageChoice | None = None,
+    messages: Sequence[str] = (),
+    stores: Sequence[Any] = (),
+) -> html.Div:
+    header = html.Div(
+        [html.H1(title, className="h3 mb-1"), html.P(lead, className="text-body-secondary mb-3")],
+        className="pt-3",
+    )
+    notice = vintage_notice(choice) if choice else None
+    return html.Div(
+        [header, notice, message_alerts(messages, page_id), *body, *stores],
+        id=f"{page_id}-page",
+        className="pb-5",
+    )
+
+
+def no_data(page_id: str, title: str, reason: str, messages: Sequence[str] = ()) -> html.Div:
+    return page(page_id, title, "", [dbc.Alert(
+        [html.H2("No data to show yet", className="h5"), html.P(reason, className="mb-1"),
+         html.P(["Build it with ", html.Code("python -m pipelines"), " (or ", html.Code("make run"), ")."],
+                className="mb-0")],
+        color="secondary", id=f"{page_id}-no-data",
+    )], messages=messages)
+
+
+def guarded(page_id: str, title: str, build: Callable[[], html.Div], messages: Sequence[str] = ()) -> html.Div:
+    """Build a page; data that cannot be read gives a page saying so, never a server error."""
+    try:
+        return build()
+    except data.DataUnavailable as exc:
+        log.warning("%s: curated data unavailable: %s", page_id, exc)
+        return no_data(page_id, title, f"The curated data could not be read: {exc}.", messages)
+    except Exception:
+        log.exception("%s: the page could not be built", page_id)
+        return no_data(page_id, title, "This view could not be built from the current data; the error is logged.",
+                       messages)
+
+
+def permalink_store(page_id: str, search: str) -> dcc.Store:
+    """The page's current query string; a clientside callback mirrors it into the address bar."""
+    return dcc.Store(id=f"{page_id}-permalink", data=search)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Controls
+# --------------------------------------------------------------------------------------------------------------
+
+
+def labelled(label: str, control: Any, control_id: str, help_text: str | None = None) -> html.Div:
+    children = [dbc.Label(label, html_for=control_id, className="form-label small fw-semibold mb-1"), control]
+    if help_text:
+        children.append(html.Div(help_text, className="form-text mt-0"))
+    return html.Div(children, className="mb-2")
+
+
+def select(control_id: str, label: str, options: Sequence[tuple[object, str]], value: object) -> html.Div:
+    """A native <select>: labelled, keyboard-operable everywhere, nothing to learn."""
+    return labelled(label, dbc.Select(
+        id=control_id, options=[{"label": text, "value": str(v)} for v, text in options],
+        value=None if value is None else str(value), size="sm",
+    ), control_id)
+
+
+def multi_select(control_id: str, label: str, options: Sequence[tuple[str, str]], value: Sequence[str],
+                 placeholder: str = "All") -> html.Div:
+    return labelled(label, dcc.Dropdown(
+        id=control_id, options=[{"label": text, "value": v} for v, text in options], value=list(value), multi=True,
+        placeholder=placeholder, clearable=True, searchable=True, className="dash-dropdown-sm",
+    ), control_id)
+
+
+def control_card(children: Sequence[Any], title: str = "Selection") -> dbc.Card:
+    return dbc.Card(
+        [dbc.CardHeader(html.H2(title, className="h6 mb-0")), dbc.CardBody(list(children), className="py-2")],
+        className="mb-3 shadow-sm",
+    )
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Charts and tables
+# --------------------------------------------------------------------------------------------------------------
+
+
+def graph_config(filename: str) -> dict:
+    return {**style.GRAPH_CONFIG, "toImageButtonOptions": {"format": "png", "filename": filename, "scale": 2}}
+
+
+def chart(graph_id: str, figure: Any, summary: str, table: Any = None, filename: str = "pact-monitor-chart",
+          extra: Sequence[Any] = ()) -> html.Figure:
+    """A chart with its text alternative: a caption summarising it, and its data as a table behind a disclosure."""
+    children: list[Any] = [
+        dcc.Loading(dcc.Graph(id=graph_id, figure=figure, config=graph_config(filename)), type="circle",
+                    delay_show=300),
+        html.Figcaption(summary, id=f"{graph_id}-summary", className="small text-body-secondary mt-1"),
+        *extra,
+    ]
+    if table is not None:
+        children.append(html.Details(
+            [html.Summary("Show the data as a table", className="small"), html.Div(table, id=f"{graph_id}-table")],
+            className="mt-1",
+        ))
+    return html.Figure(children, className="mb-3", id=f"{graph_id}-figure")
+
+
+def simple_table(rows: Sequence[Mapping[str, object]], caption: str | None = None, table_id: str | None = None,
+                 numeric: Sequence[str] = ()) -> dbc.Table:
+    """A small, plain HTML table (the text alternative of a chart, or a short list)."""
+    if not rows:
+        return dbc.Table([html.Tbody(html.Tr(html.Td("No rows.")))], size="sm", **_id(table_id))
+    columns = list(rows[0].keys())
+    head = html.Thead(html.Tr([html.Th(c, scope="col", className="text-end" if c in numeric else None)
+                               for c in columns]))
+    body = html.Tbody([
+        html.Tr([html.Td("" if r.get(c) is None else str(r.get(c)), className="text-end" if c in numeric else None)
+                 for c in columns])
+        for r in rows
+    ])
+    parts: list[Any] = [html.Caption(caption, className="caption-top small")] if caption else []
+    return dbc.Table([*parts, head, body], size="sm", striped=True, hover=True, responsive=True,
+                     className="small mb-2", **_id(table_id))
+
+
+def _id(component_id: str | None) -> dict[str, str]:
+    return {"id": component_id} if component_id else {}
+
+
+def grid(grid_id: str, frame: pd.DataFrame, column_defs: Sequence[Mapping[str, Any]], height: int = 360,
+         column_size: str | None = "responsiveSizeToFit") -> dag.AgGrid:
+    """A sortable, filterable grid (dash-ag-grid) of a frame's rows."""
+    records = frame.astype(object).where(frame.notna(), None).to_dict("records")
+    return dag.AgGrid(
+        id=grid_id,
+        rowData=records,
+        columnDefs=list(column_defs),
+        defaultColDef={"sortable": True, "filter": True, "resizable": True, "floatingFilter": False,
+                       "minWidth": 90},
+        dashGridOptions={"animateRows": False, "ensureDomOrder": True, "enableCellTextSelection": True,
+                         "domLayout": "normal", "suppressColumnVirtualisation": True},
+        columnSize=column_size,
+        style={"height": f"{height}px", "width": "100%"},
+        className="ag-theme-alpine",
+    )
+
+
+NUMBER_FORMAT = {"function": "d3.format(',')(params.value)"}
+EURO_FORMAT = {"function": "params.value == null ? '' : '€' + d3.format(',.2f')(params.value)"}
+PERCENT_FORMAT = {"function": "params.value == null ? '' : d3.format('.0%')(params.value)"}
+
+
+def number_column(field: str, header: str, unit: str = "", **extra: Any) -> dict:
+    formatter = EURO_FORMAT if unit == "EUR" else (PERCENT_FORMAT if unit == "share" else {
+        "function": "params.value == null ? '' : d3.format(',')(params.value)"})
+    return {"field": field, "headerName": header, "type": "numericColumn", "filter": "agNumberColumnFilter",
+            "valueFormatter": formatter, **extra}
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Figures with coverage and flags
+# --------------------------------------------------------------------------------------------------------------
+
+
+def coverage_text(coverage: Coverage) -> str:
+    return (f"Reported by {coverage.reporting:,} of {coverage.respondents:,} respondents "
+            f"({coverage.registered:,} members registered by year end)")
+
+
+def flag_badges(flags: Flags, unit: str = "") -> list[Any]:
+    badges: list[Any] = []
+    if not flags.not_published and flags.published_value is not None:
+        qualifier = f"{flags.published_qualifier} " if flags.published_qualifier else ""
+        status = "derived" if flags.published_status == "derived" else "published"
+        word = {"equal": "equals", "consistent": "consistent with", "differs": "differs from"}.get(flags.comparison,
+                                                                                                   "vs")
+        colour = {"equal": "success", "consistent": "info", "differs": "danger"}.get(flags.comparison, "secondary")
+        badges.append(dbc.Badge(f"{word} {status}: {qualifier}{compact(flags.published_value, unit)}",
+                                color=colour, className="me-1 fw-normal text-wrap", text_color=None))
+    if flags.not_published:
+        badges.append(dbc.Badge("not published", color="light", text_color="dark", className="me-1 fw-normal border"))
+    if flags.break_in_series:
+        badges.append(dbc.Badge("break in series", color="warning", text_color="dark", className="me-1 fw-normal",
+                                title="The survey question changed this year: compare with earlier years with care"))
+    return badges
+
+
+def kpi_card(kpi: Kpi) -> dbc.Card:
+    value = compact(kpi.value, kpi.unit)
+    if kpi.unit == "share" and kpi.value is not None:
+        delta_text = (f"{(kpi.value - kpi.previous) * 100:+.0f} pts on {kpi.previous_year}"
+                      if kpi.previous is not None else "no previous year")
+    elif kpi.change is not None:
+        delta_text = f"{change(kpi.change)} on {kpi.previous_year}"
+    else:
+        delta_text = f"no {kpi.previous_year} figure" if kpi.previous_year else "first survey year"
+    delta = html.Div(delta_text, className="small text-body-secondary")
+    coverage = (f"{kpi.coverage.reporting:,} of {kpi.coverage.respondents:,} respondents reported"
+                if kpi.key != "respondents" else f"of {kpi.coverage.registered:,} members registered")
+    return dbc.Card(
+        dbc.CardBody([
+            html.Div(kpi.label, className="small fw-semibold text-body-secondary kpi-label"),
+            html.Div(value, className="fs-3 fw-bold kpi-value", style={"color": style.EU_BLUE}),
+            delta,
+            html.Div(coverage, className="small text-body-secondary"),
+            html.Div(flag_badges(kpi.flags, kpi.unit), className="mt-1"),
+        ], className="p-2"),
+        className="h-100 shadow-sm kpi-card",
+        id=f"kpi-{kpi.key}",
+    )
+
+
+def kpi_summary(kpis: Sequence[Kpi]) -> str:
+    parts = []
+    for kpi in kpis:
+        text = f"{kpi.label}: {full(kpi.value, kpi.unit)}"
+        if kpi.change is not None and kpi.unit != "share":
+            text += f" ({change(kpi.change)} on {kpi.previous_year})"
+        parts.append(text)
+    return "; ".join(parts) + "."
+
+
+def shown(value: object) -> str:
+    return clip(value, 80)
+
+
+def register_url_sync(page_id: str) -> None:
+    """Mirror `<page_id>-permalink` into the address bar (assets/pact.js), so a copied URL restores the view."""
+    from dash import ClientsideFunction, Input, Output, clientside_callback
+
+    clientside_callback(
+        ClientsideFunction(namespace="pact", function_name="syncUrl"),
+        Output(f"{page_id}-url-sync", "children"),
+        Input(f"{page_id}-permalink", "data"),
+    )
+
+
+def url_sync(page_id: str, search: str) -> list[Any]:
+    return [permalink_store(page_id, search), html.Div(id=f"{page_id}-url-sync", hidden=True)]
