@@ -269,6 +269,16 @@ def _table(document, headers: Sequence[str], rows: Sequence[Sequence[str]], *, n
     return table
 
 
+def _widths(table, widths: Sequence) -> None:
+    # Word reads the cell widths, LibreOffice the grid: set both so the first column is not squeezed.
+    table.autofit = False
+    for row in table.rows:
+        for cell, width in zip(row.cells, widths, strict=False):
+            cell.width = width
+    for column, width in zip(table.columns, widths, strict=False):
+        column.width = width
+
+
 def _small(paragraph, size: float = 9) -> None:
     for run in paragraph.runs:
         run.font.size = Pt(size)
@@ -321,7 +331,8 @@ def build_docx(briefing: Briefing) -> bytes:
                 cells.append(f"{text} [{cell.flags}]" if cell.flags else text)
             label = f"{row.label} ({row.unit})" if row.unit not in ("", "%") else f"{row.label} (%)"
             rows.append([label, *cells])
-        _table(document, headers, rows)
+        headline_table = _table(document, headers, rows)
+        _widths(headline_table, [Cm(5.2)] + [Cm(11.8 / max(len(briefing.years), 1))] * len(briefing.years))
         published = [
             f"{row.label}, {year}: {cell.published}"
             for row in briefing.headline for year, cell in zip(briefing.years, row.cells, strict=True)

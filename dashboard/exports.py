@@ -242,7 +242,15 @@ class _Sheet:
 
     def finish(self, *, minimum: int = 8, wrap_over: int = XLSX_MAX_COL_WIDTH) -> None:
         for col, width in self.widths.items():
-            self.ws.set_column(col, col, min(max(width + 2, minimum), wrap_over))
+            if width + 2 > wrap_over:
+                self.ws.set_column(col, col, wrap_over, self.fmt["wrap"])
+            else:
+                self.ws.set_column(col, col, max(width + 2, minimum))
+        # Printed or converted to PDF, a sheet is one page wide (landscape A4) with the header on every page.
+        self.ws.set_landscape()
+        self.ws.set_paper(9)
+        self.ws.fit_to_pages(1, 0)
+        self.ws.set_margins(left=0.5, right=0.5, top=0.6, bottom=0.6)
 
 
 def _formats(book: xlsxwriter.Workbook) -> dict[str, Any]:
@@ -279,6 +287,7 @@ def _write_data_sheet(sheet: _Sheet, table: ExportTable) -> None:
             else:
                 sheet.text(row, col, value)
     ws.freeze_panes(1, 0)
+    ws.repeat_rows(0)
     if table.columns:
         ws.autofilter(0, 0, max(len(table.frame), 1), len(table.columns) - 1)
     sheet.finish()
