@@ -311,7 +311,7 @@ def test_the_raw_tree_is_complete_and_the_truth_stays_outside(sample, tmp_path):
 
 
 def test_every_kind_of_row_and_reject_is_present_in_every_wave(truth):
-    rows, rejects = truth["rows"], truth["rejects"]
+    rows, rejects, facts = truth["rows"], truth["rejects"], truth["facts"]
     for wave in WAVES:
         w = rows[rows["wave"] == wave]
         counts = w["status"].value_counts()
@@ -320,7 +320,14 @@ def test_every_kind_of_row_and_reject_is_present_in_every_wave(truth):
         cases = set(w["case"])
         assert {"superseded_tie_creation", "superseded_tie_contribution_id", "superseded_edited_original",
                 "superseded_earlier", "id_mistyped", "id_format", "unknown_member", "unknown_member_state",
-                "test_by_user_name", "test_by_organisation", "blank_empty", "blank_whitespace"} <= cases
+                "test_by_user_name", "test_by_organisation", "blank_empty", "blank_whitespace",
+                "no_valid_number"} <= cases
+        # a respondent whose only number was invalid still counts as a respondent, with no facts
+        silent = w[w["case"] == "no_valid_number"]
+        assert (silent["status"] == "accepted").all()
+        assert not set(silent["member_id"]) & set(facts.loc[facts["year"] == wave, "member_id"])
+        assert set(zip(silent["source_file"], silent["row"], strict=True)) <= set(
+            zip(rejects["source_file"], rejects["row"], strict=True))
         assert (w.loc[w["case"] == "id_mistyped", "matched_by"] == "name").all()
         wr = rejects[rejects["source_file"] == f"surveys/pact_survey_{wave}.xlsx"]
         assert {"negative_value", "not_a_number", "implausible_value", "unknown_member",

@@ -25,6 +25,7 @@ from pipelines.sample import calibration as cal
 from pipelines.sample import registry as reg
 from pipelines.sample import survey as sv
 from pipelines.sample.eusurvey import HEADER_ROW, write_eusurvey_xlsx
+from pipelines.sample.names import name_key
 from pipelines.schema import REPORTED_INDICATORS
 from pipelines.sidecar import sidecar_path
 
@@ -202,11 +203,13 @@ def generate(out: Path = RAW, truth: Path = DEFAULT_TRUTH, seed: int = DEFAULT_S
 
     commitment_counts = commitments.groupby("member_id", sort=False).size().reindex(members["member_id"]).to_numpy()
     prior: set[int] = set()
+    taken_names = {name_key(o) for o in members["organisation"]}
     waves = []
     for k, (year, spec) in enumerate(sorted(sv.WAVE_SPECS.items())):
         t0 = time.perf_counter()
         output = sv.generate_wave(
-            _rng(seed, 10 + k), spec, members, commitment_counts, country_names, ecosystem_names, scale, prior
+            _rng(seed, 10 + k), spec, members, commitment_counts, country_names, ecosystem_names, scale, prior,
+            taken_names,
         )
         prior |= set(output.respondents.tolist())
         path = out / spec.source_file

@@ -363,11 +363,11 @@ def _choose_respondents(
 
 def _allocate_indicator(
     rng: np.random.Generator, indicator: str, total: int, spec: WaveSpec, size_factor: np.ndarray,
-    types: np.ndarray,
+    types: np.ndarray, silent: np.ndarray,
 ) -> np.ndarray:
     """Each respondent's true value (-1 = not answered); investment in cents. Sums exactly to `total`."""
     n = len(size_factor)
-    answered = rng.random(n) < ANSWER_RATE[indicator]
+    answered = (rng.random(n) < ANSWER_RATE[indicator]) & ~silent
     zero = answered & (rng.random(n) < ZERO_RATE)
     positive = answered & ~zero
     factor = size_factor * np.array([TYPE_FACTOR.get((t, indicator), 1.0) for t in types])
@@ -396,7 +396,7 @@ def _allocate_indicator(
 
 
 def _allocate_progress(
-    rng: np.random.Generator, commitments: np.ndarray, width: int, share: Fraction
+    rng: np.random.Generator, commitments: np.ndarray, width: int, share: Fraction, silent: np.ndarray
 ) -> list[list[bool]]:
     """Per respondent, one flag per reported commitment (True = progressing); exactly `share` of all flags True."""
     n = len(commitments)
@@ -404,6 +404,7 @@ def _allocate_progress(
     partial = rng.random(n) < 0.10
     reported[partial] = np.floor(rng.random(int(partial.sum())) * (reported[partial] + 1)).astype(np.int64)
     reported[rng.random(n) < 0.10] = 0
+    reported[silent] = 0
     while int(reported.sum()) % share.denominator:
         candidates = np.flatnonzero(reported > 0)
         reported[candidates[rng.integers(len(candidates))]] -= 1
@@ -435,7 +436,10 @@ def generate_wave(
     ecosystem_names: dict[str, str],
     scale: int,
     prior_respondents: set[int],
+    taken_names: set[str] | None = None,
 ) -> WaveOutput:
+    """One wave. `taken_names` (the registry's name keys, computed once per sample) keeps invented strangers
+    distinct from every member; it is computed here when not given."""
     cal_wave = cal.WAVES[spec.wave]
     clock = _Clock(cal_wave, spec, rng)
     registered = np.array([d.toordinal() for d in members["registered_on"]])
@@ -445,12 +449,15 @@ def generate_wave(
 
     size_factor = members["size"].map(SIZE_FACTOR).to_numpy()[respondents]
     types = members["member_type"].to_numpy()[respondents]
+    # respondents who answered no number validly: they still count as respondents (Rules of the data)
+    silent = np.zeros(n_resp, dtype=bool)
+    silent[rng.choice(n_resp, size=scale, replace=False)] = True
     values = {
-        ind: _allocate_indicator(rng, ind, cal_wave.totals[ind].value * scale, spec, size_factor, types)
+        ind: _allocate_indicator(rng, ind, cal_wave.totals[ind].value * scale, spec, size_factor, types, silent)
         for ind in REPORTED_INDICATORS
     }
     width = len(spec.progress_columns)
-    flags = _allocate_progress(rng, commitment_counts[respondents], width, cal_wave.progressing_share)
+    flags = _allocate_progress(rng, commitment_counts[respondents], width, cal_wave.progressing_share, silent)
 
     organisations = members["organisation"].to_numpy()
     member_ids = members["member_id"].to_numpy()
@@ -510,7 +517,7 @@ def generate_wave(
         sub.matched_by = "id"
         accepted.append(sub)
 
-    order = rng.permutation(len(accepted))
+    order = rng.permutation(np.flatnonzero(~silent))
     n_superseded = max(4, round(0.04 * len(accepted)))
     n_mistyped = max(3, round(0.01 * len(accepted)))
     n_id_format = max(3, round(0.02 * len(accepted)))
@@ -518,7 +525,10 @@ def generate_wave(
     mistyped = order[n_superseded:n_superseded + n_mistyped].tolist()
     id_format = order[n_superseded + n_mistyped:n_superseded + n_mistyped + n_id_format].tolist()
     shadowed = order[n_superseded + n_mistyped + n_id_format:]
-    plain = order[n_superseded:].tolist()
+    silent_ones = np.flatnonzero(silent).tolist()
+    for i in silent_ones:
+        accepted[i].case = "no_valid_number"
+    plain = order[n_superseded:].tolist() + silent_ones
 
     # -- mistyped registration IDs: the organisation name still identifies the member
     for j, i in enumerate(mistyped):
@@ -594,9 +604,11 @@ def generate_wave(
     # -- invalid values, in answers that are otherwise blank: the value is rejected, the submission stands
     kinds = ("negative_value", "not_a_number", "implausible_value")
     n_invalid = 6 * scale
-    slots = [(i, ind) for i in plain for ind in REPORTED_INDICATORS if values[ind][i] < 0]
-    for j, k in enumerate(rng.choice(len(slots), size=n_invalid, replace=False).tolist()):
-        i, ind = slots[k]
+    # the silent respondents' only number is an invalid one
+    planted = [(i, REPORTED_INDICATORS[j % len(REPORTED_INDICATORS)]) for j, i in enumerate(silent_ones)]
+    slots = [(i, ind) for i in plain if not silent[i] for ind in REPORTED_INDICATORS if values[ind][i] < 0]
+    picked = rng.choice(len(slots), size=n_invalid - len(planted), replace=False).tolist()
+    for j, (i, ind) in enumerate(planted + [slots[k] for k in picked]):
         kind = kinds[j % 3]
         cell = render_invalid(kind, rng, spec.decimal_separator)
         accepted[i].answers[ind] = cell
@@ -632,7 +644,7 @@ def generate_wave(
 
     # -- submissions rejected whole
     rejected: list[Submission] = []
-    taken = {name_key(o) for o in organisations}
+    taken = set(taken_names) if taken_names is not None else {name_key(o) for o in organisations}
     strangers = organisation_names(rng, ["SME"] * scale, ["DE"] * scale, taken=taken)
     for j in range(scale):
         sub = base(int(respondents[0]), people[j], "unknown_member")
