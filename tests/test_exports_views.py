@@ -1,0 +1,214 @@
+"""Page exports end to end: the real query layer over curated Parquet, every file read back with a real reader.
+
+Two data sets: the bundled sample run through the real pipeline (published figures, the briefing pack), and the
+dashboard's tiny fixture snapshot with hostile text planted in fields members type (member type, partnership
+name), to prove every export writes them inert.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import shutil
+import zipfile
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import docx
+import openpyxl
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+from dashboard import data
+from dashboard.export_views import PAGE_PATHS, page_export, pack_bytes, query_from_args
+from dashboard.exports import to_csv_bytes, to_xlsx_bytes
+from pipelines.runner import run
+from tests.dashboard_fixtures import fixture_tables, write_curated_snapshot
+
+REPO = Path(__file__).resolve().parents[1]
+BASE = "http://127.0.0.1:8050"
+HOSTILE_TYPE = '=HYPERLINK("http://x","y")'
+HOSTILE_PARTNERSHIP = "@SUM(A1)"
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+@pytest.fixture(scope="module")
+def app():
+    import dashboard.app
+
+    return dashboard.app
+
+
+@pytest.fixture(scope="module")
+def sample_curated(tmp_path_factory):
+    curated = tmp_path_factory.mktemp("sample") / "curated"
+    run(REPO / "data" / "raw", curated, progress=False)
+    return curated
+
+
+@pytest.fixture
+def on_sample(sample_curated, monkeypatch, app):
+    monkeypatch.setenv(data.CURATED_ENV, str(sample_curated))
+    data.reset()
+    yield sample_curated
+    data.reset()
+
+
+@pytest.fixture(scope="module")
+def hostile_curated(tmp_path_factory):
+    tables = fixture_tables()
+    members = tables["members"].to_pylist()
+    for row in members:
+        if row["member_id"] == "M002":
+            row["member_type"] = HOSTILE_TYPE
+    partnerships = tables["partnerships"].to_pylist()
+    for row in partnerships:
+        if row["partnership_id"] == "RSP-LOMB":
+            row["name"] = HOSTILE_PARTNERSHIP
+    changed = {
+        "members": pa.Table.from_pylist(members, schema=tables["members"].schema),
+        "partnerships": pa.Table.from_pylist(partnerships, schema=tables["partnerships"].schema),
+    }
+    curated = tmp_path_factory.mktemp("hostile") / "curated"
+    write_curated_snapshot(curated, tables=changed)
+    return curated
+
+
+@pytest.fixture
+def on_hostile(hostile_curated, monkeypatch, app):
+    monkeypatch.setenv(data.CURATED_ENV, str(hostile_curated))
+    data.reset()
+    yield hostile_curated
+    data.reset()
+
+
+def _csv_rows(content: bytes) -> list[list[str]]:
+    assert content.startswith(b"\xef\xbb\xbf")
+    return list(csv.reader(io.StringIO(content.decode("utf-8-sig"), newline="")))
+
+
+def _sheet_rows(content: bytes, sheet: str = "Data") -> list[list[object]]:
+    book = openpyxl.load_workbook(io.BytesIO(content))
+    return [[c.value for c in row] for row in book[sheet].iter_rows()]
+
+
+def test_explore_files_equal_the_query_layer(on_sample):
+    query = {"indicator": "people_trained", "by": "member_state", "from": "2023", "to": "2024",
+             "ecosystem": ["CONS", "DIGI"]}
+    export = page_export("explore", query, BASE)
+    vintage = data.resolve_vintage(None).vintage
+    expected = data.breakdown(vintage, "people_trained", "member_state", 2023, 2024,
+                              data.Filters(ecosystems=("CONS", "DIGI")))
+    assert not expected.empty
+    table = export.view("explore").table
+    rows = _csv_rows(to_csv_bytes(table))
+    assert rows[0][:3] == ["Member State code", "Member State", "People up-/reskilled (people)"]
+    assert [r[0] for r in rows[1:]] == list(expected["key"])
+    assert [int(r[2]) for r in rows[1:]] == [int(v) for v in expected["value"]]
+    sheet = _sheet_rows(to_xlsx_bytes(table))
+    assert [r[2] for r in sheet[1:]] == [int(v) for v in expected["value"]]
+    assert all(isinstance(r[2], int) for r in sheet[1:])
+    filters = dict(r[:2] for r in _sheet_rows(to_xlsx_bytes(table), "Filters"))
+    assert filters["Years"] == "2023–2024"
+    assert "Construction (CONS)" in filters["Industrial ecosystem"]
+    link = urlsplit(export.permalink)
+    assert link.path == "/explore"
+    assert parse_qs(link.query)["vintage"] == [vintage.vintage_id]
+
+
+def test_explore_by_year_carries_coverage_and_published_figures(on_sample):
+    export = page_export("explore", {"indicator": "training_programmes", "by": "year"}, BASE)
+    frame = export.view("explore").table.frame
+    assert list(frame["year"]) == [2022, 2023, 2024]
+    assert list(frame["value"]) == [15_500, 32_500, 48_000]
+    rows = _csv_rows(to_csv_bytes(export.view("explore").table))
+    header = rows[0]
+    assert header[1] == "Training programmes updated or developed (programmes)"
+    assert [r[header.index("Computed vs published")] for r in rows[1:]] == list(frame["comparison"])
+    assert all("s" in r[header.index("Flags")].split() for r in rows[1:])
+
+
+def test_every_page_view_opens_in_every_format(on_sample):
+    for page in PAGE_PATHS:
+        export = page_export(page, {}, BASE)
+        assert export.views, page
+        for view in export.views:
+            rows = _csv_rows(to_csv_bytes(view.table))
+            assert len(rows) == len(view.table.frame) + 1, (page, view.key)
+            sheet = _sheet_rows(to_xlsx_bytes(view.table))
+            assert len(sheet) == len(view.table.frame) + 1, (page, view.key)
+            numeric = [i for i, c in enumerate(view.table.columns) if c.kind in ("integer", "decimal", "euro")]
+            for r in sheet[1:]:
+                assert all(r[i] is None or isinstance(r[i], (int, float)) for i in numeric), (page, view.key, r)
+
+
+def test_progress_pack_holds_the_published_figures_and_the_permalink(on_sample):
+    export = page_export("progress", {}, BASE)
+    name, content = pack_bytes(export)
+    assert name.endswith("_briefing.zip") and export.vintage.vintage_id.lower() in name
+    with zipfile.ZipFile(io.BytesIO(content)) as archive:
+        names = archive.namelist()
+        document = docx.Document(io.BytesIO(archive.read(next(n for n in names if n.endswith("briefing.docx")))))
+        workbook = openpyxl.load_workbook(io.BytesIO(archive.read(next(n for n in names if n.endswith(".xlsx")))))
+        pngs = [n for n in names if n.endswith(".png")]
+    headline = {row.cells[0].text: [c.text.split(" [")[0] for c in row.cells[1:]]
+                for row in document.tables[0].rows[1:]}
+    assert [c.text for c in document.tables[0].rows[0].cells] == ["Indicator", "2022", "2023", "2024"]
+    assert headline["People up-/reskilled (people)"] == ["2,000,000", "1,500,000", "2,600,000"]
+    assert headline["Training programmes updated or developed (programmes)"] == ["15,500", "32,500", "48,000"]
+    assert headline["Investment in up-/reskilling (EUR)"][:2] == ["€160,000,000", "€150,000,000"]
+    assert headline["Stakeholders joined in partnerships (stakeholders)"][0] == "21,500"
+    assert headline["People reached by promotion (people)"][0] == "19,000,000"
+    assert headline["Commitments progressing (%)"][0] == "90.0%"
+    text = "\n".join(p.text for p in document.paragraphs)
+    assert "2.6 million people trained in 2024, 73% above 2023." in text
+    assert "the over 25 million target is reached in 2034" in text
+    assert "2022: 461 survey respondents" in text
+    links = {rel.target_ref for rel in document.part.rels.values() if rel.reltype.endswith("/hyperlink")}
+    assert export.permalink in links
+    assert workbook.sheetnames[:5] == ["kpis", "cumulative", "pace", "members", "partnerships"]
+    if shutil.which("chromium"):
+        assert len(pngs) == 4 and len(document.inline_shapes) == 4
+    # The permalink reproduces the view: same vintage, same rows.
+    again = page_export("progress", query_from_args(parse_qs(urlsplit(export.permalink).query)), BASE)
+    assert again.vintage == export.vintage and again.permalink == export.permalink
+    for first, second in zip(export.views, again.views, strict=True):
+        pd.testing.assert_frame_equal(first.table.frame, second.table.frame)
+
+
+def test_hostile_text_is_inert_in_every_export(on_hostile):
+    hostile = (HOSTILE_TYPE, HOSTILE_PARTNERSHIP)
+    checked = 0
+    for page, query in (("explore", {"by": "member_type"}), ("explore", {"by": "partnership"}),
+                        ("partnerships", {}), ("progress", {})):
+        export = page_export(page, query, BASE)
+        for view in export.views:
+            text_columns = [i for i, c in enumerate(view.table.columns) if c.kind in ("text", "flags")]
+            for row in _csv_rows(to_csv_bytes(view.table))[1:]:
+                for cell in (row[i] for i in text_columns):
+                    assert not cell.startswith(FORMULA_STARTS), (page, view.key, cell)
+                    if cell.lstrip("'") in hostile:
+                        assert cell == "'" + cell.lstrip("'")
+                        checked += 1
+            book = openpyxl.load_workbook(io.BytesIO(to_xlsx_bytes(view.table)))
+            for ws in book.worksheets:
+                for row in ws.iter_rows():
+                    for cell in row:
+                        assert cell.data_type != "f", (page, view.key, ws.title, cell.coordinate)
+                        if cell.data_type == "s":
+                            assert not cell.value.startswith(FORMULA_STARTS), (page, view.key, cell.value)
+    # The hostile member type and partnership name really went through the exports.
+    assert checked >= 3
+
+
+def test_hostile_names_are_inert_in_the_briefing(on_hostile):
+    _, content = pack_bytes(page_export("explore", {"by": "partnership"}, BASE),
+                            render=lambda *a, **k: (_ for _ in ()).throw(RuntimeError("no images in this test")))
+    with zipfile.ZipFile(io.BytesIO(content)) as archive:
+        name = next(n for n in archive.namelist() if n.endswith("briefing.docx"))
+        document = docx.Document(io.BytesIO(archive.read(name)))
+    cells = [c.text for t in document.tables for row in t.rows for c in row.cells]
+    assert "'" + HOSTILE_PARTNERSHIP in cells
+    assert HOSTILE_PARTNERSHIP not in cells
+    assert any("could not be drawn" in p.text for p in document.paragraphs)
