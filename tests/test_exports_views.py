@@ -21,7 +21,7 @@ import pyarrow as pa
 import pytest
 
 from dashboard import data
-from dashboard.export_views import PAGE_PATHS, page_export, pack_bytes, query_from_args
+from dashboard.export_views import PAGE_PATHS, pack_bytes, page_export, query_from_args
 from dashboard.exports import to_csv_bytes, to_xlsx_bytes
 from pipelines.runner import run
 from tests.dashboard_fixtures import fixture_tables, write_curated_snapshot
