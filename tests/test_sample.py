@@ -18,6 +18,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from python_calamine import CalamineWorkbook
 
 from pipelines.sample import calibration
@@ -468,3 +470,19 @@ def test_allocate_positive_is_exact_positive_and_mostly_round():
     assert (parts == rounded).mean() > 0.9
     with pytest.raises(ValueError):
         allocate_positive(3, np.ones(5))
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    total=st.integers(min_value=0, max_value=10**11),
+    weights=st.lists(st.floats(min_value=1e-6, max_value=1e6), min_size=1, max_size=300),
+)
+def test_allocate_positive_always_sums_exactly(total, weights):
+    weights = np.array(weights)
+    if total < len(weights):
+        with pytest.raises(ValueError):
+            allocate_positive(total, weights)
+        return
+    parts = allocate_positive(total, weights)
+    assert int(parts.sum()) == total
+    assert (parts >= 1).all()
