@@ -17,7 +17,7 @@ from pathlib import Path
 import python_calamine
 
 from pipelines.errors import PipelineError
-from pipelines.sidecar import SIDECAR_SUFFIX, Sidecar, SidecarError, load_sidecar
+from pipelines.sidecar import SIDECAR_SUFFIX, Sidecar, SidecarError, load_sidecar, sidecar_path
 
 DATA_SUFFIXES = {".xlsx": "xlsx", ".csv": "csv"}
 
@@ -31,6 +31,7 @@ class RawFile:
     sidecar: Sidecar
     content: bytes = field(repr=False)
     sha256: str
+    sidecar_sha256: str  # a changed sidecar changes what is read, so it is an input too
     rows: int = 0  # data rows read, filled in by the step that reads it
 
     @property
@@ -117,7 +118,9 @@ def discover(raw_dir: Path) -> list[RawFile]:
                 content = handle.read()
         except OSError as exc:
             raise PipelineError(f"cannot read the file: {exc.strerror or exc}", file=rel) from exc
-        found.append(RawFile(path, rel, sidecar, content, hashlib.sha256(content).hexdigest()))
+        sidecar_bytes = sidecar_path(path).read_bytes()
+        found.append(RawFile(path, rel, sidecar, content, hashlib.sha256(content).hexdigest(),
+                             hashlib.sha256(sidecar_bytes).hexdigest()))
     return found
 
 

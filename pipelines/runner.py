@@ -77,17 +77,19 @@ def run(raw_dir: Path | str, curated_dir: Path | str, force: bool = False, progr
             files = discover(raw_dir)
             for orphan in orphan_sidecars(raw_dir):
                 log.warning("sidecar without a data file: %s", orphan)
-            entry["inputs"] = [{"path": f.rel, "sha256": f.sha256} for f in files]
-            digest = snapshots.inputs_digest([(f.rel, f.sha256) for f in files])
+            entry["inputs"] = [{"path": f.rel, "sha256": f.sha256, "sidecar_sha256": f.sidecar_sha256} for f in files]
+            digest = snapshots.inputs_digest([(f.rel, f.sha256) for f in files]
+                                             + [(f"{f.rel}.source.yml", f.sidecar_sha256) for f in files])
+            code = snapshots.code_digest()
             previous = snapshots.current_manifest(curated_dir)
             if (not force and previous is not None and previous.get("inputs_sha256") == digest
-                    and previous.get("rules_version") == RULES_VERSION):
+                    and previous.get("rules_version") == RULES_VERSION and previous.get("code_sha256") == code):
                 duration = round(time.monotonic() - clock, 3)
                 entry |= {"status": "unchanged", "vintage_id": previous["vintage_id"],
                           "finished": _iso(_utc_now()), "duration_s": duration,
                           "counts": previous.get("run_counts", {})}
                 append_run(curated_dir, entry)
-                log.info("unchanged: the raw inputs are those of %s; nothing to do (--force rebuilds)",
+                log.info("unchanged: the raw inputs and the pipeline are those of %s; nothing to do (--force rebuilds)",
                          previous["vintage_id"])
                 return RunResult("unchanged", previous["vintage_id"], snapshots.current_dir(curated_dir), duration,
                                  previous.get("inputs", []))
@@ -108,7 +110,8 @@ def run(raw_dir: Path | str, curated_dir: Path | str, force: bool = False, progr
             counts = run_counts(ctx)
             inputs = [
                 {"path": f.rel, "sha256": f.sha256, "kind": f.kind, "rows": f.rows, "title": f.sidecar.title,
-                 "received": f.sidecar.received.isoformat(), "synthetic": f.sidecar.synthetic}
+                 "received": f.sidecar.received.isoformat(), "synthetic": f.sidecar.synthetic,
+                 "sidecar_sha256": f.sidecar_sha256}
                 for f in files
             ]
             manifest = {
@@ -117,6 +120,7 @@ def run(raw_dir: Path | str, curated_dir: Path | str, force: bool = False, progr
                 "synthetic": any(f.sidecar.synthetic for f in files),
                 "rules_version": RULES_VERSION,
                 "inputs_sha256": digest,
+                "code_sha256": code,
                 "inputs": inputs,
                 "counts": {name: table.num_rows for name, table in sorted(ctx.tables.items())},
                 "waves": {str(w): c for w, c in sorted(ctx.wave_counts.items())},
@@ -131,7 +135,8 @@ def run(raw_dir: Path | str, curated_dir: Path | str, force: bool = False, progr
             duration = round(time.monotonic() - clock, 3)
             entry |= {"status": "ok", "vintage_id": vintage_id, "finished": _iso(_utc_now()),
                       "duration_s": duration, "counts": counts,
-                      "inputs": [{"path": i["path"], "sha256": i["sha256"], "rows": i["rows"]} for i in inputs]}
+                      "inputs": [{"path": i["path"], "sha256": i["sha256"], "sidecar_sha256": i["sidecar_sha256"],
+                                  "rows": i["rows"]} for i in inputs]}
             append_run(curated_dir, entry)
             log_summary(ctx, vintage_id, duration)
             return RunResult("ok", vintage_id, final, duration, inputs,

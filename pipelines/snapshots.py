@@ -61,6 +61,14 @@ def inputs_digest(checksums: list[tuple[str, str]]) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+def code_digest() -> str:
+    """A hash of the pipeline's own code (not the sample generator): new rules rebuild even unchanged inputs."""
+    package = Path(__file__).resolve().parent
+    files = sorted(p for p in package.rglob("*.py") if "sample" not in p.relative_to(package).parts)
+    return inputs_digest([(p.relative_to(package).as_posix(), hashlib.sha256(p.read_bytes()).hexdigest())
+                          for p in files])
+
+
 def new_vintage_id(now: dt.datetime, digest: str, curated_dir: Path) -> str:
     """`<UTC yyyymmddTHHMMSSZ>-<8 hex of the inputs digest>`, later than every kept snapshot.
 
