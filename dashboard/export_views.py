@@ -11,8 +11,10 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from types import ModuleType
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -177,6 +179,16 @@ def _context(page: str, vintage: data.Vintage, permalink: str, filters: tuple[tu
                     _inputs(vintage))
 
 
+def _page_module(page: str) -> ModuleType:
+    """A page module as Dash Pages imported it (`pages.<name>`): importing it again would register it twice."""
+    import dash
+
+    for entry in dash.page_registry.values():
+        if entry["path"] == PAGE_PATHS[page]:
+            return sys.modules[entry["module"]]
+    raise ExportUnavailable(f"the {page} page is not registered: import dashboard.app first")
+
+
 def _permalink(base_url: str, page: str, search: str) -> str:
     return base_url.rstrip("/") + PAGE_PATHS[page] + search
 
@@ -271,8 +283,7 @@ def explore_table(vintage: data.Vintage, st: state.ExploreState, ctx: _Context) 
 
 def explore_figure(vintage: data.Vintage, st: state.ExploreState) -> go.Figure:
     """The figure the Explore page shows for the state: built by the page's own functions, so they cannot drift."""
-    from dashboard.pages import explore  # the page module registers itself with the running app
-
+    explore = _page_module("explore")
     if st.view == "map":
         return explore.build_map(vintage, st)[0]
     return explore.build_view(vintage, st)["figure"]
@@ -464,8 +475,8 @@ def partnerships_views(vintage: data.Vintage, st: state.PartnershipsState, ctx: 
                            years=(ctx.dims.years[0], latest) if ctx.dims.years and latest else None, filters=(),
                            definitions=_definitions(vintage, ["people_trained"]), notes=(NOT_ADDITIVE,),
                            view="Partnerships - ledger")
-    views = [View("ledger", ExportTable(ledger, LEDGER_EXPORT_COLUMNS, ledger_meta),
-                  figures.ledger_figure(data.partnership_ledger(vintage)))]
+    # The page shows the ledger as a grid, not a chart: the pack carries it as a table.
+    views = [View("ledger", ExportTable(ledger, LEDGER_EXPORT_COLUMNS, ledger_meta))]
     if st.partnership is None or st.year is None:
         return tuple(views)
     meta = data.indicator_meta(vintage, st.indicator)
@@ -623,8 +634,7 @@ def page_export(page: str, query: Mapping[str, object], base_url: str) -> PageEx
         ctx = _context(page, vintage, permalink, ())
         views = progress_views(vintage, pst, ctx)
     elif page == "partnerships":
-        from dashboard.pages import partnerships as page_module  # the page's own state rules (default partnership)
-
+        page_module = _page_module("partnerships")  # the page's own state rules (default partnership)
         bst = page_module._state(vintage, dict(query), messages, vid)
         permalink = _permalink(base_url, page, bst.search(page_module._defaults(vintage)))
         ctx = _context(page, vintage, permalink, ())

@@ -1,0 +1,117 @@
+"""The data URL and the export routes, through the real app's Flask server over a pipeline-built snapshot."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import zipfile
+from pathlib import Path
+
+import openpyxl
+import pyarrow.parquet as pq
+import pytest
+
+from dashboard import data
+from pipelines.runner import run
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def curated(tmp_path_factory):
+    target = tmp_path_factory.mktemp("api") / "curated"
+    run(REPO / "data" / "raw", target, progress=False)
+    return target
+
+
+@pytest.fixture
+def client(curated, monkeypatch):
+    monkeypatch.setenv(data.CURATED_ENV, str(curated))
+    data.reset()
+    from dashboard.app import server
+
+    yield server.test_client()
+    data.reset()
+
+
+def _vintage() -> data.Vintage:
+    return data.resolve_vintage(None).vintage
+
+
+def test_csv_equals_the_query_layer(client):
+    response = client.get("/api/v1/data.csv?indicator=investment_eur&by=member_state&from=2022&to=2023"
+                          "&type=company&type=SME")
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "text/csv; charset=utf-8"
+    assert response.headers["Content-Disposition"] == (
+        f'attachment; filename="pact_investment-eur_by-member-state_2022-2023_{_vintage().vintage_id.lower()}.csv"')
+    rows = list(csv.DictReader(io.StringIO(response.data.decode("utf-8-sig"), newline="")))
+    expected = data.breakdown(_vintage(), "investment_eur", "member_state", 2022, 2023,
+                              data.Filters(member_types=("company", "SME")))
+    assert [r["Member State code"] for r in rows] == list(expected["key"])
+    assert [float(r["Investment in up-/reskilling (EUR)"]) for r in rows] == pytest.approx(list(expected["value"]))
+    assert response.headers["X-Pact-Vintage"] == _vintage().vintage_id
+
+
+def test_parquet_is_typed_and_says_where_it_comes_from(client):
+    response = client.get("/api/v1/data.parquet?indicator=people_trained&by=year")
+    assert response.status_code == 200
+    table = pq.read_table(io.BytesIO(response.data))
+    assert table.column("year").to_pylist() == [2022, 2023, 2024]
+    assert table.column("value").to_pylist() == [2_000_000, 1_500_000, 2_600_000]
+    assert table.schema.field("value").metadata[b"header"] == b"People up-/reskilled (people)"
+    meta = table.schema.metadata
+    assert meta[b"vintage_id"].decode() == _vintage().vintage_id
+    assert meta[b"permalink"].decode().startswith("http://localhost/explore?by=year&vintage=")
+    assert meta[b"synthetic"] == b"true"
+
+
+@pytest.mark.parametrize(("query", "named"), [
+    ("indicator=nope", "nope"),
+    ("country=XX", "XX"),
+    ("by=member", "member"),
+    ("from=1999", "1999"),
+    ("colour=red", "colour"),
+    ("ecosystem=CONS'%20OR%201=1--", "CONS' OR 1=1--"),
+    ("vintage=../../etc/passwd", "../../etc/passwd"),
+])
+def test_unknown_values_are_a_400_naming_them(client, query, named):
+    response = client.get(f"/api/v1/data.csv?{query}")
+    assert response.status_code == 400
+    body = json.loads(response.data)
+    assert body["error"].startswith("invalid query")
+    assert any(named in detail for detail in body["details"]), body
+
+
+def test_index_lists_parameters_and_values(client):
+    body = json.loads(client.get("/api/v1/").data)
+    assert body["endpoints"] == ["/api/v1/data.csv", "/api/v1/data.parquet"]
+    assert "people_trained" in body["parameters"]["indicator"]
+    assert body["parameters"]["from"] == [2022, 2023, 2024]
+    assert body["current_vintage"] == _vintage().vintage_id
+
+
+def test_export_routes_serve_each_format(client):
+    xlsx = client.get("/export/explore/explore.xlsx?indicator=people_trained&by=ecosystem")
+    assert xlsx.status_code == 200
+    book = openpyxl.load_workbook(io.BytesIO(xlsx.data))
+    assert book.sheetnames == ["Data", "Definitions", "Sources", "Filters"]
+    filters = {r[0].value: r[1].value for r in book["Filters"].iter_rows() if r[0].value}
+    assert filters["Permalink"].startswith("http://localhost/explore?vintage=")
+    csv_response = client.get("/export/progress/kpis.csv?year=2022")
+    rows = list(csv.DictReader(io.StringIO(csv_response.data.decode("utf-8-sig"), newline="")))
+    people = next(r for r in rows if r["Indicator code"] == "people_trained")
+    assert float(people["Value (in unit)"]) == 2_000_000 and people["Year"] == "2022"
+    assert client.get("/export/progress/kpis.png").status_code == 404  # a table has no picture
+    assert client.get("/export/progress/nope.csv").status_code == 404
+    assert client.get("/export/nowhere/kpis.csv").status_code == 404
+
+
+def test_pack_route_returns_the_zip(client):
+    response = client.get("/export/about/pack.zip")
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "application/zip"
+    with zipfile.ZipFile(io.BytesIO(response.data)) as archive:
+        names = archive.namelist()
+    assert any(n.endswith("briefing.docx") for n in names) and any(n.endswith(".xlsx") for n in names)
