@@ -15,6 +15,7 @@ from dash import Dash, Input, Output, callback, html
 from flask_compress import Compress
 
 from dashboard import data, style
+from dashboard.api import blueprint as downloads
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +34,8 @@ app = Dash(
 )
 server = app.server
 Compress(server)
+# Exports, the briefing pack and the analysts' data URL (/export/..., /api/v1/...): plain HTTP downloads.
+server.register_blueprint(downloads)
 
 SYNTHETIC_TEXT = (
     "Synthetic sample: these figures come from generated test data calibrated to the Commission's published "
