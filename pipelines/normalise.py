@@ -266,6 +266,20 @@ def normalise_label(value: object) -> str:
     return " ".join(cell_text(value).casefold().split())
 
 
+_MONTHS = ("january|february|march|april|may|june|july|august|september|october|november|december")
+
+
+def comparable_wording(question: str, wave: int) -> str:
+    """A question's wording with its own activity year taken out, for break-in-series checks.
+
+    "Number of stakeholders who joined ... in 2023" asks the same as the 2022 question without the year; naming
+    the year it asks about is not a change of wording. "up to December 2022", "during 2023", "(2023)" go too.
+    """
+    text = normalise_label(question)
+    text = re.sub(rf"\(?\b(?:(?:in|during|for|up to|until|by)\s+)?(?:(?:{_MONTHS})\s+)?{wave}\b\)?", " ", text)
+    return " ".join(text.split()).rstrip(" ?:.").strip()
+
+
 def strip_shortname(header: str) -> str:
     """A EUSurvey header 'Question text (shortname)' without the shortname EUSurvey may append.
 

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from pipelines.normalise import (
     ValueProblem,
     cell_text,
+    comparable_wording,
     country_lookup,
     is_blank,
     latest_first_key,
@@ -251,6 +252,20 @@ def test_multi_select_and_labels():
     assert normalise_label("  Progressing   AS planned") == "progressing as planned"
     assert strip_shortname("How many people did you train? (people_trained)") == "How many people did you train?"
     assert strip_shortname("Investment (EUR)") == "Investment (EUR)"  # an acronym in brackets is wording
+
+
+def test_comparable_wording_ignores_the_wave_year_only():
+    same = [
+        ("Number of stakeholders who joined networks", 2022),
+        ("Number of stakeholders who joined networks in 2023", 2023),
+        ("Number of stakeholders who joined networks (2024)?", 2024),
+        ("number of  stakeholders who joined networks during 2025", 2025),
+    ]
+    assert len({comparable_wording(q, w) for q, w in same}) == 1
+    assert comparable_wording("People trained up to December 2022", 2022) == "people trained"
+    # another year in the wording is content, not the wave's own year
+    assert comparable_wording("People trained since 2020", 2022) == "people trained since 2020"
+    assert comparable_wording("People trained", 2022) != comparable_wording("Learners who completed training", 2023)
 
 
 def test_latest_first_order_and_both_tie_breaks():

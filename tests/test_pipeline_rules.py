@@ -288,6 +288,8 @@ def test_questions_and_break_in_series(messy):
     assert q.loc[(2022, Q_CONTACT), "role"] == "personal"
     assert q.loc[(2022, "User Name"), "role"] == "personal"
     assert q.loc[(2022, Q_C2), "role"] == "commitment_progress"
+    assert q.loc[(2022, Q_C2), "indicator"] == "commitments_progressing"
+    assert not bool(q.loc[(2023, Q_C2), "break_in_series"])
     assert q.loc[(2022, "Which ecosystems do you work in?"), "role"] == "unmapped"
 
 

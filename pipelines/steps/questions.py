@@ -2,8 +2,11 @@
 
 In: the survey exports (their header rows) and sidecars. Out: `indicators`, and `questions` with one row per
 wave × column: its role (indicator, commitment_progress, identity, personal, meta, unmapped), the indicator it
-feeds, the unit multiplier, and a break-in-series flag where an indicator's question wording (or unit) differs
-from the previous wave that asked it. The survey sheets read here are handed to the submissions step.
+feeds, the unit multiplier, and a break-in-series flag where an indicator's question wording differs from the
+previous wave that asked it (the wave's own year in the wording, "in 2023", is not a change; a unit is converted,
+but a changed unit phrase is a changed wording). The commitment-progress matrix columns carry the indicator
+`commitments_progressing` (they feed it and `commitments_reported`), so that its breaks can be flagged too.
+The survey sheets read here are handed to the submissions step.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import logging
 
 from pipelines.context import Context
 from pipelines.errors import PipelineError
+from pipelines.normalise import comparable_wording, strip_shortname
 from pipelines.readers import RawFile, Sheet, header_text, read_xlsx
 from pipelines.rules import meta_columns, personal_columns, required_columns
 from pipelines.schema import indicator_table
@@ -62,11 +66,9 @@ def column_role(column: str, spec: SurveySpec) -> tuple[str, str | None]:
 
 def question_rows(surveys: list[tuple[RawFile, Sheet]]) -> list[dict]:
     """One record per wave × column, with the break-in-series flag computed across waves in order."""
-    from pipelines.normalise import normalise_label, strip_shortname
-
     rows = []
     seen: set[tuple[int, str]] = set()
-    previous: dict[object, tuple[int, str, int]] = {}  # series key -> (wave, wording, multiplier)
+    previous: dict[object, tuple[int, str]] = {}  # series key -> (wave, comparable wording)
     for raw, sheet in sorted(surveys, key=lambda item: (item[0].sidecar.survey.wave, item[0].rel)):
         spec = raw.sidecar.survey
         matrix = [header_text(c) for c in spec.commitment_progress.columns] if spec.commitment_progress else []
@@ -83,14 +85,15 @@ def question_rows(surveys: list[tuple[RawFile, Sheet]]) -> list[dict]:
                 series = indicator
             elif role == "commitment_progress":
                 series = ("commitment_progress", matrix.index(column))
+                indicator = "commitments_progressing"
             broken = False
             if series is not None:
-                wording = normalise_label(question)
+                wording = comparable_wording(question, spec.wave)
                 before = previous.get(series)
                 if before is not None and before[0] != spec.wave:
-                    broken = before[1] != wording or before[2] != multiplier
+                    broken = before[1] != wording
                 if before is None or before[0] != spec.wave:
-                    previous[series] = (spec.wave, wording, multiplier)
+                    previous[series] = (spec.wave, wording)
             rows.append({
                 "wave": spec.wave, "source_file": raw.rel, "column": column, "question": question, "role": role,
                 "indicator": indicator, "multiplier": multiplier, "break_in_series": broken,
