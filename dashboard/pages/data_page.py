@@ -46,7 +46,7 @@ def _page(choice: data.VintageChoice, query: dict, messages: Messages) -> html.D
                 " (synthetic sample)." if info.synthetic else "."], className="small"),
         _section("published", "The Commission's published figures beside the figures computed here", [
             html.P("Equal: the same number. Consistent: within what the published wording allows (“nearly”: up to 5% "
-                   "below; “more than”/“over”: up to 10% above; a rounded figure: within its rounding). Derived "
+                   "below; “more than”/“over”: up to 10% above; a round figure: within its rounding, at most 0.5%). Derived "
                    "figures are the Commission's figures combined by arithmetic (e.g. 2024 = cumulative − 2022–23).",
                    className="small text-body-secondary"),
             ui.grid("data-published", _published_rows(published), PUBLISHED_COLUMNS, height=340),

@@ -11,6 +11,7 @@ import pandas as pd
 from dash import Input, Output, State, callback, ctx, dcc, html, no_update, register_page
 
 from dashboard import data, figures, ui
+from dashboard.components.export_bar import export_links, pack_button, register_export_bar
 from dashboard.data import IndicatorMeta, Vintage
 from dashboard.formatting import full, years_label
 from dashboard.state import (
@@ -27,6 +28,7 @@ FILTER_IDS = ("explore-ecosystem", "explore-country", "explore-partnership", "ex
 
 register_page(__name__, path="/explore", name="Explore", title="Explore · Pact Monitor", order=1)
 ui.register_url_sync(PAGE_ID)
+register_export_bar(PAGE_ID)
 
 
 def layout(**query: object) -> html.Div:
@@ -53,6 +55,7 @@ def _page(choice: data.VintageChoice, query: dict, messages: Messages) -> html.D
     state = _state(vintage, query, messages, pinned)
     dims = data.dimensions(vintage)
     view = build_view(vintage, state)
+    search = state.search(explore_defaults(dims, [m.indicator for m in _indicators(vintage)]))
     map_fig, map_text = build_map(vintage, state) if state.view == "map" else (
         figures.empty_figure("EU map", "Loading the map…"), "")
     controls = ui.control_card([
@@ -87,15 +90,15 @@ def _page(choice: data.VintageChoice, query: dict, messages: Messages) -> html.D
     ], id="explore-view", active_tab=state.view)
     body = [dbc.Row([
         dbc.Col(controls, lg=3),
-        dbc.Col([html.Div(view["status"], id="explore-status", className="status-line mb-2", **{"aria-live": "polite"}),
-                 tabs], lg=9),
+        dbc.Col([pack_button(PAGE_ID),
+                 html.Div(view["status"], id="explore-status", className="status-line mb-2", **{"aria-live": "polite"}),
+                 tabs, export_links(PAGE_ID, "explore", search, what="this selection")], lg=9),
     ])]
     return ui.page(PAGE_ID, TITLE,
                    "Any indicator by year, industrial ecosystem, Member State, partnership or member type. Click a "
                    "bar or a country to filter on it.",
                    body, choice, messages,
-                   [*ui.url_sync(PAGE_ID, state.search(explore_defaults(dims, [m.indicator for m in
-                                                                                _indicators(vintage)]))),
+                   [*ui.url_sync(PAGE_ID, search),
                     dcc.Store(id="explore-vintage", data=pinned)])
 
 

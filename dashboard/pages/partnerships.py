@@ -12,6 +12,7 @@ from dash import Input, Output, State, callback, dcc, html, no_update, register_
 
 from dashboard import data, figures, ui
 from dashboard.analysis import MIN_NAMED_PEER_GROUP, peer_benchmark
+from dashboard.components.export_bar import export_links, pack_button, register_export_bar
 from dashboard.data import Vintage
 from dashboard.formatting import compact, full, percent
 from dashboard.state import PEER_GROUPS, Messages, PartnershipsState, parse_partnerships, partnerships_defaults
@@ -21,6 +22,7 @@ TITLE = "Partnerships: pledges, delivery and peers"
 
 register_page(__name__, path="/partnerships", name="Partnerships", title="Partnerships · Pact Monitor", order=2)
 ui.register_url_sync(PAGE_ID)
+register_export_bar(PAGE_ID)
 
 
 def layout(**query: object) -> html.Div:
@@ -68,7 +70,9 @@ def _page(choice: data.VintageChoice, query: dict, messages: Messages) -> html.D
                className="small text-body-secondary mb-0"),
     ], title="Benchmark")
     bench = benchmark_view(vintage, state)
+    search = state.search(_defaults(vintage))
     body = [
+        pack_button(PAGE_ID),
         html.H2("Pledge vs delivery", className="section-title mt-0"),
         html.P(
             ["Delivered = people up-/reskilled by the partnership's members, each counted from the year it joined. "
@@ -80,18 +84,23 @@ def _page(choice: data.VintageChoice, query: dict, messages: Messages) -> html.D
         ui.grid("partnerships-ledger", _ledger_rows(ledger), LEDGER_COLUMNS, height=380),
         html.P(_ledger_summary(ledger, latest), className="small text-body-secondary mt-1",
                id="partnerships-ledger-summary"),
+        export_links(PAGE_ID, "ledger", search, what="the pledge-vs-delivery ledger", images=False),
         html.H2("One partnership against its peers", className="section-title"),
         dbc.Row([
             dbc.Col(controls, lg=3),
             dbc.Col(html.Div(bench["peer"], id="partnerships-peer"), lg=5),
             dbc.Col(html.Div(bench["trend"], id="partnerships-trend"), lg=4),
         ]),
+        dbc.Row([
+            dbc.Col(export_links(PAGE_ID, "peers", search, what="the peer comparison"), lg={"size": 5, "offset": 3}),
+            dbc.Col(export_links(PAGE_ID, "trend", search, what="the trend against peers"), lg=4),
+        ]),
     ]
     return ui.page(PAGE_ID, TITLE,
                    "Each partnership's pledge in its own terms against what its members delivered, and where one "
                    "partnership stands among its peers.",
                    body, choice, messages,
-                   [*ui.url_sync(PAGE_ID, state.search(_defaults(vintage))),
+                   [*ui.url_sync(PAGE_ID, search),
                     dcc.Store(id="partnerships-vintage", data=pinned)])
 
 

@@ -9,6 +9,7 @@ from dash import Input, Output, State, callback, dcc, html, no_update, register_
 
 from dashboard import data, figures, ui
 from dashboard.analysis import TargetProgress, target_progress
+from dashboard.components.export_bar import export_links, pack_button, register_export_bar
 from dashboard.formatting import compact, full
 from dashboard.state import Messages, ProgressState, parse_progress
 
@@ -17,6 +18,7 @@ TITLE = "Progress toward the targets"
 
 register_page(__name__, path="/", name="Progress", title="Progress · Pact Monitor", order=0)
 ui.register_url_sync(PAGE_ID)
+register_export_bar(PAGE_ID)
 
 
 def layout(**query: object) -> html.Div:
@@ -33,6 +35,7 @@ def _page(choice: data.VintageChoice, query: dict, messages: Messages) -> html.D
     pinned = vintage.vintage_id if choice.pinned else None
     state = ProgressState(year=state.year, vintage=pinned)
     latest = data.latest_year(vintage)
+    search = state.search(latest)
     controls = ui.control_card([
         dbc.Row([
             dbc.Col(ui.select("progress-year", "Survey year (activity year)", [(y, str(y)) for y in dims.years],
@@ -46,25 +49,30 @@ def _page(choice: data.VintageChoice, query: dict, messages: Messages) -> html.D
     cumulative = data.cumulative_people_trained(vintage)
     progress = target_progress(cumulative, data.targets(vintage))
     body = [
+        pack_button(PAGE_ID),
         controls,
         html.Div(kpi_section(vintage, state.year), id="progress-kpis"),
+        export_links(PAGE_ID, "kpis", search, what="the headline figures", images=False),
         html.H2("People up-/reskilled against the targets", className="section-title"),
         dbc.Row([
-            dbc.Col(ui.chart("progress-targets-chart", figures.targets_figure(cumulative, progress),
+            dbc.Col([ui.chart("progress-targets-chart", figures.targets_figure(cumulative, progress),
                              _targets_summary(cumulative, progress), ui.simple_table(_cumulative_rows(cumulative)),
-                             filename="pact-people-trained-vs-targets"), lg=7),
+                             filename="pact-people-trained-vs-targets"),
+                    export_links(PAGE_ID, "cumulative", search, what="the cumulative chart")], lg=7),
             dbc.Col(target_status(progress), lg=5),
         ]),
         dbc.Row([
-            dbc.Col(ui.chart("progress-pace-chart", figures.pace_figure(cumulative, progress),
+            dbc.Col([ui.chart("progress-pace-chart", figures.pace_figure(cumulative, progress),
                              _pace_summary(cumulative, progress),
                              ui.simple_table(figures.pace_rows(cumulative, progress)),
-                             filename="pact-pace-needed-vs-achieved"), lg=4),
-            dbc.Col(_members_chart(vintage), lg=4),
-            dbc.Col(_partnerships_chart(vintage), lg=4),
+                             filename="pact-pace-needed-vs-achieved"),
+                     export_links(PAGE_ID, "pace", search, what="the pace chart")], lg=4),
+            dbc.Col([_members_chart(vintage), export_links(PAGE_ID, "members", search, what="the members chart")],
+                    lg=4),
+            dbc.Col([_partnerships_chart(vintage),
+                     export_links(PAGE_ID, "partnerships", search, what="the partnerships chart")], lg=4),
         ], className="mt-2"),
     ]
-    search = state.search(latest)
     return ui.page(PAGE_ID, TITLE,
                    "Where the Pact for Skills stands: the latest survey year's figures, cumulative progress toward "
                    "the 10 million and 25 million targets, and membership growth.",

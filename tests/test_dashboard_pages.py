@@ -1,0 +1,320 @@
+"""Layout builders and callbacks called as plain functions over a fixture snapshot; tampered URL queries give a
+clean page with a message and never reach SQL."""
+
+from __future__ import annotations
+
+import contextvars
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from dash._callback_context import context_value
+from dash._utils import AttributeDict
+
+from dashboard import app as app_module  # registers the pages
+from dashboard import data, state
+from dashboard.pages import about, data_page, explore, partnerships, progress
+from tests.dashboard_fixtures import FIXTURE_VINTAGE, write_curated_snapshot
+
+PAGES = {"progress": progress, "explore": explore, "partnerships": partnerships, "data": data_page, "about": about}
+CONTROLS = {
+    "progress": ["progress-year", "progress-kpis", "progress-targets-chart", "progress-pace-chart",
+                 "progress-members-chart", "progress-partnerships-chart", "progress-target-status"],
+    "explore": ["explore-indicator", "explore-by", "explore-year-from", "explore-year-to", "explore-ecosystem",
+                "explore-country", "explore-partnership", "explore-type", "explore-view", "explore-chart",
+                "explore-map", "explore-grid", "explore-status"],
+    "partnerships": ["partnerships-ledger", "partnerships-partnership", "partnerships-group",
+                     "partnerships-indicator", "partnerships-year", "partnerships-peer-chart",
+                     "partnerships-trend-chart"],
+    "data": ["data-published", "data-status", "data-response", "data-rejects", "data-wave", "data-inputs",
+             "data-runs", "data-corrections"],
+    "about": ["about-indicators", "about-rules", "about-sources", "about-vintage", "about-vintages"],
+}
+HOSTILE = ["<script>alert(1)</script>", "x' OR '1'='1", "'; DROP TABLE facts; --", "9" * 400, "../../etc/passwd",
+           "CONS\u0000", "%27%20OR%201%3D1"]
+
+
+@pytest.fixture(scope="module")
+def curated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    root = tmp_path_factory.mktemp("curated-pages")
+    write_curated_snapshot(root)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(data.CURATED_ENV, str(root))
+        data.reset()
+        yield root
+    data.reset()
+
+
+def walk(component: Any) -> Iterator[Any]:
+    if isinstance(component, (list, tuple)):
+        for child in component:
+            yield from walk(child)
+        return
+    yield component
+    children = getattr(component, "children", None)
+    if isinstance(children, (list, tuple)):
+        for child in children:
+            yield from walk(child)
+    elif children is not None:
+        yield from walk(children)
+
+
+def ids(component: Any) -> set[str]:
+    return {c.id for c in walk(component) if isinstance(getattr(c, "id", None), str)}
+
+
+def text(component: Any) -> str:
+    parts = []
+    for c in walk(component):
+        if isinstance(c, (str, int, float)):
+            parts.append(str(c))
+    return " ".join(parts)
+
+
+def by_id(component: Any, wanted: str) -> Any:
+    for c in walk(component):
+        if getattr(c, "id", None) == wanted:
+            return c
+    raise KeyError(wanted)
+
+
+class SqlSpy:
+    """Records every SQL text and parameter reaching DuckDB through the data layer."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.calls: list[tuple[str, dict]] = []
+        original = data._query
+
+        def spy(vintage, sql, params=None):
+            self.calls.append((sql, dict(params or {})))
+            return original(vintage, sql, params)
+
+        monkeypatch.setattr(data, "_query", spy)
+
+    def mentions(self, payload: str) -> bool:
+        for sql, params in self.calls:
+            if payload in sql:
+                return True
+            for value in params.values():
+                values = value if isinstance(value, list) else [value]
+                if any(isinstance(v, str) and payload in v for v in values):
+                    return True
+        return False
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_every_page_builds_with_its_controls(curated, name):
+    page = PAGES[name].layout()
+    assert page.id == f"{name}-page"
+    assert not (set(CONTROLS[name]) - ids(page)), set(CONTROLS[name]) - ids(page)
+    words = text(page)
+    assert "could not be built" not in words and "No data to show" not in words
+    assert f"{name}-messages" in ids(page) and not text(by_id(page, f"{name}-messages"))
+
+
+def test_page_titles_and_paths_are_stable(curated):
+    import dash
+
+    registry = {p["path"]: p["title"] for p in dash.page_registry.values()}
+    assert registry == {"/": "Progress · Pact Monitor", "/explore": "Explore · Pact Monitor",
+                        "/partnerships": "Partnerships · Pact Monitor", "/data": "Data · Pact Monitor",
+                        "/about": "About · Pact Monitor"}
+
+
+TAMPERED = {
+    "progress": [{"year": p} for p in HOSTILE] + [{"year": ["2022", "2023"]}, {"year": "2019"}, {"bogus": "1"}],
+    "explore": [{"indicator": p} for p in HOSTILE] + [{"ecosystem": ["CONS", p]} for p in HOSTILE]
+    + [{"by": p} for p in HOSTILE] + [{"from": p} for p in HOSTILE] + [{"country": ["BE"] * 60},
+                                                                      {"view": "<b>x</b>"}, {"to": "-1"}],
+    "partnerships": [{"partnership": p} for p in HOSTILE] + [{"group": p} for p in HOSTILE]
+    + [{"indicator": "respondents"}, {"year": "2021"}],
+    "data": [{"wave": p} for p in HOSTILE],
+    "about": [{"anything": p} for p in HOSTILE],
+}
+
+
+@pytest.mark.parametrize(("name", "query"), [(n, q) for n, qs in TAMPERED.items() for q in qs],
+                         ids=lambda v: v if isinstance(v, str) else repr(v)[:40])
+def test_tampered_query_gives_a_clean_page_with_a_message(curated, monkeypatch, name, query):
+    data.reset()  # so every query really runs and the spy sees it
+    spy = SqlSpy(monkeypatch)
+    page = PAGES[name].layout(**query)
+    words = text(page)
+    assert page.id == f"{name}-page"
+    assert "could not be built" not in words
+    messages = text(by_id(page, f"{name}-messages"))
+    assert "Ignored" in messages
+    assert spy.calls or name == "about"
+    for value in query.values():
+        for payload in value if isinstance(value, list) else [value]:
+            if payload in HOSTILE:
+                assert not spy.mentions(payload), f"{payload!r} reached SQL"
+    assert "<script>" not in str([c for c in walk(page) if isinstance(c, str) and "<script>" in c and
+                                  "“" not in c])  # only ever shown quoted, as text
+
+
+def test_unknown_vintage_falls_back_with_a_message(curated):
+    page = progress.layout(vintage="20990101T000000Z-nope")
+    assert "not one of the kept snapshots" in text(by_id(page, "progress-messages"))
+    assert "progress-kpis" in ids(page)
+
+
+def test_pinned_vintage_is_kept_in_the_permalink(tmp_path, monkeypatch):
+    write_curated_snapshot(tmp_path, vintage_id="20240101T000000Z-old", make_current=False)
+    write_curated_snapshot(tmp_path, vintage_id=FIXTURE_VINTAGE)
+    monkeypatch.setenv(data.CURATED_ENV, str(tmp_path))
+    page = explore.layout(vintage="20240101T000000Z-old", by="year")
+    assert by_id(page, "explore-permalink").data == "?by=year&vintage=20240101T000000Z-old"
+    assert by_id(page, "explore-vintage").data == "20240101T000000Z-old"
+    assert "Pinned to data vintage 20240101T000000Z-old" in text(by_id(page, "vintage-notice"))
+    out = explore.update_view("people_trained", "member_state", "2022", "2024", [], [], [], [], "chart",
+                              "20240101T000000Z-old")
+    assert out[6] == "?by=member_state&vintage=20240101T000000Z-old"
+
+
+def test_no_data_gives_a_page_saying_so(tmp_path, monkeypatch):
+    monkeypatch.setenv(data.CURATED_ENV, str(tmp_path / "nothing"))
+    for name, module in PAGES.items():
+        page = module.layout()
+        assert page.id == f"{name}-page"
+        if name != "about":
+            assert "No data to show yet" in text(page)
+
+
+# ------------------------------------------------------------------------------------------------- callbacks
+
+
+def test_explore_update_view_and_permalink(curated):
+    out = explore.update_view("investment_eur", "partnership", "2023", "2024", ["CONS"], [], [], [], "table", None)
+    figure, summary, rows, columns, caption, _status, search, messages = out
+    assert figure.layout.title.text == "Investment in up-/reskilling by partnership, 2023–2024"
+    assert "Not additive" in summary and "Not additive" in caption
+    assert {r["label"] for r in rows} == {"Construction partnership", "Lombardy regional partnership"}
+    assert "share" not in {c["field"] for c in columns}  # no shares of a non-additive breakdown
+    assert search == "?indicator=investment_eur&by=partnership&from=2023&ecosystem=CONS&view=table"
+    assert messages is None
+    vintage = data.resolve_vintage(None).vintage
+    reparsed = state.parse_explore(
+        {"indicator": "investment_eur", "by": "partnership", "from": "2023", "ecosystem": "CONS", "view": "table"},
+        data.dimensions(vintage), [m.indicator for m in data.indicator_catalogue(vintage)], state.Messages())
+    assert (reparsed.indicator, reparsed.by, reparsed.year_from, reparsed.ecosystems, reparsed.view) == (
+        "investment_eur", "partnership", 2023, ("CONS",), "table")
+
+
+def test_explore_callback_with_tampered_values(curated, monkeypatch):
+    data.reset()
+    spy = SqlSpy(monkeypatch)
+    out = explore.update_view("x' OR 1=1", "<script>", "99999999999", "2024", ["CONS", "' OR 1=1"], None, None,
+                              ["a" * 500], "grid", None)
+    figure, *_rest, search, messages = out
+    assert figure.layout.title.text == "People up-/reskilled by industrial ecosystem, 2022–2024"
+    assert "Ignored" in text(messages)
+    assert search == "?ecosystem=CONS"
+    assert not spy.mentions("' OR 1=1") and not spy.mentions("<script>")
+
+
+def test_explore_map_only_when_visible(curated):
+    from dash import no_update
+
+    assert explore.update_map("people_trained", "ecosystem", "2022", "2024", [], [], [], [], "chart", None) == (
+        no_update, no_update)
+    figure, summary = explore.update_map("people_trained", "ecosystem", "2022", "2024", [], [], [], [], "map", None)
+    assert figure.data[0].type == "choropleth"
+    assert sorted(figure.data[0].locations) == ["BEL", "FRA", "GRC", "ITA"]
+    assert "4 of 4 Member States have data" in summary
+
+
+def run_click(trigger: str, click: dict, by: str, current: tuple) -> list:
+    def call() -> list:
+        context_value.set(AttributeDict(triggered_inputs=[{"prop_id": f"{trigger}.clickData", "value": click}]))
+        chart = click if trigger == "explore-chart" else None
+        map_click = click if trigger == "explore-map" else None
+        return explore.apply_click(chart, map_click, by, *current)
+
+    return contextvars.copy_context().run(call)
+
+
+def test_clicking_a_bar_or_a_country_sets_the_filter(curated):
+    from dash import no_update
+
+    bar = {"points": [{"customdata": ["CONS", "Construction", "5,500", 3]}]}
+    result = run_click("explore-chart", bar, "ecosystem", ([], [], [], []))
+    assert result[0] == ["CONS"] and all(r is no_update for r in result[1:])
+    again = run_click("explore-chart", bar, "ecosystem", (["CONS"], [], [], []))
+    assert again[0] == []  # clicking the only selected one clears it
+    country = {"points": [{"location": "GRC", "customdata": ["EL", "Greece", "450", 1]}]}
+    result = run_click("explore-map", country, "ecosystem", ([], [], [], []))
+    assert result[1] == ["EL"]
+    year = {"points": [{"customdata": ["2023", "2023", "2,500", 4]}]}
+    result = run_click("explore-chart", year, "year", ([], [], [], []))
+    assert result[4:] == ["2023", "2023"]
+    junk = run_click("explore-chart", {"points": [{"customdata": [{"x": 1}]}]}, "ecosystem", ([], [], [], []))
+    assert all(r is no_update for r in junk)
+
+
+def test_progress_year_callback(curated):
+    children, search = progress.update_year("2023", None)
+    assert search == "?year=2023"
+    assert "Headline figures, 2023" in text(children)
+    children, search = progress.update_year("'; DROP", None)
+    assert search == "" and "Ignored" in text(children)
+
+
+def test_partnerships_callback(curated):
+    peer, _trend, search, messages = partnerships.update_benchmark("LSP-CONS", "kind", "people_trained", "2024", None)
+    assert "Construction partnership" in text(peer)
+    assert "Peer 1" in text(peer)  # 3 large-scale partnerships: unnamed peers
+    assert "Digital partnership" not in text(peer) and "Health partnership" not in text(peer)
+    assert "partnership=LSP-CONS" in search or search == ""
+    assert messages is None
+    peer, _trend, search, messages = partnerships.update_benchmark("NOPE", "kind", "people_trained", "2024", None)
+    assert "Ignored partnership" in text(messages)
+
+
+def test_data_wave_callback(curated):
+    children, search = data_page.update_wave("2023", None)
+    assert search == "?wave=2023"
+    assert "1 rejects in the 2023 wave: 1 unknown_member." in text(children)
+    children, search = data_page.update_wave("all", None)
+    assert search == "" and "2 rejects" in text(children)
+
+
+def test_progress_page_figures(curated):
+    page = progress.layout(year="2022")
+    people = by_id(page, "kpi-people_trained")
+    words = text(people)
+    assert "2,000" in words and "equals published" in words and "4 of 4 respondents reported" in words
+    share = text(by_id(page, "kpi-commitments_progressing_share"))
+    assert "90%" in share
+    status = text(by_id(page, "progress-target-status"))
+    assert "Off track" in status and "no deadline" in status.lower()
+
+
+# ------------------------------------------------------------------------------------------------- the shell
+
+
+def test_app_shell_serves_and_shows_the_synthetic_banner(curated):
+    client = app_module.server.test_client()
+    assert client.get("/").status_code == 200
+    layout = client.get("/_dash-layout")
+    assert layout.status_code == 200
+    assert b"Synthetic sample" in layout.data
+    assert b"nav-explore" in layout.data and b"Skip to content" in layout.data
+    assert app_module.update_banner("?vintage=nope")  # falls back to current: still synthetic
+
+
+def test_no_banner_on_real_data(tmp_path, monkeypatch):
+    write_curated_snapshot(tmp_path, synthetic=False)
+    monkeypatch.setenv(data.CURATED_ENV, str(tmp_path))
+    assert app_module.synthetic_banner() == []
+    assert app_module.update_banner("") == []
+
+
+def test_python_m_dashboard_defaults_to_loopback_without_debug(monkeypatch):
+    from dashboard import __main__ as entry
+
+    calls = {}
+    monkeypatch.setattr(app_module.app, "run", lambda **kw: calls.update(kw))
+    entry.main(["--port", "8123"])
+    assert calls == {"host": "127.0.0.1", "port": 8123, "debug": False}

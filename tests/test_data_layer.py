@@ -1,0 +1,459 @@
+"""dashboard/data.py on a real in-memory DuckDB over fixture Parquet, each figure checked against an independent
+pandas computation from the same fixture tables, and the counting rules checked on named members."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import threading
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from dashboard import data
+from dashboard.data import Filters
+from pipelines.schema import INDICATORS
+from tests.dashboard_fixtures import FIXTURE_VINTAGE, fixture_tables, write_curated_snapshot
+
+FILTER_CASES = [
+    Filters(),
+    Filters(ecosystems=("CONS",)),
+    Filters(countries=("IT", "EL")),
+    Filters(partnerships=("LSP-CONS",)),
+    Filters(partnerships=("LSP-CONS", "RSP-LOMB")),
+    Filters(member_types=("company",)),
+    Filters(ecosystems=("CONS", "DIGI"), countries=("BE", "IT"), partnerships=("LSP-CONS",)),
+    Filters(ecosystems=("TOUR",), member_types=("SME",)),  # nobody: empty but valid
+]
+
+
+@pytest.fixture(scope="module")
+def curated(tmp_path_factory: pytest.TempPathFactory):
+    root = tmp_path_factory.mktemp("curated")
+    write_curated_snapshot(root)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(data.CURATED_ENV, str(root))
+        data.reset()
+        yield root
+    data.reset()
+
+
+@pytest.fixture(scope="module")
+def vintage(curated: Path) -> data.Vintage:
+    choice = data.resolve_vintage(None)
+    assert choice.vintage is not None
+    return choice.vintage
+
+
+@pytest.fixture(scope="module")
+def frames() -> dict[str, pd.DataFrame]:
+    return {name: table.to_pandas() for name, table in fixture_tables().items()}
+
+
+# ------------------------------------------------------------------------------------------- pandas reference
+
+
+def expected_member_years(frames: dict[str, pd.DataFrame], filters: Filters) -> pd.DataFrame:
+    """(member_id, from_year) in scope: registry filters, then the partnership rule (from the year joined)."""
+    members = frames["members"]
+    keep = pd.Series(True, index=members.index)
+    if filters.ecosystems:
+        keep &= members["primary_ecosystem_id"].isin(filters.ecosystems)
+    if filters.countries:
+        keep &= members["country_code"].isin(filters.countries)
+    if filters.member_types:
+        keep &= members["member_type"].isin(filters.member_types)
+    scoped = members[keep][["member_id", "joined_on", "primary_ecosystem_id", "country_code", "member_type"]]
+    if filters.partnerships:
+        ms = frames["memberships"]
+        ms = ms[ms["partnership_id"].isin(filters.partnerships)]
+        first = ms.assign(from_year=pd.to_datetime(ms["joined_on"]).dt.year).groupby("member_id")["from_year"].min()
+        scoped = scoped[scoped["member_id"].isin(first.index)].assign(
+            from_year=scoped["member_id"].map(first))
+    else:
+        scoped = scoped.assign(from_year=0)
+    return scoped
+
+
+def expected_yearly(frames: dict[str, pd.DataFrame], indicator: str, filters: Filters) -> pd.DataFrame:
+    scope = expected_member_years(frames, filters)
+    facts = frames["facts"]
+    facts = facts[facts["indicator"] == indicator].merge(scope, on="member_id")
+    facts = facts[facts["year"] >= facts["from_year"]]
+    subs = frames["submissions"]
+    subs = subs[subs["status"] == "accepted"].merge(scope, on="member_id")
+    subs = subs[subs["wave"] >= subs["from_year"]]
+    years = sorted(set(frames["submissions"].query("status == 'accepted'")["wave"]) | set(frames["facts"]["year"]))
+    rows = []
+    for year in years:
+        f = facts[facts["year"] == year]
+        registered = scope[(pd.to_datetime(scope["joined_on"]).dt.year <= year) & (scope["from_year"] <= year)]
+        rows.append({
+            "year": year,
+            "value": f["value"].sum() / INDICATORS[indicator].scale if len(f) else float("nan"),
+            "n_reporting": f["member_id"].nunique(),
+            "n_respondents": subs[subs["wave"] == year]["member_id"].nunique(),
+            "n_registered": len(registered),
+        })
+    return pd.DataFrame(rows)
+
+
+def expected_breakdown(frames, indicator: str, by: str, year_from: int, year_to: int, filters: Filters) -> dict:
+    scope = expected_member_years(frames, filters)
+    facts = frames["facts"]
+    facts = facts[(facts["indicator"] == indicator) & facts["year"].between(year_from, year_to)]
+    facts = facts.merge(scope, on="member_id")
+    facts = facts[facts["year"] >= facts["from_year"]]
+    scale = INDICATORS[indicator].scale
+    if by == "partnership":
+        ms = frames["memberships"].assign(joined_year=lambda m: pd.to_datetime(m["joined_on"]).dt.year)
+        if filters.partnerships:
+            ms = ms[ms["partnership_id"].isin(filters.partnerships)]
+        joined = facts.merge(ms, on="member_id")
+        joined = joined[joined["year"] >= joined["joined_year"]]
+        grouped = joined.groupby("partnership_id")
+    else:
+        column = {"year": "year", "ecosystem": "primary_ecosystem_id", "member_state": "country_code",
+                  "member_type": "member_type"}[by]
+        grouped = facts.assign(key=facts[column].astype(str)).groupby("key")
+    return {str(k): (g["value"].sum() / scale, g["member_id"].nunique()) for k, g in grouped}
+
+
+# ------------------------------------------------------------------------------------------- query functions
+
+
+@pytest.mark.parametrize("filters", FILTER_CASES, ids=lambda f: repr(f)[8:60])
+@pytest.mark.parametrize("indicator", list(INDICATORS))
+def test_yearly_totals_equal_pandas(vintage, frames, indicator, filters):
+    got = data.yearly_totals(vintage, indicator, filters)
+    want = expected_yearly(frames, indicator, filters)
+    assert list(got["year"]) == list(want["year"])
+    pd.testing.assert_series_equal(got["value"], want["value"], check_names=False, check_dtype=False)
+    for column in ("n_reporting", "n_respondents", "n_registered"):
+        assert list(got[column]) == list(want[column]), column
+
+
+@pytest.mark.parametrize("filters", FILTER_CASES, ids=lambda f: repr(f)[8:60])
+@pytest.mark.parametrize("by", data.BREAKDOWNS)
+@pytest.mark.parametrize(("indicator", "years"), [("people_trained", (2022, 2024)), ("investment_eur", (2023, 2024)),
+                                                  ("training_programmes", (2023, 2023))])
+def test_breakdown_equals_pandas(vintage, frames, indicator, years, by, filters):
+    got = data.breakdown(vintage, indicator, by, *years, filters)
+    want = expected_breakdown(frames, indicator, by, *years, filters)
+    assert {k: (v, n) for k, v, n in zip(got["key"], got["value"], got["n_reporting"], strict=True)} == want
+
+
+def test_stock_indicator_breakdown_uses_the_last_year_of_the_range(vintage, frames):
+    got = data.breakdown(vintage, "commitments_reported", "ecosystem", 2022, 2023)
+    assert dict(zip(got["key"], got["value"], strict=True)) == {
+        k: v for k, (v, _) in expected_breakdown(frames, "commitments_reported", "ecosystem", 2023, 2023,
+                                                 Filters()).items()}
+
+
+def test_breakdown_labels_and_order(vintage):
+    got = data.breakdown(vintage, "people_trained", "ecosystem", 2022, 2024)
+    assert list(got["label"]) == ["Construction", "Digital", "Tourism", "Health"]  # largest first
+    assert list(got["value"]) == sorted(got["value"], reverse=True)
+    years = data.breakdown(vintage, "people_trained", "year", 2022, 2024)
+    assert list(years["key"]) == ["2022", "2023", "2024"]
+
+
+# ------------------------------------------------------------------------------------------- counting rules
+
+
+def test_member_in_two_partnerships_counts_in_both_and_once_in_the_eu_total(vintage):
+    # M001 (1,200 people in 2023) is in LSP-CONS and RSP-LOMB.
+    parts = data.breakdown(vintage, "people_trained", "partnership", 2023, 2023)
+    by_key = dict(zip(parts["key"], parts["value"], strict=True))
+    assert by_key["LSP-CONS"] == 1200 + 400  # M001 + M002 (joined 2023)
+    assert by_key["RSP-LOMB"] == 1200 + 100  # M001 + M005 (joined Jan 2023)
+    eu = data.yearly_totals(vintage, "people_trained").set_index("year").loc[2023, "value"]
+    assert eu == 1200 + 400 + 800 + 100  # each member once
+    assert sum(by_key.values()) != eu  # the reason partnership figures are never summed
+    both = data.yearly_totals(vintage, "people_trained", Filters(partnerships=("LSP-CONS", "RSP-LOMB")))
+    assert both.set_index("year").loc[2023, "value"] == 1200 + 400 + 100  # a filter on both: M001 once
+
+
+def test_member_joining_a_partnership_mid_series_counts_from_that_year(vintage):
+    # M002 joined LSP-CONS in April 2023: its 2022 figure (300) does not count for the partnership.
+    lsp = data.yearly_totals(vintage, "people_trained", Filters(partnerships=("LSP-CONS",))).set_index("year")
+    assert lsp.loc[2022, "value"] == 1000 + 250
+    assert lsp.loc[2023, "value"] == 1200 + 400
+    assert lsp.loc[2022, "n_registered"] == 2  # M001 and M007 had joined by the end of 2022
+    assert lsp.loc[2023, "n_registered"] == 3
+    values = data.partnership_values(vintage, "people_trained")
+    cons = values[values["partnership_id"] == "LSP-CONS"].set_index("year")["value"]
+    assert cons.to_dict() == {2022: 1250, 2023: 1600, 2024: 1500 + 500 + 350}
+
+
+def test_member_that_stopped_reporting(vintage):
+    # M003 reported in 2022 only; it stays registered but is neither reporting nor a respondent later.
+    totals = data.yearly_totals(vintage, "people_trained", Filters(countries=("EL",))).set_index("year")
+    assert totals.loc[2022, "value"] == 450
+    assert totals.loc[2022, "n_reporting"] == 1
+    assert pd.isna(totals.loc[2023, "value"])  # nobody reported: no value, not zero
+    assert totals.loc[2023, "n_reporting"] == 0
+    assert totals.loc[2023, "n_registered"] == 1
+    assert totals.loc[2024, "n_registered"] == 2  # M006 registered in 2024
+    digi = data.partnership_values(vintage, "people_trained").query("partnership_id == 'LSP-DIGI'")
+    assert list(digi["year"]) == [2022]
+
+
+def test_ecosystem_breakdown_adds_up_to_the_eu_total(vintage):
+    for indicator in ("people_trained", "investment_eur", "training_programmes"):
+        parts = data.breakdown(vintage, indicator, "ecosystem", 2022, 2024)
+        totals = data.yearly_totals(vintage, indicator)
+        assert parts["raw_value"].sum() == totals["raw_value"].sum()
+
+
+def test_blank_is_not_zero_and_zero_is_a_value(vintage):
+    totals = data.yearly_totals(vintage, "people_trained", Filters(ecosystems=("HLTH",))).set_index("year")
+    assert totals.loc[2024, "value"] == 0  # M005 reported 0
+    assert totals.loc[2024, "n_reporting"] == 1
+    assert pd.isna(totals.loc[2022, "value"])  # M005 did not answer in 2022
+
+
+def test_investment_is_exact_cents_shown_in_euro(vintage):
+    totals = data.yearly_totals(vintage, "investment_eur").set_index("year")
+    assert totals.loc[2022, "raw_value"] == 50_000_00 + 7_500_50 + 2_500_00
+    assert totals.loc[2022, "value"] == 60_000.50
+
+
+# ------------------------------------------------------------------------------------------- figures and flags
+
+
+def test_kpis_with_change_coverage_and_flags(vintage):
+    kpis = {k.key: k for k in data.kpis(vintage, 2023)}
+    people = kpis["people_trained"]
+    assert (people.value, people.previous, people.previous_year) == (2500, 2000, 2022)
+    assert people.change == pytest.approx(0.25)
+    assert people.coverage == data.Coverage(reporting=4, respondents=5, registered=6)
+    assert people.flags.synthetic and not people.flags.not_published
+    assert people.flags.published_value == 2600 and people.flags.published_qualifier == "nearly"
+    assert people.flags.comparison == "consistent"  # 2,500 is within "nearly 2,600"
+    programmes = kpis["training_programmes"]
+    assert programmes.flags.published_status == "derived" and programmes.flags.comparison == "equal"
+    assert kpis["respondents"].value == 5
+    assert kpis["commitments_progressing_share"].value == pytest.approx(3 / 4)
+    k2022 = {k.key: k for k in data.kpis(vintage, 2022)}
+    assert k2022["commitments_progressing_share"].value == pytest.approx(0.9)
+    assert k2022["commitments_progressing_share"].flags.comparison == "equal"
+    assert k2022["respondents"].flags.comparison == "equal"
+    assert k2022["people_trained"].previous is None and k2022["people_trained"].change is None
+    k2024 = {k.key: k for k in data.kpis(vintage, 2024)}
+    assert k2024["people_trained"].flags.break_in_series
+    assert k2024["people_trained"].flags.not_published
+
+
+def test_filtered_figures_are_never_compared_with_published_ones(vintage):
+    figure = data.year_figure(vintage, "people_trained", 2022, Filters(ecosystems=("CONS",)))
+    assert figure.flags.not_published and figure.flags.published_value is None
+
+
+def test_published_vs_computed(vintage):
+    frame = data.published_vs_computed(vintage).set_index("figure_id")
+    assert frame.loc["F01", "comparison"] == "equal"
+    assert frame.loc["F02", "comparison"] == "consistent"
+    assert frame.loc["F03", "computed"] == 7950 and frame.loc["F03", "comparison"] == "equal"
+    assert frame.loc["F06", "computed"] == pytest.approx(60_000.5)
+    assert frame.loc["F06", "comparison"] == "consistent"  # rounded to the published 60,000
+    assert frame.loc["F07", "computed"] == 4
+    assert frame.loc["F08", "comparison"] == "equal"
+
+
+@pytest.mark.parametrize(("computed", "published", "qualifier", "expected"), [
+    (2_000_000, 2_000_000, "", "equal"),
+    (1_500_000, 1_500_000, "nearly", "equal"),
+    (150_000_000, 151_000_000, "nearly", "consistent"),
+    (140_000_000, 151_000_000, "nearly", "differs"),
+    (152_000_000, 151_000_000, "nearly", "differs"),
+    (3_600_000, 3_500_000, "more than", "consistent"),
+    (3_400_000, 3_500_000, "more than", "differs"),
+    (42_500, 42_000, "over", "consistent"),
+    (160_400_000, 160_000_000, "", "consistent"),
+    (161_000_000, 160_000_000, "", "differs"),
+    (0.9, 0.9, "", "equal"),
+    (None, 1.0, "", ""),
+])
+def test_compare_published(computed, published, qualifier, expected):
+    assert data.compare_published(computed, published, qualifier) == expected
+
+
+def test_response_rates_and_status_counts(vintage, frames):
+    rates = data.response_rates(vintage).set_index("year")
+    assert rates.loc[2022, "n_respondents"] == 4 and rates.loc[2022, "n_registered"] == 6
+    assert rates.loc[2024, "response_rate"] == pytest.approx(6 / 7)
+    counts = data.status_counts(vintage).set_index("year")
+    want = frames["submissions"].pivot_table(index="wave", columns="status", values="row", aggfunc="count", fill_value=0)
+    for year in (2022, 2023, 2024):
+        for status in want.columns:
+            assert counts.loc[year, status] == want.loc[year, status]
+        assert counts.loc[year, "rows_read"] == (frames["submissions"]["wave"] == year).sum()
+
+
+def test_data_page_tables(vintage):
+    assert len(data.rejects(vintage)) == 2 and data.reject_count(vintage) == 2
+    assert set(data.rejects(vintage)["reason_code"]) == {"unknown_member", "negative"}
+    assert list(data.corrections(vintage)["correction_id"]) == ["K1"]
+    inputs = data.inputs(vintage)
+    assert len(inputs) == 4 and inputs["sha256"].str.len().eq(64).all()
+    assert data.survey_files(vintage, 2023) == ("surveys/pact_survey_2023.xlsx",)
+    sources = data.sources(vintage)
+    assert set(sources["reference_table"]) >= {"targets", "published_figures", "partnerships"}
+    assert (sources["url"] == "https://example.org/source").all()
+
+
+def test_runs_log_newest_first_and_tolerates_a_broken_line(curated):
+    path = curated / "runs.jsonl"
+    original = path.read_text(encoding="utf-8")
+    try:
+        with path.open("a", encoding="utf-8") as log:
+            log.write("{not json\n")
+            log.write(json.dumps({"started": "2025-07-01T00:00:00Z", "status": "failed", "error": "boom",
+                                  "inputs": [], "counts": {}}) + "\n")
+        runs = data.runs()
+        assert list(runs["status"]) == ["failed", "unreadable", "ok"]
+        assert runs.loc[0, "error"] == "boom"
+    finally:
+        path.write_text(original, encoding="utf-8")
+
+
+def test_targets_members_and_partnership_dimensions(vintage):
+    targets = data.targets(vintage)
+    assert list(targets["target_id"]) == ["T10M", "T25M"]
+    assert pd.isna(targets.loc[0, "deadline_year"]) and targets.loc[1, "deadline_year"] == 2030
+    members = data.members_over_time(vintage)
+    assert members["members"].iloc[-1] == 7 and members["members"].is_monotonic_increasing
+    launches = data.partnerships_over_time(vintage)
+    assert launches.groupby("kind")["partnerships"].max().to_dict() == {"large-scale": 3, "regional": 1}
+    dims = data.dimensions(vintage)
+    assert dims.years == (2022, 2023, 2024)
+    assert [c for c, _ in dims.member_states] == ["BE", "EL", "FR", "IT"]  # protocol order
+    assert dims.label("member_state", "EL") == "Greece"
+
+
+def test_ledger(vintage):
+    ledger = data.partnership_ledger(vintage).set_index("partnership_id")
+    assert ledger.loc["LSP-CONS", "delivered"] == 1250 + 1600 + 2350
+    assert ledger.loc["LSP-CONS", "share_attained"] == pytest.approx(5200 / 3000)
+    assert ledger.loc["LSP-CONS", "pace_needed"] == 0  # pledge already exceeded
+    assert pd.isna(ledger.loc["LSP-HLTH", "share_attained"])  # pledge is a share of the workforce
+    assert ledger.loc["RSP-LOMB", "n_members"] == 2
+
+
+# ------------------------------------------------------------------------------------------- vintages, safety
+
+
+def test_vintage_resolution(curated, vintage):
+    assert data.kept_vintages() == (FIXTURE_VINTAGE,)
+    assert data.current_vintage_id() == FIXTURE_VINTAGE
+    for hostile in ("nope", "../../etc", "x' OR 1=1 --", "<script>alert(1)</script>", "9" * 500, ["a", "b"], 7):
+        choice = data.resolve_vintage(hostile)
+        assert choice.vintage == vintage and not choice.pinned
+        assert "not one of the kept snapshots" in choice.message
+        assert len(choice.message) < 200
+
+
+def test_pinning_an_older_vintage(tmp_path, monkeypatch):
+    write_curated_snapshot(tmp_path, vintage_id="20240101T000000Z-old", make_current=False)
+    newer = fixture_tables()
+    write_curated_snapshot(tmp_path, vintage_id="20250101T000000Z-new", tables=newer, synthetic=False)
+    monkeypatch.setenv(data.CURATED_ENV, str(tmp_path))
+    assert data.kept_vintages() == ("20240101T000000Z-old", "20250101T000000Z-new")
+    pinned = data.resolve_vintage("20240101T000000Z-old")
+    assert pinned.pinned and pinned.vintage.vintage_id == "20240101T000000Z-old"
+    current = data.resolve_vintage(None)
+    assert not current.pinned and current.vintage.vintage_id == "20250101T000000Z-new"
+    assert data.is_synthetic(pinned.vintage) and not data.is_synthetic(current.vintage)
+    # A half-written snapshot (no manifest yet) is not a vintage.
+    (tmp_path / "snapshots" / ".tmp-20250202").mkdir()
+    (tmp_path / "snapshots" / "20250202T000000Z-partial").mkdir()
+    assert data.kept_vintages() == ("20240101T000000Z-old", "20250101T000000Z-new")
+
+
+def test_no_curated_data(tmp_path, monkeypatch):
+    monkeypatch.setenv(data.CURATED_ENV, str(tmp_path / "absent"))
+    assert data.kept_vintages() == ()
+    choice = data.resolve_vintage("anything")
+    assert choice.vintage is None and choice.message
+
+
+def test_incomplete_snapshot_is_unavailable(tmp_path, monkeypatch):
+    snapshot = write_curated_snapshot(tmp_path)
+    (snapshot / "facts.parquet").unlink()
+    monkeypatch.setenv(data.CURATED_ENV, str(tmp_path))
+    with pytest.raises(data.DataUnavailable, match="facts"):
+        data.yearly_totals(data.resolve_vintage(None).vintage, "people_trained")
+
+
+def test_hostile_filter_values_are_bound_not_formatted(vintage):
+    hostile = Filters(ecosystems=("CONS') OR 1=1 --",), countries=("'; DROP TABLE facts; --",))
+    assert data.breakdown(vintage, "people_trained", "ecosystem", 2022, 2024, hostile).empty
+    assert data.yearly_totals(vintage, "people_trained", hostile)["n_reporting"].sum() == 0
+    assert data.breakdown(vintage, "people_trained", "ecosystem", 2022, 2024)["value"].sum() > 0  # facts intact
+
+
+def test_unknown_breakdown_is_refused(vintage):
+    with pytest.raises(ValueError, match="unknown breakdown"):
+        data.breakdown(vintage, "people_trained", "1; DROP", 2022, 2024)
+
+
+def test_results_are_handed_out_read_only(vintage):
+    first = data.yearly_totals(vintage, "people_trained")
+    first.loc[:, "value"] = -1
+    assert (data.yearly_totals(vintage, "people_trained")["value"].dropna() > 0).all()
+    frame = data.breakdown(vintage, "people_trained", "ecosystem", 2022, 2024)
+    frame.loc[:, "label"] = "tampered"
+    frame["extra"] = 1
+    again = data.breakdown(vintage, "people_trained", "ecosystem", 2022, 2024)
+    assert "extra" not in again.columns and "tampered" not in set(again["label"])
+    kpi = data.kpis(vintage, 2024)[0]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        kpi.value = 0  # type: ignore[misc]
+    assert isinstance(data.kpis(vintage, 2024), tuple)
+
+
+def test_one_connection_per_process_reopened_after_fork(vintage, monkeypatch):
+    data.yearly_totals(vintage, "people_trained")
+    con, _ = data._connection()
+    assert data._connection()[0] is con
+    monkeypatch.setattr(os, "getpid", lambda: -12345)  # what a forked worker sees
+    fresh, schemas = data._connection()
+    assert fresh is not con and schemas == {}
+    assert data.yearly_totals(vintage, "people_trained")["value"].iloc[0] == 2000
+    monkeypatch.undo()
+    data.reset()
+
+
+def test_concurrent_queries_from_threads_get_their_own_answers(vintage, frames):
+    data.reset()
+    cases = [(ind, f) for ind in ("people_trained", "training_programmes", "investment_eur") for f in FILTER_CASES]
+    want = {(ind, f): expected_yearly(frames, ind, f)["n_reporting"].tolist() for ind, f in cases}
+    errors: list[str] = []
+
+    def worker(offset: int) -> None:
+        for i in range(len(cases)):
+            ind, f = cases[(i + offset) % len(cases)]
+            got = data._query(vintage, data._YEARLY_SQL, {"indicator": ind, **f.params()})
+            if got["n_reporting"].tolist() != want[(ind, f)]:
+                errors.append(f"{ind} {f}")
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+
+
+def test_fixture_writes_the_contract_schemas(curated):
+    from pipelines.schema import TABLES
+
+    snapshot = curated / "current"
+    for name, (schema, _key) in TABLES.items():
+        assert pq.read_schema(snapshot / f"{name}.parquet").remove_metadata().equals(schema), name
+    manifest = json.loads((snapshot / "manifest.json").read_text())
+    assert manifest["vintage_id"] == FIXTURE_VINTAGE and manifest["synthetic"] is True
