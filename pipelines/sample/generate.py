@@ -218,6 +218,7 @@ def generate(out: Path = RAW, truth: Path = DEFAULT_TRUTH, seed: int = DEFAULT_S
             rows=output.rows, created=cal.WAVES[year].exported_at,
         )
         _write_yaml(sidecar_path(path), survey_sidecar(spec, scale), path.name)
+        output.rows = []  # written: at 100x the cells of one wave are millions of Python objects
         waves.append(output)
         log.info("wave %s: %s rows (%.1f s)", year, f"{len(output.rows):,}", time.perf_counter() - t0)
 
