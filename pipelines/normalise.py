@@ -8,6 +8,7 @@ code and a plain reason for the rejects table.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 import re
 import unicodedata
@@ -30,22 +31,28 @@ class ValueProblem(ValueError):
 
 def is_blank(value: object) -> bool:
     """Empty cell: None, NaN, or text that is only whitespace (calamine gives '' for an empty cell)."""
+    kind = type(value)  # exact-type checks first: this runs for every cell of every survey
+    if kind is str:
+        return not value.strip()
     if value is None:
         return True
-    if isinstance(value, float):
+    if kind is float or isinstance(value, float):
         return math.isnan(value)
-    if isinstance(value, str):
-        return not value.strip()
     return False
 
 
 def cell_text(value: object) -> str:
     """A cell as the text a person would see: 1500.0 -> '1500', a datetime -> ISO, blank -> ''."""
-    if is_blank(value):
+    kind = type(value)
+    if kind is str:
+        return value.strip()
+    if value is None:
         return ""
     if isinstance(value, bool):
         return "TRUE" if value else "FALSE"
     if isinstance(value, float):
+        if math.isnan(value):
+            return ""
         if math.isinf(value):
             return str(value)
         return str(int(value)) if value.is_integer() else repr(value)
@@ -170,7 +177,7 @@ def parse_date(value: object, fmt: str = "%Y-%m-%d") -> dt.date | None:
 
 def normalise_member_id(value: object) -> str:
     """Registration IDs compare without case or spaces; zero padding is never guessed ('PFS-12' != 'PFS-0012')."""
-    return re.sub(r"\s+", "", cell_text(value)).upper()
+    return "".join(cell_text(value).split()).upper()
 
 
 # Legal-form words at the end of an organisation name, written without punctuation (after normalisation).
@@ -185,8 +192,12 @@ LEGAL_SUFFIXES: tuple[tuple[str, ...], ...] = tuple(
         "ik", "lda", "ike", "ae", "oe", "ee", "epe",
     )
 )
-# Longest first, so that "gmbh co kg" is removed whole before "kg".
-_SUFFIXES_BY_LENGTH = sorted(set(LEGAL_SUFFIXES), key=len, reverse=True)
+# By length, longest first, so that "gmbh co kg" is removed whole before "kg".
+_SUFFIXES_BY_LENGTH: tuple[tuple[int, frozenset[tuple[str, ...]]], ...] = tuple(
+    (n, frozenset(s for s in LEGAL_SUFFIXES if len(s) == n))
+    for n in sorted({len(s) for s in LEGAL_SUFFIXES}, reverse=True)
+)
+_NOT_WORD = re.compile(r"[^\w\s]|_")
 
 
 def normalise_org_name(value: object) -> str:
@@ -198,7 +209,7 @@ def normalise_org_name(value: object) -> str:
     text = "".join(ch for ch in text if not unicodedata.combining(ch))
     text = text.casefold().replace("&", " and ").replace("ß", "ss")
     # dots vanish ("S.r.l." -> "srl", "o.o." -> "oo"); other punctuation separates words ("A/S" -> "a s")
-    text = re.sub(r"[^\w\s]|_", " ", text.replace(".", ""))
+    text = _NOT_WORD.sub(" ", text.replace(".", ""))
     tokens = text.split()
     changed = True
     while changed and len(tokens) > 1:
@@ -207,9 +218,9 @@ def normalise_org_name(value: object) -> str:
             tokens = tokens[:-1]
             changed = True
             continue
-        for suffix in _SUFFIXES_BY_LENGTH:
-            if len(tokens) > len(suffix) and tuple(tokens[-len(suffix):]) == suffix:
-                tokens = tokens[: -len(suffix)]
+        for length, suffixes in _SUFFIXES_BY_LENGTH:
+            if len(tokens) > length and tuple(tokens[-length:]) in suffixes:
+                tokens = tokens[:-length]
                 changed = True
                 break
     return " ".join(tokens)
@@ -261,6 +272,7 @@ def split_multi(value: object, separator: str = ";") -> list[str]:
     return [part.strip() for part in cell_text(value).split(separator) if part.strip()]
 
 
+@functools.lru_cache(maxsize=4096)  # a handful of distinct answers, each met thousands of times
 def normalise_label(value: object) -> str:
     """An answer label compared without case or extra spaces."""
     return " ".join(cell_text(value).casefold().split())

@@ -8,6 +8,7 @@ type (text, number, datetime) so that number parsing happens in `normalise`, not
 from __future__ import annotations
 
 import csv
+import functools
 import hashlib
 import io
 import zipfile
@@ -241,6 +242,7 @@ def _under_header(file: str, sheet: str | None, header_row: int, cells: list[lis
     return Sheet(file, sheet, header_row, header, rows)
 
 
+@functools.lru_cache(maxsize=8192)  # called for every cell lookup by a sidecar-named header
 def header_text(value: object) -> str:
     """A header cell as compared with the sidecar: whitespace runs (line breaks included) become one space."""
     if value is None:

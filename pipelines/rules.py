@@ -141,13 +141,15 @@ def classify_wave(
     outcome: dict[str, str] = {}  # correction_id -> why it was not applied, when its target was found wanting
     candidates: dict[str, list[tuple[tuple, dict, RawRow]]] = defaultdict(list)
 
+    per_spec: dict[int, tuple[set[str], set[str], list]] = {}
     for raw in rows:
         spec = raw.spec
         if spec.wave != wave:
             raise ValueError(f"{raw.source_file} is wave {spec.wave}, not {wave}")
-        meta = meta_columns(spec)
-        personal = personal_columns(spec)
-        tests = [(rule.column, re.compile(rule.pattern)) for rule in spec.test_entries]
+        if id(spec) not in per_spec:
+            per_spec[id(spec)] = (meta_columns(spec), personal_columns(spec),
+                                  [(rule.column, re.compile(rule.pattern)) for rule in spec.test_entries])
+        meta, personal, tests = per_spec[id(spec)]
         cid = cell_text(_cell(raw, spec.contribution_id_column))
         record = {
             "wave": wave, "source_file": raw.source_file, "sheet": raw.sheet, "row": raw.row,

@@ -18,6 +18,7 @@ from pipelines.errors import PipelineError
 from pipelines.normalise import (
     ValueProblem,
     cell_text,
+    is_blank,
     normalise_country,
     normalise_label,
     normalise_member_id,
@@ -109,7 +110,7 @@ def ecosystem_lookup(ecosystems: list[dict]) -> dict[str, str]:
 def _rows(sheet: Sheet, columns: dict[str, str]):
     positions = {target: sheet.column(source) for source, target in columns.items()}
     for offset, cells in enumerate(sheet.rows):
-        if all(not cell_text(c) for c in cells):
+        if all(is_blank(c) for c in cells):
             continue
         yield sheet.first_row + offset, {target: cells[i] for target, i in positions.items()}
 
