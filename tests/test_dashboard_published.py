@@ -1,0 +1,67 @@
+"""On the bundled sample, built by the real pipeline: the Progress figures equal the Pact's published ones."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from dashboard import data
+from dashboard.analysis import target_progress
+
+REPO = Path(__file__).resolve().parent.parent
+RAW = REPO / "data" / "raw"
+
+# DESIGN.md, "The bundled sample": P published, ≈P published as "nearly", D derived by arithmetic.
+EXPECTED = {
+    2022: {"respondents": 461, "people_trained": 2_000_000, "training_programmes": 15_500,
+           "investment_eur": 160_000_000, "people_reached": 19_000_000, "stakeholders_joined": 21_500,
+           "commitments_progressing_share": 0.90},
+    2023: {"people_trained": 1_500_000, "training_programmes": 32_500, "investment_eur": 150_000_000},
+    2024: {"people_trained": 2_600_000, "training_programmes": 48_000, "stakeholders_joined": 42_000},
+}
+
+
+@pytest.fixture(scope="module")
+def sample_vintage(tmp_path_factory: pytest.TempPathFactory) -> Iterator[data.Vintage]:
+    if not any(RAW.rglob("*.source.yml")):
+        pytest.skip("no bundled sample in data/raw")
+    import pipelines
+
+    curated = tmp_path_factory.mktemp("sample") / "curated"
+    result = pipelines.run(RAW, curated, progress=False)
+    assert result.status == "ok"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(data.CURATED_ENV, str(curated))
+        data.reset()
+        choice = data.resolve_vintage(None)
+        assert choice.vintage is not None
+        yield choice.vintage
+    data.reset()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("year", sorted(EXPECTED))
+def test_progress_cards_equal_the_published_figures(sample_vintage, year):
+    kpis = {k.key: k for k in data.kpis(sample_vintage, year)}
+    for key, value in EXPECTED[year].items():
+        assert kpis[key].value == pytest.approx(value, abs=1e-9), (year, key)
+        assert kpis[key].flags.comparison in ("equal", "consistent"), (year, key, kpis[key].flags)
+        assert not kpis[key].flags.not_published
+    assert kpis["people_trained"].flags.synthetic
+
+
+@pytest.mark.slow
+def test_cross_checks_and_targets(sample_vintage):
+    compared = data.published_vs_computed(sample_vintage)
+    assert set(compared["comparison"]) <= {"equal", "consistent", "not computed here"}, compared
+    people = data.cumulative_people_trained(sample_vintage)
+    assert people["cumulative"].tolist() == [2_000_000, 3_500_000, 6_100_000]
+    ten, twenty_five = target_progress(people, data.targets(sample_vintage))
+    assert ten.people == 10_000_000 and ten.deadline_year is None
+    assert twenty_five.people == 25_000_000 and twenty_five.deadline_year == 2030
+    assert twenty_five.needed_pace == pytest.approx((25e6 - 6.1e6) / 6)
+    assert twenty_five.status == "off track" and twenty_five.projected_year == 2034
+    breakdown = data.breakdown(sample_vintage, "people_trained", "ecosystem", 2022, 2024)
+    assert breakdown["raw_value"].sum() == 6_100_000  # the primary-ecosystem breakdown adds up
