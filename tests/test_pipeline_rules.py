@@ -456,3 +456,43 @@ def test_unknown_member_without_an_id_rejects_on_the_name(tmp_path):
     tables = run(raw, tmp_path / "curated")
     assert rejects_at(tables, SURVEY_2022, 5) == {Q_ORG: ("unknown_member", "Nobody Ltd")}
     assert status_by_row(tables, SURVEY_2022) == {5: "rejected", 6: "accepted"}
+
+
+def test_an_unreadable_last_update_rejects_the_submission(tmp_path):
+    raw = make_raw(tmp_path / "raw")
+    raw.write_survey(2022, [m1(cid="t-1", updated="2023-03-01T09:00"), m1(cid="t-2", updated=ts(1))])
+    tables = run(raw, tmp_path / "curated")
+    assert status_by_row(tables, SURVEY_2022) == {5: "rejected", 6: "accepted"}
+    assert rejects_at(tables, SURVEY_2022, 5) == {"Last Update": ("invalid_timestamp", "2023-03-01T09:00")}
+
+
+def test_registry_problems_become_rejects_or_stop_the_run(tmp_path):
+    from tests.conftest import COMMITMENTS, MEMBERS, MEMBERSHIPS
+
+    raw = make_raw(tmp_path / "raw")
+    members = [*MEMBERS, ("PFS-000006", "Zeta Hotels", "company", "Medium (50-249 staff)", "Switzerland",
+                          "Tourism;Space tourism", dt.date(2024, 2, 1))]
+    memberships = [*MEMBERSHIPS, ("PFS-000006", "LSP-MOON", dt.date(2024, 3, 1)),
+                   ("PFS-000099", "LSP-TOUR", dt.date(2024, 3, 1))]
+    raw.write_registry(members=members, memberships=memberships, commitments=COMMITMENTS)
+    raw.write_survey(2022, [m1()])
+    tables = run(raw, tmp_path / "curated")
+    members_table = tables["members"].set_index("member_id")
+    assert pd.isna(members_table.loc["PFS-000006", "country_code"])  # kept, without a country
+    assert members_table.loc["PFS-000006", "primary_ecosystem_id"] == "TOUR"
+    registry = "registry/pact_members.xlsx"
+    rejects = tables["rejects"][tables["rejects"]["source_file"] == registry]
+    assert sorted(zip(rejects["sheet"], rejects["row"], rejects["column"], rejects["reason_code"], rejects["value"],
+                      strict=True)) == [
+        ("Members", 7, "Country", "unknown_member_state", "Switzerland"),
+        ("Members", 7, "Industrial ecosystems", "unknown_ecosystem", "Space tourism"),
+        ("Partnerships", 6, "Partnership", "unknown_partnership", "LSP-MOON"),
+        ("Partnerships", 7, "Registration ID", "unknown_member", "PFS-000099"),
+    ]
+
+    duplicated = make_raw(tmp_path / "raw2")
+    duplicated.write_registry(members=[*MEMBERS, MEMBERS[0]])
+    duplicated.write_survey(2022, [m1()])
+    with pytest.raises(pipelines.PipelineError) as caught:
+        pipelines.run(duplicated.root, tmp_path / "curated2")
+    assert str(caught.value).startswith("registry/pact_members.xlsx, sheet 'Members', row 7, column 'Registration ID'")

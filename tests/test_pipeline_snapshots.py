@@ -214,6 +214,18 @@ def _rename_reference_column(raw: TinyRaw) -> None:
     path.write_text(text.replace("short_name", "shortname", 1), encoding="utf-8")
 
 
+def _break_reference_cell(raw: TinyRaw) -> None:
+    path = raw.root / "reference" / "targets.csv"
+    path.write_text(path.read_text(encoding="utf-8").replace(",10000000,", ",ten million,", 1), encoding="utf-8")
+
+
+def _truncate_reference(raw: TinyRaw) -> None:
+    """Cut the file inside a quoted field: the CSV ends in the middle of a record."""
+    path = raw.root / "reference" / "member_states.csv"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text[: text.index("Greece") + 3], encoding="utf-8")
+
+
 BAD_INPUTS = {
     # case: (how to break the raw tree, what the message must name)
     "truncated survey": (lambda r: _truncate(r.surveys[2022]),
@@ -235,6 +247,10 @@ BAD_INPUTS = {
                                  ["reference/ecosystems.csv", "row 1", "column 'short_name'"]),
     "unsupported file": (lambda r: (r.root / "surveys" / "notes.txt").write_text("x", encoding="utf-8"),
                          ["surveys/notes.txt", "unsupported"]),
+    "header row mismatch": (lambda r: _edit_sidecar(r.surveys[2022], lambda d: d["read"].update(header_row=3)),
+                            ["surveys/pact_survey_2022.xlsx", "sheet 'Content'", "row 3", "header row is empty"]),
+    "reference bad cell": (_break_reference_cell, ["reference/targets.csv", "row 2", "column 'people'"]),
+    "truncated reference csv": (_truncate_reference, ["reference/member_states.csv"]),
 }
 
 
@@ -290,3 +306,42 @@ def test_raw_files_are_never_modified(raw, curated):
     pipelines.run(raw.root, curated, force=True)
     assert tree_digest(raw.root) == before
     assert {p: p.stat().st_mtime_ns for p in raw.root.rglob("*") if p.is_file()} == stat_before
+
+
+def test_an_unexpected_error_is_logged_and_leaves_curated_untouched(raw, curated, monkeypatch):
+    from pipelines import runner
+
+    def broken(ctx):
+        raise ZeroDivisionError("a bug in a step")
+
+    steps = list(runner.STEPS)
+    steps[3] = ("submissions", broken)
+    monkeypatch.setattr(runner, "STEPS", tuple(steps))
+    before = tree_digest(curated, skip=("runs.jsonl",))
+    with pytest.raises(ZeroDivisionError):
+        pipelines.run(raw.root, curated, force=True)
+    assert tree_digest(curated, skip=("runs.jsonl",)) == before
+    last = read_runs(curated)[-1]
+    assert (last["status"], last["error"]) == ("failed", "ZeroDivisionError: a bug in a step")
+
+
+def test_concurrent_runs_take_turns(raw, curated):
+    """Two runs at once on one curated directory: the second waits for the first, both publish whole snapshots."""
+    results, errors = [], []
+
+    def go() -> None:
+        try:
+            results.append(pipelines.run(raw.root, curated, force=True))
+        except Exception as exc:  # collected: the assertion below names it
+            errors.append(exc)
+
+    threads = [threading.Thread(target=go) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert len({r.vintage_id for r in results}) == 2
+    assert not list((curated / "snapshots").glob(".tmp-*"))
+    statuses = [r["status"] for r in read_runs(curated)]
+    assert statuses == ["ok", "ok", "ok"]
