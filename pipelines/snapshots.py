@@ -155,6 +155,10 @@ def prune(curated_dir: Path, keep: int = KEEP) -> list[str]:
         path = snapshots_dir(curated_dir) / vintage_id
         if current is not None and path.resolve() == current:
             continue
-        shutil.rmtree(path)
+        # renamed out of the kept set first (atomic), so a crash mid-removal leaves debris the next run clears,
+        # never a half-deleted snapshot that still looks complete
+        doomed = snapshots_dir(curated_dir) / f"{TMP_PREFIX}old-{vintage_id}"
+        os.rename(path, doomed)
+        shutil.rmtree(doomed)
         removed.append(vintage_id)
     return removed
