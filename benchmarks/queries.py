@@ -1,0 +1,232 @@
+"""The query layer (dashboard/data.py over DuckDB) against plain pandas answering the same questions on the same
+Parquet, with a check that both give the same numbers.
+
+Plain pandas is measured two ways, because a plain-pandas dashboard can be written either way:
+- `pandas_read`: `pd.read_parquet` of the tables the question needs, then filter/merge/groupby — what a callback
+  written the plain way does on every request;
+- `pandas_mem`: the same groupby on frames already in memory (loaded once, not timed) — the fastest plain
+  pandas can be, at the cost of holding every table in every worker.
+The query layer is measured cold: the results this question computes are dropped from its cache before every
+call (its connection, its views and the snapshot's dimensions stay, as they do in a worker that has served a
+page), so DuckDB really answers each time.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from benchmarks import adapters
+from benchmarks.timing import measure, ratio
+
+logger = logging.getLogger(__name__)
+
+Tables = dict[str, pd.DataFrame]
+
+
+@dataclass(frozen=True)
+class Question:
+    name: str
+    tables: tuple[str, ...]
+    duckdb: Callable[[Any, Any], pd.DataFrame]  # (data module, vintage) -> frame
+    pandas: Callable[[Tables], pd.DataFrame]
+    key: tuple[str, ...]
+    compare: tuple[str, ...]
+    per_snapshot: tuple[str, ...] = ()  # cached functions of the snapshot alone that this question computes
+
+
+# ------------------------------------------------------------------------------------------- plain pandas answers
+
+
+def _scope(t: Tables, ecosystems: tuple[str, ...] = (), countries: tuple[str, ...] = ()) -> pd.DataFrame:
+    members = t["members"]
+    mask = pd.Series(True, index=members.index)
+    if ecosystems:
+        mask &= members["primary_ecosystem_id"].isin(ecosystems)
+    if countries:
+        mask &= members["country_code"].isin(countries)
+    return members[mask]
+
+
+def pandas_yearly(t: Tables, indicator: str, ecosystems: tuple[str, ...] = (),
+                  countries: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Per wave: total, members reporting, respondents, members registered by the end of the year."""
+    members = _scope(t, ecosystems, countries)
+    facts = t["facts"]
+    facts = facts[(facts["indicator"] == indicator) & facts["member_id"].isin(members["member_id"])]
+    totals = facts.groupby("year").agg(raw_value=("value", "sum"), n_reporting=("member_id", "nunique"))
+    subs = t["submissions"]
+    accepted = subs[(subs["status"] == "accepted") & subs["member_id"].isin(members["member_id"])]
+    respondents = accepted.groupby("wave")["member_id"].nunique().rename("n_respondents")
+    all_accepted = t["submissions"][t["submissions"]["status"] == "accepted"]
+    years = sorted(set(all_accepted["wave"].astype(int)) | set(t["facts"]["year"].astype(int)))
+    joined_year = pd.to_datetime(members["joined_on"]).dt.year
+    registered = pd.Series({y: int((joined_year <= y).sum()) for y in years}, name="n_registered")
+    out = pd.DataFrame(index=pd.Index(years, name="year"))
+    out = out.join(totals).join(respondents).join(registered)
+    out = out.fillna({"n_reporting": 0, "n_respondents": 0}).reset_index()
+    return out
+
+
+def pandas_breakdown(t: Tables, indicator: str, by: str, year_from: int, year_to: int) -> pd.DataFrame:
+    facts = t["facts"]
+    facts = facts[(facts["indicator"] == indicator) & facts["year"].between(year_from, year_to)]
+    if by == "partnership":
+        ms = t["memberships"].assign(join_year=pd.to_datetime(t["memberships"]["joined_on"]).dt.year)
+        merged = facts.merge(ms, on="member_id")
+        merged = merged[merged["join_year"] <= merged["year"]]
+        grouped = merged.groupby("partnership_id").agg(raw_value=("value", "sum"),
+                                                       n_reporting=("member_id", "nunique"))
+        return grouped.rename_axis("key").reset_index()
+    column = {"ecosystem": "primary_ecosystem_id", "member_state": "country_code", "member_type": "member_type"}[by]
+    merged = facts.merge(t["members"][["member_id", column]], on="member_id")
+    grouped = merged.groupby(column).agg(raw_value=("value", "sum"), n_reporting=("member_id", "nunique"))
+    return grouped.rename_axis("key").reset_index()
+
+
+def pandas_partnership_values(t: Tables, indicator: str) -> pd.DataFrame:
+    facts = t["facts"]
+    facts = facts[facts["indicator"] == indicator]
+    ms = t["memberships"].assign(join_year=pd.to_datetime(t["memberships"]["joined_on"]).dt.year)
+    merged = facts.merge(ms, on="member_id")
+    merged = merged[merged["join_year"] <= merged["year"]]
+    return (merged.groupby(["partnership_id", "year"])
+            .agg(raw_value=("value", "sum"), n_reporting=("member_id", "nunique")).reset_index())
+
+
+def pandas_response_rates(t: Tables) -> pd.DataFrame:
+    subs = t["submissions"]
+    accepted = subs[subs["status"] == "accepted"]
+    respondents = accepted.groupby("wave")["member_id"].nunique()
+    joined_year = pd.to_datetime(t["members"]["joined_on"]).dt.year
+    rows = [{"year": int(y), "n_respondents": int(n), "n_registered": int((joined_year <= y).sum())}
+            for y, n in respondents.items()]
+    return pd.DataFrame(rows)
+
+
+def pandas_commitments(t: Tables) -> pd.DataFrame:
+    facts = t["facts"]
+    facts = facts[facts["indicator"].isin(["commitments_reported", "commitments_progressing"])]
+    wide = facts.pivot_table(index=["year", "member_id"], columns="indicator", values="value", aggfunc="sum")
+    wide = wide.reindex(columns=["commitments_reported", "commitments_progressing"])
+    per_year = wide.groupby("year").agg(
+        reported=("commitments_reported", "sum"), progressing=("commitments_progressing", "sum"),
+        n_reporting=("commitments_reported", lambda s: int((s > 0).sum())),
+    )
+    return per_year.reset_index()
+
+
+def pandas_members_over_time(t: Tables) -> pd.DataFrame:
+    joined = pd.to_datetime(t["members"]["joined_on"]).dropna()
+    month_end = joined + pd.offsets.MonthEnd(0)
+    monthly = month_end.value_counts().sort_index()
+    frame = pd.DataFrame({"as_of": monthly.index, "joined": monthly.to_numpy()})
+    frame["members"] = frame["joined"].cumsum()
+    return frame
+
+
+# ------------------------------------------------------------------------------------------------ the questions
+
+
+def _questions(data: Any) -> list[Question]:
+    filters = data.Filters
+    years = (2022, 2024)
+    qs = [
+        Question("yearly totals: people trained", ("facts", "members", "submissions"),
+                 lambda d, v: d.yearly_totals(v, "people_trained"),
+                 lambda t: pandas_yearly(t, "people_trained"), ("year",),
+                 ("raw_value", "n_reporting", "n_respondents", "n_registered")),
+        Question("yearly totals: investment, one ecosystem and two Member States", ("facts", "members", "submissions"),
+                 lambda d, v: d.yearly_totals(v, "investment_eur", filters(ecosystems=("CONS",),
+                                                                           countries=("DE", "FR"))),
+                 lambda t: pandas_yearly(t, "investment_eur", ("CONS",), ("DE", "FR")), ("year",),
+                 ("raw_value", "n_reporting", "n_respondents", "n_registered")),
+    ]
+    for by in ("ecosystem", "member_state", "member_type", "partnership"):
+        qs.append(Question(
+            f"breakdown of people trained by {by.replace('_', ' ')}, 2022–2024",
+            ("facts", "members", "memberships"),
+            lambda d, v, by=by: d.breakdown(v, "people_trained", by, *years),
+            lambda t, by=by: pandas_breakdown(t, "people_trained", by, *years), ("key",),
+            ("raw_value", "n_reporting"),
+        ))
+    qs += [
+        Question("partnership values: people trained per partnership and wave", ("facts", "memberships"),
+                 lambda d, v: d.partnership_values(v, "people_trained"),
+                 lambda t: pandas_partnership_values(t, "people_trained"), ("partnership_id", "year"),
+                 ("raw_value", "n_reporting")),
+        Question("response rates per wave", ("submissions", "members"),
+                 lambda d, v: d.response_rates(v), pandas_response_rates, ("year",),
+                 ("n_respondents", "n_registered"), ("_respondents_frame",)),
+        Question("commitments progressing per wave", ("facts",),
+                 lambda d, v: d.commitments_progress(v), pandas_commitments, ("year",),
+                 ("reported", "progressing", "n_reporting"), ("_commitments_frame",)),
+        Question("members over time (monthly)", ("members",),
+                 lambda d, v: d.members_over_time(v), pandas_members_over_time, ("as_of",),
+                 ("joined", "members"), ("members_over_time",)),
+    ]
+    return qs
+
+
+def _same(duck: pd.DataFrame, plain: pd.DataFrame, q: Question) -> bool:
+    try:
+        left = duck[list(q.key + q.compare)].copy()
+        right = plain[list(q.key + q.compare)].copy()
+        for frame in (left, right):
+            for column in q.key:
+                if column == "as_of":
+                    frame[column] = pd.to_datetime(frame[column]).dt.normalize().astype("datetime64[us]")
+                else:
+                    frame[column] = frame[column].astype(str)
+            for column in q.compare:
+                frame[column] = pd.to_numeric(frame[column]).astype("float64")
+        left = left.sort_values(list(q.key)).reset_index(drop=True)
+        right = right.sort_values(list(q.key)).reset_index(drop=True)
+        return left.fillna(-1.0).equals(right.fillna(-1.0))
+    except (KeyError, ValueError, TypeError) as exc:
+        logger.warning("%s: cannot compare (%s)", q.name, exc)
+        return False
+
+
+def _cold(q: Question) -> None:
+    """The state of a worker that has served a page before but was never asked this question: per-snapshot
+    results (dimensions, catalogue, published figures) kept, everything this question computes dropped."""
+    adapters.clear_query_cache(keep_per_snapshot=True, also=q.per_snapshot)
+
+
+def compare(curated: Path, *, repeat: int) -> list[dict[str, Any]]:
+    """Time every question both ways; the data module must already be importable in this process."""
+    data = sys.modules.get("dashboard.data")
+    if data is None:
+        import dashboard.data as data
+    choice = data.resolve_vintage(None)
+    vintage = choice.vintage
+    if vintage is None:
+        raise RuntimeError(f"no current snapshot under {curated}")
+    snapshot = Path(vintage.path)
+    wanted = sorted({t for q in _questions(data) for t in q.tables})
+    in_memory = {name: pd.read_parquet(snapshot / f"{name}.parquet") for name in wanted}
+    rows = []
+    for q in _questions(data):
+        duck_stats, duck = measure(lambda q=q: q.duckdb(data, vintage), repeat=repeat, warmup=1,
+                                   before_each=lambda q=q: _cold(q))
+        read_stats, _ = measure(
+            lambda q=q: q.pandas({n: pd.read_parquet(snapshot / f"{n}.parquet") for n in q.tables}),
+            repeat=repeat, warmup=1,
+        )
+        mem_stats, plain = measure(lambda q=q: q.pandas(in_memory), repeat=repeat, warmup=1)
+        equal = _same(duck, plain, q)
+        rows.append({
+            "name": q.name, "duckdb": duck_stats.as_dict(), "pandas_read": read_stats.as_dict(),
+            "pandas_mem": mem_stats.as_dict(), "speedup_read": ratio(read_stats, duck_stats),
+            "speedup_mem": ratio(mem_stats, duck_stats), "equal": equal,
+        })
+        logger.info("query %-70s duckdb %.1f ms, pandas %.1f ms (in memory %.1f ms), same answer: %s", q.name,
+                    duck_stats.median * 1000, read_stats.median * 1000, mem_stats.median * 1000, equal)
+    return rows

@@ -1,0 +1,66 @@
+"""The benchmark harness runs end to end and writes a well-formed results file (no timing is asserted: speed is
+measured by `make bench`, never by a test)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.slow
+def test_quick_run_writes_well_formed_results(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    cache = tmp_path / "cache"
+    command = [
+        sys.executable, "-m", "benchmarks", "--quick", "--scales", "1", "--repeat", "1",
+        "--out", str(out), "--cache", str(cache),
+    ]
+    env = {**os.environ, "DASH_DISABLE_VERSION_CHECK": "true", "PYTHONDONTWRITEBYTECODE": "1"}
+    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=280, check=False, env=env)
+    assert done.returncode == 0, f"exit {done.returncode}\n{done.stderr[-6000:]}"
+
+    results = json.loads((out / "results.json").read_text())
+    assert results["errors"] == []
+    assert results["machine"]["cores"] >= 1 and results["machine"]["python"].startswith("3.11")
+    assert results["settings"]["quick"] is True and results["settings"]["scales"] == [1]
+
+    [dataset] = results["datasets"]
+    assert dataset["scale"] == 1 and not dataset["generated"] and dataset["files"] > 0
+
+    [pipeline] = results["pipeline"]
+    for key in ("full", "baseline", "rerun"):
+        stats = pipeline[key]
+        assert stats["n"] == len(stats["samples"]) >= 1
+        assert stats["minimum"] <= stats["median"] <= stats["maximum"]
+    assert pipeline["speedup"] == pytest.approx(pipeline["baseline"]["median"] / pipeline["full"]["median"])
+    # the baseline is only a fair yardstick when it computes the same facts as the pipeline
+    assert pipeline["facts_equal"] is True, pipeline["compare_notes"]
+    assert pipeline["facts_rows"] > 0 and pipeline["members"] > 0
+
+    targets = {t["target"]: t for t in results["targets"]}
+    assert set(targets) == {"pipeline_speedup", "query_speedup", "callback_p95", "worker_rss", "first_paint",
+                            "compressed"}
+    assert targets["pipeline_speedup"]["measured"] == pytest.approx(pipeline["speedup"])
+
+    skipped = {s["section"] for s in results["skipped"]}
+    if "browser" not in skipped and "dashboard" not in skipped:
+        assert {b["path"] for b in results["browser"]} == {"/", "/explore"}
+        assert all(b["first_paint_ms"] is not None and b["bytes_transferred"] > 0 for b in results["browser"])
+        assert results["callbacks_http"], "the browser's callback requests were captured and replayed"
+        assert all(c["status"] == 200 for c in results["callbacks_http"])
+        assert results["callbacks_inprocess"] and results["queries"]
+        assert all(q["equal"] for q in results["queries"]), [q["name"] for q in results["queries"] if not q["equal"]]
+        assert results["memory"][0]["peak_worker_mb"] > 0
+
+    markdown = (out / "results.md").read_text()
+    for heading in ("# Pact Monitor benchmarks", "## Targets", "## Pipeline: full ingest"):
+        assert heading in markdown
+    assert "python -m benchmarks --quick" in markdown
+    assert not any(cache.glob("work-*")), "the harness removes its work directory"
