@@ -126,6 +126,9 @@ async function (nClicks) {
                                             (total ? " of " + Math.round(total / 1024) + " KB" : "")});
         }
         var blob = new Blob(chunks, {type: "application/zip"});
+        // Chromium may still be closing the finished request when the script has read the last byte; starting
+        // the download at once would be logged as that request aborted, so let the network layer finish first.
+        await new Promise(function (resolve) { setTimeout(resolve, 250); });
         var match = /filename="([^"]+)"/.exec(response.headers.get("Content-Disposition") || "");
         var link = document.createElement("a");
         link.href = URL.createObjectURL(blob);
