@@ -9,6 +9,7 @@ import pandas as pd
 from dash import Input, Output, State, callback, dcc, html, no_update, register_page
 
 from dashboard import data, figures, ui
+from dashboard.components.export_bar import export_links, pack_button, register_export_bar
 from dashboard.data import Vintage
 from dashboard.formatting import full, percent
 from dashboard.state import DataState, Messages, parse_data
@@ -18,6 +19,7 @@ TITLE = "Data: provenance and quality"
 
 register_page(__name__, path="/data", name="Data", title="Data · Pact Monitor", order=3)
 ui.register_url_sync(PAGE_ID)
+register_export_bar(PAGE_ID)
 
 
 def layout(**query: object) -> html.Div:
@@ -38,6 +40,7 @@ def _page(choice: data.VintageChoice, query: dict, messages: Messages) -> html.D
     statuses = data.status_counts(vintage)
     published = data.published_vs_computed(vintage)
     body = [
+        pack_button(PAGE_ID),
         html.Nav(html.Ul([html.Li(html.A(text, href=f"#{anchor}"), className="list-inline-item") for text, anchor in (
             ("Published vs computed", "published"), ("Survey rows", "rows"), ("Rejects", "rejects"),
             ("Corrections", "corrections"), ("Input files", "inputs"), ("Pipeline runs", "runs"))],
@@ -51,6 +54,7 @@ def _page(choice: data.VintageChoice, query: dict, messages: Messages) -> html.D
                    className="small text-body-secondary"),
             ui.grid("data-published", _published_rows(published), PUBLISHED_COLUMNS, height=340),
             html.P(_published_summary(published), className="small mt-1", id="data-published-summary"),
+            export_links(PAGE_ID, "published", state.search(), what="the published-vs-computed table", images=False),
         ]),
         _section("rows", "Survey rows per wave, and response rate", [dbc.Row([
             dbc.Col([
@@ -61,15 +65,20 @@ def _page(choice: data.VintageChoice, query: dict, messages: Messages) -> html.D
                                 "activity year", table_id="data-response",
                                 numeric=("Respondents", "Registered", "Response rate")),
             ], lg=7),
-            dbc.Col(ui.chart("data-response-chart", figures.response_figure(rates), _rate_summary(rates),
-                             filename="pact-response-rate"), lg=5),
+            dbc.Col([ui.chart("data-response-chart", figures.response_figure(rates), _rate_summary(rates),
+                             filename="pact-response-rate"),
+                     export_links(PAGE_ID, "waves", state.search(), what="the survey rows and response rates")], lg=5),
         ])]),
         _section("rejects", "Rejected values and rows", [
             dbc.Row([dbc.Col(ui.select("data-wave", "Survey wave", [("all", "All waves")] +
                                        [(y, str(y)) for y in dims.years], state.wave or "all"), md=3)]),
             html.Div(rejects_view(vintage, state.wave), id="data-rejects-view"),
+            export_links(PAGE_ID, "rejects", state.search(), what="the rejects of the chosen wave", images=False),
         ]),
-        _section("corrections", "Corrections applied", [corrections_view(vintage)]),
+        _section("corrections", "Corrections applied", [
+            corrections_view(vintage),
+            export_links(PAGE_ID, "corrections", state.search(), what="the corrections", images=False),
+        ]),
         _section("inputs", "Input files of this vintage", [
             ui.grid("data-inputs", data.inputs(vintage), INPUT_COLUMNS, height=260),
         ]),
