@@ -74,6 +74,10 @@ def run(raw_dir: Path | str, curated_dir: Path | str, force: bool = False, progr
     with run_lock(curated_dir):
         snapshots.clean_stale_tmp(curated_dir)
         try:
+            link = curated_dir / snapshots.CURRENT
+            if link.exists() and not link.is_symlink():
+                raise PipelineError("'current' must be a symbolic link to a snapshot, not a file or directory; "
+                                    "move it away (it is not written by the pipeline)", file=link)
             files = discover(raw_dir)
             for orphan in orphan_sidecars(raw_dir):
                 log.warning("sidecar without a data file: %s", orphan)

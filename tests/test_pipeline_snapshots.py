@@ -345,3 +345,13 @@ def test_concurrent_runs_take_turns(raw, curated):
     assert not list((curated / "snapshots").glob(".tmp-*"))
     statuses = [r["status"] for r in read_runs(curated)]
     assert statuses == ["ok", "ok", "ok"]
+
+
+def test_a_current_that_is_not_a_link_is_refused(raw, tmp_path):
+    curated = tmp_path / "odd"
+    (curated / "current").mkdir(parents=True)
+    (curated / "current" / "facts.parquet").write_bytes(b"someone's copy")
+    with pytest.raises(pipelines.PipelineError, match="symbolic link"):
+        pipelines.run(raw.root, curated)
+    assert (curated / "current" / "facts.parquet").read_bytes() == b"someone's copy"
+    assert snapshots.kept_snapshots(curated) == []
