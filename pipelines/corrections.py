@@ -6,6 +6,17 @@ is kept in `corrections_applied` with status "not applied" and the reason in `de
 
 Columns: correction_id, wave, contribution_id, member_id, indicator, action (set|exclude), value, reason,
 corrected_by, corrected_on. `value` is in the indicator's own unit with a dot decimal (investment in euro).
+
+What each kind does:
+- exclude with no indicator drops a whole submission. It acts like a test-entry rule: the submission gets status
+  "test" (reason code excluded_by_correction) before a member's submission is chosen, so the member's next latest
+  submission counts, if any. It needs the contribution_id.
+- exclude with an indicator drops that one value of the member's accepted submission.
+- set replaces (or, where the value was blank or rejected, supplies) one value of the accepted submission; old and
+  new values are recorded in stored units (cents for investment). A correction aimed at a superseded, test, blank
+  or rejected submission is not applied: only the accepted submission has facts.
+- member_id, when given, must be the submission's member: a guard against a mistyped contribution_id. Without a
+  contribution_id, set/exclude of an indicator targets the member's accepted submission of the wave.
 """
 
 from __future__ import annotations

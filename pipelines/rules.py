@@ -10,7 +10,9 @@ Order of the rules, as DESIGN.md fixes it:
 2. test: a test-entry rule of the sidecar matches (or a correction excludes the whole submission);
 3. join to the registry on the member ID (case and spaces ignored, zero padding never guessed), else on the
    normalised organisation name; no match rejects the submission whole (one reject row per bad cell);
-4. an unknown Member State answer rejects the submission whole;
+4. an unknown Member State answer rejects the submission whole (a blank one is no error: the member's Member
+   State comes from the registry), and so does a Last Update or Creation Date that cannot be read, since the
+   next rule needs them;
 5. among a member's remaining submissions of the wave the latest Last Update counts (ties: latest Creation Date,
    then highest Contribution Id); the others are superseded;
 6. each value of the accepted submission is validated alone: negative, not a number, not whole, or above the
