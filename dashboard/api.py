@@ -101,14 +101,18 @@ def strict_explore(query: dict[str, object], base_url: str) -> PageExport:
     indicators = tuple(m.indicator for m in data.indicator_catalogue(choice.vintage))
     state.parse_explore(query, dims, indicators, messages)
     if messages:
-        raise BadRequest(list(messages))
+        # The page's parser says "Ignored …" because a page falls back to defaults; the API refuses instead.
+        raise BadRequest([m.removeprefix("Ignored ")[:1].upper() + m.removeprefix("Ignored ")[1:] for m in messages])
     return page_export("explore", query, base_url)
 
 
 def _parquet_bytes(table: ExportTable) -> bytes:
     frame = table.frame[[c.key for c in table.columns]].copy()
     for column in table.columns:
-        if column.kind in ("text", "flags"):
+        if column.kind == "integer":
+            # Counts arrive as float64 from sums; a reader should get int64 (nullable where a value is missing).
+            frame[column.key] = frame[column.key].round().astype("Int64")
+        elif column.kind in ("text", "flags"):
             frame[column.key] = [None if v is None or (isinstance(v, float) and v != v) else neutralise(str(v))
                                  for v in frame[column.key]]
     arrow = pa.Table.from_pandas(frame, preserve_index=False)

@@ -60,6 +60,7 @@ def test_parquet_is_typed_and_says_where_it_comes_from(client):
     table = pq.read_table(io.BytesIO(response.data))
     assert table.column("year").to_pylist() == [2022, 2023, 2024]
     assert table.column("value").to_pylist() == [2_000_000, 1_500_000, 2_600_000]
+    assert str(table.schema.field("value").type) == "int64"
     assert table.schema.field("value").metadata[b"header"] == b"People up-/reskilled (people)"
     meta = table.schema.metadata
     assert meta[b"vintage_id"].decode() == _vintage().vintage_id
