@@ -34,14 +34,33 @@ app = Dash(
     suppress_callback_exceptions=True,  # page layouts are functions of the query string
     meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
 )
+# The page's language for screen readers (WCAG 3.1.1); Dash's own <footer> of scripts becomes a plain <div> so
+# the page keeps one content-info landmark.
+app.index_string = """<!DOCTYPE html>
+<html lang="en">
+    <head>
+        {%metas%}
+        <title>{%title%}</title>
+        {%favicon%}
+        {%css%}
+    </head>
+    <body>
+        {%app_entry%}
+        <div class="dash-scripts">
+            {%config%}
+            {%scripts%}
+            {%renderer%}
+        </div>
+    </body>
+</html>"""
 server = app.server
 Compress(server)
 # Exports, the briefing pack and the analysts' data URL (/export/..., /api/v1/...): plain HTTP downloads.
 server.register_blueprint(downloads)
 
-SYNTHETIC_TEXT = (
-    "Synthetic sample: these figures come from generated test data calibrated to the Commission's published "
-    "totals. Member-level rows are invented; do not quote them as survey results."
+SYNTHETIC_NOTE = (
+    "These figures come from generated test data calibrated to the Commission's published totals. "
+    "Member-level rows are invented; do not quote them as survey results."
 )
 
 
@@ -56,7 +75,7 @@ def synthetic_banner(vintage_id: str | None = None) -> list:
         return []
     return [dbc.Container(
         [html.I(className="bi bi-exclamation-triangle-fill me-2", **{"aria-hidden": "true"}),
-         html.Strong("Synthetic sample. "), SYNTHETIC_TEXT.removeprefix("Synthetic sample: ").capitalize()],
+         html.Strong("Synthetic sample. "), SYNTHETIC_NOTE],
         fluid="xxl", className="py-1 small",
     )]
 

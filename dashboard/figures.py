@@ -125,11 +125,15 @@ def breakdown_figure(
             height=max(style.CHART_HEIGHT, 90 + 26 * len(frame)),
         )
     if by == "partnership":
-        fig.update_layout(barmode="group", margin={"b": 70})
-        fig.add_annotation(text=NOT_ADDITIVE_NOTE, showarrow=False, x=0, y=-0.12, xref="paper", yref="paper",
-                           xanchor="left", yanchor="top", font={"size": 12, "color": style.MUTED})
+        # Side by side, never stacked; the note travels in the subtitle so exported images keep it too.
+        fig.update_layout(barmode="group", title=_title(title, _with_note(subtitle)))
     fig.update_layout(showlegend=False, clickmode="event")
     return fig
+
+
+def _with_note(subtitle: str | None) -> str:
+    note = "Not additive: a member in several partnerships counts in each"
+    return f"{subtitle} · {note}" if subtitle else note
 
 
 def breakdown_summary(frame: pd.DataFrame, meta: IndicatorMeta, by: str, year_from: int, year_to: int) -> str:

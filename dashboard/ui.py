@@ -128,12 +128,71 @@ def select(control_id: str, label: str, options: Sequence[tuple[object, str]], v
     ), control_id)
 
 
-def multi_select(control_id: str, label: str, options: Sequence[tuple[str, str]], value: Sequence[str],
-                 placeholder: str = "All") -> html.Div:
-    return labelled(label, dcc.Dropdown(
-        id=control_id, options=[{"label": text, "value": v} for v, text in options], value=list(value), multi=True,
-        placeholder=placeholder, clearable=True, searchable=True, className="dash-dropdown-sm",
-    ), control_id)
+def multi_select(control_id: str, label: str, options: Sequence[tuple[str, str]], value: Sequence[str]) -> html.Div:
+    """A group of checkboxes behind a disclosure: native inputs, a legend, usable from the keyboard.
+
+    (Dash 4's dcc.Dropdown leaves a focusable aria-hidden input behind, which fails WCAG 4.1.2.) The summary line
+    says what is chosen; assets/zz_app/pact.js keeps it current.
+    """
+    chosen = [text for v, text in options if v in set(value)]
+    return html.Div(
+        html.Details([
+            html.Summary([
+                html.Span(label, className="fw-semibold"), ": ",
+                html.Span(selection_text(chosen), id=f"{control_id}-chosen"),
+            ], className="small", id=f"{control_id}-toggle"),
+            html.Fieldset([
+                html.Legend(label, className="visually-hidden"),
+                dbc.Checklist(id=control_id, options=[{"label": text, "value": v} for v, text in options],
+                              value=list(value), className="small checklist-scroll", input_class_name="me-1"),
+            ], className="mt-1"),
+        ], open=bool(value), id=f"{control_id}-details"),
+        className="mb-2",
+    )
+
+
+def selection_text(chosen: Sequence[str]) -> str:
+    if not chosen:
+        return "all"
+    if len(chosen) <= 2:
+        return ", ".join(chosen)
+    return f"{len(chosen)} selected"
+
+
+def register_selection_summary(control_id: str) -> None:
+    """Keep a multi_select's summary line in step with its ticks (in the browser: no round trip)."""
+    from dash import ClientsideFunction, Input, Output, State, clientside_callback
+
+    clientside_callback(
+        ClientsideFunction(namespace="pact", function_name="selectionText"),
+        Output(f"{control_id}-chosen", "children"),
+        Input(control_id, "value"),
+        State(control_id, "options"),
+    )
+
+
+def view_switch(control_id: str, views: Sequence[tuple[str, str]], value: str, label: str) -> html.Div:
+    """Chart / map / table as a radio group styled as a button bar (Bootstrap's btn-check)."""
+    return html.Div([
+        html.Span(label, className="visually-hidden", id=f"{control_id}-label"),
+        dbc.RadioItems(
+            id=control_id, options=[{"label": text, "value": v} for v, text in views], value=value, inline=True,
+            className="btn-group", input_class_name="btn-check",
+            label_class_name="btn btn-outline-primary btn-sm", label_checked_class_name="active",
+        ),
+    ], role="group", **{"aria-labelledby": f"{control_id}-label"}, className="mb-2")
+
+
+def register_view_switch(control_id: str, panes: Sequence[str]) -> None:
+    """Show the chosen pane and hide the others (in the browser: switching views costs no request)."""
+    from dash import ClientsideFunction, Input, Output, clientside_callback
+
+    clientside_callback(
+        ClientsideFunction(namespace="pact", function_name="showPane"),
+        [Output(f"{control_id}-pane-{pane}", "hidden") for pane in panes],
+        Input(control_id, "value"),
+        prevent_initial_call=True,
+    )
 
 
 def control_card(children: Sequence[Any], title: str = "Selection") -> dbc.Card:
@@ -148,15 +207,21 @@ def control_card(children: Sequence[Any], title: str = "Selection") -> dbc.Card:
 # --------------------------------------------------------------------------------------------------------------
 
 
-def graph_config(filename: str) -> dict:
-    return {**style.GRAPH_CONFIG, "toImageButtonOptions": {"format": "png", "filename": filename, "scale": 2}}
+def graph_config(filename: str, geo: bool = False) -> dict:
+    config = {**style.GRAPH_CONFIG, "toImageButtonOptions": {"format": "png", "filename": filename, "scale": 2}}
+    if geo:
+        from dash import get_asset_url
+
+        # plotly.js would fetch map geometry from its CDN; the app serves its own copy.
+        config["topojsonURL"] = get_asset_url("topojson/")
+    return config
 
 
 def chart(graph_id: str, figure: Any, summary: str, table: Any = None, filename: str = "pact-monitor-chart",
-          extra: Sequence[Any] = ()) -> html.Figure:
+          extra: Sequence[Any] = (), geo: bool = False) -> html.Figure:
     """A chart with its text alternative: a caption summarising it, and its data as a table behind a disclosure."""
     children: list[Any] = [
-        dcc.Loading(dcc.Graph(id=graph_id, figure=figure, config=graph_config(filename)), type="circle",
+        dcc.Loading(dcc.Graph(id=graph_id, figure=figure, config=graph_config(filename, geo)), type="circle",
                     delay_show=300),
         html.Figcaption(summary, id=f"{graph_id}-summary", className="small text-body-secondary mt-1"),
         *extra,

@@ -149,7 +149,7 @@ def test_breakdown_figure_never_stacks_partnerships_and_carries_the_note():
     fig = figures.breakdown_figure(frame, PEOPLE, "partnership", 2022, 2024)
     assert isinstance(fig, go.Figure)
     assert fig.layout.barmode != "stack" and len(fig.data) == 1
-    assert any("Not additive" in a.text for a in fig.layout.annotations)
+    assert "Not additive" in fig.layout.title.subtitle.text
     assert fig.layout.title.text == "People up-/reskilled by partnership, 2022–2024"
     summary = figures.breakdown_summary(frame, PEOPLE, "partnership", 2022, 2024)
     assert "highest One (10)" in summary and "Not additive" in summary

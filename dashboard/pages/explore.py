@@ -26,8 +26,13 @@ PAGE_ID = "explore"
 TITLE = "Explore the indicators"
 FILTER_IDS = ("explore-ecosystem", "explore-country", "explore-partnership", "explore-type")
 
+VIEW_LABELS = (("chart", "Chart"), ("map", "EU map"), ("table", "Table"))
+
 register_page(__name__, path="/explore", name="Explore", title="Explore · Pact Monitor", order=1)
 ui.register_url_sync(PAGE_ID)
+ui.register_view_switch("explore-view", [v for v, _ in VIEW_LABELS])
+for _control in FILTER_IDS:
+    ui.register_selection_summary(_control)
 register_export_bar(PAGE_ID)
 
 
@@ -76,18 +81,17 @@ def _page(choice: data.VintageChoice, query: dict, messages: Messages) -> html.D
         html.A("Reset the selection", href="/explore" + (f"?vintage={pinned}" if pinned else ""),
                className="small", id="explore-reset"),
     ])
-    tabs = dbc.Tabs([
-        dbc.Tab(html.Div([
-            ui.chart("explore-chart", view["figure"], view["summary"], filename=view["filename"]),
-        ], className="pt-2"), label="Chart", tab_id="chart", id="explore-tab-chart"),
-        dbc.Tab(html.Div([
-            ui.chart("explore-map", map_fig, map_text, filename=view["filename"] + "-map"),
-        ], className="pt-2"), label="EU map", tab_id="map", id="explore-tab-map"),
-        dbc.Tab(html.Div([
-            html.P(view["table_caption"], id="explore-grid-caption", className="small text-body-secondary mt-2"),
+    panes = html.Div([
+        html.Div(ui.chart("explore-chart", view["figure"], view["summary"], filename=view["filename"]),
+                 id="explore-view-pane-chart", hidden=state.view != "chart"),
+        html.Div(ui.chart("explore-map", map_fig, map_text, filename=view["filename"] + "-map", geo=True),
+                 id="explore-view-pane-map", hidden=state.view != "map"),
+        html.Div([
+            html.P(view["table_caption"], id="explore-grid-caption", className="small text-body-secondary"),
             ui.grid("explore-grid", view["rows"], view["columns"], height=420, column_size=None),
-        ]), label="Table", tab_id="table", id="explore-tab-table"),
-    ], id="explore-view", active_tab=state.view)
+        ], id="explore-view-pane-table", hidden=state.view != "table"),
+    ])
+    tabs = html.Div([ui.view_switch("explore-view", VIEW_LABELS, state.view, "Show the selection as"), panes])
     body = [dbc.Row([
         dbc.Col(controls, lg=3),
         dbc.Col([pack_button(PAGE_ID),
@@ -124,8 +128,7 @@ def build_view(vintage: Vintage, state: ExploreState) -> dict[str, Any]:
     filters_text = _filters_text(vintage, state)
     stock_note = ("" if meta.sum_over_years or state.by == "year"
                   else f" {meta.label} is a stock: the last year of the range is shown.")
-    subtitle = f"Selection: {filters_text}" + (" · not additive across partnerships" if state.by == "partnership"
-                                               else "")
+    subtitle = f"Selection: {filters_text}"
     selected = {"ecosystem": state.ecosystems, "member_state": state.countries,
                 "partnership": state.partnerships, "member_type": state.member_types}.get(state.by, ())
     figure = figures.breakdown_figure(frame, meta, state.by, year_from, year_to, subtitle, selected)
@@ -226,7 +229,7 @@ CONTROL_INPUTS = [
     Input("explore-country", "value"),
     Input("explore-partnership", "value"),
     Input("explore-type", "value"),
-    Input("explore-view", "active_tab"),
+    Input("explore-view", "value"),
 ]
 
 
