@@ -142,6 +142,16 @@ def http_get(url: str, timeout_s: float = 10) -> tuple[int, bytes]:
             return error.code, error.read()
 
 
+def http_post_json(url: str, body: bytes, timeout_s: float = 10) -> tuple[int, bytes]:
+    request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"}, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout_s) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        with error:
+            return error.code, error.read()
+
+
 @contextlib.contextmanager
 def gunicorn_process(curated_dir: Path, log_path: Path) -> Iterator[AppServer]:
     """Start the Procfile's command on a free loopback port; yield as soon as it is started; stop it at the end."""
@@ -223,6 +233,7 @@ class PageProbe:
     foreign_requests: list[str] = field(default_factory=list)
     bad_responses: list[str] = field(default_factory=list)
     failed_requests: list[str] = field(default_factory=list)
+    same_origin_requests: list[str] = field(default_factory=list)
     server_log_offset: int = 0
 
     def url(self, path: str) -> str:
@@ -275,7 +286,9 @@ def app_page(browser: Browser, app_server: AppServer) -> Iterator[PageProbe]:
             route_request.abort("blockedbyclient")
 
     def on_request(request: Request) -> None:
-        if not _is_same_origin(request.url, probe.origin):
+        if _is_same_origin(request.url, probe.origin):
+            probe.same_origin_requests.append(request.url)
+        else:
             probe.foreign_requests.append(f"{request.method} {request.url}")
 
     def on_response(response: Response) -> None:

@@ -7,7 +7,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from tests.browser.conftest import AppServer, gunicorn_process, http_get
+from tests.browser.conftest import AppServer, gunicorn_process, http_get, http_post_json
 
 
 def _index(app_server: AppServer) -> str:
@@ -25,10 +25,14 @@ def test_production_serves_without_debug_or_dev_tools(app_server: AppServer):
     assert config["ui"] is False  # the dev-tools UI (and its version check) is off
     assert config["props_check"] is False
     assert config["serve_locally"] is True  # component bundles come from this server, never a CDN
-    # The Werkzeug debugger answers with its console page; production must show a plain 404 instead.
-    status, body = http_get(app_server.url + "/console")
-    assert status == 404
+    # A callback request that fails on the server (no such callback) must get a bare 500: in debug mode the same
+    # request returns the Werkzeug debugger with the traceback.
+    unknown_callback = {"output": "nope.children", "outputs": {"id": "nope", "property": "children"}, "inputs": []}
+    status, body = http_post_json(app_server.url + "/_dash-update-component", json.dumps(unknown_callback).encode())
+    assert status == 500
+    assert b"Traceback" not in body
     assert b"Werkzeug" not in body
+    assert b"__debugger__" not in body
 
 
 def test_a_fresh_server_answers_every_request_of_its_first_page_loads(
