@@ -37,6 +37,7 @@ from typing import Any, TypeVar
 import duckdb
 import pandas as pd
 
+from dashboard import disclosure
 from pipelines.schema import INDICATOR_NAMES, SUBMISSION_STATUSES, TABLES
 
 log = logging.getLogger(__name__)
@@ -660,7 +661,10 @@ def _yearly_frame(vintage: Vintage, indicator: str, filters: Filters) -> pd.Data
     frame["year"] = frame["year"].astype("int64")
     for column in ("n_reporting", "n_respondents", "n_registered"):
         frame[column] = frame[column].astype("int64")
-    return frame[["year", "value", "raw_value", "n_reporting", "n_respondents", "n_registered"]]
+    frame = frame[["year", "value", "raw_value", "n_reporting", "n_respondents", "n_registered"]]
+    if disclosure.public_mode():
+        frame = _withhold_yearly(vintage, indicator, filters, frame)
+    return frame
 
 
 @dataclass(frozen=True)
@@ -741,6 +745,8 @@ def _breakdown(
     frame["label"] = [dims.label(by, key) for key in frame["key"]]
     frame["value"] = (frame["raw_value"].astype("float64") / meta.scale).astype("float64")
     frame["n_reporting"] = frame["n_reporting"].astype("int64")
+    if disclosure.public_mode():
+        frame = _withhold_breakdown(vintage, indicator, by, year_from, year_to, filters, frame)
     frame = frame.sort_values("key") if by == "year" else frame.sort_values(["value", "label"], ascending=[False, True])
     return frame[["key", "label", "value", "raw_value", "n_reporting"]].reset_index(drop=True)
 
@@ -1077,6 +1083,8 @@ def partnership_values(vintage: Vintage, indicator: str) -> pd.DataFrame:
     frame["year"] = frame["year"].astype("int64")
     frame["n_reporting"] = frame["n_reporting"].astype("int64")
     frame["value"] = frame["raw_value"].astype("float64") / meta.scale
+    if disclosure.public_mode():
+        frame = _withhold_partnership_values(vintage, indicator, frame)
     return frame
 
 
@@ -1189,7 +1197,7 @@ def rejects(vintage: Vintage) -> pd.DataFrame:
         LIMIT $limit
         """,
         {"limit": MAX_REJECT_ROWS},
-    )
+    ) if not disclosure.public_mode() else _public_rejects(vintage)
 
 
 @_cached
@@ -1199,7 +1207,11 @@ def reject_count(vintage: Vintage) -> int:
 
 @_cached
 def corrections(vintage: Vintage) -> pd.DataFrame:
-    return _query(vintage, "SELECT * FROM corrections_applied ORDER BY correction_id")
+    frame = _query(vintage, "SELECT * FROM corrections_applied ORDER BY correction_id")
+    if disclosure.public_mode():
+        # Which submission was corrected and its values are member-level: kept on the server in public mode.
+        frame = frame.assign(contribution_id="", member_id="", old_value=pd.NA, new_value=pd.NA)
+    return frame
 
 
 @_cached
@@ -1312,3 +1324,172 @@ def survey_files(vintage: Vintage, wave: int) -> tuple[str, ...]:
     """The raw survey files of one wave (as named in `submissions` and `rejects`)."""
     frame = _survey_files(vintage)
     return tuple(frame.loc[frame["wave"] == wave, "source_file"])
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Public mode (PACT_PUBLIC=1): small-cell suppression, applied here so every page, export and URL gets it
+# --------------------------------------------------------------------------------------------------------------
+# The rules are dashboard/disclosure.py's. Withheld figures become missing values (NaN): every consumer already
+# shows a missing value as "no figure". Member counts stay: who is a Pact member is public, values are not.
+
+# Each fact of an indicator with the member's attributes, and whether it is in the scope of the selected
+# partnerships (a member counts for a partnership from the year it joined): what differencing is checked on.
+_UNITS_SQL = """
+WITH partnership_start AS (
+    SELECT
+        member_id,
+        min(year(joined_on)) AS from_year
+    FROM memberships
+    WHERE list_contains($partnerships::VARCHAR[], partnership_id)
+    GROUP BY member_id
+)
+SELECT
+    f.year,
+    f.member_id,
+    m.primary_ecosystem_id AS ecosystem,
+    m.country_code AS member_state,
+    m.member_type,
+    CAST(f.year AS VARCHAR) AS year_key,
+    (ps.member_id IS NOT NULL AND f.year >= ps.from_year) AS in_partnerships
+FROM facts AS f
+JOIN members AS m USING (member_id)
+LEFT JOIN partnership_start AS ps USING (member_id)
+WHERE f.indicator = $indicator
+"""
+
+_MEMBER_PARTNERSHIPS_SQL = """
+SELECT
+    ms.partnership_id,
+    f.year,
+    f.member_id
+FROM facts AS f
+JOIN memberships AS ms
+    ON ms.member_id = f.member_id
+   AND year(ms.joined_on) <= f.year
+WHERE f.indicator = $indicator
+"""
+
+
+@_cached
+def _units(vintage: Vintage, indicator: str, partnerships: tuple[str, ...]) -> pd.DataFrame:
+    return _query(vintage, _UNITS_SQL, {"indicator": indicator, "partnerships": list(partnerships)})
+
+
+def _fail_masks(units: pd.DataFrame, filters: Filters, extra: tuple[str, str] | None = None) -> tuple[pd.Series, int]:
+    """Bit k set where a unit fails the k-th active filter (plus `extra` = (column, key) as one more filter)."""
+    mask = pd.Series(0, index=units.index, dtype="int64")
+    bit = 0
+    for column, chosen in (("ecosystem", filters.ecosystems), ("member_state", filters.countries),
+                           ("member_type", filters.member_types)):
+        if chosen:
+            mask |= (~units[column].isin(chosen)).astype("int64") * (1 << bit)
+            bit += 1
+    if filters.partnerships:
+        mask |= (~units["in_partnerships"].astype(bool)).astype("int64") * (1 << bit)
+        bit += 1
+    if extra is not None:
+        column, key = extra
+        mask |= (units[column].astype(str) != key).astype("int64") * (1 << bit)
+        bit += 1
+    return mask, bit
+
+
+def _risky(units: pd.DataFrame, filters: Filters, extra: tuple[str, str] | None = None) -> bool:
+    """A figure is withheld when, in any one year it covers, it is built from 1 or 2 members, or some
+    relaxation of its filters isolates 1 or 2 members (see disclosure.differencing_risk)."""
+    if units.empty:
+        return False
+    mask, n_filters = _fail_masks(units, filters, extra)
+    frame = pd.DataFrame({"year": units["year"], "member_id": units["member_id"], "fail_mask": mask})
+    for _, year_units in frame.groupby("year"):
+        selected = year_units.loc[year_units["fail_mask"] == 0, "member_id"].nunique()
+        if 0 < selected < disclosure.THRESHOLD:
+            return True
+        if n_filters and disclosure.differencing_risk(year_units, n_filters=n_filters):
+            return True
+    return False
+
+
+def _withhold_yearly(vintage: Vintage, indicator: str, filters: Filters, frame: pd.DataFrame) -> pd.DataFrame:
+    frame = frame.copy()
+    units = _units(vintage, indicator, filters.partnerships)
+    withheld = []
+    for year in frame["year"]:
+        year_units = units[units["year"] == year]
+        withheld.append(_risky(year_units, filters))
+    hide = pd.Series(withheld, index=frame.index, dtype=bool)
+    frame["value"] = frame["value"].where(~hide, float("nan"))
+    frame["raw_value"] = frame["raw_value"].astype("Float64").where(~hide, pd.NA)
+    return frame
+
+
+def _withhold_breakdown(
+    vintage: Vintage, indicator: str, by: str, year_from: int, year_to: int, filters: Filters, frame: pd.DataFrame
+) -> pd.DataFrame:
+    """Primary (and, per year of the range, differencing) withholding per cell; secondary within the breakdown.
+
+    A cell over a year range is withheld when any single year of it would be: range totals differenced give
+    single years. Member States, primary ecosystems and member types partition the members, so the withheld
+    cells are complemented against the breakdown's total; partnerships overlap and add up to nothing shown,
+    but one nested in another can be differenced (disclosure.nested_group_risk)."""
+    units = _units(vintage, indicator, filters.partnerships)
+    units = units[(units["year"] >= year_from) & (units["year"] <= year_to)]
+    cells = frame.copy()
+    if by == "partnership":
+        members = _query(vintage, _MEMBER_PARTNERSHIPS_SQL, {"indicator": indicator})
+        members = members[(members["year"] >= year_from) & (members["year"] <= year_to)]
+        in_scope = set(units.loc[_fail_masks(units, filters)[0] == 0, "member_id"])
+        members = members[members["member_id"].isin(in_scope)]
+        risky = set()
+        for _, year_members in members.groupby("year"):
+            groups = year_members.groupby("partnership_id")["member_id"].apply(set).to_dict()
+            risky |= disclosure.nested_group_risk(groups)
+            risky |= {key for key, ids in groups.items() if 0 < len(ids) < disclosure.THRESHOLD}
+        primary = cells["key"].isin(risky)
+        margins: list[tuple[str, ...]] = []
+    else:
+        column = "year_key" if by == "year" else by
+        primary = pd.Series([_risky(units, filters, (column, str(key))) for key in cells["key"]], index=cells.index,
+                            dtype=bool)
+        margins = [] if by == "year" else [()]
+    # Cells flagged above count as built from one member for the suppression rule (it withholds them first).
+    cells["n_members"] = cells["n_reporting"].where(~primary, 1)
+    result = disclosure.suppress_cells(cells, margins=margins, value_cols=("value", "raw_value")).cells
+    frame = frame.copy()
+    frame["value"] = result["value"].to_numpy(dtype="float64", na_value=float("nan"))
+    frame["raw_value"] = result["raw_value"]
+    return frame
+
+
+def _withhold_partnership_values(vintage: Vintage, indicator: str, frame: pd.DataFrame) -> pd.DataFrame:
+    members = _query(vintage, _MEMBER_PARTNERSHIPS_SQL, {"indicator": indicator})
+    hide: set[tuple[str, int]] = set()
+    for year, year_members in members.groupby("year"):
+        groups = year_members.groupby("partnership_id")["member_id"].apply(set).to_dict()
+        for key in disclosure.nested_group_risk(groups) | {
+            k for k, ids in groups.items() if 0 < len(ids) < disclosure.THRESHOLD
+        }:
+            hide.add((key, int(year)))
+    frame = frame.copy()
+    mask = pd.Series([(p, int(y)) in hide for p, y in zip(frame["partnership_id"], frame["year"], strict=True)],
+                     index=frame.index, dtype=bool)
+    frame["value"] = frame["value"].where(~mask, float("nan"))
+    frame["raw_value"] = frame["raw_value"].astype("Float64").where(~mask, pd.NA)
+    return frame
+
+
+def _public_rejects(vintage: Vintage) -> pd.DataFrame:
+    """Rejects as counts per file, column and reason: a reject's row, submission, value and its reason text
+    (which quotes the value) are member-level and stay on the server."""
+    frame = _query(vintage, 'SELECT source_file, sheet, "column", reason_code FROM rejects')
+    counts = disclosure.public_rejects(frame)
+    return pd.DataFrame({
+        "source_file": counts["source_file"],
+        "sheet": counts["sheet"],
+        "row": pd.array([pd.NA] * len(counts), dtype="Int32"),
+        "column": counts["column"],
+        "contribution_id": "",
+        "value": "",
+        "reason_code": counts["reason_code"],
+        "reason": [f"{n} value(s) or row(s) rejected (public mode: details withheld)" for n in counts["rejects"]],
+    })
