@@ -105,18 +105,23 @@ class PageExport:
 
 
 def flag_codes(*, synthetic: bool = False, not_published: bool = False, break_in_series: bool = False,
-               derived: bool = False) -> str:
+               derived: bool = False, withheld: bool = False) -> str:
     """Eurostat-style flag codes for one figure (legend in dashboard.exports.FLAG_LEGEND)."""
-    codes = [code for code, on in (("s", synthetic), ("n", not_published), ("b", break_in_series), ("d", derived))
-             if on]
+    codes = [code for code, on in (("s", synthetic), ("n", not_published), ("b", break_in_series), ("d", derived),
+                                   ("c", withheld)) if on]
     return " ".join(codes)
+
+
+def _withheld(frame: pd.DataFrame) -> list[bool]:
+    # Members reported yet no value: the query layer withheld it (public mode's disclosure control).
+    return [bool(n) and pd.isna(v) for v, n in zip(frame["value"], frame["n_reporting"], strict=True)]
 
 
 def _codes_in(frame: pd.DataFrame, column: str = "flags") -> tuple[str, ...]:
     if column not in frame.columns:
         return ()
     found = {code for text in frame[column].dropna() for code in str(text).split()}
-    return tuple(code for code in ("s", "n", "b", "p", "d") if code in found)
+    return tuple(code for code in ("s", "n", "b", "p", "d", "c") if code in found)
 
 
 def counting_rule(meta: data.IndicatorMeta) -> str:
@@ -239,8 +244,8 @@ def explore_table(vintage: data.Vintage, st: state.ExploreState, ctx: _Context) 
         frame = frame[frame["year"].between(year_from, year_to)].reset_index(drop=True)
         frame["flags"] = [
             flag_codes(synthetic=r.synthetic, not_published=r.not_published, break_in_series=r.break_in_series,
-                       derived=r.published_status == "derived")
-            for r in frame.itertuples()
+                       derived=r.published_status == "derived", withheld=hidden)
+            for r, hidden in zip(frame.itertuples(), _withheld(frame), strict=True)
         ]
         columns = (
             Column("year", "Year", "integer"),
@@ -261,7 +266,8 @@ def explore_table(vintage: data.Vintage, st: state.ExploreState, ctx: _Context) 
         frame = data.breakdown(vintage, st.indicator, st.by, year_from, year_to, st.filters)
         breaks = any(data.break_in_series(vintage, st.indicator, y) for y in range(year_from, year_to + 1))
         # The Commission publishes EU totals only: no breakdown row has a published counterpart.
-        frame["flags"] = flag_codes(synthetic=ctx.info.synthetic, not_published=True, break_in_series=breaks)
+        frame["flags"] = [flag_codes(synthetic=ctx.info.synthetic, not_published=True, break_in_series=breaks,
+                                     withheld=hidden) for hidden in _withheld(frame)]
         columns = (
             Column("key", f"{by_label} code"),
             Column("label", by_label),

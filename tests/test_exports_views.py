@@ -212,3 +212,21 @@ def test_hostile_names_are_inert_in_the_briefing(on_hostile):
     assert "'" + HOSTILE_PARTNERSHIP in cells
     assert HOSTILE_PARTNERSHIP not in cells
     assert any("could not be drawn" in p.text for p in document.paragraphs)
+
+
+def test_public_mode_exports_withhold_and_flag_small_cells(on_sample, monkeypatch):
+    monkeypatch.setenv("PACT_PUBLIC", "1")
+    data.reset()
+    query = {"indicator": "people_trained", "by": "member_state", "ecosystem": "CONS", "type": "SME"}
+    table = page_export("explore", query, BASE).view("explore").table
+    vintage = data.resolve_vintage(None).vintage
+    expected = data.breakdown(vintage, "people_trained", "member_state", 2022, 2024,
+                              data.Filters(ecosystems=("CONS",), member_types=("SME",)))
+    rows = _csv_rows(to_csv_bytes(table))[1:]
+    withheld = [r for r in rows if r[2] == ""]
+    assert withheld, "the sample has small cells for this selection"
+    assert all("c" in r[3].split() for r in withheld)
+    assert all("c" not in r[3].split() for r in rows if r[2] != "")
+    assert [r[2] for r in rows] == ["" if pd.isna(v) else str(int(v)) for v in expected["value"]]
+    sheet = _sheet_rows(to_xlsx_bytes(table))
+    assert [r[2] for r in sheet[1:]] == [None if pd.isna(v) else int(v) for v in expected["value"]]
