@@ -8,8 +8,10 @@ filters to the population, not by bit masks.
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 import logging
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -299,3 +301,120 @@ def test_public_rejects_and_member_columns() -> None:
 def test_public_mode_switch(value: str, expected: bool) -> None:
     assert public_mode({"PACT_PUBLIC": value}) is expected
     assert public_mode({}) is False
+
+
+# --- applied in the data layer: every consumer gets withheld figures ----------------------------------------
+
+PUBLIC_MEMBERS = [
+    # id, organisation, type, size, country, ecosystems, joined
+    *[(f"PFS-0000{i:02d}", f"Italia {i} S.p.A.", "company" if i < 6 else "SME", "Large (250 or more staff)", "IT",
+       "Construction", dt.date(2021, 3, 1)) for i in range(1, 7)],
+    *[(f"PFS-0000{i:02d}", f"Belgique {i} SA", "company", "Large (250 or more staff)", "BE", "Digital",
+       dt.date(2021, 3, 1)) for i in range(7, 11)],
+    ("PFS-000011", "Malta Skills Ltd", "company", "Small (10-49 staff)", "MT", "Digital", dt.date(2021, 3, 1)),
+    ("PFS-000012", "<script>alert('fr')</script> SAS", "company", "Small (10-49 staff)", "FR", "Digital",
+     dt.date(2021, 3, 1)),
+]
+# LSP-CONS: the six Italian members; RSP-LOMB: five of them (LSP-CONS minus RSP-LOMB is one member).
+PUBLIC_MEMBERSHIPS = [(f"PFS-0000{i:02d}", "LSP-CONS", dt.date(2021, 6, 1)) for i in range(1, 7)] + [
+    (f"PFS-0000{i:02d}", "RSP-LOMB", dt.date(2021, 6, 1)) for i in range(1, 6)]
+PEOPLE = {m[0]: 100 * (n + 1) + 7 for n, m in enumerate(PUBLIC_MEMBERS)}  # distinct, so sums identify members
+
+
+@pytest.fixture(scope="module")
+def public_snapshot(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from pipelines.runner import run
+    from tests.conftest import answer, make_raw
+
+    root = tmp_path_factory.mktemp("public")
+    raw = make_raw(root / "raw")
+    raw.write_registry(members=PUBLIC_MEMBERS, memberships=PUBLIC_MEMBERSHIPS, commitments=[])
+    raw.write_survey(2022, [
+        answer(member_id=m[0], org=m[1], country=m[4], cid=f"c-{m[0]}", user=f"{m[0]}@x.example",
+               people=PEOPLE[m[0]], invest=1000, programmes=1, reached=10, stakeholders=1)
+        for m in PUBLIC_MEMBERS
+    ])
+    curated = root / "curated"
+    run(raw.root, curated, progress=False)
+    return curated
+
+
+@pytest.fixture
+def layer(public_snapshot: Path, monkeypatch: pytest.MonkeyPatch):
+    from dashboard import data
+
+    monkeypatch.setenv("PACT_CURATED_DIR", str(public_snapshot))
+
+    def switch(public: bool):
+        monkeypatch.setenv("PACT_PUBLIC", "1" if public else "0")
+        data.reset()
+        return data, data.resolve_vintage().vintage
+
+    yield switch
+    monkeypatch.delenv("PACT_PUBLIC")
+    data.reset()
+
+
+def test_breakdown_withholds_small_cells_and_a_complement(layer) -> None:
+    data, vintage = layer(False)
+    open_frame = data.breakdown(vintage, "people_trained", "member_state", 2022, 2022).set_index("key")
+    assert open_frame.loc["MT", "value"] == PEOPLE["PFS-000011"]  # the open deployment shows everything
+    data, vintage = layer(True)
+    public = data.breakdown(vintage, "people_trained", "member_state", 2022, 2022).set_index("key")
+    assert public["value"].isna().to_dict() == {"IT": False, "BE": True, "MT": True, "FR": True}
+    assert public.loc["IT", "value"] == open_frame.loc["IT", "value"]
+    # The total is shown elsewhere; total minus the shown cells covers BE+MT+FR = 6 members, never one.
+    hidden = public[public["value"].isna()]
+    assert len(hidden) >= 2 and hidden["n_reporting"].sum() >= THRESHOLD
+    total = data.yearly_totals(vintage, "people_trained").set_index("year").loc[2022, "value"]
+    assert total == sum(PEOPLE.values())
+    assert total - public["value"].sum() not in {PEOPLE[m] for m in ("PFS-000011", "PFS-000012")}
+
+
+def test_filters_that_isolate_members_are_withheld(layer) -> None:
+    data, vintage = layer(True)
+
+    def value(**filters: tuple[str, ...]) -> float:
+        frame = data.yearly_totals(vintage, "people_trained", data.Filters(**filters)).set_index("year")
+        return frame.loc[2022, "value"]
+
+    assert pd.isna(value(countries=("MT",)))  # one member
+    assert value(countries=("IT",)) == sum(PEOPLE[f"PFS-0000{i:02d}"] for i in range(1, 7))
+    # Italian companies are 5 members, but Italy (6) minus them is one SME: withheld by differencing.
+    assert pd.isna(value(countries=("IT",), member_types=("company",)))
+    # Belgian companies: 4 members, and dropping either filter adds 0 or >= 3 members: shown.
+    assert value(countries=("BE",), member_types=("company",)) == sum(PEOPLE[f"PFS-0000{i:02d}"] for i in range(7, 11))
+
+
+def test_nested_partnerships_and_peer_values(layer) -> None:
+    data, vintage = layer(False)
+    assert not data.partnership_values(vintage, "people_trained")["value"].isna().any()
+    data, vintage = layer(True)
+    values = data.partnership_values(vintage, "people_trained").set_index("partnership_id")
+    assert not pd.isna(values.loc["LSP-CONS", "value"])
+    assert pd.isna(values.loc["RSP-LOMB", "value"])  # LSP-CONS minus RSP-LOMB would be PFS-000006 alone
+    frame = data.breakdown(vintage, "people_trained", "partnership", 2022, 2022).set_index("key")
+    assert pd.isna(frame.loc["RSP-LOMB", "value"]) and not pd.isna(frame.loc["LSP-CONS", "value"])
+
+
+def test_member_level_rows_stay_on_the_server(layer) -> None:
+    data, vintage = layer(True)
+    rejects = data.rejects(vintage)
+    assert rejects["contribution_id"].eq("").all() and rejects["value"].eq("").all()
+    assert rejects["row"].isna().all()
+    corrections = data.corrections(vintage)
+    assert corrections["member_id"].eq("").all() if len(corrections) else True
+
+
+def test_data_url_serves_withheld_figures(layer) -> None:
+    layer(True)
+    from dashboard.app import app
+
+    with app.server.test_client() as client:
+        response = client.get("/api/v1/data.csv?indicator=people_trained&by=member_state&from=2022&to=2022")
+        body = response.get_data(as_text=True)
+    assert response.status_code == 200, body[:500]
+    for member in ("PFS-000011", "PFS-000012"):
+        assert f"{PEOPLE[member]}" not in body  # the single members' values
+    italy = sum(PEOPLE[f"PFS-0000{i:02d}"] for i in range(1, 7))
+    assert f"{italy}" in body.replace(",", "")
