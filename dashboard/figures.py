@@ -15,7 +15,7 @@ import plotly.graph_objects as go
 from dashboard import style
 from dashboard.analysis import PeerBenchmark, TargetProgress
 from dashboard.data import IndicatorMeta
-from dashboard.formatting import compact, full, percent, years_label
+from dashboard.formatting import change, compact, full, percent, round_figure, years_label
 
 # Eurostat country codes (EL for Greece) -> ISO 3166 alpha-3, which plotly's map geometry is keyed on.
 EUROSTAT_TO_ISO3 = {
@@ -215,7 +215,7 @@ def targets_figure(cumulative: pd.DataFrame, progress: Sequence[TargetProgress])
     fig.add_trace(go.Scatter(
         x=cumulative["year"].tolist(), y=cumulative["cumulative"].tolist(), mode="lines+markers+text",
         name="Actual (cumulative)", line={"color": style.PRIMARY, "width": 3}, marker={"size": 8},
-        text=[compact(v) for v in cumulative["cumulative"]], textposition="top left",
+        text=[compact(v) for v in cumulative["cumulative"]], textposition="top center", cliponaxis=False,
         hovertemplate="%{x}: %{y:,.0f} people to date<extra></extra>",
     ))
     horizon = max([latest + 1] + [t.deadline_year or 0 for t in progress]
@@ -239,7 +239,7 @@ def targets_figure(cumulative: pd.DataFrame, progress: Sequence[TargetProgress])
         if target.path:
             (y0, v0), (y1, v1) = target.path
             fig.add_trace(go.Scatter(
-                x=[y0, y1], y=[v0, v1], mode="lines", name=f"Required path to {compact(target.people)} by {y1}",
+                x=[y0, y1], y=[v0, v1], mode="lines", name=f"Required path to {round_figure(target.people)} by {y1}",
                 line={"color": colour, "width": 1.5}, opacity=0.75,
                 hovertemplate="%{x}: %{y:,.0f} needed on the path<extra></extra>",
             ))
@@ -255,7 +255,7 @@ def targets_figure(cumulative: pd.DataFrame, progress: Sequence[TargetProgress])
 def _target_label(target: TargetProgress) -> str:
     qualifier = f"{target.qualifier} " if target.qualifier else ""
     deadline = f" by {target.deadline_year}" if target.deadline_year else " (no deadline)"
-    return f"Target {qualifier}{compact(target.people)}{deadline}"
+    return f"Target {qualifier}{round_figure(target.people)}{deadline}"
 
 
 def target_sentence(target: TargetProgress) -> str:
@@ -280,9 +280,37 @@ def target_sentence(target: TargetProgress) -> str:
             f"{target.latest_year + 1} to {target.deadline_year}.")
 
 
+def progress_headline(cumulative: pd.DataFrame, progress: Sequence[TargetProgress]) -> str:
+    """The one sentence a director reads first: the latest year, the total to date, the furthest dated target."""
+    if cumulative.empty:
+        return "No people-trained figures yet."
+    latest = cumulative.iloc[-1]
+    text = f"{compact(latest['value'])} people were up-/reskilled in {int(latest['year'])}"
+    if len(cumulative) > 1:
+        before = cumulative.iloc[-2]
+        if before["value"]:
+            text += f" ({change(latest['value'] / before['value'] - 1)} on {int(before['year'])})"
+    first = int(cumulative["year"].iloc[0])
+    text += f"; {compact(latest['cumulative'])} since {first}."
+    dated = [t for t in progress if t.deadline_year]
+    if dated:
+        target = max(dated, key=lambda t: t.deadline_year or 0)
+        text += f" That is {percent(target.share_attained)} of the {round_figure(target.people)} target for " \
+                f"{target.deadline_year}"
+        if target.status == "on track":
+            text += f", on track to be reached in {target.projected_year}."
+        elif target.status == "off track":
+            reach = f"in {target.projected_year}" if target.projected_year else "not at all"
+            text += (f": off track. At the {years_label(first, target.latest_year)} pace it would be reached "
+                     f"{reach}; {compact(target.needed_pace)} a year is needed.")
+        else:
+            text += ": reached."
+    return text
+
+
 def pace_figure(cumulative: pd.DataFrame, progress: Sequence[TargetProgress]) -> go.Figure:
     """People trained per year (achieved) against the yearly pace each dated target needs."""
-    title = "Pace: people up-/reskilled per year, achieved and needed"
+    title = "People up-/reskilled per year: achieved and needed"
     if cumulative.empty:
         return empty_figure(title, "No people-trained figures yet.")
     fig = go.Figure(layout=base_layout(title, "Bars: achieved per survey year. Lines: pace needed from now on",
@@ -299,7 +327,7 @@ def pace_figure(cumulative: pd.DataFrame, progress: Sequence[TargetProgress]) ->
         colour, dash = style.TARGET_STYLES[i % len(style.TARGET_STYLES)]
         fig.add_trace(go.Scatter(
             x=xs, y=[target.needed_pace] * len(xs), mode="lines",
-            name=f"Needed for {compact(target.people)} by {target.deadline_year}: {compact(target.needed_pace)} a year",
+            name=f"Needed for {round_figure(target.people)} by {target.deadline_year}: {compact(target.needed_pace)} a year",
             line={"color": colour, "dash": dash, "width": 2},
             hovertemplate=f"needed: {compact(target.needed_pace)} a year<extra></extra>",
         ))
@@ -372,7 +400,9 @@ def partnerships_figure(launches: pd.DataFrame, published: pd.DataFrame) -> go.F
                 marker={"color": colours[kind], "size": 9, "symbol": symbol, "line": {"color": "black", "width": 1}},
                 hovertemplate="%{x|%d %b %Y}: %{y} published<extra></extra>",
             ))
-    fig.update_layout(xaxis=_axis(title=None), yaxis=_axis(title="partnerships", rangemode="tozero"))
+    fig.update_layout(xaxis=_axis(title=None), yaxis=_axis(title="partnerships", rangemode="tozero"),
+                      legend={"orientation": "h", "y": -0.15, "x": 0, "yanchor": "top"}, margin={"b": 90},
+                      height=style.SMALL_CHART_HEIGHT + 30)
     return fig
 
 
@@ -381,26 +411,34 @@ def partnerships_figure(launches: pd.DataFrame, published: pd.DataFrame) -> go.F
 # --------------------------------------------------------------------------------------------------------------
 
 
+def short_label(text: str, limit: int = 36) -> str:
+    """A long name cut for an axis (the full name stays in the hover and the table)."""
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
 def peer_figure(bench: PeerBenchmark, meta: IndicatorMeta) -> go.Figure:
-    title = f"{bench.name} among {bench.group_label}: {meta.label.lower()}, {bench.year}"
-    subtitle = (f"{bench.n_with_data} of {bench.group_size} partnerships with data; median and quartiles shaded"
-                + ("" if bench.named else "; peers unnamed (group under 5)"))
+    title = f"Against its peers, {bench.year}"
+    subtitle = (f"{meta.label} · {bench.n_with_data} of {bench.group_size} {bench.group_label} with data"
+                + ("" if bench.named else " · peers unnamed (group under 5)"))
     if not bench.peers:
         return empty_figure(title, "No partnership in this group has data for the year.")
-    fig = go.Figure(layout=base_layout(title, subtitle, height=max(style.SMALL_CHART_HEIGHT, 110 + 26 * len(
+    fig = go.Figure(layout=base_layout(title, subtitle, height=max(style.SMALL_CHART_HEIGHT, 120 + 24 * len(
         bench.peers))))
-    labels = [label for label, _ in bench.peers][::-1]
+    names = [label for label, _ in bench.peers][::-1]
     values = [value for _, value in bench.peers][::-1]
-    colours = [style.SECONDARY if label == bench.name else style.PRIMARY for label in labels]
-    fig.add_trace(go.Bar(y=labels, x=values, orientation="h", marker={"color": colours},
-                         hovertemplate="%{y}: %{x:,.0f}<extra></extra>", name=meta.label))
+    colours = [style.SECONDARY if label == bench.name else style.PRIMARY for label in names]
+    fig.add_trace(go.Bar(y=[short_label(n) for n in names], x=values, orientation="h", marker={"color": colours},
+                         customdata=names, hovertemplate="%{customdata}: %{x:,.0f}<extra></extra>", name=meta.label))
     if bench.q1 is not None and bench.q3 is not None:
-        fig.add_vrect(x0=bench.q1, x1=bench.q3, fillcolor=style.OKABE_ITO["sky_blue"], opacity=0.18, line_width=0)
+        fig.add_vrect(x0=bench.q1, x1=bench.q3, fillcolor=style.OKABE_ITO["sky_blue"], opacity=0.25, line_width=0,
+                      layer="below")
     if bench.median is not None:
         fig.add_vline(x=bench.median, line={"color": style.ACCENT, "dash": "dash", "width": 2},
-                      annotation={"text": f"median {compact(bench.median, meta.unit)}", "font": {"size": 12}})
+                      annotation={"text": f"median {compact(bench.median, meta.unit)}", "font": {"size": 12},
+                                  "bgcolor": "white"},
+                      annotation_position="bottom right")
     fig.update_layout(showlegend=False, xaxis=_axis(title=meta.unit, rangemode="tozero"),
-                      yaxis=_axis(type="category", title=None))
+                      yaxis=_axis(type="category", title=None, tickfont={"size": 11}))
     return fig
 
 
@@ -412,18 +450,20 @@ def peer_summary(bench: PeerBenchmark, meta: IndicatorMeta) -> str:
                 f"{bench.n_with_data} {bench.group_label} with data.")
     if bench.median is None:
         return head
-    return (f"{head} Peer median {full(bench.median, meta.unit)}, quartiles {full(bench.q1, meta.unit)} to "
-            f"{full(bench.q3, meta.unit)}." + ("" if bench.named else " Peers are not named: the group has fewer "
-                                                                     "than 5 partnerships."))
+    return (f"{head} Peer median {full(bench.median, meta.unit)} (dashed line), quartiles "
+            f"{full(bench.q1, meta.unit)} to {full(bench.q3, meta.unit)} (shaded)."
+            + ("" if bench.named else " Peers are not named: the group has fewer than 5 partnerships."))
 
 
 def trend_figure(bench: PeerBenchmark, meta: IndicatorMeta) -> go.Figure:
-    title = f"{bench.name}: {meta.label.lower()} by year, against the peer median"
+    title = "By year, against the peer median"
     if not bench.trend:
         return empty_figure(title, "No data for this partnership's group.")
     years = [str(y) for y, _, _ in bench.trend]
-    fig = go.Figure(layout=base_layout(title, f"Peers: {bench.group_label}", height=style.SMALL_CHART_HEIGHT))
-    fig.add_trace(go.Scatter(x=years, y=[o for _, o, _ in bench.trend], mode="lines+markers", name=bench.name,
+    fig = go.Figure(layout=base_layout(title, f"{meta.label} · median of {bench.group_label}",
+                                       height=style.SMALL_CHART_HEIGHT + 40))
+    fig.add_trace(go.Scatter(x=years, y=[o for _, o, _ in bench.trend], mode="lines+markers",
+                             name=short_label(bench.name, 48),
                              line={"color": style.SECONDARY, "width": 3}, marker={"size": 8},
                              hovertemplate="%{x}: %{y:,.0f}<extra></extra>"))
     fig.add_trace(go.Scatter(x=years, y=[m for _, _, m in bench.trend], mode="lines+markers", name="Peer median",

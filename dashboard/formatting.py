@@ -72,3 +72,8 @@ def clip(text: object, limit: int = 40) -> str:
     """A user-supplied value shown back in a message: text only, bounded length."""
     shown = text if isinstance(text, str) else repr(text)
     return shown if len(shown) <= limit else shown[:limit] + "…"
+
+
+def round_figure(value: float | None, unit: str = "") -> str:
+    """A round target or pledge as announced: "25 M" rather than "25.0 M"."""
+    return compact(value, unit).replace(".0 M", " M").replace(".0 k", " k").replace(".00 bn", " bn")

