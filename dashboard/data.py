@@ -577,26 +577,33 @@ def _breaks(vintage: Vintage) -> pd.DataFrame:
     )
 
 
+@_cached
+def _published_index(vintage: Vintage) -> dict[tuple[str, int, int, str], dict[str, Any]]:
+    """Published figures by (indicator, start, end, kind); a "published" one outranks a "derived" one."""
+    pub = _published(vintage)
+    ranked = pub.assign(_rank=(pub["status"] != "published").astype(int)).sort_values(["_rank", "figure_id"])
+    index: dict[tuple[str, int, int, str], dict[str, Any]] = {}
+    for row in ranked.drop(columns=["_rank"]).to_dict("records"):
+        key = (str(row["indicator"]), int(row["period_start"]), int(row["period_end"]), str(row["period_kind"]))
+        index.setdefault(key, row)
+    return index
+
+
 def published_figure(vintage: Vintage, indicator: str, start: int, end: int) -> dict[str, Any] | None:
     """The published figure for exactly this indicator and period (annual when start == end), if any."""
-    pub = _published(vintage)
     kind = "annual" if start == end else "cumulative"
-    rows = pub[
-        (pub["indicator"] == indicator)
-        & (pub["period_start"] == start)
-        & (pub["period_end"] == end)
-        & (pub["period_kind"] == kind)
-    ]
-    if rows.empty:
-        return None
-    # A "published" figure outranks one derived by arithmetic when both exist for the same period.
-    rows = rows.assign(_rank=(rows["status"] != "published").astype(int)).sort_values(["_rank", "figure_id"])
-    return rows.iloc[0].drop(labels=["_rank"]).to_dict()
+    row = _published_index(vintage).get((indicator, int(start), int(end), kind))
+    return dict(row) if row is not None else None
+
+
+@_cached
+def _break_set(vintage: Vintage) -> frozenset[tuple[int, str]]:
+    breaks = _breaks(vintage)
+    return frozenset((int(y), str(i)) for y, i in zip(breaks["year"], breaks["indicator"], strict=True))
 
 
 def break_in_series(vintage: Vintage, indicator: str, year: int) -> bool:
-    breaks = _breaks(vintage)
-    return bool(((breaks["year"] == year) & (breaks["indicator"] == indicator)).any())
+    return (int(year), indicator) in _break_set(vintage)
 
 
 def compare_published(computed: float | None, published: float | None, qualifier: str = "") -> str:
@@ -675,6 +682,7 @@ class YearFigure:
     flags: Flags
 
 
+@_cached
 def yearly_totals(vintage: Vintage, indicator: str, filters: Filters = NO_FILTERS) -> pd.DataFrame:
     """One row per survey wave: value (in the indicator's unit), coverage counts and flags."""
     frame = _yearly_frame(vintage, indicator, filters)
@@ -1088,6 +1096,15 @@ def partnership_values(vintage: Vintage, indicator: str) -> pd.DataFrame:
     return frame
 
 
+@_cached
+def peer_benchmark(vintage: Vintage, partnership_id: str, group: str, indicator: str, year: int) -> Any:
+    """One partnership against its peers (same kind or same ecosystem): a frozen `analysis.PeerBenchmark`."""
+    from dashboard.analysis import peer_benchmark as benchmark
+
+    return benchmark(partnerships(vintage), partnership_values(vintage, indicator), partnership_id, group, int(year))
+
+
+@_cached
 def partnership_ledger(vintage: Vintage) -> pd.DataFrame:
     """Pledge vs delivery for every partnership: people trained to date by its members, share of a people
     pledge attained, and the yearly pace still needed to reach the pledge by its year."""

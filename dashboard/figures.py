@@ -60,14 +60,28 @@ def _axis(**extra: object) -> dict:
     return {"gridcolor": style.GRID, "zerolinecolor": style.GRID, "automargin": True, **extra}
 
 
+def figure(traces: Sequence[object], layout: dict) -> go.Figure:
+    """One construction, no update_layout/add_* round trips: each of those re-validates the whole figure."""
+    return go.Figure(data=list(traces), layout=layout)
+
+
+def _merge(layout: dict, **changes: object) -> None:
+    """update_layout's merge, on a plain dict: nested dicts merge key by key, everything else replaces."""
+    for key, value in changes.items():
+        if isinstance(value, dict) and isinstance(layout.get(key), dict):
+            _merge(layout[key], **value)
+        else:
+            layout[key] = value
+
+
+def _note(text: str, x: float = 0.5, y: float = 0.5) -> dict:
+    return {"text": text, "showarrow": False, "x": x, "y": y, "xref": "paper", "yref": "paper",
+            "font": {"size": 14, "color": style.MUTED}}
+
+
 def empty_figure(title: str, message: str) -> go.Figure:
-    fig = go.Figure(layout=base_layout(title))
-    fig.update_layout(
-        xaxis={"visible": False}, yaxis={"visible": False},
-        annotations=[{"text": message, "showarrow": False, "x": 0.5, "y": 0.5, "xref": "paper", "yref": "paper",
-                      "font": {"size": 14, "color": style.MUTED}}],
-    )
-    return fig
+    return figure([], {**base_layout(title), "xaxis": {"visible": False}, "yaxis": {"visible": False},
+                       "annotations": [_note(message)]})
 
 
 def _hover(meta: IndicatorMeta) -> str:
@@ -106,29 +120,23 @@ def breakdown_figure(
     custom = list(zip(frame["key"], frame["label"], values, frame["n_reporting"], strict=True))
     highlight = set(selected)
     colours = [style.SECONDARY if key in highlight else style.PRIMARY for key in frame["key"]]
-    fig = go.Figure(layout=base_layout(title, subtitle))
+    layout = {**base_layout(title, subtitle), "showlegend": False, "clickmode": "event"}
     if by == "year":
-        fig.add_trace(go.Bar(
-            x=frame["key"].tolist(), y=frame["value"].tolist(), marker={"color": colours}, customdata=custom,
-            hovertemplate=_hover(meta), name=meta.label,
-        ))
-        fig.update_layout(xaxis=_axis(type="category", title=None), yaxis=_axis(title=meta.unit, rangemode="tozero"))
+        trace = go.Bar(x=frame["key"].tolist(), y=frame["value"].tolist(), marker={"color": colours},
+                       customdata=custom, hovertemplate=_hover(meta), name=meta.label)
+        layout.update(xaxis=_axis(type="category", title=None), yaxis=_axis(title=meta.unit, rangemode="tozero"))
     else:
         ordered = frame.iloc[::-1]  # plotly draws the first category at the bottom
-        fig.add_trace(go.Bar(
-            y=ordered["label"].tolist(), x=ordered["value"].tolist(), orientation="h",
-            marker={"color": colours[::-1]}, customdata=custom[::-1], hovertemplate=_hover(meta), name=meta.label,
-        ))
-        fig.update_layout(
-            xaxis=_axis(title=meta.unit, rangemode="tozero"),
-            yaxis=_axis(type="category", title=None, tickfont={"size": 12}),
-            height=max(style.CHART_HEIGHT, 90 + 26 * len(frame)),
-        )
+        trace = go.Bar(y=ordered["label"].tolist(), x=ordered["value"].tolist(), orientation="h",
+                       marker={"color": colours[::-1]}, customdata=custom[::-1], hovertemplate=_hover(meta),
+                       name=meta.label)
+        layout.update(xaxis=_axis(title=meta.unit, rangemode="tozero"),
+                      yaxis=_axis(type="category", title=None, tickfont={"size": 12}),
+                      height=max(style.CHART_HEIGHT, 90 + 26 * len(frame)))
     if by == "partnership":
         # Side by side, never stacked; the note travels in the subtitle so exported images keep it too.
-        fig.update_layout(barmode="group", title=_title(title, _with_note(subtitle)))
-    fig.update_layout(showlegend=False, clickmode="event")
-    return fig
+        layout.update(barmode="group", title=_title(title, _with_note(subtitle)))
+    return figure([trace], layout)
 
 
 def _with_note(subtitle: str | None) -> str:
@@ -164,28 +172,29 @@ def map_figure(
 ) -> go.Figure:
     """EU map of a breakdown by Member State (Eurostat codes in `key`)."""
     title = f"{meta.label} by Member State, {years_label(year_from, year_to)}"
-    fig = go.Figure(layout=base_layout(title, subtitle, height=460))
     known = frame[frame["key"].isin(EUROSTAT_TO_ISO3)]
+    traces = []
     if not known.empty:
         custom = list(zip(known["key"], known["label"],
                           [full(v, meta.unit).lstrip("€") for v in known["value"]], known["n_reporting"],
                           strict=True))
-        fig.add_trace(go.Choropleth(
+        traces.append(go.Choropleth(
             locations=[EUROSTAT_TO_ISO3[k] for k in known["key"]], locationmode="ISO-3",
             z=known["value"].tolist(), customdata=custom, hovertemplate=_hover(meta),
             colorscale=[list(stop) for stop in style.MAP_SCALE], marker={"line": {"color": "white", "width": 0.6}},
             colorbar={"title": {"text": meta.unit}, "thickness": 12, "len": 0.7}, name=meta.label,
         ))
-    fig.update_geos(
-        scope="europe", resolution=50, projection={"type": "mercator"}, showland=True, landcolor=style.NO_DATA,
-        showcountries=True, countrycolor="white", showcoastlines=False, showframe=False, lataxis={"range": [34, 71]},
-        lonaxis={"range": [-12, 35]}, bgcolor="white",
-    )
-    fig.update_layout(margin={"l": 0, "r": 0, "t": 78 if subtitle else 56, "b": 0}, clickmode="event")
-    if known.empty:
-        fig.add_annotation(text="No Member State has data for the selection.", showarrow=False, x=0.5, y=0.5,
-                           xref="paper", yref="paper", font={"size": 14, "color": style.MUTED})
-    return fig
+    layout = {
+        **base_layout(title, subtitle, height=460),
+        "geo": {"scope": "europe", "resolution": 50, "projection": {"type": "mercator"}, "showland": True,
+                "landcolor": style.NO_DATA, "showcountries": True, "countrycolor": "white", "showcoastlines": False,
+                "showframe": False, "lataxis": {"range": [34, 71]}, "lonaxis": {"range": [-12, 35]},
+                "bgcolor": "white"},
+        "margin": {"l": 0, "r": 0, "t": 78 if subtitle else 56, "b": 0},
+        "clickmode": "event",
+        "annotations": [] if not known.empty else [_note("No Member State has data for the selection.")],
+    }
+    return figure(traces, layout)
 
 
 def map_summary(frame: pd.DataFrame, meta: IndicatorMeta, year_from: int, year_to: int, n_states: int) -> str:
@@ -211,8 +220,9 @@ def targets_figure(cumulative: pd.DataFrame, progress: Sequence[TargetProgress])
     first = int(cumulative["year"].min())
     latest = int(cumulative["year"].max())
     subtitle = f"Actual {first}–{latest}, required straight-line path and projection at the achieved pace"
-    fig = go.Figure(layout=base_layout(title, subtitle, height=400))
-    fig.add_trace(go.Scatter(
+    traces: list = []
+    layout = dict(base_layout(title, subtitle, height=400))
+    traces.append(go.Scatter(
         x=cumulative["year"].tolist(), y=cumulative["cumulative"].tolist(), mode="lines+markers+text",
         name="Actual (cumulative)", line={"color": style.PRIMARY, "width": 3}, marker={"size": 8},
         text=[compact(v) for v in cumulative["cumulative"]], textposition="top center", cliponaxis=False,
@@ -224,7 +234,7 @@ def targets_figure(cumulative: pd.DataFrame, progress: Sequence[TargetProgress])
     pace = progress[0].achieved_pace if progress else 0.0
     if progress and pace > 0:
         proj_years = list(range(latest, horizon + 1))
-        fig.add_trace(go.Scatter(
+        traces.append(go.Scatter(
             x=proj_years, y=[total + pace * (y - latest) for y in proj_years], mode="lines",
             name=f"Projection at {compact(pace)} a year", line={"color": style.MUTED, "dash": "dot", "width": 2},
             hovertemplate="%{x}: %{y:,.0f} projected<extra></extra>",
@@ -232,24 +242,24 @@ def targets_figure(cumulative: pd.DataFrame, progress: Sequence[TargetProgress])
     for i, target in enumerate(progress):
         colour, dash = style.TARGET_STYLES[i % len(style.TARGET_STYLES)]
         label = _target_label(target)
-        fig.add_trace(go.Scatter(
+        traces.append(go.Scatter(
             x=[first, horizon], y=[target.people, target.people], mode="lines", name=label,
             line={"color": colour, "dash": dash, "width": 2}, hovertemplate=f"{label}<extra></extra>",
         ))
         if target.path:
             (y0, v0), (y1, v1) = target.path
-            fig.add_trace(go.Scatter(
+            traces.append(go.Scatter(
                 x=[y0, y1], y=[v0, v1], mode="lines", name=f"Required path to {round_figure(target.people)} by {y1}",
                 line={"color": colour, "width": 1.5}, opacity=0.75,
                 hovertemplate="%{x}: %{y:,.0f} needed on the path<extra></extra>",
             ))
-    fig.update_layout(
+    _merge(layout,
         xaxis=_axis(dtick=1, title=None, range=[first - 0.5, horizon + 0.5]),
         yaxis=_axis(title="people", rangemode="tozero"),
         legend={"orientation": "h", "y": -0.18, "x": 0, "yanchor": "top"},
         margin={"b": 110},
     )
-    return fig
+    return figure(traces, layout)
 
 
 def _target_label(target: TargetProgress) -> str:
@@ -313,9 +323,10 @@ def pace_figure(cumulative: pd.DataFrame, progress: Sequence[TargetProgress]) ->
     title = "People up-/reskilled per year: achieved and needed"
     if cumulative.empty:
         return empty_figure(title, "No people-trained figures yet.")
-    fig = go.Figure(layout=base_layout(title, "Bars: achieved per survey year. Lines: pace needed from now on",
+    traces: list = []
+    layout = dict(base_layout(title, "Bars: achieved per survey year. Lines: pace needed from now on",
                                        height=style.SMALL_CHART_HEIGHT + 40))
-    fig.add_trace(go.Bar(
+    traces.append(go.Bar(
         x=cumulative["year"].astype(str).tolist(), y=cumulative["value"].tolist(), name="Achieved",
         marker={"color": style.PRIMARY}, text=[compact(v) for v in cumulative["value"]], textposition="outside",
         hovertemplate="%{x}: %{y:,.0f} people<extra></extra>", cliponaxis=False,
@@ -325,16 +336,16 @@ def pace_figure(cumulative: pd.DataFrame, progress: Sequence[TargetProgress]) ->
         if target.needed_pace is None:
             continue
         colour, dash = style.TARGET_STYLES[i % len(style.TARGET_STYLES)]
-        fig.add_trace(go.Scatter(
+        traces.append(go.Scatter(
             x=xs, y=[target.needed_pace] * len(xs), mode="lines",
             name=f"Needed for {round_figure(target.people)} by {target.deadline_year}: {compact(target.needed_pace)} a year",
             line={"color": colour, "dash": dash, "width": 2},
             hovertemplate=f"needed: {compact(target.needed_pace)} a year<extra></extra>",
         ))
-    fig.update_layout(xaxis=_axis(type="category", title=None), yaxis=_axis(title="people per year",
-                                                                           rangemode="tozero"),
-                      legend={"orientation": "h", "y": -0.15, "x": 0, "yanchor": "top"}, margin={"b": 80})
-    return fig
+    _merge(layout, xaxis=_axis(type="category", title=None), yaxis=_axis(title="people per year",
+                                                                        rangemode="tozero"),
+                   legend={"orientation": "h", "y": -0.15, "x": 0, "yanchor": "top"}, margin={"b": 80})
+    return figure(traces, layout)
 
 
 def pace_rows(cumulative: pd.DataFrame, progress: Sequence[TargetProgress]) -> list[dict[str, str]]:
@@ -352,10 +363,11 @@ def members_figure(registry: pd.DataFrame, published: pd.DataFrame) -> go.Figure
     title = "Members over time"
     if registry.empty and published.empty:
         return empty_figure(title, "No membership data.")
-    fig = go.Figure(layout=base_layout(title, "Registry (date joined) and the Commission's published counts",
+    traces: list = []
+    layout = dict(base_layout(title, "Registry (date joined) and the Commission's published counts",
                                        height=style.SMALL_CHART_HEIGHT))
     if not registry.empty:
-        fig.add_trace(go.Scatter(
+        traces.append(go.Scatter(
             x=registry["as_of"].tolist(), y=registry["members"].tolist(), mode="lines", line_shape="hv",
             name="Registered members", line={"color": style.PRIMARY, "width": 2.5},
             hovertemplate="%{x|%b %Y}: %{y:,} members<extra></extra>",
@@ -363,20 +375,21 @@ def members_figure(registry: pd.DataFrame, published: pd.DataFrame) -> go.Figure
     pub = published[published["members"].notna()]
     if not pub.empty:
         labels = [f"{q} {m:,.0f}".strip() for q, m in zip(pub["qualifier"].fillna(""), pub["members"], strict=True)]
-        fig.add_trace(go.Scatter(
+        traces.append(go.Scatter(
             x=pub["as_of"].tolist(), y=pub["members"].tolist(), mode="markers", name="Published count",
             marker={"color": style.SECONDARY, "size": 10, "symbol": "diamond", "line": {"color": "black", "width": 1}},
             text=labels, hovertemplate="%{x|%d %b %Y}: %{text}<extra>published</extra>",
         ))
-    fig.update_layout(xaxis=_axis(title=None), yaxis=_axis(title="members", rangemode="tozero"))
-    return fig
+    _merge(layout, xaxis=_axis(title=None), yaxis=_axis(title="members", rangemode="tozero"))
+    return figure(traces, layout)
 
 
 def partnerships_figure(launches: pd.DataFrame, published: pd.DataFrame) -> go.Figure:
     title = "Partnerships over time"
     if launches.empty:
         return empty_figure(title, "No partnership launch dates.")
-    fig = go.Figure(layout=base_layout(title, "Launched to date (known launch dates) and published counts",
+    traces: list = []
+    layout = dict(base_layout(title, "Launched to date (known launch dates) and published counts",
                                        height=style.SMALL_CHART_HEIGHT))
     names = {"large-scale": "Large-scale", "regional": "Regional"}
     colours = {"large-scale": style.PRIMARY, "regional": style.OKABE_ITO["bluish_green"]}
@@ -385,7 +398,7 @@ def partnerships_figure(launches: pd.DataFrame, published: pd.DataFrame) -> go.F
     for kind, rows in launches.groupby("kind", sort=True):
         xs = [*rows["as_of"].tolist(), end]
         ys = [*rows["partnerships"].tolist(), int(rows["partnerships"].iloc[-1])]
-        fig.add_trace(go.Scatter(
+        traces.append(go.Scatter(
             x=xs, y=ys, mode="lines", line_shape="hv", name=f"{names.get(kind, kind)} (launched)",
             line={"color": colours.get(kind, style.MUTED), "width": 2.5},
             hovertemplate="%{x|%b %Y}: %{y} partnerships<extra></extra>",
@@ -394,16 +407,16 @@ def partnerships_figure(launches: pd.DataFrame, published: pd.DataFrame) -> go.F
                                  ("regional_partnerships", "regional", "square")):
         pub = published[published[column].notna()]
         if not pub.empty:
-            fig.add_trace(go.Scatter(
+            traces.append(go.Scatter(
                 x=pub["as_of"].tolist(), y=pub[column].tolist(), mode="markers",
                 name=f"{names[kind]} (published)",
                 marker={"color": colours[kind], "size": 9, "symbol": symbol, "line": {"color": "black", "width": 1}},
                 hovertemplate="%{x|%d %b %Y}: %{y} published<extra></extra>",
             ))
-    fig.update_layout(xaxis=_axis(title=None), yaxis=_axis(title="partnerships", rangemode="tozero"),
-                      legend={"orientation": "h", "y": -0.15, "x": 0, "yanchor": "top"}, margin={"b": 90},
-                      height=style.SMALL_CHART_HEIGHT + 30)
-    return fig
+    _merge(layout, xaxis=_axis(title=None), yaxis=_axis(title="partnerships", rangemode="tozero"),
+                   legend={"orientation": "h", "y": -0.15, "x": 0, "yanchor": "top"}, margin={"b": 90},
+                   height=style.SMALL_CHART_HEIGHT + 30)
+    return figure(traces, layout)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -422,24 +435,29 @@ def peer_figure(bench: PeerBenchmark, meta: IndicatorMeta) -> go.Figure:
                 + ("" if bench.named else " · peers unnamed (group under 5)"))
     if not bench.peers:
         return empty_figure(title, "No partnership in this group has data for the year.")
-    fig = go.Figure(layout=base_layout(title, subtitle, height=max(style.SMALL_CHART_HEIGHT, 120 + 24 * len(
+    traces: list = []
+    layout = dict(base_layout(title, subtitle, height=max(style.SMALL_CHART_HEIGHT, 120 + 24 * len(
         bench.peers))))
     names = [label for label, _ in bench.peers][::-1]
     values = [value for _, value in bench.peers][::-1]
     colours = [style.SECONDARY if label == bench.name else style.PRIMARY for label in names]
-    fig.add_trace(go.Bar(y=[short_label(n) for n in names], x=values, orientation="h", marker={"color": colours},
+    traces.append(go.Bar(y=[short_label(n) for n in names], x=values, orientation="h", marker={"color": colours},
                          customdata=names, hovertemplate="%{customdata}: %{x:,.0f}<extra></extra>", name=meta.label))
+    shapes, notes = [], []
     if bench.q1 is not None and bench.q3 is not None:
-        fig.add_vrect(x0=bench.q1, x1=bench.q3, fillcolor=style.OKABE_ITO["sky_blue"], opacity=0.25, line_width=0,
-                      layer="below")
+        shapes.append({"type": "rect", "xref": "x", "yref": "paper", "x0": bench.q1, "x1": bench.q3, "y0": 0,
+                       "y1": 1, "fillcolor": style.OKABE_ITO["sky_blue"], "opacity": 0.25, "line": {"width": 0},
+                       "layer": "below"})
     if bench.median is not None:
-        fig.add_vline(x=bench.median, line={"color": style.ACCENT, "dash": "dash", "width": 2},
-                      annotation={"text": f"median {compact(bench.median, meta.unit)}", "font": {"size": 12},
-                                  "bgcolor": "white"},
-                      annotation_position="bottom right")
-    fig.update_layout(showlegend=False, xaxis=_axis(title=meta.unit, rangemode="tozero"),
-                      yaxis=_axis(type="category", title=None, tickfont={"size": 11}))
-    return fig
+        shapes.append({"type": "line", "xref": "x", "yref": "paper", "x0": bench.median, "x1": bench.median,
+                       "y0": 0, "y1": 1, "line": {"color": style.ACCENT, "dash": "dash", "width": 2}})
+        notes.append({"text": f"median {compact(bench.median, meta.unit)}", "x": bench.median, "xref": "x",
+                      "y": 0, "yref": "paper", "xanchor": "left", "yanchor": "bottom", "showarrow": False,
+                      "font": {"size": 12}, "bgcolor": "white"})
+    layout.update(shapes=shapes, annotations=notes)
+    _merge(layout, showlegend=False, xaxis=_axis(title=meta.unit, rangemode="tozero"),
+                   yaxis=_axis(type="category", title=None, tickfont={"size": 11}))
+    return figure(traces, layout)
 
 
 def peer_summary(bench: PeerBenchmark, meta: IndicatorMeta) -> str:
@@ -460,50 +478,33 @@ def trend_figure(bench: PeerBenchmark, meta: IndicatorMeta) -> go.Figure:
     if not bench.trend:
         return empty_figure(title, "No data for this partnership's group.")
     years = [str(y) for y, _, _ in bench.trend]
-    fig = go.Figure(layout=base_layout(title, f"{meta.label} · median of {bench.group_label}",
+    traces: list = []
+    layout = dict(base_layout(title, f"{meta.label} · median of {bench.group_label}",
                                        height=style.SMALL_CHART_HEIGHT + 40))
-    fig.add_trace(go.Scatter(x=years, y=[o for _, o, _ in bench.trend], mode="lines+markers",
+    traces.append(go.Scatter(x=years, y=[o for _, o, _ in bench.trend], mode="lines+markers",
                              name=short_label(bench.name, 48),
                              line={"color": style.SECONDARY, "width": 3}, marker={"size": 8},
                              hovertemplate="%{x}: %{y:,.0f}<extra></extra>"))
-    fig.add_trace(go.Scatter(x=years, y=[m for _, _, m in bench.trend], mode="lines+markers", name="Peer median",
+    traces.append(go.Scatter(x=years, y=[m for _, _, m in bench.trend], mode="lines+markers", name="Peer median",
                              line={"color": style.PRIMARY, "dash": "dash", "width": 2}, marker={"symbol": "square"},
                              hovertemplate="%{x}: median %{y:,.0f}<extra></extra>"))
-    fig.update_layout(xaxis=_axis(type="category", title=None), yaxis=_axis(title=meta.unit, rangemode="tozero"))
-    return fig
-
-
-def ledger_figure(ledger: pd.DataFrame) -> go.Figure:
-    """Share of the pledge attained, for partnerships whose pledge is a number of people."""
-    title = "Share of the pledge attained (partnerships pledging a number of people)"
-    rows = ledger[ledger["share_attained"].notna()].sort_values("share_attained")
-    if rows.empty:
-        return empty_figure(title, "No partnership pledges a number of people.")
-    fig = go.Figure(layout=base_layout(title, "People trained to date by members since they joined / people pledged",
-                                       height=max(style.SMALL_CHART_HEIGHT, 100 + 28 * len(rows))))
-    fig.add_trace(go.Bar(
-        y=rows["name"].tolist(), x=(rows["share_attained"] * 100).tolist(), orientation="h",
-        marker={"color": style.PRIMARY}, text=[percent(s) for s in rows["share_attained"]], textposition="outside",
-        hovertemplate="%{y}: %{x:.0f}% of the pledge<extra></extra>", cliponaxis=False,
-    ))
-    fig.add_vline(x=100, line={"color": style.ACCENT, "dash": "dash"})
-    fig.update_layout(showlegend=False, xaxis=_axis(title="% of pledge", rangemode="tozero"),
-                      yaxis=_axis(type="category", title=None))
-    return fig
+    _merge(layout, xaxis=_axis(type="category", title=None), yaxis=_axis(title=meta.unit, rangemode="tozero"))
+    return figure(traces, layout)
 
 
 def response_figure(rates: pd.DataFrame) -> go.Figure:
     title = "Response rate per survey wave"
     if rates.empty:
         return empty_figure(title, "No survey waves.")
-    fig = go.Figure(layout=base_layout(title, "Respondents / members registered by the end of the activity year",
+    traces: list = []
+    layout = dict(base_layout(title, "Respondents / members registered by the end of the activity year",
                                        height=style.SMALL_CHART_HEIGHT))
-    fig.add_trace(go.Bar(
+    traces.append(go.Bar(
         x=rates["year"].astype(str).tolist(), y=[0 if math.isnan(r) else r * 100 for r in rates["response_rate"]],
         marker={"color": style.PRIMARY}, text=[percent(r) for r in rates["response_rate"]], textposition="outside",
         customdata=list(zip(rates["n_respondents"], rates["n_registered"], strict=True)), cliponaxis=False,
         hovertemplate="%{x}: %{customdata[0]:,} of %{customdata[1]:,} members<extra></extra>",
     ))
-    fig.update_layout(showlegend=False, xaxis=_axis(type="category", title=None),
-                      yaxis=_axis(title="% responding", rangemode="tozero"))
-    return fig
+    _merge(layout, showlegend=False, xaxis=_axis(type="category", title=None),
+                   yaxis=_axis(title="% responding", rangemode="tozero"))
+    return figure(traces, layout)

@@ -11,7 +11,7 @@ import pandas as pd
 from dash import Input, Output, State, callback, dcc, html, no_update, register_page
 
 from dashboard import data, figures, ui
-from dashboard.analysis import MIN_NAMED_PEER_GROUP, peer_benchmark
+from dashboard.analysis import MIN_NAMED_PEER_GROUP
 from dashboard.components.export_bar import export_links, pack_button, register_export_bar
 from dashboard.data import Vintage
 from dashboard.formatting import compact, full
@@ -150,8 +150,7 @@ def benchmark_view(vintage: Vintage, state: PartnershipsState) -> dict[str, Any]
         empty = html.P("No partnership or survey year in the data.", className="text-body-secondary")
         return {"peer": empty, "trend": html.Div()}
     meta = data.indicator_meta(vintage, state.indicator)
-    bench = peer_benchmark(data.partnerships(vintage), data.partnership_values(vintage, state.indicator),
-                           state.partnership, state.group, state.year)
+    bench = data.peer_benchmark(vintage, state.partnership, state.group, state.indicator, state.year)
     rows = [{"Partnership": label, "Value": full(value, meta.unit)} for label, value in bench.peers]
     stats = [{"Statistic": "Median", "Value": full(bench.median, meta.unit)},
              {"Statistic": "Lower quartile", "Value": full(bench.q1, meta.unit)},
