@@ -320,12 +320,12 @@ def app_page(browser: Browser, app_server: AppServer) -> Iterator[PageProbe]:
 
 # --------------------------------------------------------------------------------------------------- helpers
 
-# Dash marks a component whose callback is in flight with data-dash-is-loading; the renderer itself is mounted
-# under #react-entry-point. A page has settled when the renderer has drawn something, nothing is loading, and no
-# request has been in flight for Playwright's network-idle window (500 ms).
+# Dash marks a component whose callback is in flight with data-dash-is-loading; Dash Pages renders the page into
+# #_pages_content. A page has settled when its content is there, nothing is loading, and no request has been in
+# flight for Playwright's network-idle window (500 ms).
 _DASH_SETTLED = """() => {
-    const root = document.getElementById('react-entry-point');
-    return !!root && root.querySelectorAll('*').length > 20
+    const content = document.getElementById('_pages_content') || document.getElementById('react-entry-point');
+    return !!content && content.childElementCount > 0
         && !document.querySelector('[data-dash-is-loading="true"]');
 }"""
 
