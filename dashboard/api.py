@@ -181,11 +181,12 @@ def api_index() -> Response:
 # --------------------------------------------------------------------------------------------------------------
 
 
-def _page_export_or_error(page: str) -> PageExport | Response:
+def _page_export_or_error(page: str, drop: tuple[str, ...] = ()) -> PageExport | Response:
     if not _NAME.match(page):
         return _problem(404, "no such page")
     try:
-        return page_export(page, _checked_query(), _base_url())
+        query = {k: v for k, v in _checked_query().items() if k not in drop}
+        return page_export(page, query, _base_url())
     except KeyError:
         return _problem(404, "this page has no exports")
     except BadRequest as exc:
@@ -223,12 +224,30 @@ def export_file(page: str, view: str, fmt: str) -> Response:
     return _attachment(content, filename, fmt)
 
 
+_TOKEN = re.compile(r"^[a-z0-9]{6,40}$")
+PACK_COOKIE = "pm_pack"
+
+
 @blueprint.get(f"{EXPORT_PREFIX}/<page>/pack.zip")
 def export_pack(page: str) -> Response:
-    export = _page_export_or_error(page)
-    if isinstance(export, Response):
-        return export
-    started = time.perf_counter()
-    filename, content = pack_bytes(export)
-    log.info("briefing pack for %s built in %.2f s (%d bytes)", page, time.perf_counter() - started, len(content))
-    return _attachment(content, filename, "zip")
+    # The page's pack button adds a one-time token; the cookie carrying it back tells the page the pack was
+    # sent (or failed), so it can stop its progress display. The token is not part of the view's state.
+    token = request.args.get("download_token", "")
+    response: Response
+    try:
+        export = _page_export_or_error(page, drop=("download_token",))
+        if isinstance(export, Response):
+            response = export
+        else:
+            started = time.perf_counter()
+            filename, content = pack_bytes(export)
+            log.info("briefing pack for %s built in %.2f s (%d bytes)", page, time.perf_counter() - started,
+                     len(content))
+            response = _attachment(content, filename, "zip")
+    except Exception:
+        log.exception("briefing pack for %s failed", page)
+        response = _problem(500, "the briefing pack could not be made")
+    if _TOKEN.match(token):
+        value = token if response.status_code == 200 else token + "-error"
+        response.set_cookie(PACK_COOKIE, value, max_age=300, path="/", samesite="Strict", secure=request.is_secure)
+    return response

@@ -109,10 +109,15 @@ def test_export_routes_serve_each_format(client):
     assert client.get("/export/nowhere/kpis.csv").status_code == 404
 
 
-def test_pack_route_returns_the_zip(client):
-    response = client.get("/export/about/pack.zip")
+def test_pack_route_returns_the_zip_and_echoes_the_download_token(client):
+    response = client.get("/export/about/pack.zip?download_token=abc123xyz")
     assert response.status_code == 200
     assert response.headers["Content-Type"] == "application/zip"
+    assert "pm_pack=abc123xyz;" in response.headers["Set-Cookie"]
+    failed = client.get("/export/nowhere/pack.zip?download_token=abc123xyz")
+    assert failed.status_code == 404 and "pm_pack=abc123xyz-error;" in failed.headers["Set-Cookie"]
+    hostile = client.get("/export/about/pack.zip?download_token=%3Cscript%3E")
+    assert "Set-Cookie" not in hostile.headers
     with zipfile.ZipFile(io.BytesIO(response.data)) as archive:
         names = archive.namelist()
     assert any(n.endswith("briefing.docx") for n in names) and any(n.endswith(".xlsx") for n in names)

@@ -3,8 +3,10 @@
 The files come from plain HTTP routes (dashboard/api.py), so any gunicorn worker can serve them and the browser's
 own download manager takes over: the page never waits. Links carry the page's current query string, kept in step
 with the page's `<page>-permalink` store by a clientside callback, so a file always matches the view on screen.
-The briefing pack takes a few seconds (charts are drawn on the server), so its button fetches the ZIP in the
-background and shows progress (elapsed seconds, then kilobytes received) in a live region, then saves it.
+The briefing pack takes a few seconds (charts are drawn on the server): its button starts an ordinary download
+with a one-time token, shows the elapsed time in a live region and watches for the cookie the server sets with
+that token when the pack is sent (or failed), the classic way to follow a file download without holding it in
+the page: the browser's own download manager receives the file, and any worker can serve it.
 """
 
 from __future__ import annotations
@@ -88,63 +90,39 @@ function (search, ids) {
 """
 
 _PACK_JS = """
-async function (nClicks) {
+function (nClicks) {
     var dc = window.dash_clientside;
     if (!nClicks) { return dc.no_update; }
     var triggered = dc.callback_context.triggered[0].prop_id;
     var button = JSON.parse(triggered.slice(0, triggered.lastIndexOf(".")));
     var status = {type: "pm-pack-status", page: button.page};
-    var url = "/export/" + encodeURIComponent(button.page) + "/pack.zip" + window.location.search;
+    var token = Date.now().toString(36) + Math.random().toString(36).slice(2, 10);
+    var search = window.location.search;
+    var link = document.createElement("a");
+    link.href = "/export/" + encodeURIComponent(button.page) + "/pack.zip" + search + (search ? "&" : "?") +
+                "download_token=" + token;
+    link.download = "";
+    document.body.appendChild(link);
+    link.click();
+    link.remove();
+    dc.set_props(button, {disabled: true});
     var started = Date.now();
     var seconds = function () { return ((Date.now() - started) / 1000).toFixed(0); };
-    dc.set_props(button, {disabled: true});
-    dc.set_props(status, {children: "Preparing the briefing pack…"});
-    var tick = setInterval(function () {
+    var timer = setInterval(function () {
+        var cookie = document.cookie.split("; ").filter(function (c) { return c.indexOf("pm_pack=" + token) === 0; })[0];
+        if (cookie || Date.now() - started > 180000) {
+            clearInterval(timer);
+            document.cookie = "pm_pack=; Max-Age=0; Path=/; SameSite=Strict";
+            dc.set_props(button, {disabled: false});
+            var message = !cookie ? "The briefing pack is taking unusually long; it will still download when ready."
+                : (cookie.slice(-6) === "-error" ? "The briefing pack could not be made; CSV and XLSX remain available."
+                   : "Briefing pack ready after " + seconds() + " s: it is in your downloads.");
+            dc.set_props(status, {children: message});
+            return;
+        }
         dc.set_props(status, {children: "Preparing the briefing pack… " + seconds() + " s"});
     }, 500);
-    try {
-        var response = await fetch(url, {credentials: "same-origin"});
-        clearInterval(tick);
-        if (!response.ok) {
-            var reason = response.status + " " + response.statusText;
-            try {
-                var problem = await response.json();
-                reason = problem.error + (problem.details && problem.details.length ? ": " + problem.details.join("; ") : "");
-            } catch (ignored) { /* not JSON: keep the status line */ }
-            throw new Error(reason);
-        }
-        var total = Number(response.headers.get("Content-Length")) || 0;
-        var reader = response.body.getReader();
-        var chunks = [];
-        var received = 0;
-        for (;;) {
-            var part = await reader.read();
-            if (part.done) { break; }
-            chunks.push(part.value);
-            received += part.value.length;
-            dc.set_props(status, {children: "Downloading the briefing pack… " + Math.round(received / 1024) + " KB" +
-                                            (total ? " of " + Math.round(total / 1024) + " KB" : "")});
-        }
-        var blob = new Blob(chunks, {type: "application/zip"});
-        // Chromium may still be closing the finished request when the script has read the last byte; starting
-        // the download at once would be logged as that request aborted, so let the network layer finish first.
-        await new Promise(function (resolve) { setTimeout(resolve, 250); });
-        var match = /filename="([^"]+)"/.exec(response.headers.get("Content-Disposition") || "");
-        var link = document.createElement("a");
-        link.href = URL.createObjectURL(blob);
-        link.download = match ? match[1] : "pact_briefing.zip";
-        document.body.appendChild(link);
-        link.click();
-        link.remove();
-        setTimeout(function () { URL.revokeObjectURL(link.href); }, 60000);
-        return "Briefing pack saved: " + link.download + " (" + Math.round(blob.size / 1024) + " KB, " +
-               ((Date.now() - started) / 1000).toFixed(1) + " s).";
-    } catch (error) {
-        return "The briefing pack could not be made: " + error.message;
-    } finally {
-        clearInterval(tick);
-        dc.set_props(button, {disabled: false});
-    }
+    return "Preparing the briefing pack…";
 }
 """
 

@@ -76,7 +76,7 @@ def test_briefing_pack_button_delivers_the_pack(app_page: PageProbe, tmp_path):
     button = page.get_by_role("button", name="Briefing pack (ZIP)")
     name, content = _download(app_page, button, tmp_path, timeout=PACK_WAIT_MS)
     assert name.startswith("pact_progress_2022-2024_") and name.endswith("_briefing.zip")
-    status = page.get_by_role("status").filter(has_text="Briefing pack saved")
+    status = page.get_by_role("status").filter(has_text="Briefing pack ready")
     status.wait_for(timeout=WAIT_MS)
     assert button.is_enabled()
     with zipfile.ZipFile(io.BytesIO(content)) as archive:
