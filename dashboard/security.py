@@ -73,10 +73,14 @@ def install_security_headers(
 
     def csp() -> str:
         if "value" not in state:
-            hashes = list(dash_app.csp_hashes()) if dash_app is not None else []
+            # Pages that register the same clientside function give the same hash several times.
+            hashes = list(dict.fromkeys(dash_app.csp_hashes())) if dash_app is not None else []
             state["value"] = content_security_policy(hashes, policy)
             logger.info("content-security-policy: %d inline-script hashes", len(hashes))
         return state["value"]
+
+    if dash_app is not None:
+        _refuse_malformed_callbacks(server, dash_app)
 
     @server.after_request
     def _add_security_headers(response: Response) -> Response:
@@ -84,3 +88,34 @@ def install_security_headers(
         for name, value in STATIC_HEADERS.items():
             response.headers[name] = value
         return response
+
+
+def _refuse_malformed_callbacks(server: Flask, dash_app: Any) -> None:
+    """A callback request no page can send is a client error (400), not a server error with a traceback.
+
+    Dash answers 500 to an unknown or clientside-only output, inputs that do not match the callback, or a
+    router pathname without the leading "/": a browser never sends these, a crafted request does.
+    """
+    from dash.exceptions import CallbackException, UnsupportedRelativePath
+    from flask import request
+
+    update_path = dash_app.config.routes_pathname_prefix + "_dash-update-component"
+
+    @server.before_request
+    def _known_callback() -> Response | None:
+        if request.method != "POST" or request.path != update_path:
+            return None
+        body = request.get_json(silent=True)
+        output = body.get("output") if isinstance(body, dict) else None
+        if not isinstance(output, str) or output not in dash_app.callback_map:
+            return _bad_request("unknown callback")
+        return None
+
+    @server.errorhandler(CallbackException)
+    @server.errorhandler(UnsupportedRelativePath)
+    def _malformed(_: Exception) -> Response:
+        return _bad_request("malformed callback request")
+
+
+def _bad_request(message: str) -> Response:
+    return Response(message + "\n", status=400, mimetype="text/plain")

@@ -177,3 +177,37 @@ def test_dash_works_under_the_policy_in_chromium(zoo_url: str) -> None:
         finally:
             browser.close()
     assert problems == [], problems
+
+
+def test_real_app_sends_the_headers_everywhere(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from dashboard import data
+    from pipelines.runner import run
+    from tests.conftest import answer, make_raw
+
+    raw = make_raw(tmp_path / "raw")
+    raw.write_survey(2022, [answer(cid="c-1")])
+    run(raw.root, tmp_path / "curated", progress=False)
+    monkeypatch.setenv("PACT_CURATED_DIR", str(tmp_path / "curated"))
+    data.reset()
+    from dashboard.app import app
+
+    checked = 0
+    with app.server.test_client() as client:
+        index = client.get("/").get_data(as_text=True)
+        statics = re.findall(r'(?:src|href)="(/(?:_dash-component-suites|assets)/[^"]+)"', index)
+        paths = ["/", "/explore", "/partnerships", "/data", "/about", "/_dash-layout", "/_dash-dependencies",
+                 "/api/v1/", "/api/v1/data.csv?indicator=people_trained", "/api/v1/data.csv?indicator=nope",
+                 "/assets/no-such-file.css", *statics]
+        for path in paths:
+            response = client.get(path)
+            response.get_data()
+            response.close()
+            assert response.status_code < 500, path
+            _assert_headers(response.headers, path)
+            checked += 1
+        bad = client.post("/_dash-update-component", json={"output": "nope.children", "inputs": []})
+        assert bad.status_code == 400
+        _assert_headers(bad.headers, "unknown callback")
+    data.reset()
+    log.info("real app: security headers on %d responses (%d static files)", checked + 1, len(statics))
+    assert len(statics) >= 10
