@@ -16,6 +16,7 @@ from flask_compress import Compress
 
 from dashboard import data, style
 from dashboard.api import blueprint as downloads
+from dashboard.security import install_security_headers
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,8 @@ server = app.server
 Compress(server)
 # Exports, the briefing pack and the analysts' data URL (/export/..., /api/v1/...): plain HTTP downloads.
 server.register_blueprint(downloads)
+# CSP (Dash's inline scripts allowed by hash only), nosniff, frame-ancestors 'none' on every response.
+install_security_headers(server, app)
 
 SYNTHETIC_NOTE = (
     "These figures come from generated test data calibrated to the Commission's published totals. "
