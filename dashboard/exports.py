@@ -15,6 +15,7 @@ import html
 import io
 import math
 import re
+import textwrap
 import zipfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -219,6 +220,7 @@ class _Sheet:
         self.ws = book.add_worksheet(name)
         self.fmt = formats
         self.widths: dict[int, int] = {}
+        self.long_cells: list[tuple[int, int, int]] = []  # (row, col, length) of text that may wrap
 
     def _width(self, col: int, text: str) -> None:
         longest = max((len(line) for line in text.split("\n")), default=0)
@@ -232,6 +234,8 @@ class _Sheet:
         # write_string, never write(): write() would turn a string that looks like a formula into one.
         self.ws.write_string(row, col, text, self.fmt[fmt] if fmt else None)
         self._width(col, text)
+        if len(text) > XLSX_MAX_COL_WIDTH - 2:
+            self.long_cells.append((row, col, len(text)))
 
     def number(self, row: int, col: int, value: Any, fmt: str) -> None:
         if _is_missing(value):
@@ -247,6 +251,15 @@ class _Sheet:
                 self.ws.set_column(col, col, wrap_over, self.fmt["wrap"])
             else:
                 self.ws.set_column(col, col, max(width + 2, minimum))
+        # LibreOffice does not grow a row for wrapped text written by a library: give such rows their height.
+        lines: dict[int, int] = {}
+        for row, col, length in self.long_cells:
+            if self.widths.get(col, 0) + 2 > wrap_over:
+                # Column widths count digits; a proportional font fits about 15% more letters per line.
+                lines[row] = max(lines.get(row, 1), math.ceil(length / (wrap_over * 1.15)))
+        for row, count in lines.items():
+            if count > 1:
+                self.ws.set_row(row, 15 * count)
         # Printed or converted to PDF, a sheet is one page wide (landscape A4) with the header on every page.
         self.ws.set_landscape()
         self.ws.set_paper(9)
@@ -426,6 +439,17 @@ def _sheet_name(name: str) -> str:
     return _BAD_SHEET_CHARS.sub(" ", name).strip()[:31] or "Data"
 
 
+VIEW_LABELS = frozenset({"Indicator", "Breakdown", "Years", "Year"})
+
+
+def _wrap(text: str, width_px: int, char_px: float = 7.2) -> list[str]:
+    """Escaped lines short enough for the image (plotly never wraps a title or subtitle itself)."""
+    if not text:
+        return []
+    limit = max(40, int((width_px - 60) / char_px))
+    return [_plot_text(line) for line in textwrap.wrap(text, limit)]
+
+
 def _plot_text(text: str) -> str:
     """Plotly renders a small HTML subset in titles and annotations; data-derived text must stay literal."""
     return html.escape(text, quote=False)
@@ -447,8 +471,10 @@ def figure_for_export(
     notes.extend(meta.notes)
     own_title = out.layout.title.text if out.layout.title and out.layout.title.text else None
     own_subtitle = out.layout.title.subtitle.text if out.layout.title and out.layout.title.subtitle else None
-    filters = "; ".join(f"{label}: {value}" for label, value in meta.filters)
-    subtitle = " · ".join(_plot_text(p) for p in (meta.subtitle or own_subtitle, filters) if p)
+    # Indicator, breakdown and years are already in the title; the subtitle adds what narrows the selection.
+    filters = "; ".join(f"{label}: {value}" for label, value in meta.filters if label not in VIEW_LABELS)
+    # An on-screen subtitle already says what the reader saw (the pages put the selection there); keep it as is.
+    subtitle = "<br>".join(_wrap(own_subtitle or " · ".join(p for p in (meta.subtitle, filters) if p), width))
     margin = out.layout.margin
     own_bottom = margin.b if margin.b is not None else 40
     notes_px = 16 * len(notes) + 14
@@ -456,7 +482,7 @@ def figure_for_export(
     legend = out.layout.legend
     legend_below = (out.layout.showlegend is not False and legend_items > 1 and legend.y is not None and legend.y < 0)
     legend_px = 24 * math.ceil(legend_items / 3) + 10 if legend_below else 0
-    margin_top = max(margin.t or 0, 100 if subtitle else 70)
+    margin_top = max(margin.t or 0, (84 + 16 * subtitle.count("<br>")) if subtitle else 70)
     margin_bottom = max(own_bottom, 50) + legend_px + notes_px
     margin_left = max(margin.l or 0, 70)
     total_height = max(height, (out.layout.height or 0) + margin_bottom - own_bottom + 40)
