@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from dashboard import disclosure
+
 # Peers are only named in groups at least this large, so a small group cannot be read member by member.
 MIN_NAMED_PEER_GROUP = 5
 
@@ -212,8 +214,10 @@ def peer_benchmark(
     me = members[members["partnership_id"] == partnership_id].iloc[0]
     ids = list(members["partnership_id"])
     in_group = values[values["partnership_id"].isin(ids)]
-    this_year = in_group[in_group["year"] == year].set_index("partnership_id")["value"]
-    named = len(ids) >= MIN_NAMED_PEER_GROUP
+    # A value withheld in public mode (NaN) is no peer's figure: left out like a partnership with no reporter.
+    this_year = in_group[in_group["year"] == year].set_index("partnership_id")["value"].dropna()
+    # A public deployment never names peers, whatever the group's size.
+    named = len(ids) >= MIN_NAMED_PEER_GROUP and not disclosure.public_mode()
     names = dict(zip(members["partnership_id"], members["name"], strict=True))
     ranked = sorted(this_year.items(), key=lambda kv: (-kv[1], kv[0]))
     peers = []
