@@ -418,3 +418,23 @@ def test_data_url_serves_withheld_figures(layer) -> None:
         assert f"{PEOPLE[member]}" not in body  # the single members' values
     italy = sum(PEOPLE[f"PFS-0000{i:02d}"] for i in range(1, 7))
     assert f"{italy}" in body.replace(",", "")
+
+
+def test_peer_benchmark_is_anonymous_in_public_mode(layer) -> None:
+    from dashboard.analysis import MIN_NAMED_PEER_GROUP, peer_benchmark
+
+    data, vintage = layer(False)
+    partnerships = data.partnerships(vintage)
+    big_kind = partnerships["kind"].value_counts().idxmax()
+    group = partnerships[partnerships["kind"] == big_kind]
+    assert len(group) >= MIN_NAMED_PEER_GROUP  # large enough to be named in the open deployment
+    values = pd.DataFrame({"partnership_id": group["partnership_id"], "year": 2022,
+                           "value": [float(100 + i) for i in range(len(group))]})
+    own = str(group["partnership_id"].iloc[0])
+    names = set(group["name"]) - {group["name"].iloc[0]}
+    assert names & {label for label, _ in peer_benchmark(partnerships, values, own, "kind", 2022).peers}
+    layer(True)
+    public = peer_benchmark(partnerships, values, own, "kind", 2022)
+    assert not names & {label for label, _ in public.peers}
+    withheld = values.assign(value=[float("nan")] + [float(100 + i) for i in range(1, len(group))])
+    assert all(v == v for _, v in peer_benchmark(partnerships, withheld, own, "kind", 2022).peers)
