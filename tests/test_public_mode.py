@@ -438,3 +438,44 @@ def test_peer_benchmark_is_anonymous_in_public_mode(layer) -> None:
     assert not names & {label for label, _ in public.peers}
     withheld = values.assign(value=[float("nan")] + [float(100 + i) for i in range(1, len(group))])
     assert all(v == v for _, v in peer_benchmark(partnerships, withheld, own, "kind", 2022).peers)
+
+
+def test_every_page_and_export_builds_in_public_mode(layer, caplog: pytest.LogCaptureFixture) -> None:
+    """Withheld (missing) values flow through every layout, chart, table and export without an error."""
+    import importlib
+
+    from dashboard.export_views import page_export
+
+    data, _ = layer(True)
+    queries: dict[str, list[dict[str, str]]] = {
+        "progress": [{}, {"year": "2022"}],
+        "explore": [{"by": by, "view": view, "indicator": indicator}
+                    for by in data.BREAKDOWNS for view in ("chart", "map", "table")
+                    for indicator in ("people_trained", "investment_eur")]
+        + [{"country": "IT", "type": "company"}, {"country": "MT"}, {"partnership": "RSP-LOMB", "by": "partnership"}],
+        "partnerships": [{}, {"partnership": "RSP-LOMB"}, {"partnership": "LSP-CONS", "group": "ecosystem"}],
+        "data_page": [{}, {"wave": "2022"}],
+        "about": [{}],
+    }
+    built = 0
+    caplog.set_level(logging.WARNING, logger="dashboard")
+    for page, page_queries in queries.items():
+        module = importlib.import_module(f"dashboard.pages.{page}")
+        for query in page_queries:
+            module.layout(**query)
+            name = "data" if page == "data_page" else page
+            export = page_export(name, query, "http://127.0.0.1")
+            for view in export.views:
+                assert view.table is not None
+            built += 1
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert errors == [], errors[:3]
+    log.info("public mode: %d page states built with their exports, no error", built)
+    with __import__("dashboard.app", fromlist=["app"]).app.server.test_client() as client:
+        for url in ("/export/explore/explore.csv?by=member_state", "/export/explore/explore.xlsx?country=MT",
+                    "/export/partnerships/ledger.csv", "/export/data/rejects.csv"):
+            response = client.get(url)
+            body = response.get_data()
+            assert response.status_code == 200, (url, response.status_code, body[:300])
+            if url.endswith("rejects.csv"):
+                assert b"c-PFS" not in body  # no contribution id leaves the server
