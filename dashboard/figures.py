@@ -173,7 +173,7 @@ def map_figure(
     """EU map of a breakdown by Member State (Eurostat codes in `key`)."""
     title = f"{meta.label} by Member State, {years_label(year_from, year_to)}"
     known = frame[frame["key"].isin(EUROSTAT_TO_ISO3)]
-    traces = []
+    traces: list = []
     if not known.empty:
         custom = list(zip(known["key"], known["label"],
                           [full(v, meta.unit).lstrip("€") for v in known["value"]], known["n_reporting"],
@@ -185,11 +185,14 @@ def map_figure(
             colorbar={"title": {"text": meta.unit}, "thickness": 12, "len": 0.7}, name=meta.label,
         ))
     layout = {
-        **base_layout(title, subtitle, height=460),
-        "geo": {"scope": "europe", "resolution": 50, "projection": {"type": "mercator"}, "showland": True,
-                "landcolor": style.NO_DATA, "showcountries": True, "countrycolor": "white", "showcoastlines": False,
-                "showframe": False, "lataxis": {"range": [34, 71]}, "lonaxis": {"range": [-12, 35]},
-                "bgcolor": "white"},
+        **base_layout(title, subtitle, height=540),
+        # Lambert azimuthal equal-area centred on Europe (the projection of the EU's own maps), framed on the EU-27
+        # whatever the selection, drawn from the world geometry at 1:50m (the "europe" file leaves Cyprus out).
+        "geo": {"scope": "world", "resolution": 50,
+                "projection": {"type": "azimuthal equal area", "rotation": {"lon": 12, "lat": 52}},
+                "lonaxis": {"range": [-24, 44]}, "lataxis": {"range": [33.5, 70.5]},
+                "showland": True, "landcolor": style.NO_DATA, "showcountries": True, "countrycolor": "white",
+                "showcoastlines": False, "showframe": False, "showocean": False, "bgcolor": "white"},
         "margin": {"l": 0, "r": 0, "t": 78 if subtitle else 56, "b": 0},
         "clickmode": "event",
         "annotations": [] if not known.empty else [_note("No Member State has data for the selection.")],

@@ -161,7 +161,7 @@ def test_map_uses_iso3_codes_greece_included():
                           "raw_value": [3, 1], "n_reporting": [1, 1]})
     fig = figures.map_figure(frame, PEOPLE, 2024, 2024)
     assert list(fig.data[0].locations) == ["GRC", "ITA"]
-    assert fig.layout.geo.scope == "europe"
+    assert fig.layout.geo.scope == "world" and fig.layout.geo.resolution == 50  # europe_50m lacks Cyprus
     assert "2 of 27 Member States" in figures.map_summary(frame, PEOPLE, 2024, 2024, 27)
     assert len(figures.EUROSTAT_TO_ISO3) == 27
 
