@@ -176,8 +176,11 @@ def parse_date(value: object, fmt: str = "%Y-%m-%d") -> dt.date | None:
 # ---------------------------------------------------------------- identities
 
 def normalise_member_id(value: object) -> str:
-    """Registration IDs compare without case or spaces; zero padding is never guessed ('PFS-12' != 'PFS-0012')."""
-    return "".join(cell_text(value).split()).upper()
+    """Registration IDs compare on their letters and digits only, without case, spaces or separators
+    ('pfs 000123', ' PFS-000123 ' and 'PFS_000123' are 'PFS000123'). Nothing else is guessed: zero padding
+    ('PFS-123' != 'PFS-000123'), a letter O for a zero or swapped letters do not match; the name may."""
+    text = unicodedata.normalize("NFKC", cell_text(value)).upper()
+    return "".join(ch for ch in text if ch.isalnum())
 
 
 # Legal-form words at the end of an organisation name, written without punctuation (after normalisation).
@@ -200,10 +203,11 @@ _SUFFIXES_BY_LENGTH: tuple[tuple[int, frozenset[tuple[str, ...]]], ...] = tuple(
 _NOT_WORD = re.compile(r"[^\w\s]|_")
 
 
-def normalise_org_name(value: object) -> str:
+def normalise_org_name(value: object, *, strip_legal_form: bool = True) -> str:
     """An organisation name reduced for matching: accents, case, punctuation and legal-form noise removed.
 
-    'Bäckerei Müller GmbH & Co. KG' and 'BACKEREI MULLER' both become 'backerei muller'.
+    'Bäckerei Müller GmbH & Co. KG' and 'BACKEREI MULLER' both become 'backerei muller'. With
+    `strip_legal_form=False` the legal form stays ('backerei muller gmbh and co kg'): the stricter key, tried first.
     """
     text = unicodedata.normalize("NFKD", cell_text(value))
     text = "".join(ch for ch in text if not unicodedata.combining(ch))
@@ -211,6 +215,8 @@ def normalise_org_name(value: object) -> str:
     # dots vanish ("S.r.l." -> "srl", "o.o." -> "oo"); other punctuation separates words ("A/S" -> "a s")
     text = _NOT_WORD.sub(" ", text.replace(".", ""))
     tokens = text.split()
+    if not strip_legal_form:
+        return " ".join(tokens)
     changed = True
     while changed and len(tokens) > 1:
         changed = False

@@ -63,25 +63,44 @@ EUSURVEY_META = ("Invitation Number", "Languages", "Total Score")
 
 @dataclass(frozen=True)
 class RegistryIndex:
-    """How a survey answer finds its member: normalised ID -> member, normalised name -> members."""
+    """How a survey answer finds its member.
+
+    `by_id`: normalised registration ID -> member. `by_full_name`: the name normalised with its legal form kept ->
+    members; `by_name`: with the legal form removed -> members; `country`: member -> Eurostat code (or None).
+    """
 
     by_id: Mapping[str, str]
+    by_full_name: Mapping[str, tuple[str, ...]]
     by_name: Mapping[str, tuple[str, ...]]
+    country: Mapping[str, str | None]
 
-    def match(self, raw_id: object, raw_name: object) -> tuple[str | None, str]:
-        """(member_id, how) where how is 'id', 'name', or why nothing matched."""
+    def match(self, raw_id: object, raw_name: object, country: str | None = None) -> tuple[str | None, str]:
+        """(member_id, how) where how is 'id', 'name', or why nothing matched.
+
+        The ID first. Then the name: the stricter key (legal form kept) when it names exactly one member; else the
+        key without the legal form, among members of the Member State the respondent answered (when answered),
+        when that leaves exactly one. Two organisations that differ only by legal form ("X GmbH", "X sp. z o.o.")
+        are told apart so, and a look-alike from another country is not taken for a member.
+        """
         key = normalise_member_id(raw_id)
         if key and key in self.by_id:
             return self.by_id[key], "id"
-        name = normalise_org_name(raw_name)
-        candidates = self.by_name.get(name, ()) if name else ()
-        if len(candidates) == 1:
-            return candidates[0], "name"
-        if len(candidates) > 1:
-            return None, f"the organisation name matches {len(candidates)} members"
-        if not key and not name:
+        full = normalise_org_name(raw_name, strip_legal_form=False)
+        if not key and not full:
             return None, "neither a member ID nor an organisation name is given"
-        return None, "no member has this ID or organisation name"
+        strict = self.by_full_name.get(full, ()) if full else ()
+        if len(strict) == 1:
+            return strict[0], "name"
+        name = normalise_org_name(raw_name)
+        loose = self.by_name.get(name, ()) if name else ()
+        if country is not None:
+            loose = tuple(m for m in loose if self.country.get(m) in (country, None))
+        if len(loose) == 1:
+            return loose[0], "name"
+        if len(loose) > 1:
+            return None, f"the organisation name matches {len(loose)} members"
+        return None, "no member has this ID or organisation name" + (
+            f" in {country}" if country is not None and self.by_name.get(name) else "")
 
 
 @dataclass
@@ -188,9 +207,13 @@ def classify_wave(
         if rule_hit is not None:
             finish("test", "test_entry", f"{rule_hit!r} matches the sidecar's test-entry rule")
             continue
-        # 3. the member
+        # 3. the member (a known Member State answer helps tell look-alike names apart)
+        try:
+            answered_country = normalise_country(_cell(raw, spec.identity.country), countries)
+        except ValueProblem:
+            answered_country = None
         member_id, how = registry.match(_cell(raw, spec.identity.member_id),
-                                        _cell(raw, spec.identity.organisation))
+                                        _cell(raw, spec.identity.organisation), answered_country)
         record["member_id"] = member_id
         # 2b. a correction excluding the whole submission acts like a test-entry rule
         correction = excluded.get(cid) if cid else None

@@ -175,15 +175,15 @@ def test_parse_date():
 # ---------------------------------------------------------------- identities
 
 
-@pytest.mark.parametrize(("raw", "expected"), [
-    (" pfs-000123 ", "PFS-000123"),
-    ("PFS - 000123", "PFS-000123"),
-    ("pfs-000123\u00a0", "PFS-000123"),
-    ("PFS-123", "PFS-123"),  # zero padding is never guessed
-    (None, ""),
-])
-def test_normalise_member_id(raw, expected):
-    assert normalise_member_id(raw) == expected
+@pytest.mark.parametrize("raw", [" pfs-000123 ", "PFS - 000123", "pfs-000123\u00a0", "PFS 000123", "PFS_000123",
+                                 "PFS\u2011000123", "ＰＦＳ-000123"])
+def test_normalise_member_id_ignores_case_spaces_and_separators(raw):
+    assert normalise_member_id(raw) == normalise_member_id("PFS-000123") == "PFS000123"
+
+
+@pytest.mark.parametrize("raw", ["PFS-123", "PFS-O00123", "PSF-000123", "PFS-0000123", ""])
+def test_normalise_member_id_guesses_nothing_else(raw):
+    assert normalise_member_id(raw) != normalise_member_id("PFS-000123")
 
 
 def test_member_id_without_padding_does_not_match():

@@ -496,3 +496,38 @@ def test_registry_problems_become_rejects_or_stop_the_run(tmp_path):
     with pytest.raises(pipelines.PipelineError) as caught:
         pipelines.run(duplicated.root, tmp_path / "curated2")
     assert str(caught.value).startswith("registry/pact_members.xlsx, sheet 'Members', row 7, column 'Registration ID'")
+
+
+def test_look_alike_names_are_told_apart_by_legal_form_and_member_state(tmp_path):
+    """Two members differ only by legal form; a stranger shares their name but not their country."""
+    from tests.conftest import MEMBERS
+
+    raw = make_raw(tmp_path / "raw")
+    raw.write_registry(members=[
+        *MEMBERS,
+        ("PFS-000011", "Perton Semiconductors sp. z o.o.", "company", "Large (250 or more staff)", "PL", "Electronics",
+         dt.date(2022, 1, 1)),
+        ("PFS-000012", "Perton Semiconductors S.L.", "company", "Large (250 or more staff)", "ES", "Electronics",
+         dt.date(2022, 1, 1)),
+    ])
+    raw.write_survey(2022, [
+        # the full name (legal form and all) names one member, whatever the case and spacing
+        answer(member_id="PFS-O00011", org="PERTON  SEMICONDUCTORS SP. Z O.O.", country="PL", cid="n-1"),
+        # without a legal form the name fits both; the Member State answered picks one
+        answer(member_id=None, org="Perton Semiconductors", country="ES", cid="n-2"),
+        # a German look-alike: no member of that name in DE
+        answer(member_id="PFS-5000001", org="Perton Semiconductors GmbH", country="DE", cid="n-3"),
+        # no country answered and two candidates: not guessed
+        answer(member_id=None, org="Perton Semiconductors", country=None, cid="n-4"),
+        # the right ID written loosely
+        answer(member_id="pfs 000012", org=None, country="ES", cid="n-5", updated=ts(2)),
+    ])
+    tables = run(raw, tmp_path / "curated")
+    subs = tables["submissions"].set_index("contribution_id")
+    assert subs.loc["n-1", "member_id"] == "PFS-000011"
+    assert subs.loc["n-2", "member_id"] == "PFS-000012"
+    assert (subs.loc["n-3", "status"], subs.loc["n-3", "reason_code"]) == ("rejected", "unknown_member")
+    assert "in DE" in subs.loc["n-3", "reason"]
+    assert (subs.loc["n-4", "status"], subs.loc["n-4", "reason_code"]) == ("rejected", "unknown_member")
+    assert "matches 2 members" in subs.loc["n-4", "reason"]
+    assert (subs.loc["n-5", "member_id"], subs.loc["n-5", "status"]) == ("PFS-000012", "accepted")

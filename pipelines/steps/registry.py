@@ -228,12 +228,16 @@ def commitment_records(sheet: Sheet, members: set[str], rejects: list[dict]) -> 
 
 
 def registry_index(members: list[dict]) -> RegistryIndex:
+    by_full: dict[str, list[str]] = defaultdict(list)
     by_name: dict[str, list[str]] = defaultdict(list)
     for m in members:
-        name = normalise_org_name(m["organisation"])
-        if name:
-            by_name[name].append(m["member_id"])
+        full = normalise_org_name(m["organisation"], strip_legal_form=False)
+        if full:
+            by_full[full].append(m["member_id"])
+            by_name[normalise_org_name(m["organisation"])].append(m["member_id"])
     return RegistryIndex(
         by_id={normalise_member_id(m["member_id"]): m["member_id"] for m in members},
+        by_full_name={name: tuple(ids) for name, ids in by_full.items()},
         by_name={name: tuple(ids) for name, ids in by_name.items()},
+        country={m["member_id"]: m["country_code"] for m in members},
     )
