@@ -126,3 +126,29 @@ def update_banner(search: str | None) -> list:
     query = parse_qs((search or "").lstrip("?"))
     vintage = query.get("vintage", [None])[-1]
     return synthetic_banner(vintage)
+
+
+def nav_targets(pathname: str | None, search: str | None) -> list:
+    """Each navigation link's href and active state: a pinned vintage travels from page to page."""
+    from urllib.parse import parse_qs, urlencode
+
+    requested = parse_qs((search or "").lstrip("?")).get("vintage", [None])[-1]
+    choice = data.resolve_vintage(requested)
+    pinned = choice.vintage.vintage_id if choice.vintage is not None and choice.pinned else None
+    hrefs, actives = [], []
+    for page in dash.page_registry.values():
+        path = page["relative_path"]
+        hrefs.append(path + ("?" + urlencode({"vintage": pinned}) if pinned else ""))
+        # dbc's "exact" compares the pathname with the whole href, which now carries a query.
+        actives.append(path == (pathname or "/") if pinned else "exact")
+    return [*hrefs, *actives]
+
+
+@callback(
+    [Output(f"nav-{page['name'].lower()}", "href") for page in dash.page_registry.values()]
+    + [Output(f"nav-{page['name'].lower()}", "active") for page in dash.page_registry.values()],
+    Input("_pages_location", "pathname"),
+    Input("_pages_location", "search"),
+)
+def update_nav(pathname: str | None, search: str | None) -> list:
+    return nav_targets(pathname, search)

@@ -318,3 +318,18 @@ def test_python_m_dashboard_defaults_to_loopback_without_debug(monkeypatch):
     monkeypatch.setattr(app_module.app, "run", lambda **kw: calls.update(kw))
     entry.main(["--port", "8123"])
     assert calls == {"host": "127.0.0.1", "port": 8123, "debug": False}
+
+
+def test_navigation_keeps_a_pinned_vintage(tmp_path, monkeypatch):
+    write_curated_snapshot(tmp_path, vintage_id="20240101T000000Z-old", make_current=False)
+    write_curated_snapshot(tmp_path, vintage_id=FIXTURE_VINTAGE)
+    monkeypatch.setenv(data.CURATED_ENV, str(tmp_path))
+    out = app_module.update_nav("/explore", "?by=year&vintage=20240101T000000Z-old")
+    hrefs, actives = out[:5], out[5:]
+    assert hrefs == [f"{p}?vintage=20240101T000000Z-old" for p in ("/", "/explore", "/partnerships", "/data",
+                                                                    "/about")]
+    assert actives == [False, True, False, False, False]
+    plain = app_module.update_nav("/data", "?vintage=<script>")  # unknown: not carried along
+    assert plain[:5] == ["/", "/explore", "/partnerships", "/data", "/about"] and set(plain[5:]) == {"exact"}
+    current = app_module.update_nav("/", f"?vintage={FIXTURE_VINTAGE}")  # the current one needs no pin
+    assert current[0] == "/"
