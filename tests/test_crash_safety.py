@@ -166,7 +166,7 @@ def choose_points(labels: list[str]) -> list[tuple[str, str]]:
     points = [(lab, mode) for lab in critical for mode in ("before", "after")]
     points += [(lab, "mid") for lab in critical if lab.startswith("rmtree:")]
     others = [lab for lab in unique if lab not in critical]
-    step = max(1, len(others) // 12)
+    step = max(1, len(others) // 6)
     points += [(lab, "after" if i % 2 else "before") for i, lab in enumerate(others[::step])]
     return points
 
