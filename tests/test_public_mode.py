@@ -8,6 +8,7 @@ filters to the population, not by bit masks.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import itertools
 import logging
@@ -482,3 +483,68 @@ def test_every_page_and_export_builds_in_public_mode(layer, caplog: pytest.LogCa
             assert response.status_code == 200, (url, response.status_code, body[:300])
             if url.endswith("rejects.csv"):
                 assert b"c-PFS" not in body  # no contribution id leaves the server
+
+
+def _shown_numbers(component: object) -> set[float]:
+    """Every number a layout sends to the browser: chart traces (x, y, z, customdata, text) and grid rows."""
+    from dash import dcc
+    from dash.development.base_component import Component
+
+    found: set[float] = set()
+
+    def add(values: object) -> None:
+        if values is None:
+            return
+        if isinstance(values, str):
+            for token in values.replace(",", "").replace("\u202f", "").split():
+                with contextlib.suppress(ValueError):
+                    found.add(float(token))
+            return
+        if isinstance(values, dict):
+            for v in values.values():
+                add(v)
+            return
+        if hasattr(values, "tolist"):
+            values = values.tolist()
+        if isinstance(values, list | tuple):
+            for v in values:
+                add(v)
+            return
+        if isinstance(values, int | float):
+            found.add(float(values))
+
+    def walk(node: object) -> None:
+        if isinstance(node, list | tuple):
+            for child in node:
+                walk(child)
+            return
+        if not isinstance(node, Component):
+            return
+        if isinstance(node, dcc.Graph) and node.figure is not None:
+            for trace in node.figure.data if hasattr(node.figure, "data") else node.figure.get("data", []):
+                for attr in ("x", "y", "z", "customdata", "text", "hovertext"):
+                    add(trace[attr] if attr in trace else None)  # noqa: SIM401 (a plotly trace has no .get)
+        for prop in node._prop_names:
+            value = getattr(node, prop, None)
+            if prop == "rowData":
+                add(value)
+            elif isinstance(value, Component | list | tuple):
+                walk(value)
+
+    walk(component)
+    return found
+
+
+def test_withheld_values_never_reach_charts_or_grids(layer) -> None:
+    from dashboard.pages import explore
+
+    layer(True)
+    secret = {float(PEOPLE["PFS-000011"]), float(PEOPLE["PFS-000012"])}  # Malta's and France's single members
+    belgium = float(sum(PEOPLE[f"PFS-0000{i:02d}"] for i in range(7, 11)))  # the complement withheld with them
+    shown: set[float] = set()
+    for view in ("chart", "map", "table"):
+        shown |= _shown_numbers(explore.layout(by="member_state", view=view, indicator="people_trained",
+                                               **{"from": "2022", "to": "2022"}))
+    italy = float(sum(PEOPLE[f"PFS-0000{i:02d}"] for i in range(1, 7)))
+    assert italy in shown  # the check sees the figures that are published
+    assert not (secret | {belgium}) & shown
