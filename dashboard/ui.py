@@ -275,7 +275,7 @@ def grid(grid_id: str, frame: pd.DataFrame, column_defs: Sequence[Mapping[str, A
 
 
 NUMBER_FORMAT = {"function": "d3.format(',')(params.value)"}
-EURO_FORMAT = {"function": "params.value == null ? '' : '€' + d3.format(',.2f')(params.value)"}
+EURO_FORMAT = {"function": "params.value == null ? '' : '€' + d3.format(',.0f')(params.value)"}
 PERCENT_FORMAT = {"function": "params.value == null ? '' : d3.format('.0%')(params.value)"}
 
 
