@@ -26,6 +26,7 @@ from typing import Any
 
 import pytest
 from dash.development.base_component import Component
+from playwright.sync_api import Browser
 
 from tests.conftest import answer, make_raw
 
@@ -297,34 +298,29 @@ def served(snapshot: Path, tmp_path: Path) -> Iterator[str]:
 
 @pytest.mark.browser
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is absent (`make test` installs it)")
-def test_script_payloads_render_inert_in_chromium(served: str) -> None:
+def test_script_payloads_render_inert_in_chromium(served: str, browser: Browser) -> None:
     from urllib.parse import quote
-
-    from playwright.sync_api import sync_playwright
 
     scripts = [p for p in PAYLOADS if "pwned" in p]
     urls = [f"/explore?indicator={quote(p)}&country={quote(p)}" for p in scripts]
     urls += [f"/partnerships?partnership={quote(scripts[0])}", f"/data?wave={quote(scripts[1])}",
              f"/?year={quote(scripts[0])}", f"/about?vintage={quote(scripts[1])}", "/data"]
     checked = 0
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=["--headless", "--no-sandbox", "--disable-gpu"])
-        try:
-            page = browser.new_page()
-            dialogs: list[str] = []
-            page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-            for url in urls:
-                page.goto(served + url)
-                page.wait_for_selector("#_pages_content > *", timeout=20_000)
-                page.wait_for_timeout(300)
-                assert page.evaluate("window.__pwned === undefined"), url
-                assert page.locator("img[src='x']").count() == 0, url
-                assert page.locator("#_pages_content script").count() == 0, url
-                html_text = page.content()
-                assert "Evil <b>Org</b>" not in html_text
-                checked += 1
-        finally:
-            browser.close()
+    dialogs: list[str] = []
+    page = browser.new_page()
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    try:
+        for url in urls:
+            page.goto(served + url)
+            page.wait_for_selector("#_pages_content > *", timeout=20_000)
+            page.wait_for_timeout(300)
+            assert page.evaluate("window.__pwned === undefined"), url
+            assert page.locator("img[src='x']").count() == 0, url
+            assert page.locator("#_pages_content script").count() == 0, url
+            assert "Evil <b>Org</b>" not in page.content()
+            checked += 1
+    finally:
+        page.close()
     assert dialogs == []
     log.info("browser: %d hostile URLs rendered, nothing executed or injected", checked)
     assert checked == len(urls)

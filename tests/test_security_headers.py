@@ -23,6 +23,7 @@ import dash_bootstrap_components as dbc
 import plotly.graph_objects as go
 import pytest
 from dash import Input, Output, callback, dcc, html
+from playwright.sync_api import Browser
 from werkzeug.serving import make_server
 
 from dashboard.security import BASE_POLICY, STATIC_HEADERS, content_security_policy, install_security_headers
@@ -144,38 +145,34 @@ def zoo_url(zoo: dash.Dash) -> Iterator[str]:
 
 @pytest.mark.browser
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is absent (`make test` installs it)")
-def test_dash_works_under_the_policy_in_chromium(zoo_url: str) -> None:
-    from playwright.sync_api import sync_playwright
-
+def test_dash_works_under_the_policy_in_chromium(zoo_url: str, browser: Browser) -> None:
     problems: list[str] = []
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=["--headless", "--no-sandbox", "--disable-gpu"])
-        try:
-            page = browser.new_page(accept_downloads=True)
-            page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-            page.on("pageerror", lambda e: problems.append(str(e)))
-            page.add_init_script(
-                "document.addEventListener('securitypolicyviolation', e => "
-                "console.error('CSP violation: ' + e.violatedDirective + ' ' + e.blockedURI))"
-            )
-            page.goto(zoo_url + "/")
-            for selector in ("#zoo-bar .main-svg", "#zoo-map path.choroplethlocation", "#zoo-line .main-svg",
-                             "#zoo-grid .ag-row"):
-                page.wait_for_selector(selector, timeout=20_000)
-            page.wait_for_function("document.querySelector('#zoo-out').innerText === 'chose x'", timeout=20_000)
-            page.click("#zoo-btn")
-            page.wait_for_function("document.querySelector('#zoo-btn').title === 'pressed'", timeout=20_000)
-            with page.expect_download(timeout=20_000) as csv_download:
-                page.click("#zoo-dl-btn")
-            assert csv_download.value.suggested_filename == "zoo.csv"
-            page.hover("#zoo-bar .nsewdrag")
-            with page.expect_download(timeout=20_000) as png_download:
-                page.locator("#zoo-bar .modebar-btn[data-title='Download plot as a PNG']").click()
-            assert png_download.value.suggested_filename.endswith(".png")
-            page.set_viewport_size({"width": 480, "height": 800})  # collapsed navbar: the toggler's SVG icon
-            page.wait_for_timeout(300)
-        finally:
-            browser.close()
+    page = browser.new_page(accept_downloads=True)
+    try:
+        page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: problems.append(str(e)))
+        page.add_init_script(
+            "document.addEventListener('securitypolicyviolation', e => "
+            "console.error('CSP violation: ' + e.violatedDirective + ' ' + e.blockedURI))"
+        )
+        page.goto(zoo_url + "/")
+        for selector in ("#zoo-bar .main-svg", "#zoo-map path.choroplethlocation", "#zoo-line .main-svg",
+                         "#zoo-grid .ag-row"):
+            page.wait_for_selector(selector, timeout=20_000)
+        page.wait_for_function("document.querySelector('#zoo-out').innerText === 'chose x'", timeout=20_000)
+        page.click("#zoo-btn")
+        page.wait_for_function("document.querySelector('#zoo-btn').title === 'pressed'", timeout=20_000)
+        with page.expect_download(timeout=20_000) as csv_download:
+            page.click("#zoo-dl-btn")
+        assert csv_download.value.suggested_filename == "zoo.csv"
+        page.hover("#zoo-bar .nsewdrag")
+        with page.expect_download(timeout=20_000) as png_download:
+            page.locator("#zoo-bar .modebar-btn[data-title='Download plot as a PNG']").click()
+        assert png_download.value.suggested_filename.endswith(".png")
+        page.set_viewport_size({"width": 480, "height": 800})  # collapsed navbar: the toggler's SVG icon
+        page.wait_for_timeout(300)
+    finally:
+        page.close()
     assert problems == [], problems
 
 

@@ -28,23 +28,14 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Page, Request, Response, Route, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, Page, Request, Response, Route
+
+from tests.conftest import CHROMIUM
 
 logger = logging.getLogger(__name__)
 
 REPO = Path(__file__).resolve().parents[2]
-CHROMIUM = Path("/usr/bin/chromium")
 AXE_JS = Path(__file__).parent / "vendor" / "axe.min.js"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",  # root in a container: Chromium's sandbox cannot start
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 VIEWPORT = {"width": 1366, "height": 768}
 PIPELINE_TIMEOUT_S = 240
 SERVER_START_TIMEOUT_S = 90
@@ -207,18 +198,6 @@ def wait_until_serving(server: AppServer) -> None:
 
 
 # ------------------------------------------------------------------------------------------------ the browser
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Browser]:
-    # launch() gives every session a fresh, throw-away user-data dir (Playwright creates and deletes it), so no
-    # profile, cache or cookie from an earlier run can hide a problem.
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, timeout=60_000)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
 @dataclass
