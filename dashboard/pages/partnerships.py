@@ -84,7 +84,7 @@ def _page(choice: data.VintageChoice, query: dict, messages: Messages) -> html.D
              f" and no total is shown. Pace needed = what remains of a pledge in people, per year from "
              f"{(latest or 0) + 1} to the pledge year."],
             className="small text-body-secondary"),
-        ui.grid("partnerships-ledger", _ledger_rows(ledger), LEDGER_COLUMNS, height=380),
+        ui.grid("partnerships-ledger", _ledger_rows(ledger), LEDGER_COLUMNS, height=330),
         html.P(_ledger_summary(ledger, latest), className="small text-body-secondary mt-1",
                id="partnerships-ledger-summary"),
         export_links(PAGE_ID, "ledger", search, what="the pledge-vs-delivery ledger", images=False),
@@ -115,7 +115,7 @@ LEDGER_COLUMNS = [
      "tooltipField": "pledge_text"},
     ui.number_column("pledge_people", "Pledged people", minWidth=110, flex=1),
     {"field": "pledge_year", "headerName": "By", "minWidth": 70, "flex": 1},
-    ui.number_column("n_members", "Members", minWidth=105, flex=1),
+    ui.number_column("n_members", "Members", minWidth=125, flex=1),
     ui.number_column("delivered", "People trained by members", minWidth=120, flex=1),
     ui.number_column("share_attained", "Share of pledge", "share", minWidth=95, flex=1),
     ui.number_column("pace_needed", "Needed per year", minWidth=105, flex=1),
