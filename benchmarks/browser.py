@@ -138,6 +138,7 @@ class Browser:
     def load(
         self, base_url: str, view: str, path: str,
         interactions: Sequence[tuple[str, Sequence[tuple[str, dict[str, Any]]]]] = (), timeout_s: float = 60.0,
+        count_bytes: bool = True,
     ) -> PageLoad:
         """Open `path` cold, wait until it is settled, account for every response; then play each interaction
         (component props set through Dash's own `dash_clientside.set_props`, as a user's change would) and time it
@@ -170,14 +171,15 @@ class Browser:
             page.goto(url, wait_until="load", timeout=timeout_s * 1000)
             drawn = self._settled(page, False, timeout_s, console_errors)
             paint = page.evaluate(_PAINT_JS)
-            # Bodies must have finished for sizes() to be final; the settled page has no request in flight.
-            page.wait_for_load_state("networkidle", timeout=timeout_s * 1000)
+            if count_bytes:
+                # Bodies must have finished for sizes() to be final (fonts may still be on their way).
+                page.wait_for_load_state("networkidle", timeout=timeout_s * 1000)
             transferred = 0
             body_total = 0
             encodings: dict[str, int] = {}
             uncompressed: list[str] = []
             compressible = 0
-            for response in list(responses):
+            for response in list(responses) if count_bytes else []:
                 sizes = response.request.sizes()
                 transferred += sizes["responseBodySize"] + sizes["responseHeadersSize"]
                 headers = response.headers

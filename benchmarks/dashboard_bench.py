@@ -34,10 +34,11 @@ def run(scale: int, curated: Path, work: Path, settings: Any, rec: Any, browser:
                 steps = adapters.interactions(path, quick=settings.quick)
                 logger.info("browser %dx: %s, %d interaction(s) (%d loads after a first, cold-server load)", scale,
                             path, len(steps), settings.browser_loads)
-                loads = [browser.load(srv.base_url, view, path, steps) for _ in range(1 + settings.browser_loads)]
+                # the first load is cold (server caches empty) and is the one whose bytes are counted
+                warm = settings.browser_loads if scale == max(settings.scales) else min(1, settings.browser_loads)
+                loads = [browser.load(srv.base_url, view, path, steps, count_bytes=i == 0) for i in range(1 + warm)]
                 first, later = loads[0], loads[1:] or loads[:1]
-                for payload in httpbench.unique_payloads(first.payloads):
-                    captured.append({"view": payload["view"], "payload": payload})
+                captured += [{"view": p["view"], "payload": p} for p in first.payloads]
                 results["browser"].append({
                     "scale": scale, "view": view, "path": path, "title": first.title, "graphs": first.graphs,
                     "first_paint_ms": _ms_stats([x.first_paint_ms for x in later]),
@@ -53,12 +54,17 @@ def run(scale: int, curated: Path, work: Path, settings: Any, rec: Any, browser:
                     "outside_requests": sorted(set(first.outside_requests)),
                 })
                 for label, _ in steps:
+                    if first.interaction_ms.get(label) is None:
+                        rec.skip("browser", scale, f"{view}: interaction {label!r} sent no callback request (a control "
+                                 "renamed? see benchmarks/adapters.py INTERACTIONS)")
                     results["interactions"].append({
                         "scale": scale, "view": view, "interaction": label,
                         "drawn_ms": _ms_stats([x.interaction_ms.get(label) for x in later]),
                         "first_ms": first.interaction_ms.get(label),
                         "callbacks_sent": sum(1 for p in first.payloads if p["view"] == f"{view}: {label}"),
                     })
+        # one replay per distinct request body, whichever view sent it first (every page sends the banner's)
+        captured = [{"view": p["view"], "payload": p} for p in httpbench.unique_payloads([c["payload"] for c in captured])]
         if "dashboard" in settings.sections and captured:
             for item in captured:
                 result = httpbench.replay(srv.base_url, item["view"], item["payload"], repeat=settings.http_repeat)
@@ -82,8 +88,8 @@ def run(scale: int, curated: Path, work: Path, settings: Any, rec: Any, browser:
     out_file = work / f"inprocess-{scale}x.json"
     cmd = [
         sys.executable, "-m", "benchmarks.inprocess", "--curated", str(curated), "--payloads", str(payload_file),
-        "--out", str(out_file), "--repeat", str(max(3, settings.repeat * 2) if not settings.quick else 1),
-        "--query-repeat", str(settings.repeat),
+        "--out", str(out_file), "--repeat", str(settings.repeat),
+        "--query-repeat", str(settings.repeat if scale < 100 else min(3, settings.repeat)),
     ]
     if settings.profile and scale == max(settings.scales):
         cmd += ["--profile", "3"]

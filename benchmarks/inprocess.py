@@ -116,18 +116,19 @@ def time_payloads(app: Any, payloads: list[dict[str, Any]], repeat: int) -> list
         except Exception as exc:  # recorded, not fatal: one odd callback must not hide the others' figures
             row["function_error"] = f"{type(exc).__name__}: {exc}"[:300]
         body = json.dumps(payload)
-        samples = []
-        status = None
-        for index in range(repeat + 1):
-            start = time.perf_counter()
-            response = client.post(UPDATE_PATH + (f"?{query}" if query else ""), data=body, headers=BROWSER_HEADERS)
-            _ = response.get_data()
-            elapsed = time.perf_counter() - start
-            status = response.status_code
-            if index:
-                samples.append(elapsed)
-        row["dispatch"] = Stats.of(samples, warmup=1).as_dict()
-        row["status"] = status
+        url = UPDATE_PATH + (f"?{query}" if query else "")
+        status: list[int] = []
+
+        def dispatch(url: str = url, body: str = body, status: list[int] = status) -> None:
+            response = client.post(url, data=body, headers=BROWSER_HEADERS)
+            response.get_data()
+            status.append(response.status_code)
+
+        dispatch()  # warm-up
+        row["dispatch"] = _timed(dispatch, repeat).as_dict()
+        if adapters.can_clear_query_cache():
+            row["dispatch_cold"] = _timed(dispatch, repeat, before=_cold).as_dict()
+        row["status"] = status[-1]
         results.append(row)
     return results
 

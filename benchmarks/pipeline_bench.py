@@ -16,6 +16,7 @@ from benchmarks.timing import measure, ratio
 logger = logging.getLogger(__name__)
 
 FACT_KEY = ["year", "member_id", "indicator"]
+REPO = Path(__file__).resolve().parent.parent
 
 
 def _fresh(path: Path) -> Path:
@@ -25,39 +26,59 @@ def _fresh(path: Path) -> Path:
 
 
 def run(
-    scale: int, raw: Path, work: Path, *, repeat: int, baseline_repeat: int, warmup: int, baseline_budget_s: float,
+    scale: int, raw: Path, work: Path, *, repeat: int, warmup: int, budget_s: float, profile: bool = False,
 ) -> tuple[dict[str, Any], Path]:
     """Measure and compare; return the result row and the curated directory the last full run built."""
     runner_name, runner = adapters.pipeline_runner()
-    counter = {"n": 0}
     curated_root = work / f"curated-{scale}x"
 
-    def next_dir() -> None:
-        counter["n"] += 1
+    def fresh_curated() -> None:
         shutil.rmtree(curated_root, ignore_errors=True)
 
     def full_run() -> object:
         return runner(raw, curated_root)
 
-    logger.info("pipeline %dx: full ingest, %d run(s) after %d warm-up", scale, repeat, warmup)
-    full, _ = measure(full_run, repeat=repeat, warmup=warmup, before_each=next_dir)
+    logger.info("pipeline %dx: full ingest from nothing, up to %d run(s) after %d warm-up (budget %.0f s)",
+                scale, repeat, warmup, budget_s)
+    full, _ = measure(full_run, repeat=repeat, warmup=warmup, budget_s=budget_s, before_each=fresh_curated)
 
     logger.info("pipeline %dx: re-run with unchanged inputs", scale)
     rerun, _ = measure(full_run, repeat=repeat, warmup=0)
 
     baseline_out = work / f"baseline-{scale}x"
     logger.info("pipeline %dx: plain pandas+openpyxl baseline, up to %d run(s) (budget %.0f s)",
-                scale, baseline_repeat, baseline_budget_s)
+                scale, repeat, budget_s)
     baseline, tables = measure(
-        lambda: plain_pipeline.run(raw, baseline_out), repeat=baseline_repeat, warmup=0 if scale >= 100 else warmup,
-        budget_s=baseline_budget_s, before_each=lambda: _fresh(baseline_out),
+        lambda: plain_pipeline.run(raw, baseline_out), repeat=repeat, warmup=warmup, budget_s=budget_s,
+        before_each=lambda: _fresh(baseline_out),
     )
     row: dict[str, Any] = {
         "scale": scale, "runner": runner_name, "full": full.as_dict(), "rerun": rerun.as_dict(),
         "baseline": baseline.as_dict(), "speedup": ratio(baseline, full),
     }
     row.update(compare(curated_root / "current", tables))
+    shutil.rmtree(baseline_out, ignore_errors=True)
+    if profile:
+        row["profile"] = profile_run(runner, raw, work / f"profiled-{scale}x")
     return row, curated_root
+
+
+def profile_run(runner: Any, raw: Path, curated: Path, top: int = 30) -> list[str]:
+    """One full ingest under cProfile: the functions with the most cumulative time (cProfile roughly doubles the
+    run time, so these are shares, not timings)."""
+    import cProfile
+    import io
+    import pstats
+
+    shutil.rmtree(curated, ignore_errors=True)
+    profiler = cProfile.Profile()
+    profiler.runcall(runner, raw, curated)
+    buffer = io.StringIO()
+    pstats.Stats(profiler, stream=buffer).sort_stats("cumulative").print_stats(top)
+    shutil.rmtree(curated, ignore_errors=True)
+    lines = [line.rstrip().replace(str(REPO) + "/", "") for line in buffer.getvalue().splitlines() if line.strip()]
+    start = next((i for i, line in enumerate(lines) if line.lstrip().startswith("ncalls")), 0)
+    return lines[start:]
 
 
 def compare(current: Path, baseline: dict[str, pd.DataFrame]) -> dict[str, Any]:

@@ -34,7 +34,7 @@ META = ("Invitation Number", "Languages", "Total Score")
 LEGAL_SUFFIXES = (
     "gmbh co kg", "gmbh", "ag", "kg", "ohg", "ev", "eg", "mbh", "se", "sa", "sas", "sasu", "sarl", "sca", "spa",
     "srl", "srls", "scarl", "sl", "slu", "bv", "nv", "vzw", "asbl", "cvba", "ltd", "limited", "plc", "llc", "inc",
-    "corp", "co", "oy", "oyj", "ab", "as", "asa", "aps", "a s", "sp z o o", "spzoo", "sro", "s r o", "kft", "zrt",
+    "corp", "co", "oy", "oyj", "ab", "as", "asa", "aps", "a s", "sp z oo", "spzoo", "sro", "s r o", "kft", "zrt",
     "nyrt", "doo", "d o o", "dd", "ad", "ead", "ood", "ou", "uab", "sia", "ik", "lda", "ike", "ae", "oe", "ee", "epe",
 )
 _SUFFIX_TOKENS = sorted({tuple(s.split()) for s in LEGAL_SUFFIXES}, key=len, reverse=True)
@@ -77,20 +77,23 @@ def fold(series: pd.Series) -> pd.Series:
 
 def org_key(series: pd.Series) -> pd.Series:
     s = fold(series).str.replace("&", " and ", regex=False).str.replace("ß", "ss", regex=False)
-    s = s.str.replace(r"[^\w\s]|_", " ", regex=True)
+    # dots vanish ("S.r.l." -> "srl"); other punctuation separates words ("A/S" -> "a s")
+    s = s.str.replace(".", "", regex=False).str.replace(r"[^\w\s]|_", " ", regex=True)
 
     def strip_legal(name: str) -> str:
         tokens = name.split()
         changed = True
         while changed and len(tokens) > 1:
             changed = False
+            if tokens[-1] == "and":  # left dangling by "GmbH & Co. KG" once "co kg" is gone
+                tokens = tokens[:-1]
+                changed = True
+                continue
             for suffix in _SUFFIX_TOKENS:
                 if len(tokens) > len(suffix) and tuple(tokens[-len(suffix):]) == suffix:
                     tokens = tokens[: -len(suffix)]
                     changed = True
                     break
-        while len(tokens) > 1 and tokens[-1] == "and":
-            tokens = tokens[:-1]
         return " ".join(tokens)
 
     return s.map(strip_legal)
@@ -187,8 +190,11 @@ def run(raw_dir: Path, out_dir: Path) -> dict[str, pd.DataFrame]:
     sheets = registry_car.read.sheets
     reg_rel = registry_path.relative_to(raw_dir).as_posix()
     skip = registry_car.read.header_row - 1
-    members_raw = pd.read_excel(registry_path, sheet_name=sheets["members"], header=skip, dtype=object,
-                                engine="openpyxl")
+    membership_sheet = sheets.get("memberships") or sheets["partnerships"]
+    # one read of the workbook for its three sheets
+    registry = pd.read_excel(registry_path, sheet_name=[sheets["members"], membership_sheet, sheets["commitments"]],
+                             header=skip, dtype=object, engine="openpyxl")
+    members_raw = registry[sheets["members"]]
     member_sheet_row = members_raw.index + registry_car.read.header_row + 1
     members_raw = members_raw.assign(_row=member_sheet_row).dropna(how="all", subset=members_raw.columns)
     members = pd.DataFrame({
@@ -228,8 +234,7 @@ def run(raw_dir: Path, out_dir: Path) -> dict[str, pd.DataFrame]:
                        "joined_on"]].replace({"": None})
     member_by_key = dict(zip(id_key(members["member_id"]), members["member_id"], strict=True))
 
-    ms_raw = pd.read_excel(registry_path, sheet_name=sheets.get("memberships") or sheets["partnerships"],
-                           header=skip, dtype=object, engine="openpyxl").dropna(how="all")
+    ms_raw = registry[membership_sheet].dropna(how="all")
     memberships = pd.DataFrame({
         "member_id": id_key(ms_raw["Registration ID"]).map(member_by_key),
         "partnership_id": column_text(ms_raw["Partnership"]),
@@ -239,8 +244,7 @@ def run(raw_dir: Path, out_dir: Path) -> dict[str, pd.DataFrame]:
                               & memberships["partnership_id"].isin(partnerships["partnership_id"])]
     memberships = memberships.groupby(["member_id", "partnership_id"], as_index=False)["joined_on"].min()
 
-    com_raw = pd.read_excel(registry_path, sheet_name=sheets["commitments"], header=skip, dtype=object,
-                            engine="openpyxl").dropna(how="all")
+    com_raw = registry[sheets["commitments"]].dropna(how="all")
     commitments = pd.DataFrame({
         "member_id": id_key(com_raw["Registration ID"]).map(member_by_key),
         "commitment_no": pd.to_numeric(com_raw["Commitment no."]).astype("Int16"),

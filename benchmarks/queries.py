@@ -57,14 +57,18 @@ def _scope(t: Tables, ecosystems: tuple[str, ...] = (), countries: tuple[str, ..
 def pandas_yearly(t: Tables, indicator: str, ecosystems: tuple[str, ...] = (),
                   countries: tuple[str, ...] = ()) -> pd.DataFrame:
     """Per wave: total, members reporting, respondents, members registered by the end of the year."""
+    filtered = bool(ecosystems or countries)
     members = _scope(t, ecosystems, countries)
     facts = t["facts"]
-    facts = facts[(facts["indicator"] == indicator) & facts["member_id"].isin(members["member_id"])]
-    totals = facts.groupby("year").agg(raw_value=("value", "sum"), n_reporting=("member_id", "nunique"))
+    facts = facts[facts["indicator"] == indicator]
     subs = t["submissions"]
-    accepted = subs[(subs["status"] == "accepted") & subs["member_id"].isin(members["member_id"])]
+    all_accepted = subs[subs["status"] == "accepted"]
+    accepted = all_accepted
+    if filtered:  # the EU total needs no join: every fact belongs to a member
+        facts = facts[facts["member_id"].isin(members["member_id"])]
+        accepted = all_accepted[all_accepted["member_id"].isin(members["member_id"])]
+    totals = facts.groupby("year").agg(raw_value=("value", "sum"), n_reporting=("member_id", "nunique"))
     respondents = accepted.groupby("wave")["member_id"].nunique().rename("n_respondents")
-    all_accepted = t["submissions"][t["submissions"]["status"] == "accepted"]
     years = sorted(set(all_accepted["wave"].astype(int)) | set(t["facts"]["year"].astype(int)))
     joined_year = pd.to_datetime(members["joined_on"]).dt.year
     registered = pd.Series({y: int((joined_year <= y).sum()) for y in years}, name="n_registered")

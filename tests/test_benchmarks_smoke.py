@@ -45,7 +45,7 @@ def test_quick_run_writes_well_formed_results(tmp_path: Path) -> None:
     assert pipeline["facts_rows"] > 0 and pipeline["members"] > 0
 
     targets = {t["target"]: t for t in results["targets"]}
-    assert set(targets) == {"pipeline_speedup", "query_speedup", "callback_p95", "worker_rss", "first_paint",
+    assert set(targets) == {"pipeline_speedup", "query_speedup", "callback_p95", "callback_cold", "worker_rss", "first_paint",
                             "compressed"}
     assert targets["pipeline_speedup"]["measured"] == pytest.approx(pipeline["speedup"])
 
