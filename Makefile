@@ -48,8 +48,10 @@ browser:
 pipeline: install
 	$(PY) -m pipelines
 
+# The production server (as in the Procfile), bound to loopback; `python -m dashboard --debug` is for development.
 serve: install
-	$(PY) -m dashboard --port $(PORT)
+	@echo "Pact Monitor: http://127.0.0.1:$(PORT)  (Ctrl+C stops it)"
+	$(VENV)/bin/gunicorn dashboard.wsgi:server --bind 127.0.0.1:$(PORT) --workers 2 --threads 4 --no-control-socket
 
 run: install browser pipeline serve
 
