@@ -14,7 +14,6 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal
 
 import docx
 from docx.enum.table import WD_TABLE_ALIGNMENT
@@ -25,6 +24,7 @@ from docx.oxml.ns import qn
 from docx.shared import Cm, Pt, RGBColor
 
 from dashboard.exports import FLAG_LEGEND, neutralise, year_span
+from dashboard.formatting import fixed
 
 # How each indicator reads in a sentence: "<quantity> <phrase> in <year>".
 SENTENCE_PHRASES: dict[str, str] = {
@@ -44,9 +44,7 @@ _NOT_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
 def _round_sig(value: float, decimals: int = 1) -> str:
-    # Half up on the shortest decimal form: 3.15 million reads as 3.2, as a person would round it.
-    rounded = Decimal(repr(float(value))).quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP)
-    text = f"{rounded:,.{decimals}f}"
+    text = fixed(value, decimals)
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from decimal import ROUND_HALF_UP, Decimal
 
 UNIT_WORDS = {"people": "people", "programmes": "programmes", "stakeholders": "stakeholders",
               "commitments": "commitments", "members": "members"}
@@ -10,6 +11,16 @@ UNIT_WORDS = {"people": "people", "programmes": "programmes", "stakeholders": "s
 
 def _missing(value: object) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def fixed(value: float, decimals: int) -> str:
+    """`value` with `decimals` decimals and thousands commas, rounded half up on its shortest decimal form.
+
+    3.15 reads as 3.2, as a person rounds it (binary floats would give 3.1), so the screen, the exports and the
+    briefing's sentences always agree on a figure.
+    """
+    rounded = Decimal(repr(float(value))).quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP)
+    return f"{rounded:,.{decimals}f}"
 
 
 def compact(value: float | None, unit: str = "") -> str:
@@ -20,13 +31,13 @@ def compact(value: float | None, unit: str = "") -> str:
         return f"{value * 100:.0f}%"
     magnitude = abs(value)
     if magnitude >= 1e9:
-        text = f"{value / 1e9:.2f} bn"
+        text = f"{fixed(value / 1e9, 2)} bn"
     elif magnitude >= 1e6:
-        text = f"{value / 1e6:.1f} M"
+        text = f"{fixed(value / 1e6, 1)} M"
     elif magnitude >= 1e4:
-        text = f"{value / 1e3:.1f} k"
+        text = f"{fixed(value / 1e3, 1)} k"
     else:
-        text = f"{value:,.0f}"
+        text = fixed(value, 0)
     return f"€{text}" if unit == "EUR" else text
 
 

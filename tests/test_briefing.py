@@ -173,3 +173,13 @@ def test_docx_without_charts_says_why():
     document = docx.Document(io.BytesIO(build_docx(_briefing(charts=(), problems=("Charts could not be drawn.",)))))
     assert len(document.inline_shapes) == 0
     assert "Charts could not be drawn." in _text(document)
+
+
+def test_screen_and_briefing_round_a_figure_the_same_way() -> None:
+    from dashboard.briefing import humanise
+    from dashboard.formatting import compact
+
+    # 3.15 M is 3.149999... as a binary float; both must read it as a person does
+    assert compact(3_150_000) == "3.2 M"
+    assert humanise(3_150_000) == "3.2 million"
+    assert compact(2_450_000) == "2.5 M" and humanise(2_450_000) == "2.5 million"
