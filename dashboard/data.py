@@ -30,12 +30,13 @@ import math
 import os
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
 import duckdb
+import numpy as np
 import pandas as pd
 
 from dashboard import disclosure
@@ -1418,95 +1419,158 @@ def survey_files(vintage: Vintage, wave: int) -> tuple[str, ...]:
 # The rules are dashboard/disclosure.py's. Withheld figures become missing values (NaN): every consumer already
 # shows a missing value as "no figure". Member counts stay: who is a Pact member is public, values are not.
 
-# Each fact of an indicator with the member's attributes, and whether it is in the scope of the selected
-# partnerships (a member counts for a partnership from the year it joined): what differencing is checked on.
-_UNITS_SQL = """
+# Rule 3 (differencing) per cell without touching member rows in Python: one grouped query counts, per year, cell
+# key and combination of failed filters, the distinct members reporting the indicator. A member's attributes and
+# its partnership scope are fixed within a year, so each member falls under exactly one combination per year and
+# the counts are what disclosure.relaxation_exposed needs. A filter that is not set fails nobody.
+_UNIT_CTES = """
 WITH partnership_start AS (
     SELECT
-        member_id,
-        min(year(joined_on)) AS from_year
-    FROM memberships
+        mi,
+        min(joined_year) AS from_year
+    FROM hot_memberships
     WHERE list_contains($partnerships::VARCHAR[], partnership_id)
-    GROUP BY member_id
+    GROUP BY mi
+),
+units AS (
+    SELECT
+        f.year,
+        f.mi,
+        CASE $by
+            WHEN 'year' THEN CAST(f.year AS VARCHAR)
+            WHEN 'ecosystem' THEN m.primary_ecosystem_id
+            WHEN 'member_state' THEN m.country_code
+            WHEN 'member_type' THEN m.member_type
+        END AS key,
+        len($ecosystems::VARCHAR[]) > 0
+            AND NOT coalesce(list_contains($ecosystems::VARCHAR[], m.primary_ecosystem_id), false) AS fail_ecosystem,
+        len($countries::VARCHAR[]) > 0
+            AND NOT coalesce(list_contains($countries::VARCHAR[], m.country_code), false) AS fail_country,
+        len($member_types::VARCHAR[]) > 0
+            AND NOT coalesce(list_contains($member_types::VARCHAR[], m.member_type), false) AS fail_member_type,
+        len($partnerships::VARCHAR[]) > 0 AND NOT coalesce(f.year >= ps.from_year, false) AS fail_partnership
+    FROM hot_facts AS f
+    JOIN hot_members AS m USING (mi)
+    LEFT JOIN partnership_start AS ps USING (mi)
+    WHERE f.ic = (SELECT ic FROM hot_indicators WHERE indicator = $indicator)
+      AND f.year BETWEEN $year_from AND $year_to
 )
-SELECT
-    f.year,
-    f.member_id,
-    m.primary_ecosystem_id AS ecosystem,
-    m.country_code AS member_state,
-    m.member_type,
-    CAST(f.year AS VARCHAR) AS year_key,
-    (ps.member_id IS NOT NULL AND f.year >= ps.from_year) AS in_partnerships
-FROM facts AS f
-JOIN members AS m USING (member_id)
-LEFT JOIN partnership_start AS ps USING (member_id)
-WHERE f.indicator = $indicator
 """
 
-_MEMBER_PARTNERSHIPS_SQL = """
+_MASK_COUNTS_SQL = _UNIT_CTES + """
 SELECT
+    year,
+    key,
+    fail_ecosystem,
+    fail_country,
+    fail_member_type,
+    fail_partnership,
+    count(DISTINCT mi) AS n_members
+FROM units
+GROUP BY ALL
+"""
+
+# Per year, each partnership's reporting members among those the filters keep (a member kept in any year of the
+# range counts in every year of it): the groups whose nesting is checked.
+_PARTNERSHIP_GROUPS_SQL = _UNIT_CTES + """,
+in_scope AS (
+    SELECT DISTINCT mi
+    FROM units
+    WHERE NOT (fail_ecosystem OR fail_country OR fail_member_type OR fail_partnership)
+)
+SELECT DISTINCT
     ms.partnership_id,
     f.year,
-    f.member_id
-FROM facts AS f
-JOIN memberships AS ms
-    ON ms.member_id = f.member_id
-   AND year(ms.joined_on) <= f.year
-WHERE f.indicator = $indicator
-"""
+    f.mi
+FROM hot_facts AS f
+JOIN hot_memberships AS ms
+    ON ms.mi = f.mi
+   AND ms.joined_year <= f.year
+WHERE f.ic = (SELECT ic FROM hot_indicators WHERE indicator = $indicator)
+  AND f.year BETWEEN $year_from AND $year_to
+  AND ($scoped = false OR f.mi IN (SELECT mi FROM in_scope))
+"""  # noqa: S608 -- constant SQL fragments only; every value is a bound parameter
+
+_FAIL_COLUMNS = (
+    ("fail_ecosystem", "ecosystems"),
+    ("fail_country", "countries"),
+    ("fail_member_type", "member_types"),
+    ("fail_partnership", "partnerships"),
+)
+_ALL_YEARS = (-32768, 32767)  # hot_facts.year is a SMALLINT
 
 
-@_cached
-def _units(vintage: Vintage, indicator: str, partnerships: tuple[str, ...]) -> pd.DataFrame:
-    return _query(vintage, _UNITS_SQL, {"indicator": indicator, "partnerships": list(partnerships)})
+def _unit_params(indicator: str, filters: Filters, by: str, year_from: int, year_to: int) -> dict[str, object]:
+    return {"indicator": indicator, "by": by, "year_from": year_from, "year_to": year_to, **filters.params()}
 
 
-def _fail_masks(units: pd.DataFrame, filters: Filters, extra: tuple[str, str] | None = None) -> tuple[pd.Series, int]:
-    """Bit k set where a unit fails the k-th active filter (plus `extra` = (column, key) as one more filter)."""
-    mask = pd.Series(0, index=units.index, dtype="int64")
-    bit = 0
-    for column, chosen in (("ecosystem", filters.ecosystems), ("member_state", filters.countries),
-                           ("member_type", filters.member_types)):
-        if chosen:
-            mask |= (~units[column].isin(chosen)).astype("int64") * (1 << bit)
-            bit += 1
-    if filters.partnerships:
-        mask |= (~units["in_partnerships"].astype(bool)).astype("int64") * (1 << bit)
-        bit += 1
-    if extra is not None:
-        column, key = extra
-        mask |= (units[column].astype(str) != key).astype("int64") * (1 << bit)
-        bit += 1
-    return mask, bit
+def _exposed_by_year(
+    vintage: Vintage, indicator: str, filters: Filters, by: str, keys: list[str], year_from: int, year_to: int
+) -> dict[int, np.ndarray]:
+    """Per year with facts in the range: for each key, whether its cell is built from 1 or 2 members or some
+    relaxation of the filters and of the cell itself ("key = this one", the last filter) isolates 1 or 2.
 
-
-def _risky(units: pd.DataFrame, filters: Filters, extra: tuple[str, str] | None = None) -> bool:
-    """A figure is withheld when, in any one year it covers, it is built from 1 or 2 members, or some
-    relaxation of its filters isolates 1 or 2 members (see disclosure.differencing_risk)."""
-    if units.empty:
-        return False
-    mask, n_filters = _fail_masks(units, filters, extra)
-    frame = pd.DataFrame({"year": units["year"], "member_id": units["member_id"], "fail_mask": mask})
-    for _, year_units in frame.groupby("year"):
-        selected = year_units.loc[year_units["fail_mask"] == 0, "member_id"].nunique()
-        if 0 < selected < disclosure.THRESHOLD:
-            return True
-        if n_filters and disclosure.differencing_risk(year_units, n_filters=n_filters):
-            return True
-    return False
+    With `by=""` there is no cell filter and one entry per year (the filtered total)."""
+    counts = _query(vintage, _MASK_COUNTS_SQL, _unit_params(indicator, filters, by, year_from, year_to))
+    active = [column for column, name in _FAIL_COLUMNS if getattr(filters, name)]
+    mask = np.zeros(len(counts), dtype=np.int64)
+    for bit, column in enumerate(active):
+        mask |= counts[column].to_numpy(dtype=bool).astype(np.int64) << bit
+    size = 1 << len(active)
+    key_index = {key: k for k, key in enumerate(keys)}
+    # Rows whose key is no cell of the breakdown (or missing) still fail the cell filter of every cell: they
+    # land in the extra row len(keys) and count in the totals below.
+    position = np.array([key_index.get(key, len(keys)) if isinstance(key, str) else len(keys)
+                         for key in counts["key"]], dtype=np.int64)
+    n_members = counts["n_members"].to_numpy(dtype=np.int64)
+    years = counts["year"].to_numpy(dtype=np.int64)
+    exposed: dict[int, np.ndarray] = {}
+    for year in np.unique(years):
+        here = years == year
+        histogram = np.zeros((len(keys) + 1, size), dtype=np.int64)
+        np.add.at(histogram, (position[here], mask[here]), n_members[here])
+        total = histogram.sum(axis=0)
+        if not by:
+            per_cell = total[np.newaxis, :]
+        else:
+            inside = histogram[: len(keys)]
+            # The cell filter is the highest bit: its members pass it, everyone else fails it.
+            per_cell = np.concatenate([inside, total[np.newaxis, :] - inside], axis=1)
+        selected = per_cell[:, 0]
+        small = (selected > 0) & (selected < disclosure.THRESHOLD)
+        exposed[int(year)] = small | disclosure.relaxation_exposed(per_cell)
+    return exposed
 
 
 def _withhold_yearly(vintage: Vintage, indicator: str, filters: Filters, frame: pd.DataFrame) -> pd.DataFrame:
+    """A filtered total is withheld in a year when it is built from 1 or 2 members, or some relaxation of its
+    filters isolates 1 or 2 members (see disclosure.relaxation_exposed)."""
     frame = frame.copy()
-    units = _units(vintage, indicator, filters.partnerships)
-    withheld = []
-    for year in frame["year"]:
-        year_units = units[units["year"] == year]
-        withheld.append(_risky(year_units, filters))
-    hide = pd.Series(withheld, index=frame.index, dtype=bool)
+    exposed = _exposed_by_year(vintage, indicator, filters, "", [], *_ALL_YEARS)
+    hide = pd.Series([bool(exposed[y][0]) if y in exposed else False for y in frame["year"].astype(int)],
+                     index=frame.index, dtype=bool)
     frame["value"] = frame["value"].where(~hide, float("nan"))
     frame["raw_value"] = frame["raw_value"].astype("Float64").where(~hide, pd.NA)
     return frame
+
+
+def _partnership_groups(
+    vintage: Vintage, indicator: str, filters: Filters | None, year_from: int, year_to: int
+) -> dict[int, dict[str, frozenset[int]]]:
+    """Per year, each partnership's reporting members (integer member keys); `filters=None` keeps everyone."""
+    params = _unit_params(indicator, filters or NO_FILTERS, "", year_from, year_to)
+    frame = _query(vintage, _PARTNERSHIP_GROUPS_SQL, {**params, "scoped": filters is not None})
+    groups: dict[int, dict[str, frozenset[int]]] = {}
+    for (year, partnership), members in frame.groupby(["year", "partnership_id"], sort=True)["mi"]:
+        groups.setdefault(int(year), {})[str(partnership)] = frozenset(members.tolist())
+    return groups
+
+
+def _risky_partnerships(groups: Mapping[str, frozenset[int]]) -> set[str]:
+    """Partnerships built from 1 or 2 members, or nested in another with 1 or 2 members more."""
+    return disclosure.nested_group_risk(groups) | {
+        key for key, ids in groups.items() if 0 < len(ids) < disclosure.THRESHOLD
+    }
 
 
 def _withhold_breakdown(
@@ -1518,25 +1582,19 @@ def _withhold_breakdown(
     single years. Member States, primary ecosystems and member types partition the members, so the withheld
     cells are complemented against the breakdown's total; partnerships overlap and add up to nothing shown,
     but one nested in another can be differenced (disclosure.nested_group_risk)."""
-    units = _units(vintage, indicator, filters.partnerships)
-    units = units[(units["year"] >= year_from) & (units["year"] <= year_to)]
     cells = frame.copy()
     if by == "partnership":
-        members = _query(vintage, _MEMBER_PARTNERSHIPS_SQL, {"indicator": indicator})
-        members = members[(members["year"] >= year_from) & (members["year"] <= year_to)]
-        in_scope = set(units.loc[_fail_masks(units, filters)[0] == 0, "member_id"])
-        members = members[members["member_id"].isin(in_scope)]
-        risky = set()
-        for _, year_members in members.groupby("year"):
-            groups = year_members.groupby("partnership_id")["member_id"].apply(set).to_dict()
-            risky |= disclosure.nested_group_risk(groups)
-            risky |= {key for key, ids in groups.items() if 0 < len(ids) < disclosure.THRESHOLD}
+        risky: set[str] = set()
+        for year_groups in _partnership_groups(vintage, indicator, filters, year_from, year_to).values():
+            risky |= _risky_partnerships(year_groups)
         primary = cells["key"].isin(risky)
         margins: list[tuple[str, ...]] = []
     else:
-        column = "year_key" if by == "year" else by
-        primary = pd.Series([_risky(units, filters, (column, str(key))) for key in cells["key"]], index=cells.index,
-                            dtype=bool)
+        keys = [str(key) for key in cells["key"]]
+        flagged = np.zeros(len(keys), dtype=bool)
+        for exposed in _exposed_by_year(vintage, indicator, filters, by, keys, year_from, year_to).values():
+            flagged |= exposed
+        primary = pd.Series(flagged, index=cells.index, dtype=bool)
         margins = [] if by == "year" else [()]
     # Cells flagged above count as built from one member for the suppression rule (it withholds them first).
     cells["n_members"] = cells["n_reporting"].where(~primary, 1)
@@ -1548,14 +1606,11 @@ def _withhold_breakdown(
 
 
 def _withhold_partnership_values(vintage: Vintage, indicator: str, frame: pd.DataFrame) -> pd.DataFrame:
-    members = _query(vintage, _MEMBER_PARTNERSHIPS_SQL, {"indicator": indicator})
-    hide: set[tuple[str, int]] = set()
-    for year, year_members in members.groupby("year"):
-        groups = year_members.groupby("partnership_id")["member_id"].apply(set).to_dict()
-        for key in disclosure.nested_group_risk(groups) | {
-            k for k, ids in groups.items() if 0 < len(ids) < disclosure.THRESHOLD
-        }:
-            hide.add((key, int(year)))
+    hide = {
+        (key, year)
+        for year, groups in _partnership_groups(vintage, indicator, None, *_ALL_YEARS).items()
+        for key in _risky_partnerships(groups)
+    }
     frame = frame.copy()
     mask = pd.Series([(p, int(y)) in hide for p, y in zip(frame["partnership_id"], frame["year"], strict=True)],
                      index=frame.index, dtype=bool)

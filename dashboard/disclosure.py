@@ -13,7 +13,9 @@ applied by `dashboard/data.py` to every result before any page, export or URL se
 3. **Differencing.** Two filter combinations must not isolate a few members: if a selection S can be widened to
    a selection R by dropping any subset of its filters, the members in R but not in S must be none or at least
    `THRESHOLD`, otherwise total(R) - total(S) would disclose them. `differencing_risk` decides this from each
-   unit's set of failed filters, so `data.py` needs one query, not one per combination.
+   unit's set of failed filters, `relaxation_exposed` from the count of members per set of failed filters
+   (what `data.py` gets from one grouped query for every cell of a breakdown at once), so neither needs one
+   query per combination.
 4. **Nested groups.** Overlapping groups (partnerships: a member may be in several) can still be differenced
    when one group's members are a subset of another's; `nested_group_risk` finds those pairs.
 5. **No member-level rows.** Rejects and corrections are shown as counts by reason, never row by row.
@@ -26,7 +28,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping, Sequence
-from itertools import combinations
 from typing import NamedTuple
 
 import numpy as np
@@ -183,20 +184,51 @@ def differencing_risk(units: pd.DataFrame, *, n_filters: int, threshold: int = T
     """
     if n_filters < 0 or n_filters > 16:
         raise ValueError(f"differencing_risk: n_filters must be within 0..16, got {n_filters}")
-    failing = units.loc[units["fail_mask"] != 0, ["member_id", "fail_mask"]]
+    failing = units.loc[units["fail_mask"] != 0, ["member_id", "fail_mask"]].drop_duplicates()
     if failing.empty:
         return False
-    members_by_mask: dict[int, set[str]] = {}
-    for mask, member in zip(failing["fail_mask"].astype("int64"), failing["member_id"], strict=True):
-        members_by_mask.setdefault(int(mask), set()).add(member)
-    for relaxed in range(1, 1 << n_filters):
-        added: set[str] = set()
-        for mask, members in members_by_mask.items():
-            if mask & ~relaxed == 0:
-                added |= members
-        if 0 < len(added) < threshold:
-            return True
-    return False
+    masks = failing["fail_mask"].astype("int64").to_numpy()
+    size = 1 << n_filters
+    if failing["member_id"].is_unique:
+        # Each member fails under one mask: the members added by T are a sum of per-mask counts.
+        return bool(relaxation_exposed(np.bincount(masks, minlength=size), threshold=threshold))
+    # A member failing under several masks enters with the first of them that T covers: count each member
+    # once per relaxation, grouped by its set of masks (few distinct sets in practice).
+    relaxed = np.arange(size, dtype=np.int64)
+    added = np.zeros(size, dtype=np.int64)
+    signatures = failing.groupby("member_id", sort=False)["fail_mask"].agg(lambda m: tuple(sorted(set(m))))
+    for signature, n_members in signatures.value_counts(sort=False).items():
+        covered = np.zeros(size, dtype=bool)
+        for mask in signature:
+            covered |= (np.int64(mask) & ~relaxed) == 0
+        added += covered * int(n_members)
+    added = added[1:]
+    return bool(((added > 0) & (added < threshold)).any())
+
+
+def relaxation_exposed(counts: np.ndarray, *, threshold: int = THRESHOLD) -> np.ndarray:
+    """Rule 3 on a histogram: whether some widening of the selection isolates 1 or 2 members.
+
+    `counts[..., m]` is the number of members that fail exactly the filters in bit mask `m` (each member under
+    one mask; mask 0 is the selection); the last axis has length 2**n for n filters, leading axes hold
+    independent selections (one per cell of a breakdown). Dropping the filters in T adds the members of every
+    non-zero mask inside T: a sum over subsets, computed for all T at once by the subset-sum (zeta) transform,
+    so the cost is n * 2**n per selection, whatever the number of members. Returns a bool per selection.
+    """
+    counts = np.asarray(counts, dtype=np.int64)
+    size = counts.shape[-1]
+    n_filters = size.bit_length() - 1
+    if size != 1 << n_filters:
+        raise ValueError(f"relaxation_exposed: the last axis must have 2**n entries, got {size}")
+    lead = counts.shape[:-1]
+    subset_sums = counts.reshape(-1, size).copy()
+    for bit in range(n_filters):
+        step = 1 << bit
+        # Entries with the bit set gain the entries without it: after every bit, entry T sums all masks in T.
+        view = subset_sums.reshape(len(subset_sums), size // (2 * step), 2, step)
+        view[:, :, 1, :] += view[:, :, 0, :]
+    added = subset_sums[:, 1:] - subset_sums[:, :1]
+    return ((added > 0) & (added < threshold)).any(axis=1).reshape(lead)
 
 
 def nested_group_risk(members_by_group: Mapping[str, Iterable[str]], *, threshold: int = THRESHOLD) -> set[str]:
@@ -208,14 +240,16 @@ def nested_group_risk(members_by_group: Mapping[str, Iterable[str]], *, threshol
     nothing.
     """
     sets = {name: frozenset(members) for name, members in members_by_group.items()}
+    # Only groups whose sizes differ by 1 to threshold - 1 can form such a pair: the subset test runs on those.
+    by_size: dict[int, list[str]] = {}
+    for name, members in sets.items():
+        by_size.setdefault(len(members), []).append(name)
     risky: set[str] = set()
-    for (name_a, a), (name_b, b) in combinations(sorted(sets.items()), 2):
-        if a == b:
-            continue
-        if a < b and 0 < len(b - a) < threshold:
-            risky.add(name_a)
-        elif b < a and 0 < len(a - b) < threshold:
-            risky.add(name_b)
+    for size, smaller in by_size.items():
+        for gap in range(1, threshold):
+            for name_b in by_size.get(size + gap, ()):
+                b = sets[name_b]
+                risky.update(name_a for name_a in smaller if sets[name_a] <= b)
     return risky
 
 

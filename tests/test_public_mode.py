@@ -30,6 +30,7 @@ from dashboard.disclosure import (
     nested_group_risk,
     public_mode,
     public_rejects,
+    relaxation_exposed,
     suppress_cells,
 )
 
@@ -263,6 +264,62 @@ def test_differencing_two_filters_isolating_one_member() -> None:
     # Several facts (years) of one member count as one member.
     units = pd.DataFrame({"member_id": ["a", "b", "c", "d", "d", "d"], "fail_mask": [0, 0, 0, 1, 1, 1]})
     assert differencing_risk(units, n_filters=1)
+
+
+def _added_by_relaxation(units: list[tuple[str, int]], n_filters: int) -> list[int]:
+    """For every non-empty set of dropped filters, how many members enter (set arithmetic, one relaxation at a
+    time): the reference the fast functions are held to."""
+    added = []
+    for relaxed in range(1, 1 << n_filters):
+        dropped = {bit for bit in range(n_filters) if relaxed >> bit & 1}
+        added.append(len({m for m, mask in units
+                          if mask and {bit for bit in range(n_filters) if mask >> bit & 1} <= dropped}))
+    return added
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(min_value=0, max_value=4), st.data())
+def test_differencing_with_members_under_several_masks(n_filters: int, data: st.DataObject) -> None:
+    """A member may fail different filters in different units (years with a partnership joined in between):
+    it enters a widened selection once, with the first of its units the relaxation admits."""
+    units = data.draw(st.lists(st.tuples(st.sampled_from("abcdefg"), st.integers(0, (1 << n_filters) - 1)),
+                               min_size=1, max_size=20))
+    expected = any(0 < n < THRESHOLD for n in _added_by_relaxation(units, n_filters))
+    frame = pd.DataFrame(units, columns=["member_id", "fail_mask"])
+    assert differencing_risk(frame, n_filters=n_filters) == expected
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(min_value=0, max_value=5), st.data())
+def test_relaxation_exposed_matches_enumeration(n_filters: int, data: st.DataObject) -> None:
+    """The subset-sum transform over a histogram of members per failed-filter mask gives the same answer as
+    listing members and enumerating relaxations, for several selections (leading axis) at once."""
+    n_cells = data.draw(st.integers(1, 4))
+    histograms = np.array(data.draw(st.lists(
+        st.lists(st.sampled_from([0, 0, 1, 2, 3, 7]), min_size=1 << n_filters, max_size=1 << n_filters),
+        min_size=n_cells, max_size=n_cells)), dtype=np.int64)
+    expected = []
+    for histogram in histograms:
+        units = [(f"m{mask}-{k}", mask) for mask, n in enumerate(histogram) for k in range(n)]
+        expected.append(any(0 < n < THRESHOLD for n in _added_by_relaxation(units, n_filters)))
+    assert relaxation_exposed(histograms).tolist() == expected
+    assert relaxation_exposed(histograms[0]) == expected[0]  # one selection: a 0-d answer
+
+
+def test_relaxation_exposed_rejects_a_partial_histogram() -> None:
+    with pytest.raises(ValueError, match="2\\*\\*n"):
+        relaxation_exposed(np.zeros(3, dtype=np.int64))
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.dictionaries(st.sampled_from(["P1", "P2", "P3", "P4", "P5", "P6"]),
+                       st.sets(st.sampled_from("abcdefgh"), max_size=8), max_size=6))
+def test_nested_groups_match_every_pair(groups: dict[str, set[str]]) -> None:
+    expected = set()
+    for (name_a, a), (_, b) in itertools.permutations(groups.items(), 2):
+        if a < b and 0 < len(b - a) < THRESHOLD:
+            expected.add(name_a)
+    assert nested_group_risk(groups) == expected
 
 
 def test_nested_groups() -> None:
@@ -548,3 +605,140 @@ def test_withheld_values_never_reach_charts_or_grids(layer) -> None:
     italy = float(sum(PEOPLE[f"PFS-0000{i:02d}"] for i in range(1, 7)))
     assert italy in shown  # the check sees the figures that are published
     assert not (secret | {belgium}) & shown
+
+
+# --- the data layer against brute force: two waves, partnerships joined between them ----------------------
+
+_COUNTRIES = ["IT", "IT", "IT", "BE", "BE", "MT", "FR", "DE", "IT", "BE", "DE", "DE", "IT", "FR", "BE", "IT", "DE", "IT"]
+_ECOSYSTEMS = ["Construction", "Digital", "Tourism"]
+VARIED_MEMBERS = [
+    (f"PFS-0001{i:02d}", f"Varied {i} GmbH", "SME" if i % 3 == 0 else "company", "Large (250 or more staff)",
+     country, _ECOSYSTEMS[i % 3], dt.date(2021, 3, 1))
+    for i, country in enumerate(_COUNTRIES)
+]
+# LSP-CONS gains two members in 2023; RSP-LOMB is LSP-CONS's Italian part.
+VARIED_MEMBERSHIPS = [
+    *[(m[0], "LSP-CONS", dt.date(2021, 6, 1)) for m in VARIED_MEMBERS[:8]],
+    *[(m[0], "LSP-CONS", dt.date(2022, 9, 1)) for m in VARIED_MEMBERS[8:10]],
+    *[(m[0], "RSP-LOMB", dt.date(2021, 6, 1)) for m in VARIED_MEMBERS[:3]],
+    *[(m[0], "LSP-TOUR", dt.date(2022, 9, 1)) for m in VARIED_MEMBERS[10:16]],
+]
+
+
+@pytest.fixture(scope="module")
+def varied_snapshot(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from pipelines.runner import run
+    from tests.conftest import answer, make_raw
+
+    root = tmp_path_factory.mktemp("varied")
+    raw = make_raw(root / "raw")
+    raw.write_registry(members=VARIED_MEMBERS, memberships=VARIED_MEMBERSHIPS, commitments=[])
+    for wave, skip in ((2022, {4, 11}), (2023, {7, 15, 16})):  # a few members answer one wave only
+        raw.write_survey(wave, [
+            answer(member_id=m[0], org=m[1], country=m[4], cid=f"c{wave}-{m[0]}", user=f"{m[0]}@x.example",
+                   people=1000 * (wave - 2020) + 10 * n, invest=1000, programmes=1, reached=10, stakeholders=1,
+                   created=f"01/03/{wave + 1} 09:00", updated=f"01/03/{wave + 1} 09:00")
+            for n, m in enumerate(VARIED_MEMBERS) if n not in skip
+        ])
+    curated = root / "curated"
+    run(raw.root, curated, progress=False)
+    return curated
+
+
+_VARIED_FILTERS = [
+    {}, {"countries": ("IT",)}, {"countries": ("IT",), "member_types": ("company",)}, {"ecosystems": ("DIGI",)},
+    {"partnerships": ("LSP-CONS",)}, {"partnerships": ("LSP-TOUR",), "countries": ("DE",)},
+    {"countries": ("BE", "MT")}, {"member_types": ("SME",), "ecosystems": ("CONS", "TOUR")},
+]
+
+
+def test_data_layer_withholds_every_cell_brute_force_exposes(varied_snapshot: Path, monkeypatch) -> None:
+    """Every figure the data layer shows for Explore, under filters and year ranges, is checked against the
+    curated Parquet by enumerating filter relaxations member by member: a cell built from 1 or 2 members, or one
+    that dropping some of its filters (the cell's own key included) widens by 1 or 2 members, is withheld; a
+    partnership with 1 or 2 members, or nested in another with 1 or 2 more, is withheld."""
+    from dashboard import data
+
+    monkeypatch.setenv("PACT_CURATED_DIR", str(varied_snapshot))
+    monkeypatch.setenv("PACT_PUBLIC", "1")
+    data.reset()
+    vintage = data.resolve_vintage().vintage
+    snapshot = Path(vintage.path)
+    members = pd.read_parquet(snapshot / "members.parquet").set_index("member_id")
+    memberships = pd.read_parquet(snapshot / "memberships.parquet")
+    facts = pd.read_parquet(snapshot / "facts.parquet")
+    facts = facts[facts["indicator"] == "people_trained"]
+    assert sorted(facts["year"].unique().tolist()) == [2022, 2023]
+
+    def joined(member: str, partnership: str, year: int) -> bool:
+        rows = memberships[(memberships["member_id"] == member) & (memberships["partnership_id"] == partnership)]
+        return bool((rows["joined_on"].map(lambda d: d.year) <= year).any())
+
+    def predicates(filters: dict[str, tuple[str, ...]]) -> list:
+        tests = []
+        for name, column in (("ecosystems", "primary_ecosystem_id"), ("countries", "country_code"),
+                             ("member_types", "member_type")):
+            if filters.get(name):
+                tests.append(lambda m, y, c=column, v=filters[name]: members.loc[m, c] in v)
+        if filters.get("partnerships"):
+            tests.append(lambda m, y, v=filters["partnerships"]: any(joined(m, p, y) for p in v))
+        return tests
+
+    def exposed(tests: list, year: int) -> bool:
+        reporting = facts.loc[facts["year"] == year, "member_id"].tolist()
+        selected = {m for m in reporting if all(t(m, year) for t in tests)}
+        if 0 < len(selected) < THRESHOLD:
+            return True
+        for k in range(1, len(tests) + 1):
+            for dropped in itertools.combinations(range(len(tests)), k):
+                wider = {m for m in reporting if all(t(m, year) for i, t in enumerate(tests) if i not in dropped)}
+                if 0 < len(wider - selected) < THRESHOLD:
+                    return True
+        return False
+
+    cell_column = {"ecosystem": "primary_ecosystem_id", "member_state": "country_code", "member_type": "member_type"}
+    checked = must_withhold = shown = 0
+    for filters in _VARIED_FILTERS:
+        tests = predicates(filters)
+        yearly = data.yearly_totals(vintage, "people_trained", data.Filters(**filters)).set_index("year")
+        for year in (2022, 2023):
+            if exposed(tests, year):
+                must_withhold += 1
+                assert pd.isna(yearly.loc[year, "value"]), (filters, year)
+            checked += 1
+        for by in ("year", "ecosystem", "member_state", "member_type", "partnership"):
+            for year_from, year_to in ((2022, 2023), (2023, 2023)):
+                frame = data.breakdown(vintage, "people_trained", by, year_from, year_to, data.Filters(**filters))
+                for key, value in zip(frame["key"], frame["value"], strict=True):
+                    if by == "partnership":
+                        risky = _partnership_exposed(key, tests, facts, memberships, year_from, year_to, joined)
+                    else:
+                        if by == "year":
+                            cell = [lambda m, y, k=key: str(y) == k]
+                        else:
+                            cell = [lambda m, y, k=key, c=cell_column[by]: members.loc[m, c] == k]
+                        risky = any(exposed([*tests, *cell], y) for y in range(year_from, year_to + 1))
+                    if risky:
+                        must_withhold += 1
+                        assert pd.isna(value), (filters, by, year_from, year_to, key)
+                    shown += not pd.isna(value)
+                    checked += 1
+    data.reset()
+    log.info("brute force: %d figures checked, %d had to be withheld, %d shown", checked, must_withhold, shown)
+    assert must_withhold > 20 and shown > 20  # both outcomes are exercised
+
+
+def _partnership_exposed(key, tests, facts, memberships, year_from, year_to, joined) -> bool:
+    """A member kept by the filters in any year of the range counts; per year, partnership `key` is exposed when
+    it holds 1 or 2 reporting members or sits inside another partnership with 1 or 2 members more."""
+    in_range = facts[(facts["year"] >= year_from) & (facts["year"] <= year_to)]
+    kept = {m for m, y in zip(in_range["member_id"], in_range["year"], strict=True) if all(t(m, y) for t in tests)}
+    for year in range(year_from, year_to + 1):
+        reporting = set(facts.loc[facts["year"] == year, "member_id"]) & kept
+        groups = {p: {m for m in reporting if joined(m, p, year)} for p in memberships["partnership_id"].unique()}
+        own = groups.get(key, set())
+        if 0 < len(own) < THRESHOLD:
+            return True
+        if any(own < other and 0 < len(other - own) < THRESHOLD for other in groups.values()):
+            return True
+    return False
