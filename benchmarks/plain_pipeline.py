@@ -75,10 +75,13 @@ def fold(series: pd.Series) -> pd.Series:
     return s.str.casefold()
 
 
-def org_key(series: pd.Series) -> pd.Series:
+def org_key(series: pd.Series, *, strip_legal_form: bool = True) -> pd.Series:
+    """Names compared without accents, case, punctuation and (unless asked to keep it) the legal form."""
     s = fold(series).str.replace("&", " and ", regex=False).str.replace("ß", "ss", regex=False)
     # dots vanish ("S.r.l." -> "srl"); other punctuation separates words ("A/S" -> "a s")
     s = s.str.replace(".", "", regex=False).str.replace(r"[^\w\s]|_", " ", regex=True)
+    if not strip_legal_form:
+        return s.str.split().str.join(" ")
 
     def strip_legal(name: str) -> str:
         tokens = name.split()
@@ -100,7 +103,8 @@ def org_key(series: pd.Series) -> pd.Series:
 
 
 def id_key(series: pd.Series) -> pd.Series:
-    return column_text(series).str.replace(r"\s+", "", regex=True).str.upper()
+    """Registration IDs compare on letters and digits only ('pfs 000123' = 'PFS-000123')."""
+    return column_text(series).str.normalize("NFKC").str.upper().str.replace(r"[\W_]+", "", regex=True)
 
 
 def label_key(series: pd.Series) -> pd.Series:
@@ -253,9 +257,10 @@ def run(raw_dir: Path, out_dir: Path) -> dict[str, pd.DataFrame]:
         "text": column_text(com_raw["Commitment"]).replace({"": None}),
     }).dropna(subset=["member_id"])
 
-    names = pd.DataFrame({"member_id": members["member_id"], "name": org_key(members["organisation"].fillna(""))})
-    names = names[names["name"] != ""]
-    name_counts = names.groupby("name")["member_id"].agg(["first", "size"])
+    organisation = members["organisation"].fillna("")
+    names = pd.DataFrame({"member_id": members["member_id"], "country": members["country_code"],
+                          "full": org_key(organisation, strip_legal_form=False), "name": org_key(organisation)})
+    names = names[names["full"] != ""]
 
     # ---- corrections
     corrections = pd.read_csv(raw_dir / "corrections" / "corrections.csv", dtype=str, keep_default_na=False)
@@ -274,7 +279,7 @@ def run(raw_dir: Path, out_dir: Path) -> dict[str, pd.DataFrame]:
         for path, car in files:
             frames.append(read_survey(path, car, raw_dir))
         survey = pd.concat(frames, ignore_index=True)
-        subs, facts, rej = classify(wave, survey, files[0][1], member_by_key, name_counts, countries, corrections)
+        subs, facts, rej = classify(wave, survey, files[0][1], member_by_key, names, countries, corrections)
         submissions_out.append(subs)
         facts_out.append(facts)
         rejects.append(rej)
@@ -306,7 +311,7 @@ def read_survey(path: Path, car: Sidecar, raw_dir: Path) -> pd.DataFrame:
 
 
 def classify(
-    wave: int, survey: pd.DataFrame, car: Sidecar, member_by_key: dict[str, str], name_counts: pd.DataFrame,
+    wave: int, survey: pd.DataFrame, car: Sidecar, member_by_key: dict[str, str], names: pd.DataFrame,
     countries: dict[str, str], corrections: pd.DataFrame,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """One wave: statuses of every row, facts of the accepted ones, rejects."""
@@ -347,9 +352,19 @@ def classify(
 
     open_rows = subs["status"].isna()
     by_id = id_key(survey[h(spec.identity.member_id)]).map(member_by_key)
-    org = org_key(column_text(survey[h(spec.identity.organisation)]))
-    unique_name = org.map(name_counts["first"].where(name_counts["size"] == 1))
-    member = by_id.fillna(unique_name)
+    # else the name: with its legal form when that names one member, else without it among members of the
+    # Member State the respondent answered (or of no known country)
+    org_text = column_text(survey[h(spec.identity.organisation)])
+    full_counts = names.groupby("full")["member_id"].agg(["first", "size"])
+    strict = org_key(org_text, strip_legal_form=False).map(full_counts["first"].where(full_counts["size"] == 1))
+    answered = country_key(survey[h(spec.identity.country)]).map(countries)
+    asked = pd.DataFrame({"name": org_key(org_text), "answered": answered}).rename_axis("row_index").reset_index()
+    candidates = asked[asked["name"] != ""].merge(names[["name", "member_id", "country"]], on="name")
+    fits = candidates["answered"].isna() | candidates["country"].isna() | (
+        candidates["country"] == candidates["answered"])
+    per_row = candidates[fits].groupby("row_index")["member_id"].agg(["first", "size"])
+    loose = per_row["first"].where(per_row["size"] == 1).reindex(survey.index)
+    member = by_id.fillna(strict).fillna(loose)
     subs["member_id"] = member.where(open_rows)
 
     excluded = corrections[(corrections["action"].str.casefold() == "exclude")
