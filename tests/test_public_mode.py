@@ -110,7 +110,11 @@ def test_one_dimensional_breakdowns_exhaustively() -> None:
                 "value": [float(100 * (i + 1) * max(n, 1)) for i, n in enumerate(counts)],
                 "n_members": list(counts),
             })
-            _check_table(frame, [()])
+            _, withheld_totals = _check_table(frame, [()])
+            # With one equation (the breakdown's own total) no withheld cell is ever left alone: the data
+            # layer, which shows that total as the yearly total, never has to withhold it.
+            assert withheld_totals == [], frame
+            assert suppress_cells(frame, margins=[]).withheld_totals == []
             tried += 1
     log.info("1-D breakdowns checked: %d", tried)
     assert tried == sum(5**k for k in range(1, 6))
@@ -166,6 +170,20 @@ def test_random_larger_tables(n_rows: int, n_cols: int, data: st.DataObject) -> 
     })
     frame["value"] = frame["value"].astype("float64")
     _check_table(frame, [("row",), ("col",)])
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.sampled_from([0, 0, 1, 1, 2, 3, 4, 9, 40]), min_size=1, max_size=30), st.data())
+def test_a_breakdown_never_needs_its_total_withheld(counts: list[int], data: st.DataObject) -> None:
+    """Breakdowns as the data layer builds them (up to 27 Member States, one shown total): no total to withhold."""
+    frame = pd.DataFrame({
+        "cell": [f"c{i}" for i in range(len(counts))],
+        "value": data.draw(st.lists(st.integers(0, 10**7), min_size=len(counts), max_size=len(counts))),
+        "n_members": counts,
+    })
+    frame["value"] = frame["value"].astype("float64")
+    _, withheld_totals = _check_table(frame, [()])
+    assert withheld_totals == []
 
 
 def test_repeated_members_across_years_use_member_sets() -> None:
@@ -742,3 +760,51 @@ def _partnership_exposed(key, tests, facts, memberships, year_from, year_to, joi
         if any(own < other and 0 < len(other - own) < THRESHOLD for other in groups.values()):
             return True
     return False
+
+
+def test_a_range_cell_is_withheld_when_any_of_its_years_is(varied_snapshot: Path, monkeypatch) -> None:
+    """A cell summed over years, shown while one of its years is withheld and the others are shown, gives the
+    withheld year back by subtraction (and with it the small cell that year's complement protects)."""
+    from dashboard import data
+
+    monkeypatch.setenv("PACT_CURATED_DIR", str(varied_snapshot))
+    monkeypatch.setenv("PACT_PUBLIC", "1")
+    data.reset()
+    vintage = data.resolve_vintage().vintage
+    checked = withheld_by_a_year = 0
+    for filters in _VARIED_FILTERS:
+        for by in ("ecosystem", "member_state", "member_type"):
+            single = {y: data.breakdown(vintage, "people_trained", by, y, y, data.Filters(**filters))
+                      .set_index("key")["value"] for y in (2022, 2023)}
+            ranged = data.breakdown(vintage, "people_trained", by, 2022, 2023, data.Filters(**filters))
+            for key, value in zip(ranged["key"], ranged["value"], strict=True):
+                years_hidden = [y for y in (2022, 2023) if key in single[y] and pd.isna(single[y][key])]
+                if years_hidden:
+                    withheld_by_a_year += 1
+                    assert pd.isna(value), (filters, by, key, years_hidden)
+                checked += 1
+    data.reset()
+    log.info("range cells: %d checked, %d withheld because one of their years is", checked, withheld_by_a_year)
+    assert withheld_by_a_year > 5
+
+
+def test_a_total_to_withhold_withholds_the_whole_breakdown(layer, monkeypatch, caplog) -> None:
+    """Should suppress_cells ever ask for the breakdown's total to be withheld, the data layer cannot hide a
+    total shown on another page: it withholds every cell of the breakdown instead."""
+    from dashboard import disclosure
+
+    data, vintage = layer(True)
+    shown = data.breakdown(vintage, "people_trained", "member_state", 2022, 2022)
+    assert shown["value"].notna().any()
+    real = disclosure.suppress_cells
+
+    def asking_for_the_total(*args, **kwargs):
+        return disclosure.Suppressed(real(*args, **kwargs).cells, [{}])
+
+    monkeypatch.setattr(disclosure, "suppress_cells", asking_for_the_total)
+    data.reset()
+    with caplog.at_level(logging.WARNING, logger="dashboard"):
+        frame = data.breakdown(vintage, "people_trained", "member_state", 2022, 2022)
+    assert len(frame) == len(shown)
+    assert frame["value"].isna().all() and frame["raw_value"].isna().all()
+    assert "every cell withheld" in caplog.text
