@@ -98,6 +98,13 @@ def parse_number(value: object, decimal_separator: str = ".") -> Decimal:
     text = value.strip()
     if not text:
         raise ValueProblem("not_a_number", "empty cell")
+    # Only the digits 0-9 count: Python reads '١٥٠٠' (Arabic-Indic) or '１５００' (full width) as 1500, but a
+    # survey answer in another script is a cell to look at, not a number to take on trust.
+    other = next((c for c in text if c.isnumeric() and not ("0" <= c <= "9")), None)
+    if other is not None:
+        name = unicodedata.name(other, f"U+{ord(other):04X}").lower()
+        raise ValueProblem("not_a_number", f"{text!r} has the character {other!r} ({name}); numbers are read "
+                           "only when written with the digits 0-9")
     thousands = "," if decimal_separator == "." else "."
     compact = _GROUP_SPACES.sub("", text)
     sign = ""
@@ -106,9 +113,9 @@ def parse_number(value: object, decimal_separator: str = ".") -> Decimal:
         compact = compact[1:]
     dec = re.escape(decimal_separator)
     thou = re.escape(thousands)
-    grouped = rf"\d{{1,3}}(?:{thou}\d{{3}})+"
-    plain = r"\d+"
-    match = re.fullmatch(rf"({grouped}|{plain})?(?:{dec}(\d+))?", compact)
+    grouped = rf"[0-9]{{1,3}}(?:{thou}[0-9]{{3}})+"
+    plain = r"[0-9]+"
+    match = re.fullmatch(rf"({grouped}|{plain})?(?:{dec}([0-9]+))?", compact)
     if not compact or match is None or (match.group(1) is None and match.group(2) is None):
         raise ValueProblem(
             "not_a_number",

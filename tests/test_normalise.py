@@ -84,6 +84,43 @@ def test_parse_number_rejects_text(text, decimal):
     assert caught.value.reason
 
 
+@pytest.mark.parametrize(("text", "character"), [
+    ("\u0661\u0665\u0660\u0660", "arabic-indic digit one"),  # 1500 in Arabic-Indic digits
+    ("\u06f1\u06f5\u06f0\u06f0", "extended arabic-indic digit one"),  # Persian
+    ("\u0967\u096b\u0966\u0966", "devanagari digit one"),
+    ("\uff11\uff15\uff10\uff10", "fullwidth digit one"),
+    ("1\u0665\u0660\u0660", "arabic-indic digit five"),  # mixed with ASCII
+    ("1.\u0665\u0660\u0660", "arabic-indic digit five"),  # a group of another script
+    ("12\u00b2", "superscript two"),
+    ("\u00bd", "vulgar fraction one half"),
+    ("\u4e09", "cjk unified ideograph-4e09"),  # 3 written as a CJK numeral
+])
+@pytest.mark.parametrize("decimal", [".", ","])
+def test_parse_number_reads_only_ascii_digits(text, character, decimal):
+    """Python's int() and regex \\d take any script's digits; the pipeline takes 0-9 only and says why."""
+    with pytest.raises(ValueProblem) as caught:
+        parse_number(text, decimal)
+    assert caught.value.code == "not_a_number"
+    assert character in caught.value.reason
+    assert "digits 0-9" in caught.value.reason
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    number=st.integers(min_value=0, max_value=10**9),
+    digit=st.characters(categories=["Nd"]).filter(lambda c: not "0" <= c <= "9"),
+    at=st.integers(min_value=0),
+    decimal=st.sampled_from([".", ","]),
+)
+def test_parse_number_rejects_any_non_ascii_decimal_digit(number, digit, at, decimal):
+    """Any decimal digit outside 0-9 (Unicode category Nd, every script) anywhere in a number rejects it."""
+    text = str(number)
+    at %= len(text) + 1
+    with pytest.raises(ValueProblem) as caught:
+        parse_number(text[:at] + digit + text[at:], decimal)
+    assert caught.value.code == "not_a_number"
+
+
 @pytest.mark.parametrize("value", [True, float("nan"), float("inf"), dt.date(2023, 1, 1)])
 def test_parse_number_rejects_non_numbers(value):
     with pytest.raises(ValueProblem):
