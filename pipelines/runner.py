@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import fcntl
+import gc
 import logging
 import os
 import shutil
@@ -62,6 +63,24 @@ def run_lock(curated_dir: Path) -> Iterator[None]:
         os.close(fd)  # closing releases the lock
 
 
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """CPython's cyclic garbage collector off while the steps run, back on (if it was) afterwards.
+
+    The steps hold millions of small live objects (cells, records) until the snapshot is written, and every full
+    collection walks all of them: at 100x the sample that was 35 full collections, about a fifth of the run
+    (55 s with, 46 s without, benchmarks/), to free 66 objects. Peak memory is the same either way. Reference
+    counting still frees everything that is not in a cycle.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def run(raw_dir: Path | str, curated_dir: Path | str, force: bool = False, progress: bool | None = None) -> RunResult:
     """Build a new snapshot from `raw_dir` into `curated_dir` (or log "unchanged"); see the module docstring."""
     raw_dir, curated_dir = Path(raw_dir), Path(curated_dir)
@@ -101,7 +120,8 @@ def run(raw_dir: Path | str, curated_dir: Path | str, force: bool = False, progr
             tmp = snapshots.new_tmp_dir(curated_dir)
             ctx = Context(raw_dir=raw_dir, out_dir=tmp, files=files)
             show = sys.stderr.isatty() if progress is None else progress
-            with tqdm(total=len(STEPS), desc="pipeline", unit="step", disable=not show, leave=False) as bar:
+            with gc_paused(), tqdm(total=len(STEPS), desc="pipeline", unit="step", disable=not show,
+                                   leave=False) as bar:
                 for name, step in STEPS:
                     bar.set_postfix_str(name)
                     step(ctx)
