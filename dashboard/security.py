@@ -81,6 +81,7 @@ def install_security_headers(
 
     if dash_app is not None:
         _refuse_malformed_callbacks(server, dash_app)
+        _hide_reload_hash(server, dash_app)
 
     @server.after_request
     def _add_security_headers(response: Response) -> Response:
@@ -115,6 +116,24 @@ def _refuse_malformed_callbacks(server: Flask, dash_app: Any) -> None:
     @server.errorhandler(UnsupportedRelativePath)
     def _malformed(_: Exception) -> Response:
         return _bad_request("malformed callback request")
+
+
+def _hide_reload_hash(server: Flask, dash_app: Any) -> None:
+    """`/_reload-hash` answers 404 unless hot reload is on.
+
+    Dash routes it in every deployment, though only the dev tools' hot reload (`app.run(debug=True)`) polls it;
+    in production it only tells anyone who asks which front-end packages the app serves. Checked per request, so
+    a development server that turns hot reload on still gets its answers.
+    """
+    from flask import request
+
+    reload_path = dash_app.config.routes_pathname_prefix + "_reload-hash"
+
+    @server.before_request
+    def _no_reload_hash() -> Response | None:
+        if request.path == reload_path and not dash_app._dev_tools.get("hot_reload"):
+            return Response("Not Found\n", status=404, mimetype="text/plain")
+        return None
 
 
 def _bad_request(message: str) -> Response:

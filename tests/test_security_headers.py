@@ -208,3 +208,48 @@ def test_real_app_sends_the_headers_everywhere(tmp_path: Path, monkeypatch: pyte
     data.reset()
     log.info("real app: security headers on %d responses (%d static files)", checked + 1, len(statics))
     assert len(statics) >= 10
+
+
+def test_reload_hash_is_not_found_without_hot_reload(zoo: dash.Dash) -> None:
+    """Dash answers /_reload-hash in every deployment with the front-end packages it serves; off hot reload
+    (production) it is a 404 like any unknown URL, and with hot reload on (development) it answers as before."""
+    client = zoo.server.test_client()
+    assert not zoo._dev_tools.get("hot_reload")
+    for method in ("GET", "POST", "HEAD"):
+        response = client.open("/_reload-hash", method=method)
+        body = response.get_data(as_text=True)
+        assert response.status_code == 404, (method, body[:200])
+        assert "packages" not in body and "dash_bootstrap_components" not in body
+        _assert_headers(response.headers, f"{method} /_reload-hash")
+    # A development server with hot reload still gets its hash (set here without starting Dash's file watcher).
+    dev = dash.Dash("reload_dev", serve_locally=True)
+    dev.layout = html.Div("dev")
+    install_security_headers(dev.server, dev)
+    assert dev.server.test_client().get("/_reload-hash").status_code == 404
+    dev._dev_tools["hot_reload"] = True
+    answer = dev.server.test_client().get("/_reload-hash")
+    assert answer.status_code == 200 and "reloadHash" in answer.get_json()
+
+
+def test_production_entry_point_hides_reload_hash(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The real app as gunicorn serves it (dashboard.wsgi, debug off): /_reload-hash is a 404 with no package list."""
+    from dashboard import data
+    from pipelines.runner import run
+    from tests.conftest import answer, make_raw
+
+    raw = make_raw(tmp_path / "raw")
+    raw.write_survey(2022, [answer(cid="c-1")])
+    run(raw.root, tmp_path / "curated", progress=False)
+    monkeypatch.setenv("PACT_CURATED_DIR", str(tmp_path / "curated"))
+    data.reset()
+    from dashboard import wsgi
+
+    assert not wsgi.server.debug and not wsgi.app._dev_tools.get("hot_reload")
+    with wsgi.server.test_client() as client:
+        response = client.get("/_reload-hash")
+        body = response.get_data(as_text=True)
+        assert client.get("/").status_code == 200
+    data.reset()
+    assert response.status_code == 404, body[:300]
+    assert "packages" not in body and "plotly" not in body
+    _assert_headers(response.headers, "/_reload-hash")
