@@ -78,6 +78,14 @@ _PAINT_JS = """
   if (nav) { out.domContentLoaded = nav.domContentLoadedEventEnd; out.load = nav.loadEventEnd; }
   out.graphs = document.querySelectorAll('.dash-graph').length;
   out.title = document.title;
+  // where the time before "charts drawn" went: the last script to arrive, and the page's content from the server
+  const resources = performance.getEntriesByType('resource');
+  const scripts = resources.filter(r => r.initiatorType === 'script' || r.name.endsWith('.js'));
+  out.scriptsLoadedAt = scripts.reduce((m, r) => Math.max(m, r.responseEnd), 0);
+  const updates = resources.filter(r => r.name.includes('/_dash-update-component'));
+  out.callbacksDoneAt = updates.reduce((m, r) => Math.max(m, r.responseEnd), 0);
+  out.largest = resources.slice().sort((a, b) => b.decodedBodySize - a.decodedBodySize).slice(0, 4)
+    .map(r => [r.name.replace(location.origin, '').split('?')[0], r.transferSize, r.decodedBodySize]);
   return out;
 }
 """
@@ -102,6 +110,9 @@ class PageLoad:
     outside_requests: list[str] = field(default_factory=list)
     payloads: list[dict[str, Any]] = field(default_factory=list)
     interaction_ms: dict[str, float | None] = field(default_factory=dict)
+    scripts_loaded_ms: float | None = None  # the last script's responseEnd
+    callbacks_done_ms: float | None = None  # the last callback response before the page settled
+    largest: list[list[Any]] = field(default_factory=list)  # [path, bytes transferred, bytes decoded]
 
 
 def chromium_available() -> bool:
@@ -227,6 +238,9 @@ class Browser:
             outside_requests=outside,
             payloads=payloads,
             interaction_ms=interaction_ms,
+            scripts_loaded_ms=paint.get("scriptsLoadedAt"),
+            callbacks_done_ms=paint.get("callbacksDoneAt"),
+            largest=paint.get("largest") or [],
         )
 
     @staticmethod

@@ -237,12 +237,22 @@ def markdown(results: dict[str, Any]) -> str:
                 f"{b['scale']}x", b["view"],
                 _fmt_ms(b["first_paint_ms"]["median"]) if b.get("first_paint_ms") else "–",
                 _fmt_ms(b["charts_drawn_ms"]["median"]) if b.get("charts_drawn_ms") else "–",
-                _fmt_ms(b.get("charts_drawn_first_ms")), str(b.get("graphs", "–")), str(b.get("requests", "–")),
+                _fmt_ms(b.get("charts_drawn_first_ms")),
+                _fmt_ms(b["scripts_loaded_ms"]["median"]) if b.get("scripts_loaded_ms") else "–",
+                _fmt_ms(b["callbacks_done_ms"]["median"]) if b.get("callbacks_done_ms") else "–",
+                str(b.get("graphs", "–")), str(b.get("requests", "–")),
                 _bytes(b.get("bytes_transferred")), _bytes(b.get("bytes_decoded")),
                 ", ".join(f"{k} {v}" for k, v in sorted(b.get("encodings", {}).items())),
             ])
-        lines += _table(["scale", "page", "first paint", "charts drawn", "charts drawn, first load", "graphs",
-                         "requests", "bytes transferred", "bytes decoded", "content-encoding"], rows)
+        lines += _table(["scale", "page", "first paint", "charts drawn", "charts drawn, first load",
+                         "last script loaded", "last callback answered", "graphs", "requests",
+                         "bytes transferred", "bytes decoded", "content-encoding"], rows)
+        first = results["browser"][0]
+        if first.get("largest_responses"):
+            lines += ["", "Times are from navigation start, medians of the loads after the first. Largest responses "
+                      f"of a cold load of {first['view']}: " + "; ".join(
+                          f"{path} {_bytes(sent)} sent / {_bytes(decoded)} decoded"
+                          for path, sent, decoded in first["largest_responses"]) + "."]
 
     if results.get("interactions"):
         lines += ["", "## Browser: interactions (a control changed → every chart redrawn and the page quiet)", ""]
