@@ -22,7 +22,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from python_calamine import CalamineWorkbook
 
-from pipelines.sample import calibration
+from pipelines.normalise import normalise_org_name
+from pipelines.sample import calibration, names
 from pipelines.sample.allocate import allocate_positive, largest_remainder, round_like_people_do
 from pipelines.sample.generate import DEFAULT_SEED, generate
 from pipelines.sidecar import Sidecar, load_sidecar
@@ -486,3 +487,33 @@ def test_allocate_positive_always_sums_exactly(total, weights):
     parts = allocate_positive(total, weights)
     assert int(parts.sum()) == total
     assert (parts >= 1).all()
+
+
+# --- organisation names: unique as the pipeline matches them ----------------------------------------------
+
+@settings(max_examples=300, deadline=None)
+@given(
+    stem=st.text(alphabet=st.sampled_from("abcdeéøß &.-'/ ABCÖ"), min_size=1, max_size=18),
+    country_a=st.sampled_from(sorted(names._LEGAL_FORMS)),
+    country_b=st.sampled_from(sorted(names._LEGAL_FORMS)),
+    data=st.data(),
+)
+def test_name_key_merges_whatever_the_pipeline_cannot_tell_apart(stem, country_a, country_b, data):
+    """Two names the pipeline's normaliser maps to one key always share the generator's key, so keeping the
+    generator's keys unique keeps the pipeline's name matching unambiguous (legal forms of every country)."""
+    a = f"{stem} {data.draw(st.sampled_from(names._LEGAL_FORMS[country_a]))}"
+    b = f"{stem} {data.draw(st.sampled_from(names._LEGAL_FORMS[country_b]))}"
+    if normalise_org_name(a) == normalise_org_name(b):
+        assert names.name_key(a) == names.name_key(b), (a, b)
+
+
+def test_generated_names_are_unique_after_the_pipelines_normalisation():
+    """Many names in the countries with multi-word legal forms ('sp. z o.o.', 'S.à r.l.', 'A/S'): once the
+    pipeline strips the legal form, no two are the same (with the old key, 'Alera Medical sp. z o.o.' and
+    'Alera Medical S.L.' both passed)."""
+    rng = np.random.default_rng(20251)
+    countries = ["PL", "ES", "LU", "DK", "PT", "IT"] * 4000
+    generated = names.organisation_names(rng, ["company", "SME"] * (len(countries) // 2), countries)
+    keys = [normalise_org_name(n) for n in generated]
+    assert len(set(keys)) == len(generated), sorted({k for k in keys if keys.count(k) > 1})[:5]
+    assert len(set(generated)) == len(generated)

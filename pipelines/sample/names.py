@@ -2,7 +2,9 @@
 
 The pipeline matches a survey answer to the registry on the organisation's normalised name when the registration ID
 is blank or wrong, so no two generated organisations may normalise to the same key, whichever normalisation a
-reader picks (case, accents, punctuation, spacing, legal-form suffixes). `name_key` is the strictest of those.
+reader picks (case, accents, punctuation, spacing, legal-form suffixes). `name_key` is the strictest of those: the
+pipeline's own normaliser (pipelines.normalise.normalise_org_name, which strips multi-word legal forms such as
+"sp. z o.o." and "GmbH & Co. KG"), then without spaces and without legal-form words anywhere in the name.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ import re
 import unicodedata
 
 import numpy as np
+
+from pipelines.normalise import normalise_org_name
 
 # Syllables for invented place and brand names. None of them, nor any pair, spells "test": test entries are
 # recognised by that word (the surveys' sidecar rule).
@@ -92,10 +96,12 @@ MEMBER_TYPES = tuple(_PATTERNS)
 
 
 def name_key(name: str) -> str:
-    """The strictest normalisation a matcher might use: accents, case, punctuation, spaces and legal forms gone."""
-    text = unicodedata.normalize("NFKD", name)
-    text = "".join(c for c in text if not unicodedata.combining(c)).casefold()
-    words = [re.sub(r"[^0-9a-z]", "", w) for w in re.split(r"\s+", text)]
+    """The strictest normalisation a matcher might use: accents, case, punctuation, spaces and legal forms gone.
+
+    Built on the pipeline's normaliser, so two names the pipeline cannot tell apart always share a key (the
+    generator keeps keys unique); dropping spaces and legal-form words anywhere only merges more names.
+    """
+    words = [re.sub(r"[^0-9a-z]", "", w) for w in normalise_org_name(name).split()]
     return "".join(w for w in words if w and w not in _LEGAL_FORM_WORDS)
 
 
