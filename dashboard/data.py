@@ -612,6 +612,22 @@ WHERE year BETWEEN $year_from AND $year_to
 GROUP BY key
 """
 
+# The single years of a range breakdown in one query (public mode withholds a range cell like its years).
+_BREAKDOWN_BY_YEAR_SQL = _SCOPE_CTES + """
+SELECT
+    CAST(year AS INTEGER) AS year,
+    CASE $by
+        WHEN 'ecosystem' THEN primary_ecosystem_id
+        WHEN 'member_state' THEN country_code
+        WHEN 'member_type' THEN member_type
+    END AS key,
+    CAST(sum(value) AS BIGINT) AS raw_value,
+    count(DISTINCT mi) AS n_reporting
+FROM scoped_facts
+WHERE year BETWEEN $year_from AND $year_to
+GROUP BY ALL
+"""
+
 _PARTNERSHIP_BREAKDOWN_SQL = _SCOPE_CTES + """
 SELECT
     ms.partnership_id AS key,
@@ -1582,43 +1598,64 @@ def _withhold_breakdown(
     single years. Member States, primary ecosystems and member types partition the members, so the withheld
     cells are complemented against the breakdown's total; partnerships overlap and add up to nothing shown,
     but one nested in another can be differenced (disclosure.nested_group_risk)."""
-    cells = frame.copy()
     if by == "partnership":
         risky: set[str] = set()
         for year_groups in _partnership_groups(vintage, indicator, filters, year_from, year_to).values():
             risky |= _risky_partnerships(year_groups)
-        primary = cells["key"].isin(risky)
+        flagged = frame["key"].isin(risky).to_numpy(dtype=bool)
         margins: list[tuple[str, ...]] = []
     else:
-        keys = [str(key) for key in cells["key"]]
+        keys = [str(key) for key in frame["key"]]
+        exposed = _exposed_by_year(vintage, indicator, filters, by, keys, year_from, year_to)
         flagged = np.zeros(len(keys), dtype=bool)
-        for exposed in _exposed_by_year(vintage, indicator, filters, by, keys, year_from, year_to).values():
-            flagged |= exposed
+        for in_year in exposed.values():
+            flagged |= in_year
+        margins = [] if by == "year" else [()]
         if by != "year" and year_from < year_to:
             # A range cell is the sum of its single years, each on screen with its own secondary suppression:
-            # shown while one of its years is withheld, it gives that year back (range minus the other years), and
-            # with it the withheld cell that year's complement protects. So it is withheld like any of its years.
-            for year in range(year_from, year_to + 1):
-                single = _breakdown(vintage, indicator, by, year, year, filters)
-                hidden = set(single.loc[single["value"].isna() & (single["n_reporting"] > 0), "key"])
-                flagged |= np.array([key in hidden for key in keys], dtype=bool)
-        primary = pd.Series(flagged, index=cells.index, dtype=bool)
-        margins = [] if by == "year" else [()]
-    # Cells flagged above count as built from one member for the suppression rule (it withholds them first).
-    cells["n_members"] = cells["n_reporting"].where(~primary, 1)
-    suppressed = disclosure.suppress_cells(cells, margins=margins, value_cols=("value", "raw_value"))
-    result = suppressed.cells
+            # shown while one of its years is withheld, it gives that year back (range minus the other years),
+            # and with it the withheld cell that year's complement protects. So it is withheld like any of its
+            # years, each year suppressed exactly as its own single-year breakdown is.
+            position = {key: k for k, key in enumerate(keys)}
+            params = {"indicator": indicator, "by": by, "year_from": year_from, "year_to": year_to,
+                      **filters.params()}
+            years = _query(vintage, _BREAKDOWN_BY_YEAR_SQL, params)
+            scale = indicator_meta(vintage, indicator).scale
+            for year, cells in years.groupby("year", sort=True):
+                at = np.array([position[str(key)] for key in cells["key"]], dtype=np.int64)
+                primary = exposed[int(year)][at] if int(year) in exposed else np.zeros(len(at), dtype=bool)
+                single = cells.assign(value=cells["raw_value"].astype("float64") / scale, key=cells["key"].astype(str))
+                flagged[at[_suppressed(single, primary, margins, indicator, by)]] = True
+    withheld = _suppressed(frame, flagged, margins, indicator, by)
+    frame = frame.copy()
+    frame["value"] = frame["value"].where(~withheld, float("nan")).astype("float64")
+    frame["raw_value"] = frame["raw_value"].astype("Float64").where(~withheld, pd.NA)
+    return frame
+
+
+def _suppressed(
+    cells: pd.DataFrame, primary: np.ndarray, margins: list[tuple[str, ...]], indicator: str, by: str
+) -> np.ndarray:
+    """Which cells disclosure.suppress_cells withholds, cells flagged `primary` counting as built from one member
+    (so they go first). Cells are taken in key order, so a year's cells are suppressed the same way in its own
+    breakdown and inside a range."""
+    order = np.argsort(cells["key"].astype(str).to_numpy(), kind="stable")
+    sorted_cells = pd.DataFrame({
+        "key": cells["key"].to_numpy()[order],
+        "value": cells["value"].to_numpy(dtype="float64")[order],
+        "n_members": np.where(primary, 1, cells["n_reporting"].to_numpy(dtype=np.int64))[order],
+    })
+    suppressed = disclosure.suppress_cells(sorted_cells, margins=margins)
+    withheld = np.zeros(len(cells), dtype=bool)
+    withheld[order] = suppressed.cells["suppressed"].to_numpy(dtype=bool)
     if suppressed.withheld_totals:
         # The breakdown's only margin is its own total (shown as the yearly total elsewhere), and with one
         # equation suppress_cells never leaves a withheld cell alone, so it reports no total to withhold
         # (tests/test_public_mode.py checks this over every small table). Should that ever change, the total
         # cannot be withheld from here: every cell is withheld instead, so nothing is pinned by it.
         log.warning("public mode: %s by %s would need a total withheld; every cell withheld", indicator, by)
-        result.loc[:, ["value", "raw_value"]] = pd.NA
-    frame = frame.copy()
-    frame["value"] = result["value"].to_numpy(dtype="float64", na_value=float("nan"))
-    frame["raw_value"] = result["raw_value"]
-    return frame
+        withheld[:] = True
+    return withheld
 
 
 def _withhold_partnership_values(vintage: Vintage, indicator: str, frame: pd.DataFrame) -> pd.DataFrame:
