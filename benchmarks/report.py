@@ -305,11 +305,27 @@ def _callback_row(c: dict[str, Any] | None, h: dict[str, Any] | None) -> list[st
     ]
 
 
+def _without_bulk(results: dict[str, Any]) -> dict[str, Any]:
+    """The JSON keeps every sample of the pipeline and browser runs; for the hundreds of repeated callback requests
+    and queries their statistics are enough (the file is committed)."""
+    slim = dict(results)
+    for section in ("callbacks_http", "callbacks_inprocess", "queries"):
+        rows = []
+        for row in results.get(section, []):
+            row = dict(row)
+            for key, value in row.items():
+                if isinstance(value, dict) and "samples" in value:
+                    row[key] = {k: v for k, v in value.items() if k != "samples"}
+            rows.append(row)
+        slim[section] = rows
+    return slim
+
+
 def write(results: dict[str, Any], out_dir: Path) -> tuple[Path, Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     results["targets"] = evaluate_targets(results)
     json_path = out_dir / "results.json"
     md_path = out_dir / "results.md"
-    json_path.write_text(json.dumps(results, indent=1, default=str) + "\n")
+    json_path.write_text(json.dumps(_without_bulk(results), indent=1, default=str) + "\n")
     md_path.write_text(markdown(results))
     return json_path, md_path
