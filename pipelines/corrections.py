@@ -22,6 +22,7 @@ What each kind does:
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 
 from pipelines.errors import PipelineError
@@ -34,6 +35,9 @@ COLUMNS = (
     "corrected_by", "corrected_on",
 )
 ACTIONS = ("set", "exclude")
+
+
+_PLAIN_DIGITS = re.compile(r"[0-9]+")
 
 
 @dataclass(frozen=True)
@@ -93,10 +97,10 @@ def parse_corrections(sheet: Sheet) -> list[Correction]:
         action = text["action"].casefold()
         if action not in ACTIONS:
             raise fail("action", f"action {text['action']!r} is neither 'set' nor 'exclude'")
-        try:
-            wave = int(text["wave"])
-        except ValueError:
-            raise fail("wave", f"wave {text['wave']!r} is not a year") from None
+        # int() would also take '+2022', '2_022' and non-ASCII digits such as '٢٠٢٢': a wave is plain digits.
+        if not _PLAIN_DIGITS.fullmatch(text["wave"]):
+            raise fail("wave", f"wave {text['wave']!r} is not a year (plain digits, such as 2022)")
+        wave = int(text["wave"])
         indicator = text["indicator"] or None
         if indicator is not None and indicator not in REPORTED_INDICATORS:
             raise fail("indicator", f"unknown indicator {indicator!r}; known: {', '.join(REPORTED_INDICATORS)}")

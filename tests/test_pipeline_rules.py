@@ -425,6 +425,19 @@ def test_a_malformed_correction_is_fatal(tmp_path):
     assert "corrections/corrections.csv" in message and "row 2" in message and "'action'" in message
 
 
+
+@pytest.mark.parametrize("wave", ["\u0662\u0660\u0662\u0662", "+2022", "2_022", " 2022x", "2022.0"])
+def test_a_correction_wave_must_be_plain_digits(tmp_path, wave):
+    raw = make_raw(tmp_path / "raw")
+    raw.write_survey(2022, [m1()])
+    raw.write_corrections([{"correction_id": "K1", "wave": wave, "contribution_id": "c-1", "action": "exclude",
+                            "corrected_on": "2025-04-02"}])
+    with pytest.raises(pipelines.PipelineError) as caught:
+        pipelines.run(raw.root, tmp_path / "curated")
+    message = str(caught.value)
+    assert "corrections/corrections.csv" in message and "row 2" in message and "is not a year" in message
+
+
 # ---------------------------------------------------------------- edge cases
 
 
