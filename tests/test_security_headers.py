@@ -23,7 +23,7 @@ import dash_bootstrap_components as dbc
 import plotly.graph_objects as go
 import pytest
 from dash import Input, Output, callback, dcc, html
-from playwright.sync_api import Browser
+from playwright.sync_api import Browser, expect
 from werkzeug.serving import make_server
 
 from dashboard.security import BASE_POLICY, STATIC_HEADERS, content_security_policy, install_security_headers
@@ -159,9 +159,11 @@ def test_dash_works_under_the_policy_in_chromium(zoo_url: str, browser: Browser)
         for selector in ("#zoo-bar .main-svg", "#zoo-map path.choroplethlocation", "#zoo-line .main-svg",
                          "#zoo-grid .ag-row"):
             page.wait_for_selector(selector, timeout=20_000)
-        page.wait_for_function("document.querySelector('#zoo-out').innerText === 'chose x'", timeout=20_000)
+        # locator assertions, not wait_for_function: a string predicate may be eval'd in the page, which the CSP
+        # under test rightly refuses
+        expect(page.locator("#zoo-out")).to_have_text("chose x", timeout=20_000)
         page.click("#zoo-btn")
-        page.wait_for_function("document.querySelector('#zoo-btn').title === 'pressed'", timeout=20_000)
+        expect(page.locator("#zoo-btn")).to_have_attribute("title", "pressed", timeout=20_000)
         with page.expect_download(timeout=20_000) as csv_download:
             page.click("#zoo-dl-btn")
         assert csv_download.value.suggested_filename == "zoo.csv"
