@@ -552,21 +552,15 @@ scoped_facts AS (
 )
 """  # noqa: S608 -- constant SQL fragments only; every value is a bound parameter
 
-_YEARLY_SQL = _SCOPE_CTES + """,
+# The waves of a snapshot and, per wave, the respondents and registered members in scope (needs `in_scope`):
+# the coverage ("reported by n of N") of every yearly figure, for one indicator or all of them.
+_COVERAGE_CTES = """
 waves AS (
     SELECT DISTINCT wave AS year
     FROM hot_accepted
     UNION
     SELECT DISTINCT year
     FROM hot_facts
-),
-totals AS (
-    SELECT
-        year,
-        CAST(sum(value) AS BIGINT) AS raw_value,
-        count(DISTINCT mi) AS n_reporting
-    FROM scoped_facts
-    GROUP BY year
 ),
 respondents AS (
     SELECT
@@ -586,7 +580,18 @@ registered AS (
         ON s.joined_year <= w.year
        AND (s.from_year IS NULL OR s.from_year <= w.year)
     GROUP BY w.year
-)
+)"""
+
+_YEARLY_SQL = _SCOPE_CTES + """,
+totals AS (
+    SELECT
+        year,
+        CAST(sum(value) AS BIGINT) AS raw_value,
+        count(DISTINCT mi) AS n_reporting
+    FROM scoped_facts
+    GROUP BY year
+),
+""" + _COVERAGE_CTES + """
 SELECT
     w.year,
     t.raw_value,
@@ -598,7 +603,7 @@ LEFT JOIN totals AS t USING (year)
 LEFT JOIN respondents AS r USING (year)
 LEFT JOIN registered AS g USING (year)
 ORDER BY w.year
-"""  # noqa: S608 -- constant SQL fragments only; every value is a bound parameter
+"""
 
 # _YEARLY_SQL for every indicator at once: the waves, respondents and registered members are the same for all
 # indicators of a selection, so one grouped query replaces one query per indicator (the Progress page's cards).
@@ -614,13 +619,6 @@ scoped_facts AS (
     JOIN in_scope AS s USING (mi)
     WHERE s.from_year IS NULL OR f.year >= s.from_year
 ),
-waves AS (
-    SELECT DISTINCT wave AS year
-    FROM hot_accepted
-    UNION
-    SELECT DISTINCT year
-    FROM hot_facts
-),
 totals AS (
     SELECT
         ic,
@@ -630,25 +628,7 @@ totals AS (
     FROM scoped_facts
     GROUP BY ic, year
 ),
-respondents AS (
-    SELECT
-        a.wave AS year,
-        count(DISTINCT a.mi) AS n_respondents
-    FROM hot_accepted AS a
-    JOIN in_scope AS s USING (mi)
-    WHERE s.from_year IS NULL OR a.wave >= s.from_year
-    GROUP BY a.wave
-),
-registered AS (
-    SELECT
-        w.year,
-        count(s.mi) AS n_registered
-    FROM waves AS w
-    LEFT JOIN in_scope AS s
-        ON s.joined_year <= w.year
-       AND (s.from_year IS NULL OR s.from_year <= w.year)
-    GROUP BY w.year
-)
+""" + _COVERAGE_CTES + """
 SELECT
     i.indicator,
     w.year,
@@ -666,7 +646,7 @@ LEFT JOIN respondents AS r
 LEFT JOIN registered AS g
     ON g.year = w.year
 ORDER BY i.indicator, w.year
-"""  # noqa: S608 -- constant SQL fragments only; every value is a bound parameter
+"""
 
 _BREAKDOWN_SQL = _SCOPE_CTES + """
 SELECT
