@@ -128,9 +128,12 @@ def ledger(partnerships: pd.DataFrame, people_trained: pd.DataFrame, latest_year
     members; share attained only where the pledge is a number of people; pace needed = what remains of that
     pledge spread over the years after the latest wave up to the pledge year.
     """
-    delivered = people_trained.groupby("partnership_id", as_index=True).agg(
-        delivered=("value", "sum"), years_reported=("year", "nunique")
-    )
+    by_partnership = people_trained.groupby("partnership_id")
+    # A year withheld in public mode (NaN) leaves "to date" unknown, not the sum of the other years.
+    delivered = pd.DataFrame({
+        "delivered": by_partnership["value"].sum(skipna=False),
+        "years_reported": by_partnership["year"].nunique(),
+    })
     latest = (
         people_trained[people_trained["year"] == latest_year].set_index("partnership_id")["n_reporting"]
         if latest_year is not None

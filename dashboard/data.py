@@ -30,7 +30,7 @@ import math
 import os
 import re
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -661,22 +661,6 @@ SELECT
 FROM scoped_facts
 WHERE year BETWEEN $year_from AND $year_to
 GROUP BY key
-"""
-
-# The single years of a range breakdown in one query (public mode withholds a range cell like its years).
-_BREAKDOWN_BY_YEAR_SQL = _SCOPE_CTES + """
-SELECT
-    CAST(year AS INTEGER) AS year,
-    CASE $by
-        WHEN 'ecosystem' THEN primary_ecosystem_id
-        WHEN 'member_state' THEN country_code
-        WHEN 'member_type' THEN member_type
-    END AS key,
-    CAST(sum(value) AS BIGINT) AS raw_value,
-    count(DISTINCT mi) AS n_reporting
-FROM scoped_facts
-WHERE year BETWEEN $year_from AND $year_to
-GROUP BY ALL
 """
 
 _PARTNERSHIP_BREAKDOWN_SQL = _SCOPE_CTES + """
@@ -1502,244 +1486,166 @@ def survey_files(vintage: Vintage, wave: int) -> tuple[str, ...]:
 # --------------------------------------------------------------------------------------------------------------
 # Public mode (PACT_PUBLIC=1): small-cell suppression, applied here so every page, export and URL gets it
 # --------------------------------------------------------------------------------------------------------------
-# The rules are dashboard/disclosure.py's. Withheld figures become missing values (NaN): every consumer already
-# shows a missing value as "no figure". Member counts stay: who is a Pact member is public, values are not.
+# The rules are dashboard/disclosure.py's: one release per indicator and year, decided over the atoms (reporting
+# members grouped by everything a filter or a breakdown selects on), and every figure shown only when it follows
+# from that release, so no combination of views gives back what one view withholds. Withheld figures become
+# missing values (NaN): every consumer already shows a missing value as "no figure". Member counts stay: who is
+# a Pact member is public, values are not.
 
-# Rule 3 (differencing) per cell without touching member rows in Python: one grouped query counts, per year, cell
-# key and combination of failed filters, the distinct members reporting the indicator. A member's attributes and
-# its partnership scope are fixed within a year, so each member falls under exactly one combination per year and
-# the counts are what disclosure.relaxation_exposed needs. A filter that is not set fails nobody.
-_UNIT_CTES = """
-WITH partnership_start AS (
+# Per year, the reporting members grouped by primary ecosystem, Member State, member type and the partnerships
+# they had joined by that year (a partnership counts its members from the year they joined, as in every query).
+_ATOMS_SQL = """
+WITH reporting AS (
     SELECT
-        mi,
-        min(joined_year) AS from_year
-    FROM hot_memberships
-    WHERE list_contains($partnerships::VARCHAR[], partnership_id)
-    GROUP BY mi
+        year,
+        mi
+    FROM hot_facts
+    WHERE ic = (SELECT ic FROM hot_indicators WHERE indicator = $indicator)
 ),
-units AS (
+joined AS (
     SELECT
-        f.year,
-        f.mi,
-        CASE $by
-            WHEN 'year' THEN CAST(f.year AS VARCHAR)
-            WHEN 'ecosystem' THEN m.primary_ecosystem_id
-            WHEN 'member_state' THEN m.country_code
-            WHEN 'member_type' THEN m.member_type
-        END AS key,
-        len($ecosystems::VARCHAR[]) > 0
-            AND NOT coalesce(list_contains($ecosystems::VARCHAR[], m.primary_ecosystem_id), false) AS fail_ecosystem,
-        len($countries::VARCHAR[]) > 0
-            AND NOT coalesce(list_contains($countries::VARCHAR[], m.country_code), false) AS fail_country,
-        len($member_types::VARCHAR[]) > 0
-            AND NOT coalesce(list_contains($member_types::VARCHAR[], m.member_type), false) AS fail_member_type,
-        len($partnerships::VARCHAR[]) > 0 AND NOT coalesce(f.year >= ps.from_year, false) AS fail_partnership
-    FROM hot_facts AS f
-    JOIN hot_members AS m USING (mi)
-    LEFT JOIN partnership_start AS ps USING (mi)
-    WHERE f.ic = (SELECT ic FROM hot_indicators WHERE indicator = $indicator)
-      AND f.year BETWEEN $year_from AND $year_to
+        r.year,
+        r.mi,
+        list_sort(list_distinct(list(ms.partnership_id))) AS partnerships
+    FROM reporting AS r
+    LEFT JOIN hot_memberships AS ms
+        ON ms.mi = r.mi
+       AND ms.joined_year <= r.year
+    GROUP BY r.year, r.mi
 )
-"""
-
-_MASK_COUNTS_SQL = _UNIT_CTES + """
 SELECT
-    year,
-    key,
-    fail_ecosystem,
-    fail_country,
-    fail_member_type,
-    fail_partnership,
-    count(DISTINCT mi) AS n_members
-FROM units
+    CAST(j.year AS INTEGER) AS year,
+    m.primary_ecosystem_id AS ecosystem,
+    m.country_code AS member_state,
+    m.member_type,
+    j.partnerships,
+    count(*) AS n_members
+FROM joined AS j
+JOIN hot_members AS m USING (mi)
 GROUP BY ALL
+ORDER BY ALL
 """
 
-# Per year, each partnership's reporting members among those the filters keep (a member kept in any year of the
-# range counts in every year of it): the groups whose nesting is checked.
-_PARTNERSHIP_GROUPS_SQL = _UNIT_CTES + """,
-in_scope AS (
-    SELECT DISTINCT mi
-    FROM units
-    WHERE NOT (fail_ecosystem OR fail_country OR fail_member_type OR fail_partnership)
-)
-SELECT DISTINCT
-    ms.partnership_id,
-    f.year,
-    f.mi
-FROM hot_facts AS f
-JOIN hot_memberships AS ms
-    ON ms.mi = f.mi
-   AND ms.joined_year <= f.year
-WHERE f.ic = (SELECT ic FROM hot_indicators WHERE indicator = $indicator)
-  AND f.year BETWEEN $year_from AND $year_to
-  AND ($scoped = false OR f.mi IN (SELECT mi FROM in_scope))
-"""  # noqa: S608 -- constant SQL fragments only; every value is a bound parameter
-
-_FAIL_COLUMNS = (
-    ("fail_ecosystem", "ecosystems"),
-    ("fail_country", "countries"),
-    ("fail_member_type", "member_types"),
-    ("fail_partnership", "partnerships"),
-)
-_ALL_YEARS = (-32768, 32767)  # hot_facts.year is a SMALLINT
+# Filter name -> the atom column it selects on; a breakdown by ecosystem, member_state or member_type uses the
+# atom column of the same name.
+_FILTER_COLUMNS = (("ecosystems", "ecosystem"), ("countries", "member_state"), ("member_types", "member_type"))
+_CELL_COLUMNS = ("ecosystem", "member_state", "member_type")
 
 
-def _unit_params(indicator: str, filters: Filters, by: str, year_from: int, year_to: int) -> dict[str, object]:
-    return {"indicator": indicator, "by": by, "year_from": year_from, "year_to": year_to, **filters.params()}
+@dataclass(frozen=True)
+class _YearRelease:
+    """One indicator's atoms in one year and the release decided over them."""
+
+    atoms: pd.DataFrame  # ecosystem, member_state, member_type, n_members
+    partnership_ids: tuple[str, ...]
+    joined: np.ndarray  # bool, atoms x partnership_ids: the partnerships each atom's members had joined
+    release: disclosure.Release
+
+    def scope(self, filters: Filters) -> np.ndarray:
+        """The atoms a selection keeps (filters combine with "and", values within one with "or")."""
+        kept = np.ones(len(self.atoms), dtype=bool)
+        for name, column in _FILTER_COLUMNS:
+            values = getattr(filters, name)
+            if values:
+                kept &= self.atoms[column].isin(values).to_numpy(dtype=bool)
+        if filters.partnerships:
+            kept &= self.in_any(filters.partnerships)
+        return kept
+
+    def in_any(self, partnerships: tuple[str, ...]) -> np.ndarray:
+        columns = [k for k, p in enumerate(self.partnership_ids) if p in partnerships]
+        return self.joined[:, columns].any(axis=1)
+
+    def cell(self, by: str, key: object) -> np.ndarray:
+        """The atoms in one cell of a breakdown (by ecosystem, member_state, member_type or partnership)."""
+        if by == "partnership":
+            return self.in_any((str(key),))
+        return _attribute_cell(self.atoms, by, key)
 
 
-def _exposed_by_year(
-    vintage: Vintage, indicator: str, filters: Filters, by: str, keys: list[str], year_from: int, year_to: int
-) -> dict[int, np.ndarray]:
-    """Per year with facts in the range: for each key, whether its cell is built from 1 or 2 members or some
-    relaxation of the filters and of the cell itself ("key = this one", the last filter) isolates 1 or 2.
+def _attribute_cell(atoms: pd.DataFrame, column: str, key: object) -> np.ndarray:
+    """The atoms whose `column` is `key` (a missing key: the atoms where it is missing, as SQL groups them)."""
+    values = atoms[column]
+    return (values.isna() if pd.isna(key) else values == key).to_numpy(dtype=bool)
 
-    With `by=""` there is no cell filter and one entry per year (the filtered total)."""
-    counts = _query(vintage, _MASK_COUNTS_SQL, _unit_params(indicator, filters, by, year_from, year_to))
-    active = [column for column, name in _FAIL_COLUMNS if getattr(filters, name)]
-    mask = np.zeros(len(counts), dtype=np.int64)
-    for bit, column in enumerate(active):
-        mask |= counts[column].to_numpy(dtype=bool).astype(np.int64) << bit
-    size = 1 << len(active)
-    key_index = {key: k for k, key in enumerate(keys)}
-    # Rows whose key is no cell of the breakdown (or missing) still fail the cell filter of every cell: they
-    # land in the extra row len(keys) and count in the totals below.
-    position = np.array([key_index.get(key, len(keys)) if isinstance(key, str) else len(keys)
-                         for key in counts["key"]], dtype=np.int64)
-    n_members = counts["n_members"].to_numpy(dtype=np.int64)
-    years = counts["year"].to_numpy(dtype=np.int64)
-    exposed: dict[int, np.ndarray] = {}
-    for year in np.unique(years):
-        here = years == year
-        histogram = np.zeros((len(keys) + 1, size), dtype=np.int64)
-        np.add.at(histogram, (position[here], mask[here]), n_members[here])
-        total = histogram.sum(axis=0)
-        if not by:
-            per_cell = total[np.newaxis, :]
+
+def _plan_year(atoms: pd.DataFrame) -> _YearRelease:
+    ids = tuple(sorted({p for listed in atoms["partnerships"] for p in listed}))
+    position = {p: k for k, p in enumerate(ids)}
+    joined = np.zeros((len(atoms), len(ids)), dtype=bool)
+    for row, listed in enumerate(atoms["partnerships"]):
+        joined[row, [position[p] for p in listed]] = True
+    atoms = atoms[["ecosystem", "member_state", "member_type", "n_members"]].reset_index(drop=True)
+    sizes = atoms["n_members"].to_numpy(dtype=np.int64)
+    # The order of importance: the EU total, then each breakdown's cells, largest first (so a breakdown's
+    # complement is its smallest cell that is safe on its own).
+    candidates = [np.ones(len(atoms), dtype=bool)]
+    for column in _CELL_COLUMNS:
+        cells = atoms.groupby(column, dropna=False, sort=True)["n_members"].sum()
+        for key in cells.sort_values(ascending=False, kind="stable").index:
+            candidates.append(_attribute_cell(atoms, column, key))
+    members = (joined * sizes[:, np.newaxis]).sum(axis=0)
+    for k in sorted(range(len(ids)), key=lambda k: (-members[k], ids[k])):
+        candidates.append(joined[:, k])
+    return _YearRelease(atoms, ids, joined, disclosure.plan_release(sizes, np.array(candidates)))
+
+
+@_cached
+def _releases(vintage: Vintage, indicator: str) -> dict[int, _YearRelease]:
+    """Per year with facts, the indicator's release (shared by every cached result: never altered)."""
+    frame = _query(vintage, _ATOMS_SQL, {"indicator": indicator})
+    return {int(year): _plan_year(atoms) for year, atoms in frame.groupby("year", sort=True)}
+
+
+def _shown(
+    vintage: Vintage, indicator: str, filters: Filters, by: str, keys: list[object], year_from: int, year_to: int
+) -> np.ndarray:
+    """Per key, whether its figure (the cell of breakdown `by`, or with `by=""` the filtered total, one key)
+    follows from the release in every year of the range."""
+    shown = np.ones(len(keys), dtype=bool)
+    for year, planned in _releases(vintage, indicator).items():
+        if not year_from <= year <= year_to:
+            continue
+        scope = planned.scope(filters)
+        if by == "year":
+            views = np.array([scope if key == str(year) else np.zeros_like(scope) for key in keys])
+        elif by:
+            views = np.array([scope & planned.cell(by, key) for key in keys])
         else:
-            inside = histogram[: len(keys)]
-            # The cell filter is the highest bit: its members pass it, everyone else fails it.
-            per_cell = np.concatenate([inside, total[np.newaxis, :] - inside], axis=1)
-        selected = per_cell[:, 0]
-        small = (selected > 0) & (selected < disclosure.THRESHOLD)
-        exposed[int(year)] = small | disclosure.relaxation_exposed(per_cell)
-    return exposed
+            views = scope[np.newaxis, :]
+        shown &= planned.release.shows(views)
+    return shown
 
 
-def _withhold_yearly(vintage: Vintage, indicator: str, filters: Filters, frame: pd.DataFrame) -> pd.DataFrame:
-    """A filtered total is withheld in a year when it is built from 1 or 2 members, or some relaxation of its
-    filters isolates 1 or 2 members (see disclosure.relaxation_exposed)."""
+def _withhold(frame: pd.DataFrame, shown: np.ndarray) -> pd.DataFrame:
     frame = frame.copy()
-    exposed = _exposed_by_year(vintage, indicator, filters, "", [], *_ALL_YEARS)
-    hide = pd.Series([bool(exposed[y][0]) if y in exposed else False for y in frame["year"].astype(int)],
-                     index=frame.index, dtype=bool)
-    frame["value"] = frame["value"].where(~hide, float("nan"))
-    frame["raw_value"] = frame["raw_value"].astype("Float64").where(~hide, pd.NA)
+    frame["value"] = frame["value"].where(shown, float("nan")).astype("float64")
+    frame["raw_value"] = frame["raw_value"].astype("Float64").where(shown, pd.NA)
     return frame
 
 
-def _partnership_groups(
-    vintage: Vintage, indicator: str, filters: Filters | None, year_from: int, year_to: int
-) -> dict[int, dict[str, frozenset[int]]]:
-    """Per year, each partnership's reporting members (integer member keys); `filters=None` keeps everyone."""
-    params = _unit_params(indicator, filters or NO_FILTERS, "", year_from, year_to)
-    frame = _query(vintage, _PARTNERSHIP_GROUPS_SQL, {**params, "scoped": filters is not None})
-    groups: dict[int, dict[str, frozenset[int]]] = {}
-    for (year, partnership), members in frame.groupby(["year", "partnership_id"], sort=True)["mi"]:
-        groups.setdefault(int(year), {})[str(partnership)] = frozenset(members.tolist())
-    return groups
-
-
-def _risky_partnerships(groups: Mapping[str, frozenset[int]]) -> set[str]:
-    """Partnerships built from 1 or 2 members, or nested in another with 1 or 2 members more."""
-    return disclosure.nested_group_risk(groups) | {
-        key for key, ids in groups.items() if 0 < len(ids) < disclosure.THRESHOLD
-    }
+def _withhold_yearly(vintage: Vintage, indicator: str, filters: Filters, frame: pd.DataFrame) -> pd.DataFrame:
+    if filters.is_empty:
+        # The EU total is the release's first figure: published unless built from 1 or 2 members. Deciding it
+        # here spares the Progress page a release per indicator.
+        shown = ~frame["n_reporting"].between(1, disclosure.THRESHOLD - 1).to_numpy(dtype=bool)
+    else:
+        shown = np.array([_shown(vintage, indicator, filters, "", [None], y, y)[0] for y in frame["year"]], dtype=bool)
+    return _withhold(frame, shown)
 
 
 def _withhold_breakdown(
     vintage: Vintage, indicator: str, by: str, year_from: int, year_to: int, filters: Filters, frame: pd.DataFrame
 ) -> pd.DataFrame:
-    """Primary (and, per year of the range, differencing) withholding per cell; secondary within the breakdown.
-
-    A cell over a year range is withheld when any single year of it would be: range totals differenced give
-    single years. Member States, primary ecosystems and member types partition the members, so the withheld
-    cells are complemented against the breakdown's total; partnerships overlap and add up to nothing shown,
-    but one nested in another can be differenced (disclosure.nested_group_risk)."""
-    if by == "partnership":
-        risky: set[str] = set()
-        for year_groups in _partnership_groups(vintage, indicator, filters, year_from, year_to).values():
-            risky |= _risky_partnerships(year_groups)
-        flagged = frame["key"].isin(risky).to_numpy(dtype=bool)
-        margins: list[tuple[str, ...]] = []
-    else:
-        keys = [str(key) for key in frame["key"]]
-        exposed = _exposed_by_year(vintage, indicator, filters, by, keys, year_from, year_to)
-        flagged = np.zeros(len(keys), dtype=bool)
-        for in_year in exposed.values():
-            flagged |= in_year
-        margins = [] if by == "year" else [()]
-        if by != "year" and year_from < year_to:
-            # A range cell is the sum of its single years, each on screen with its own secondary suppression:
-            # shown while one of its years is withheld, it gives that year back (range minus the other years),
-            # and with it the withheld cell that year's complement protects. So it is withheld like any of its
-            # years, each year suppressed exactly as its own single-year breakdown is.
-            position = {key: k for k, key in enumerate(keys)}
-            params = {"indicator": indicator, "by": by, "year_from": year_from, "year_to": year_to,
-                      **filters.params()}
-            years = _query(vintage, _BREAKDOWN_BY_YEAR_SQL, params)
-            scale = indicator_meta(vintage, indicator).scale
-            for year, cells in years.groupby("year", sort=True):
-                at = np.array([position[str(key)] for key in cells["key"]], dtype=np.int64)
-                primary = exposed[int(year)][at] if int(year) in exposed else np.zeros(len(at), dtype=bool)
-                single = cells.assign(value=cells["raw_value"].astype("float64") / scale, key=cells["key"].astype(str))
-                flagged[at[_suppressed(single, primary, margins, indicator, by)]] = True
-    withheld = _suppressed(frame, flagged, margins, indicator, by)
-    frame = frame.copy()
-    frame["value"] = frame["value"].where(~withheld, float("nan")).astype("float64")
-    frame["raw_value"] = frame["raw_value"].astype("Float64").where(~withheld, pd.NA)
-    return frame
-
-
-def _suppressed(
-    cells: pd.DataFrame, primary: np.ndarray, margins: list[tuple[str, ...]], indicator: str, by: str
-) -> np.ndarray:
-    """Which cells disclosure.suppress_cells withholds, cells flagged `primary` counting as built from one member
-    (so they go first). Cells are taken in key order, so a year's cells are suppressed the same way in its own
-    breakdown and inside a range."""
-    order = np.argsort(cells["key"].astype(str).to_numpy(), kind="stable")
-    sorted_cells = pd.DataFrame({
-        "key": cells["key"].to_numpy()[order],
-        "value": cells["value"].to_numpy(dtype="float64")[order],
-        "n_members": np.where(primary, 1, cells["n_reporting"].to_numpy(dtype=np.int64))[order],
-    })
-    suppressed = disclosure.suppress_cells(sorted_cells, margins=margins)
-    withheld = np.zeros(len(cells), dtype=bool)
-    withheld[order] = suppressed.cells["suppressed"].to_numpy(dtype=bool)
-    if suppressed.withheld_totals:
-        # The breakdown's only margin is its own total (shown as the yearly total elsewhere), and with one
-        # equation suppress_cells never leaves a withheld cell alone, so it reports no total to withhold
-        # (tests/test_public_mode.py checks this over every small table). Should that ever change, the total
-        # cannot be withheld from here: every cell is withheld instead, so nothing is pinned by it.
-        log.warning("public mode: %s by %s would need a total withheld; every cell withheld", indicator, by)
-        withheld[:] = True
-    return withheld
+    return _withhold(frame, _shown(vintage, indicator, filters, by, list(frame["key"]), year_from, year_to))
 
 
 def _withhold_partnership_values(vintage: Vintage, indicator: str, frame: pd.DataFrame) -> pd.DataFrame:
-    hide = {
-        (key, year)
-        for year, groups in _partnership_groups(vintage, indicator, None, *_ALL_YEARS).items()
-        for key in _risky_partnerships(groups)
-    }
-    frame = frame.copy()
-    mask = pd.Series([(p, int(y)) in hide for p, y in zip(frame["partnership_id"], frame["year"], strict=True)],
-                     index=frame.index, dtype=bool)
-    frame["value"] = frame["value"].where(~mask, float("nan"))
-    frame["raw_value"] = frame["raw_value"].astype("Float64").where(~mask, pd.NA)
-    return frame
+    shown = np.ones(len(frame), dtype=bool)
+    for year, rows in frame.groupby("year", sort=False).indices.items():
+        keys = list(frame["partnership_id"].iloc[rows])
+        shown[rows] = _shown(vintage, indicator, NO_FILTERS, "partnership", keys, int(year), int(year))
+    return _withhold(frame, shown)
 
 
 def _public_rejects(vintage: Vintage) -> pd.DataFrame:

@@ -1,48 +1,45 @@
-"""Public-mode statistical disclosure control: small-cell suppression as pure functions.
+"""Public-mode statistical disclosure control: one consistent release per indicator and year, as pure functions.
 
-In public mode (`PACT_PUBLIC=1`) no figure may let a reader work out one member's reported value. The rules,
-applied by `dashboard/data.py` to every result before any page, export or URL sees it:
+In public mode (`PACT_PUBLIC=1`) no figure may let a reader work out what 1 or 2 members reported, from one view
+or by combining any number of them. Deciding suppression view by view cannot promise that: a cell withheld as the
+complement of a small one in one breakdown can be shown as a filtered total in another view, and the small cell
+comes back by subtraction. So suppression is decided once per indicator and year, over the finest cells every
+view is built from, and every view is derived from that decision:
 
-1. **Primary suppression.** A figure built from 1 or 2 members (fewer than `THRESHOLD`) is withheld. A figure
-   built from 0 members is not secret (nobody reported) and stays as it is.
-2. **Secondary suppression.** Where cells add up to a total the reader can also see (a breakdown and its total;
-   the rows and the columns of a year × category table), one withheld cell could be recovered as total minus
-   the others. So in every such group the withheld cells are at least two and together cover at least
-   `THRESHOLD` members; more cells are withheld (the smallest first) until that holds, across all groups, until
-   nothing changes.
-3. **Differencing.** Two filter combinations must not isolate a few members: if a selection S can be widened to
-   a selection R by dropping any subset of its filters, the members in R but not in S must be none or at least
-   `THRESHOLD`, otherwise total(R) - total(S) would disclose them. `differencing_risk` decides this from each
-   unit's set of failed filters, `relaxation_exposed` from the count of members per set of failed filters
-   (what `data.py` gets from one grouped query for every cell of a breakdown at once), so neither needs one
-   query per combination.
-4. **Nested groups.** Overlapping groups (partnerships: a member may be in several) can still be differenced
-   when one group's members are a subset of another's; `nested_group_risk` finds those pairs.
-5. **No member-level rows.** Rejects and corrections are shown as counts by reason, never row by row.
+1. **Atoms.** The members who reported the indicator in the year, grouped by everything a filter or a breakdown
+   can select on (primary ecosystem, Member State, member type, the partnerships joined by that year). Every
+   figure a page, an export or the data URL can show is the sum over a set of atoms.
+2. **The release.** Candidate figures are taken in a fixed order of importance: the EU total, then each
+   ecosystem, Member State, member type and partnership, the largest first. Each is published only if, with
+   everything published before it, no linear combination of published figures involves fewer than `THRESHOLD`
+   members (`disclosing_sets`, exact linear algebra). A figure built from 1 or 2 members fails at once (primary
+   suppression); a figure that would complete the subtraction giving a small one back fails too (secondary
+   suppression: the smallest safe one is the last of its breakdown, so it is the one withheld); so does a
+   partnership nested in another with 1 or 2 members more, or any subtler combination across breakdowns.
+3. **Views.** A figure is shown only when it follows from the release (`Release.shows`: it lies in the span of the
+   published figures), whatever filters, breakdown or year range produced it. Everything a reader can see, on any
+   number of pages, is then a combination of published figures, none of which discloses fewer than `THRESHOLD`
+   members. A figure over several years is shown when each of its years is.
+4. **No member-level rows.** Rejects and corrections are shown as counts by reason, never row by row.
 
-Member counts ("reported by n of N members") are not withheld: who is a Pact member is public (the Pact's
-member list), the reported values are not.
+Member counts ("reported by n of N members") are not withheld: who is a Pact member is public (the Pact's member
+list), the reported values are not.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping, Sequence
-from typing import NamedTuple
+from collections.abc import Mapping
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 THRESHOLD = 3
-PRIMARY = "primary"
-SECONDARY = "secondary"
-SUPPRESSED_LABEL = "withheld (fewer than 3 members)"
-
-# Columns that identify a member or a submission; never sent to the browser in public mode.
-MEMBER_LEVEL_COLUMNS = (
-    "member_id", "contribution_id", "organisation", "row", "value", "old_value", "new_value",
-    "created_at", "updated_at", "submitted_at", "corrected_by",
-)
+# Numerical tolerance on squared lengths. A vector counts as following from the published figures when its squared
+# distance to their span is below it (rounding leaves ~1e-25 for 0/1 vectors over 1e5 atoms); a combination
+# counts as disclosing when it comes within it of living on small atoms alone (erring towards withholding).
+_TOL = 1e-9
 
 
 def public_mode(environ: Mapping[str, str] | None = None) -> bool:
@@ -51,232 +48,136 @@ def public_mode(environ: Mapping[str, str] | None = None) -> bool:
     return env.get("PACT_PUBLIC", "").strip().lower() in {"1", "true", "yes"}
 
 
-class Suppressed(NamedTuple):
-    """The cells with withheld values marked, and the group totals that must be withheld too."""
+@dataclass(frozen=True)
+class Release:
+    """Which candidate figures of one indicator and year are published, and the span they open to a reader."""
 
-    cells: pd.DataFrame
-    withheld_totals: list[dict[str, object]]  # e.g. [{"ecosystem_id": "tourism"}]; {} is the overall total
+    published: np.ndarray  # bool, one per candidate
+    spanning: np.ndarray  # bool rows over the atoms: the published figures that each added something new
+
+    @property
+    def basis(self) -> np.ndarray:
+        """Orthonormal rows spanning the published figures (computed when asked: a few MB at 100x the sample,
+        against the bool rows' few hundred kB kept in the cache)."""
+        if self.spanning.shape[0] == 0:
+            return np.zeros((0, self.spanning.shape[1]))
+        q, _ = np.linalg.qr(self.spanning.T.astype(np.float64))
+        return q.T
+
+    def shows(self, views: np.ndarray) -> np.ndarray:
+        """For each view (a bool row over the atoms: the atoms its figure sums), whether that figure follows
+        from the published ones. An empty view (nobody reported) reveals nothing and is shown."""
+        views = np.atleast_2d(np.asarray(views, dtype=np.float64))
+        if views.shape[1] != self.spanning.shape[1]:
+            raise ValueError(f"Release.shows: views have {views.shape[1]} atoms, the release {self.spanning.shape[1]}")
+        return _residual(views, self.basis) <= _TOL
 
 
-def suppress_cells(
-    frame: pd.DataFrame,
-    *,
-    margins: Sequence[Sequence[str]] = ((),),
-    count_col: str = "n_members",
-    members_col: str | None = None,
-    value_cols: Sequence[str] = ("value",),
-    threshold: int = THRESHOLD,
-) -> Suppressed:
-    """Withhold small cells and enough complementary cells that no withheld value can be recovered.
+def plan_release(sizes: np.ndarray, candidates: np.ndarray, *, threshold: int = THRESHOLD) -> Release:
+    """Publish the candidates in order, each only if the published set then discloses no fewer than `threshold`
+    members (see the module docstring). `sizes`: members per atom; `candidates`: bool, one row per candidate
+    figure over the atoms.
 
-    `frame` has one row per published cell, its member count in `count_col` and its figures in `value_cols`.
-    `margins` lists the additive groups the reader can see totals of: each entry names the columns that are
-    constant within a group whose cells add up to a shown total. `[()]` (the default) is one breakdown with its
-    overall total; `[("year",), ("ecosystem_id",)]` is a year × ecosystem table with both row and column totals;
-    `[]` means the cells add up to nothing shown (only primary suppression applies).
-
-    `members_col`, when given, holds each cell's member ids (any iterable): needed when a member can sit in
-    several cells of a group (the years of one ecosystem), where counts do not add up. Without it the cells of
-    a group are taken to hold distinct members (a partition: Member States, primary ecosystems, member types).
-
-    A group's total is taken to be shown only when it covers at least `threshold` members (otherwise it is
-    withheld where it appears, by the same rule). Within every shown group, the withheld cells are none, or at
-    least two covering at least `threshold` members; and no withheld cell is determined by the shown figures
-    (checked exactly, by linear algebra over the group equations). Cells are added cheapest first (fewest
-    members, then smallest value), skipping a cell that would itself be determined; where no cell can break an
-    exposure, the smallest total involved is withheld instead and reported in `withheld_totals`.
-
-    Returns the cells (a new frame: withheld values set to missing, plus `suppressed` (bool) and `suppression`
-    ("", "primary" or "secondary")) and the totals the caller must withhold.
-    """
-    if count_col not in frame.columns:
-        raise KeyError(f"suppress_cells: frame has no member-count column {count_col!r}")
-    out = frame.copy().reset_index(drop=True)
-    counts = [int(c) for c in out[count_col].fillna(0).astype("int64")]
-    members = None if members_col is None else [frozenset(m) for m in out[members_col]]
-    reason = ["" for _ in range(len(out))]
-    for i, n in enumerate(counts):
-        if 0 < n < threshold:
-            reason[i] = PRIMARY
-
-    def coverage(cells: Iterable[int]) -> int:
-        cells = list(cells)
-        if members is None:
-            return sum(counts[i] for i in cells)
-        return len(frozenset().union(*(members[i] for i in cells))) if cells else 0
-
-    groups: list[tuple[dict[str, object], list[int]]] = [
-        (key, index)
-        for cols in margins
-        for key, index in _group_indices(out, list(cols))
-        if coverage(index) >= threshold
-    ]
-    withheld_totals: list[dict[str, object]] = []
-
-    def withheld() -> list[int]:
-        return [i for i, r in enumerate(reason) if r]
-
-    def complement(index: list[int]) -> int | None:
-        # A zero-member cell is known to be empty: withholding it protects nothing. A cell that the shown
-        # totals pin down protects nothing either, so the cheapest cell that stays undetermined is taken.
-        candidates = sorted(
-            (i for i in index if not reason[i] and counts[i] > 0),
-            key=lambda i: (counts[i], _magnitude(out, value_cols, i), i),
-        )
-        shown = [g for _, g in groups]
-        for i in candidates:
-            if i not in _determined_cells(shown, [*withheld(), i]):
-                return i
-        return candidates[0] if candidates else None
-
-    while True:
-        changed = False
-        for _, index in groups:
-            hidden = [i for i in index if reason[i]]
-            if not hidden or (len(hidden) >= 2 and coverage(hidden) >= threshold):
-                continue
-            pick = complement(index)
-            if pick is not None:
-                reason[pick] = SECONDARY
-                changed = True
-        if changed:
+    Incremental: the Gram matrix of the published span restricted to the small atoms is kept, and its
+    eigenvalues of 1 count the published vectors living on small atoms alone. A candidate that leaves that count
+    unchanged leaves that space unchanged, so it can disclose nothing new; only one that grows it is checked
+    set by set (`_disclosing`)."""
+    sizes = np.asarray(sizes, dtype=np.int64)
+    candidates = np.atleast_2d(np.asarray(candidates, dtype=bool))
+    if candidates.shape[1] != len(sizes):
+        raise ValueError(f"plan_release: {candidates.shape[1]} atoms in the candidates, {len(sizes)} sizes")
+    if (sizes <= 0).any():
+        raise ValueError("plan_release: every atom holds at least one member")
+    _check_threshold(threshold)
+    small = np.flatnonzero(sizes < threshold)
+    rows = np.zeros((len(candidates), len(sizes)))  # the basis is rows[:rank]
+    rank = 0
+    gram = np.zeros((0, 0))  # rows[:rank, small] @ rows[:rank, small].T
+    on_small = 0  # the dimension of the published vectors living on small atoms alone
+    published = np.zeros(len(candidates), dtype=bool)
+    spanning: list[int] = []
+    for i, row in enumerate(candidates):
+        direction = _new_direction(row.astype(np.float64), rows[:rank])
+        if direction is None:  # nothing new: already follows from what is published (or empty)
+            published[i] = True
             continue
-        exposed = _determined_cells([g for _, g in groups], withheld())
-        if not exposed:
-            break
-        before = len(exposed)
-        for cell in exposed:
-            for _, index in sorted(
-                (g for g in groups if cell in g[1]), key=lambda g: sum(1 for i in g[1] if reason[i])
-            ):
-                pick = complement(index)
-                if pick is not None and len(_determined_cells([g for _, g in groups], [*withheld(), pick])) < before:
-                    reason[pick] = SECONDARY
-                    changed = True
-                    break
-            if changed:
-                break
-        if changed:
+        cross = rows[:rank, small] @ direction[small]
+        trial_gram = np.block([
+            [gram, cross[:, np.newaxis]],
+            [cross[np.newaxis, :], np.array([[direction[small] @ direction[small]]])],
+        ])
+        rows[rank] = direction
+        inside = _small_space(rows[: rank + 1, small], trial_gram)
+        if len(inside) > on_small and _disclosing(inside, small, sizes, threshold):
             continue
-        # No cell breaks the exposure: withhold the smallest total that takes part in it.
-        involved = [g for g in groups if any(reason[i] for i in g[1])]
-        drop = min(involved, key=lambda g: (coverage(g[1]), len(g[1])))
-        groups.remove(drop)
-        withheld_totals.append(drop[0])
-
-    suppressed = pd.Series([bool(r) for r in reason], index=out.index, dtype=bool)
-    for col in value_cols:
-        out[col] = out[col].astype("Float64") if _is_numeric(out[col]) else out[col].astype(object)
-        out.loc[suppressed, col] = pd.NA
-    out["suppressed"] = suppressed
-    out["suppression"] = pd.Series(reason, index=out.index, dtype=object).astype(str)
-    return Suppressed(out, withheld_totals)
+        rank, gram, on_small = rank + 1, trial_gram, len(inside)
+        published[i] = True
+        spanning.append(i)
+    return Release(published=published, spanning=candidates[spanning])
 
 
-def differencing_risk(units: pd.DataFrame, *, n_filters: int, threshold: int = THRESHOLD) -> bool:
-    """True when some widening of a filtered selection would isolate 1 or 2 members.
+def disclosing_sets(basis: np.ndarray, sizes: np.ndarray, *, threshold: int = THRESHOLD) -> list[tuple[int, ...]]:
+    """The sets of atoms holding fewer than `threshold` members on which some combination of the published
+    figures (rows of the orthonormal `basis`) depends alone; empty when the release is safe.
 
-    `units` has one row per unit that could enter the figure under some relaxation of the filters (for a
-    member-level figure: a (member, year) fact of the indicator), with `member_id` and `fail_mask`: bit k set
-    when the unit fails filter k. The selection is the units with mask 0. Dropping the filters in a set T
-    widens it by the units whose failed filters all lie in T; for every non-empty T, the members added must be
-    none or at least `threshold`.
+    A combination involving only atoms of fewer than `threshold` members in all lies in the published span and
+    in the span of those atoms' unit vectors: the published vectors living on small atoms alone are found first
+    (`_small_space`), then a set of atoms discloses when some unit vector on it lies in that space. With
+    `threshold` 3 such a set is one atom of 1 or 2 members or two atoms of 1 member each.
     """
-    if n_filters < 0 or n_filters > 16:
-        raise ValueError(f"differencing_risk: n_filters must be within 0..16, got {n_filters}")
-    failing = units.loc[units["fail_mask"] != 0, ["member_id", "fail_mask"]].drop_duplicates()
-    if failing.empty:
-        return False
-    masks = failing["fail_mask"].astype("int64").to_numpy()
-    size = 1 << n_filters
-    if failing["member_id"].is_unique:
-        # Each member fails under one mask: the members added by T are a sum of per-mask counts.
-        return bool(relaxation_exposed(np.bincount(masks, minlength=size), threshold=threshold))
-    # A member failing under several masks enters with the first of them that T covers: count each member
-    # once per relaxation, grouped by its set of masks (few distinct sets in practice).
-    relaxed = np.arange(size, dtype=np.int64)
-    added = np.zeros(size, dtype=np.int64)
-    signatures = failing.groupby("member_id", sort=False)["fail_mask"].agg(lambda m: tuple(sorted(set(m))))
-    for signature, n_members in signatures.value_counts(sort=False).items():
-        covered = np.zeros(size, dtype=bool)
-        for mask in signature:
-            covered |= (np.int64(mask) & ~relaxed) == 0
-        added += covered * int(n_members)
-    added = added[1:]
-    return bool(((added > 0) & (added < threshold)).any())
+    _check_threshold(threshold)
+    sizes = np.asarray(sizes, dtype=np.int64)
+    small = np.flatnonzero(sizes < threshold)
+    if small.size == 0 or basis.shape[0] == 0:
+        return []
+    restricted = basis[:, small]
+    return _disclosing(_small_space(restricted, restricted @ restricted.T), small, sizes, threshold)
 
 
-def relaxation_exposed(counts: np.ndarray, *, threshold: int = THRESHOLD) -> np.ndarray:
-    """Rule 3 on a histogram: whether some widening of the selection isolates 1 or 2 members.
-
-    `counts[..., m]` is the number of members that fail exactly the filters in bit mask `m` (each member under
-    one mask; mask 0 is the selection); the last axis has length 2**n for n filters, leading axes hold
-    independent selections (one per cell of a breakdown). Dropping the filters in T adds the members of every
-    non-zero mask inside T: a sum over subsets, computed for all T at once by the subset-sum (zeta) transform,
-    so the cost is n * 2**n per selection, whatever the number of members. Returns a bool per selection.
-    """
-    counts = np.asarray(counts, dtype=np.int64)
-    size = counts.shape[-1]
-    n_filters = size.bit_length() - 1
-    if size != 1 << n_filters:
-        raise ValueError(f"relaxation_exposed: the last axis must have 2**n entries, got {size}")
-    lead = counts.shape[:-1]
-    subset_sums = counts.reshape(-1, size).copy()
-    for bit in range(n_filters):
-        step = 1 << bit
-        # Entries with the bit set gain the entries without it: after every bit, entry T sums all masks in T.
-        view = subset_sums.reshape(len(subset_sums), size // (2 * step), 2, step)
-        view[:, :, 1, :] += view[:, :, 0, :]
-    added = subset_sums[:, 1:] - subset_sums[:, :1]
-    return ((added > 0) & (added < threshold)).any(axis=1).reshape(lead)
+def _check_threshold(threshold: int) -> None:
+    if not 1 <= threshold <= 3:
+        raise ValueError(f"disclosure checks sets of one or two atoms, so a threshold of 1 to 3, not {threshold}")
 
 
-def nested_group_risk(members_by_group: Mapping[str, Iterable[str]], *, threshold: int = THRESHOLD) -> set[str]:
-    """Groups whose figure, differenced with a group nested in or around it, isolates 1 or 2 members.
+def _small_space(restricted: np.ndarray, gram: np.ndarray) -> np.ndarray:
+    """Orthonormal rows (over the small atoms) spanning the published vectors that live on small atoms alone.
 
-    For every pair where one group's members are a subset of the other's and the difference holds 1 or 2
-    members, the smaller group is returned: withholding it breaks the subtraction (the larger one may still be
-    shown, it alone reveals nothing). Pairs with equal membership give the same figure twice and disclose
-    nothing.
-    """
-    sets = {name: frozenset(members) for name, members in members_by_group.items()}
-    # Only groups whose sizes differ by 1 to threshold - 1 can form such a pair: the subset test runs on those.
-    by_size: dict[int, list[str]] = {}
-    for name, members in sets.items():
-        by_size.setdefault(len(members), []).append(name)
-    risky: set[str] = set()
-    for size, smaller in by_size.items():
-        for gap in range(1, threshold):
-            for name_b in by_size.get(size + gap, ()):
-                b = sets[name_b]
-                risky.update(name_a for name_a in smaller if sets[name_a] <= b)
-    return risky
+    `restricted` is the orthonormal basis cut to the small atoms and `gram` its Gram matrix: a combination c of
+    the basis has its whole length on the small atoms exactly when c is an eigenvector of `gram` with
+    eigenvalue 1, and then c @ restricted is that vector."""
+    if gram.shape[0] == 0:
+        return np.zeros((0, restricted.shape[1]))
+    values, vectors = np.linalg.eigh(gram)
+    keep = values >= 1.0 - _TOL
+    return (vectors[:, keep].T @ restricted) / np.sqrt(values[keep])[:, np.newaxis]
 
 
-def anonymise_peers(
-    frame: pd.DataFrame,
-    *,
-    name_cols: Sequence[str],
-    own: str | None,
-    key_col: str,
-    value_col: str = "value",
-    label: str = "Peer",
-) -> pd.DataFrame:
-    """Replace every peer's identifying columns with "Peer 1..k", numbered by value, not by name.
-
-    The row whose `key_col` equals `own` (the partnership the user picked) keeps its name. Numbering by value
-    (largest first) rather than by the original order keeps an alphabetical order from giving names away.
-    """
-    out = frame.copy().reset_index(drop=True)
-    is_own = out[key_col] == own if own is not None else pd.Series(False, index=out.index)
-    peers = out.index[~is_own]
-    order = out.loc[peers].sort_values(value_col, ascending=False, na_position="last", kind="stable").index
-    labels = {i: f"{label} {n}" for n, i in enumerate(order, start=1)}
-    for col in [*name_cols, key_col]:
-        out[col] = out[col].astype(object)
-        for i, text in labels.items():
-            out.loc[i, col] = text
-    return out
+def _disclosing(inside: np.ndarray, small: np.ndarray, sizes: np.ndarray, threshold: int) -> list[tuple[int, ...]]:
+    """The atoms (one of 1 or 2 members, or two of 1 member) on which some vector of the space spanned by
+    `inside` (orthonormal rows over the atoms `small`) lives alone."""
+    if inside.shape[0] == 0:
+        return []
+    weight = (inside**2).sum(axis=0)  # per small atom, the squared length of its unit vector's projection
+    found = [(int(small[k]),) for k in np.flatnonzero(weight >= 1.0 - _TOL)]
+    # Two atoms of one member each: a unit vector on them lies in the space when the 2-column restriction has a
+    # singular value of 1. That value is at most the sum of the two weights, so one of the pair weighs at least
+    # a half and the other at least 1 minus the first.
+    if threshold < 3:
+        return found
+    singles = np.flatnonzero((sizes[small] == 1) & (weight > _TOL) & (weight < 1.0 - _TOL))
+    for a in singles[weight[singles] >= 0.5 - _TOL]:
+        others = singles[(singles != a) & (weight[singles] >= 1.0 - weight[a] - _TOL)]
+        if others.size == 0:
+            continue
+        cross = inside[:, others].T @ inside[:, a]
+        half_sum = (weight[a] + weight[others]) / 2
+        half_gap = (weight[a] - weight[others]) / 2
+        largest = half_sum + np.sqrt(half_gap**2 + cross**2)
+        for b in others[largest >= 1.0 - _TOL]:
+            pair = tuple(sorted((int(small[a]), int(small[b]))))
+            if pair not in found:
+                found.append(pair)
+    return found
 
 
 def public_rejects(rejects: pd.DataFrame) -> pd.DataFrame:
@@ -292,59 +193,19 @@ def public_rejects(rejects: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def drop_member_level(frame: pd.DataFrame, columns: Iterable[str] = MEMBER_LEVEL_COLUMNS) -> pd.DataFrame:
-    """A copy without the columns that identify a member or a submission."""
-    return frame.drop(columns=[c for c in columns if c in frame.columns])
+def _new_direction(vector: np.ndarray, basis: np.ndarray) -> np.ndarray | None:
+    """The unit component of `vector` outside the span of `basis` (orthonormal rows), or None when it has none.
+    Orthogonalised twice: once is not enough in floating point when the vector is nearly in the span."""
+    residual = vector - basis.T @ (basis @ vector)
+    residual -= basis.T @ (basis @ residual)
+    norm = float(residual @ residual)
+    if norm <= _TOL:
+        return None
+    return residual / np.sqrt(norm)
 
 
-def _group_indices(frame: pd.DataFrame, cols: list[str]) -> list[tuple[dict[str, object], list[int]]]:
-    if not cols:
-        return [({}, list(frame.index))]
-    found = []
-    for key, index in frame.groupby(cols, dropna=False, sort=True).indices.items():
-        values = key if isinstance(key, tuple) else (key,)
-        found.append((dict(zip(cols, values, strict=True)), [int(i) for i in index]))
-    return found
-
-
-def _magnitude(frame: pd.DataFrame, value_cols: Sequence[str], i: int) -> float:
-    for col in value_cols:
-        value = frame.loc[i, col]
-        try:
-            return abs(float(value))
-        except (TypeError, ValueError):
-            continue
-    return 0.0
-
-
-def _determined_cells(groups: list[list[int]], withheld: list[int]) -> list[int]:
-    """Withheld cells whose value follows from the shown figures and group totals.
-
-    Each group is one equation over its withheld cells (the shown cells are known). A cell is determined
-    exactly when its unit vector lies in the row space of those equations, i.e. when every vector of the null
-    space is zero at that cell.
-    """
-    if not withheld:
-        return []
-    position = {cell: k for k, cell in enumerate(withheld)}
-    rows = []
-    for index in groups:
-        row = np.zeros(len(withheld))
-        for i in index:
-            if i in position:
-                row[position[i]] = 1.0
-        if row.any():
-            rows.append(row)
-    if not rows:
-        return []
-    matrix = np.array(rows)
-    _, singular, vt = np.linalg.svd(matrix)
-    rank = int((singular > 1e-9).sum())
-    null_space = vt[rank:]
-    if null_space.shape[0] == 0:
-        return list(withheld)
-    return [cell for cell, k in position.items() if np.abs(null_space[:, k]).max() < 1e-9]
-
-
-def _is_numeric(series: pd.Series) -> bool:
-    return pd.api.types.is_numeric_dtype(series)
+def _residual(views: np.ndarray, basis: np.ndarray) -> np.ndarray:
+    """Squared distance of each row of `views` from the span of `basis` (orthonormal rows), computed from the
+    residual itself rather than as a difference of squared lengths, which would cancel."""
+    residual = views - (views @ basis.T) @ basis
+    return (residual**2).sum(axis=1)

@@ -40,7 +40,8 @@ FLAG_LEGEND: dict[str, str] = {
     "b": "break in series: the survey question changed in this wave",
     "p": "provisional",
     "d": "derived: the published counterpart is arithmetic on published figures",
-    "c": "confidential: withheld in public mode (built from fewer than 3 members, or would reveal such a figure)",
+    "c": "confidential: withheld in public mode (it does not follow from the published totals, or would reveal "
+         "what fewer than 3 members reported)",
 }
 
 XLSX_MAX_COL_WIDTH = 60

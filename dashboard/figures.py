@@ -151,12 +151,14 @@ def breakdown_summary(frame: pd.DataFrame, meta: IndicatorMeta, by: str, year_fr
     if by == "year":
         parts = ", ".join(f"{k}: {full(v, meta.unit)}" for k, v in zip(frame["key"], frame["value"], strict=True))
         return f"{title}. {parts}."
-    top = frame.iloc[0]
-    bottom = frame.iloc[-1]
-    text = (f"{title}. {len(frame)} {BY_WORDS[by]}{'s' if len(frame) != 1 else ''} with data; highest "
-            f"{top['label']} ({full(top['value'], meta.unit)})")
-    if len(frame) > 1:
-        text += f", lowest {bottom['label']} ({full(bottom['value'], meta.unit)})"
+    # Highest and lowest among the figures shown (a public deployment withholds some: they rank nowhere).
+    shown = frame[frame["value"].notna()].sort_values(["value", "label"], ascending=[False, True])
+    text = f"{title}. {len(frame)} {BY_WORDS[by]}{'s' if len(frame) != 1 else ''} with data"
+    if not shown.empty:
+        top, bottom = shown.iloc[0], shown.iloc[-1]
+        text += f"; highest {top['label']} ({full(top['value'], meta.unit)})"
+        if len(shown) > 1:
+            text += f", lowest {bottom['label']} ({full(bottom['value'], meta.unit)})"
     text += "."
     if by == "partnership":
         text += " " + NOT_ADDITIVE_NOTE

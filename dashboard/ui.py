@@ -275,13 +275,15 @@ def grid(grid_id: str, frame: pd.DataFrame, column_defs: Sequence[Mapping[str, A
 
 
 NUMBER_FORMAT = {"function": "d3.format(',')(params.value)"}
-EURO_FORMAT = {"function": "params.value == null ? '' : '€' + d3.format(',.0f')(params.value)"}
+# A missing value in a row with reporting members was withheld by a public deployment: the cell says so.
+_MISSING = "params.value == null ? (params.data && params.data.n_reporting > 0 ? 'withheld' : '') : "
+EURO_FORMAT = {"function": _MISSING + "'€' + d3.format(',.0f')(params.value)"}
 PERCENT_FORMAT = {"function": "params.value == null ? '' : d3.format('.0%')(params.value)"}
 
 
 def number_column(field: str, header: str, unit: str = "", **extra: Any) -> dict:
     formatter = EURO_FORMAT if unit == "EUR" else (PERCENT_FORMAT if unit == "share" else {
-        "function": "params.value == null ? '' : d3.format(',')(params.value)"})
+        "function": _MISSING + "d3.format(',')(params.value)"})
     return {"field": field, "headerName": header, "type": "numericColumn", "filter": "agNumberColumnFilter",
             "valueFormatter": formatter, **extra}
 

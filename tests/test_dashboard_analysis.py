@@ -157,6 +157,16 @@ def test_breakdown_figure_never_stacks_partnerships_and_carries_the_note():
     assert fig.data[0].customdata[0][0] == "P2"  # drawn bottom-up: the largest bar on top
 
 
+def test_breakdown_summary_ranks_only_the_figures_shown():
+    # Public mode withholds some cells (NaN with members reporting): never named highest or lowest.
+    frame = pd.DataFrame({"key": ["DE", "FR", "MT"], "label": ["Germany", "France", "Malta"],
+                          "value": [30.0, 20.0, float("nan")], "raw_value": [30, 20, pd.NA], "n_reporting": [9, 7, 1]})
+    summary = figures.breakdown_summary(frame, PEOPLE, "member_state", 2022, 2022)
+    assert "highest Germany (30)" in summary and "lowest France (20)" in summary and "Malta" not in summary
+    everything_withheld = frame.assign(value=float("nan"))
+    assert "highest" not in figures.breakdown_summary(everything_withheld, PEOPLE, "member_state", 2022, 2022)
+
+
 def test_map_uses_iso3_codes_greece_included():
     frame = pd.DataFrame({"key": ["EL", "IT"], "label": ["Greece", "Italy"], "value": [3.0, 1.0],
                           "raw_value": [3, 1], "n_reporting": [1, 1]})

@@ -10,6 +10,7 @@ from dash import dcc, html, register_page
 from dashboard import data, ui
 from dashboard.analysis import MIN_NAMED_PEER_GROUP
 from dashboard.components.export_bar import export_links, pack_button, register_export_bar
+from dashboard.disclosure import THRESHOLD, public_mode
 from dashboard.state import Messages, parse_vintage_only
 
 PAGE_ID = "about"
@@ -62,10 +63,21 @@ def layout(**query: object) -> html.Div:
     return ui.guarded(PAGE_ID, TITLE, lambda: _page(choice, rules, messages), messages)
 
 
+# Shown only by a public deployment (PACT_PUBLIC=1), whose data layer applies it.
+PUBLIC_RULE = (
+    "Figures that could reveal a member are withheld.",
+    f"This is a public deployment: for each indicator and year, the EU total and the totals by ecosystem, Member "
+    f"State, member type and partnership are published (largest first) only if no combination of them reveals what "
+    f"fewer than {THRESHOLD} members reported. Any other figure, on any page, export or the data URL, is shown only "
+    f"where it follows from those; the rest is marked withheld. Member counts are not withheld.",
+)
+
+
 def _rules() -> html.Section:
+    rules = [*COUNTING_RULES, PUBLIC_RULE] if public_mode() else COUNTING_RULES
     return html.Section([
         html.H2("Counting rules", className="section-title", id="rules"),
-        html.Ol([html.Li([html.Strong(head + " "), text], className="mb-1") for head, text in COUNTING_RULES],
+        html.Ol([html.Li([html.Strong(head + " "), text], className="mb-1") for head, text in rules],
                 className="small", id="about-rules"),
     ], **{"aria-labelledby": "rules"})
 

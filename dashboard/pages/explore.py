@@ -132,14 +132,15 @@ def build_view(vintage: Vintage, state: ExploreState) -> dict[str, Any]:
     selected = {"ecosystem": state.ecosystems, "member_state": state.countries,
                 "partnership": state.partnerships, "member_type": state.member_types}.get(state.by, ())
     figure = figures.breakdown_figure(frame, meta, state.by, year_from, year_to, subtitle, selected)
-    summary = figures.breakdown_summary(frame, meta, state.by, year_from, year_to) + stock_note
+    summary = figures.breakdown_summary(frame, meta, state.by, year_from, year_to) + stock_note + _withheld_note(frame)
     return {
         "figure": figure,
         "summary": summary,
         "rows": _grid_frame(frame, meta, state.by),
         "columns": _grid_columns(meta, state.by),
         "table_caption": (f"{figures.breakdown_title(meta, state.by, year_from, year_to)}. Selection: "
-                          f"{filters_text}." + (f" {figures.NOT_ADDITIVE_NOTE}" if state.by == "partnership" else "")),
+                          f"{filters_text}." + (f" {figures.NOT_ADDITIVE_NOTE}" if state.by == "partnership" else "")
+                          + _withheld_note(frame)),
         "status": status_line(vintage, state, meta),
         "filename": _filename(state),
     }
@@ -149,6 +150,20 @@ def _filename(state: ExploreState) -> str:
     return f"pact-{state.indicator}-by-{state.by}-{years_label(state.year_from, state.year_to)}".replace("–", "-")
 
 
+def _withheld(frame: pd.DataFrame) -> pd.Series:
+    """Cells with reporting members and no value: withheld by the public deployment's disclosure control."""
+    return frame["value"].isna() & frame["n_reporting"].gt(0)
+
+
+def _withheld_note(frame: pd.DataFrame) -> str:
+    withheld = int(_withheld(frame).sum())
+    if not withheld:
+        return ""
+    return (f" {withheld} figure{'s' if withheld > 1 else ''} withheld: this public deployment shows a figure only "
+            "where it follows from the published totals (EU, and by ecosystem, Member State, member type and "
+            "partnership) without revealing what fewer than 3 members reported.")
+
+
 def _grid_frame(frame: pd.DataFrame, meta: IndicatorMeta, by: str) -> pd.DataFrame:
     out = pd.DataFrame({
         "label": frame["label"],
@@ -156,7 +171,8 @@ def _grid_frame(frame: pd.DataFrame, meta: IndicatorMeta, by: str) -> pd.DataFra
         "n_reporting": frame["n_reporting"],
     })
     total = frame["value"].sum()
-    if by != "partnership" and total:
+    # Shares of the shown cells only would mislead when some are withheld: then no share is given.
+    if by != "partnership" and total and not _withheld(frame).any():
         out["share"] = frame["value"] / total
     return out
 
@@ -197,7 +213,8 @@ def status_line(vintage: Vintage, state: ExploreState, meta: IndicatorMeta) -> l
         badges.append(dbc.Badge("breakdowns are not published", color="light", text_color="dark",
                                 className="me-1 fw-normal border"))
     if meta.sum_over_years:
-        total_value = rows["value"].sum(min_count=1)
+        # A withheld year leaves the range's total unknown, not the sum of the other years.
+        total_value = None if _withheld(rows).any() else rows["value"].sum(min_count=1)
         total = (f"{full(total_value, meta.unit)} {meta.unit if meta.unit != 'EUR' else ''} in "
                  f"{years_label(state.year_from, state.year_to)}, each member counted once")
     else:
