@@ -970,7 +970,7 @@ def response_rates(vintage: Vintage) -> pd.DataFrame:
 
 @_cached
 def _commitments_frame(vintage: Vintage) -> pd.DataFrame:
-    return _query(
+    frame = _query(
         vintage,
         """
         WITH per_member AS (
@@ -988,19 +988,25 @@ def _commitments_frame(vintage: Vintage) -> pd.DataFrame:
             year,
             CAST(coalesce(sum(reported), 0) AS BIGINT) AS reported,
             CAST(coalesce(sum(progressing), 0) AS BIGINT) AS progressing,
-            count(mi) FILTER (WHERE reported > 0) AS n_reporting
+            count(mi) FILTER (WHERE reported > 0) AS n_reporting,
+            count(mi) AS n_members
         FROM per_member
         GROUP BY year
         ORDER BY year
         """,
-    ).astype({"year": "int64", "reported": "int64", "progressing": "int64", "n_reporting": "int64"})
+    ).astype({"year": "int64", "reported": "int64", "progressing": "int64", "n_reporting": "int64",
+              "n_members": "int64"})
+    if disclosure.public_mode():
+        frame = frame.astype({"reported": "Int64", "progressing": "Int64"})
+        frame.loc[~_eu_total_shown(frame["n_members"]), ["reported", "progressing"]] = pd.NA
+    return frame.drop(columns="n_members")
 
 
 def commitments_progress(vintage: Vintage) -> pd.DataFrame:
     """Per wave: commitments reported, progressing, and the share progressing."""
     frame = _commitments_frame(vintage)
-    frame["share"] = [(p / r) if r else float("nan") for p, r in zip(frame["progressing"], frame["reported"],
-                                                                      strict=True)]
+    frame["share"] = [float(p / r) if not pd.isna(r) and r else float("nan")
+                      for p, r in zip(frame["progressing"], frame["reported"], strict=True)]
     return frame
 
 
@@ -1378,7 +1384,8 @@ def _annual_sums(vintage: Vintage) -> pd.DataFrame:
         SELECT
             f.year,
             i.indicator,
-            CAST(sum(f.value) AS BIGINT) AS raw_value
+            CAST(sum(f.value) AS BIGINT) AS raw_value,
+            count(DISTINCT f.mi) AS n_reporting
         FROM hot_facts AS f
         JOIN hot_indicators AS i USING (ic)
         GROUP BY f.year, i.indicator
@@ -1395,7 +1402,7 @@ def computed_figure(vintage: Vintage, indicator: str, start: int, end: int) -> f
             return None
         sums = _annual_sums(vintage)
         rows = sums[(sums["indicator"] == indicator) & sums["year"].between(start, end)]
-        if rows.empty:
+        if rows.empty or (disclosure.public_mode() and not _eu_total_shown(rows["n_reporting"]).all()):
             return None
         return float(int(rows["raw_value"].sum())) / meta.scale
     if indicator == "respondents" and start == end:
@@ -1403,6 +1410,8 @@ def computed_figure(vintage: Vintage, indicator: str, start: int, end: int) -> f
     if indicator == "commitments_progressing_share":
         progress = _commitments_frame(vintage)
         rows = progress[progress["year"].between(start, end)]
+        if rows["reported"].isna().any():  # withheld in public mode
+            return None
         reported = int(rows["reported"].sum())
         return float(rows["progressing"].sum()) / reported if reported else None
     return None
@@ -1624,11 +1633,15 @@ def _withhold(frame: pd.DataFrame, shown: np.ndarray) -> pd.DataFrame:
     return frame
 
 
+def _eu_total_shown(n_reporting: pd.Series) -> pd.Series:
+    """The EU total is the release's first figure: published unless built from 1 or 2 members. Deciding it from
+    the count spares the Progress and Data pages a release per indicator."""
+    return ~n_reporting.between(1, disclosure.THRESHOLD - 1)
+
+
 def _withhold_yearly(vintage: Vintage, indicator: str, filters: Filters, frame: pd.DataFrame) -> pd.DataFrame:
     if filters.is_empty:
-        # The EU total is the release's first figure: published unless built from 1 or 2 members. Deciding it
-        # here spares the Progress page a release per indicator.
-        shown = ~frame["n_reporting"].between(1, disclosure.THRESHOLD - 1).to_numpy(dtype=bool)
+        shown = _eu_total_shown(frame["n_reporting"]).to_numpy(dtype=bool)
     else:
         shown = np.array([_shown(vintage, indicator, filters, "", [None], y, y)[0] for y in frame["year"]], dtype=bool)
     return _withhold(frame, shown)

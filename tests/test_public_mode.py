@@ -593,3 +593,43 @@ def test_the_about_page_states_the_public_rule_only_in_public_mode(layer) -> Non
     assert about.PUBLIC_RULE[0] not in str(about.layout())
     layer(True)
     assert about.PUBLIC_RULE[0] in str(about.layout())
+
+
+@pytest.fixture(scope="module")
+def two_member_snapshot(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from pipelines.runner import run
+    from tests.conftest import answer, make_raw
+
+    root = tmp_path_factory.mktemp("two")
+    raw = make_raw(root / "raw")
+    raw.write_registry(members=PUBLIC_MEMBERS[:2], memberships=[], commitments=[])
+    raw.write_survey(2022, [answer(member_id=m[0], org=m[1], country=m[4], cid=f"c-{m[0]}", people=PEOPLE[m[0]])
+                            for m in PUBLIC_MEMBERS[:2]])
+    curated = root / "curated"
+    run(raw.root, curated, progress=False)
+    return curated
+
+
+def test_eu_totals_of_two_members_are_withheld_everywhere(two_member_snapshot: Path, monkeypatch) -> None:
+    """The EU total is a figure like any other: built from 2 members it is withheld on the Progress cards, in the
+    yearly totals, in the commitments share and beside the published figures on the Data page."""
+    from dashboard import data
+
+    monkeypatch.setenv("PACT_CURATED_DIR", str(two_member_snapshot))
+    seen = {}
+    for public in (False, True):
+        monkeypatch.setenv("PACT_PUBLIC", "1" if public else "0")
+        data.reset()
+        vintage = data.resolve_vintage().vintage
+        kpis = {k.key: k.value for k in data.kpis(vintage, 2022)}
+        seen[public] = (
+            data.yearly_totals(vintage, "people_trained").set_index("year").loc[2022, "value"],
+            kpis["people_trained"], kpis["commitments_progressing_share"],
+            data.computed_figure(vintage, "people_trained", 2022, 2022),
+            data.computed_figure(vintage, "commitments_progressing_share", 2022, 2022),
+        )
+    data.reset()
+    assert seen[False][0] == seen[False][1] == seen[False][3] == PEOPLE["PFS-000001"] + PEOPLE["PFS-000002"]
+    assert seen[False][2] is not None and seen[False][4] is not None
+    assert pd.isna(seen[True][0]) and seen[True][1:] == (None, None, None, None)
+    assert kpis["respondents"] == 2  # counts are not withheld
