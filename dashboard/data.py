@@ -605,6 +605,27 @@ LEFT JOIN registered AS g USING (year)
 ORDER BY w.year
 """
 
+# The final select of the all-indicator yearly queries below (after `totals` per ic and year and _COVERAGE_CTES).
+_YEARLY_ALL_SELECT = """
+SELECT
+    i.indicator,
+    w.year,
+    t.raw_value,
+    coalesce(t.n_reporting, 0) AS n_reporting,
+    coalesce(r.n_respondents, 0) AS n_respondents,
+    coalesce(g.n_registered, 0) AS n_registered
+FROM hot_indicators AS i
+CROSS JOIN waves AS w
+LEFT JOIN totals AS t
+    ON t.ic = i.ic
+   AND t.year = w.year
+LEFT JOIN respondents AS r
+    ON r.year = w.year
+LEFT JOIN registered AS g
+    ON g.year = w.year
+ORDER BY i.indicator, w.year
+"""
+
 # _YEARLY_SQL for every indicator at once: the waves, respondents and registered members are the same for all
 # indicators of a selection, so one grouped query replaces one query per indicator (the Progress page's cards).
 _YEARLY_ALL_SQL = """
@@ -628,25 +649,29 @@ totals AS (
     FROM scoped_facts
     GROUP BY ic, year
 ),
-""" + _COVERAGE_CTES + """
-SELECT
-    i.indicator,
-    w.year,
-    t.raw_value,
-    coalesce(t.n_reporting, 0) AS n_reporting,
-    coalesce(r.n_respondents, 0) AS n_respondents,
-    coalesce(g.n_registered, 0) AS n_registered
-FROM hot_indicators AS i
-CROSS JOIN waves AS w
-LEFT JOIN totals AS t
-    ON t.ic = i.ic
-   AND t.year = w.year
-LEFT JOIN respondents AS r
-    ON r.year = w.year
-LEFT JOIN registered AS g
-    ON g.year = w.year
-ORDER BY i.indicator, w.year
-"""
+""" + _COVERAGE_CTES + _YEARLY_ALL_SELECT
+
+# _YEARLY_ALL_SQL without filters (the Progress page, the briefing's headline table, the unfiltered Explore view):
+# no member scope to join, so the totals come straight from the facts.
+_YEARLY_ALL_UNFILTERED_SQL = """
+WITH in_scope AS (
+    SELECT
+        mi,
+        joined_year,
+        CAST(NULL AS SMALLINT) AS from_year
+    FROM hot_members
+),
+totals AS (
+    -- One row per (year, member, indicator), the facts table's key: count(*) counts the reporting members.
+    SELECT
+        ic,
+        year,
+        CAST(sum(value) AS BIGINT) AS raw_value,
+        count(*) AS n_reporting
+    FROM hot_facts
+    GROUP BY ic, year
+),
+""" + _COVERAGE_CTES + _YEARLY_ALL_SELECT
 
 _BREAKDOWN_SQL = _SCOPE_CTES + """
 SELECT
@@ -782,7 +807,10 @@ def _flags(vintage: Vintage, indicator: str, year: int, value: float | None, fil
 @_cached
 def _yearly_all(vintage: Vintage, filters: Filters) -> dict[str, pd.DataFrame]:
     """_YEARLY_SQL's frame for every indicator of the catalogue, from one grouped query."""
-    frame = _query(vintage, _YEARLY_ALL_SQL, filters.params())
+    if filters.is_empty:
+        frame = _query(vintage, _YEARLY_ALL_UNFILTERED_SQL)
+    else:
+        frame = _query(vintage, _YEARLY_ALL_SQL, filters.params())
     frames: dict[str, pd.DataFrame] = {}
     for indicator, rows in frame.groupby("indicator", sort=False):
         rows = rows.drop(columns="indicator").reset_index(drop=True)

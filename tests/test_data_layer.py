@@ -449,6 +449,14 @@ def test_concurrent_queries_from_threads_get_their_own_answers(vintage, frames):
     assert errors == []
 
 
+def test_unfiltered_yearly_fast_path_equals_the_general_query(vintage):
+    # Without filters the all-indicator yearly query skips the member scope; it must give the very same frame.
+    general = data._query(vintage, data._YEARLY_ALL_SQL, data.NO_FILTERS.params())
+    fast = data._query(vintage, data._YEARLY_ALL_UNFILTERED_SQL)
+    assert len(fast) > 0
+    pd.testing.assert_frame_equal(fast, general)
+
+
 def test_fixture_writes_the_contract_schemas(curated):
     from pipelines.schema import TABLES
 
