@@ -360,6 +360,7 @@ def _catalogue(vintage: Vintage) -> pd.DataFrame:
     return _query(vintage, "SELECT * FROM indicators ORDER BY indicator")
 
 
+@_cached
 def indicator_catalogue(vintage: Vintage) -> tuple[IndicatorMeta, ...]:
     """The pipeline's indicator catalogue, in the contract's order (people trained first)."""
     frame = _catalogue(vintage)
@@ -1445,6 +1446,7 @@ def computed_figure(vintage: Vintage, indicator: str, start: int, end: int) -> f
     return None
 
 
+@_cached
 def published_vs_computed(vintage: Vintage) -> pd.DataFrame:
     """Each figure the Commission published beside the figure computed here, and how they compare."""
     pub = _published(vintage)
