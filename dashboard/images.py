@@ -1,6 +1,8 @@
 """Server-side chart images (PNG, SVG) with kaleido and Debian's Chromium, for the briefing pack and the export bar.
 
-One Chromium per process, started on first use and kept: the first image costs ~2 s, the next ~0.2 s. It is
+One Chromium per process, started on first use and kept while images are asked for: the first image costs ~2 s,
+the next ~0.2 s. A headless Chromium holds ~350 MB (proportional set size, measured on gunicorn workers) on top of
+the worker, so it is stopped after `IDLE_STOP_S` without a render and started again when next needed. It is
 owned by a small event-loop thread of this module rather than by `kaleido.start_sync_server`, for two measured
 reasons: kaleido's global sync server waits forever when Chromium is missing or fails to start (its
 `call_function` joins a queue no thread reads), and it hands results back through one shared queue, so two
@@ -34,6 +36,7 @@ MEDIA_TYPES: dict[str, str] = {"png": "image/png", "svg": "image/svg+xml"}
 
 START_TIMEOUT_S = 60.0
 RENDER_TIMEOUT_S = 90.0
+IDLE_STOP_S = 120.0  # a briefing pack and its exports come in bursts; between them the memory goes back
 
 _lock = threading.Lock()
 
@@ -51,6 +54,8 @@ class _Renderer:
 
     def __init__(self) -> None:
         self.pid = os.getpid()
+        self.in_flight = 0  # renders under way (changed under _lock)
+        self.last_used = time.monotonic()
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, name="kaleido", daemon=True)
         self.thread.start()
@@ -92,6 +97,7 @@ _renderer: _Renderer | None = None
 
 
 def _get_renderer() -> _Renderer:
+    """This process's renderer, started if there is none (call with _lock held)."""
     global _renderer
     if _renderer is not None and _renderer.pid == os.getpid() and _renderer.thread.is_alive():
         return _renderer
@@ -99,8 +105,25 @@ def _get_renderer() -> _Renderer:
     _renderer = None  # a forked child's copy has no thread behind it; leave the parent's Chromium alone
     _renderer = _Renderer()
     atexit.register(_renderer.close)
+    threading.Thread(target=_stop_when_idle, args=(_renderer,), name="kaleido-idle", daemon=True).start()
     log.info("kaleido renderer started in process %d (%.2f s)", os.getpid(), time.perf_counter() - started)
     return _renderer
+
+
+def _stop_when_idle(renderer: _Renderer) -> None:
+    """Stop `renderer` once it has rendered nothing for IDLE_STOP_S (and has no render under way)."""
+    global _renderer
+    while renderer.kaleido is not None:
+        time.sleep(min(IDLE_STOP_S / 4, 15.0))
+        with _lock:
+            if _renderer is not renderer:
+                return  # stopped or replaced meanwhile
+            if renderer.in_flight or time.monotonic() - renderer.last_used < IDLE_STOP_S:
+                continue
+            _renderer = None  # the next render starts a fresh one
+        renderer.close()
+        log.info("kaleido renderer stopped in process %d after %.0f s idle", os.getpid(), IDLE_STOP_S)
+        return
 
 
 def render(
@@ -119,8 +142,14 @@ def render(
     try:
         with _lock:  # only start-up is serialised; renders queue on the loop
             renderer = _get_renderer()
+            renderer.in_flight += 1
         started = time.perf_counter()
-        data = renderer.render(figure, opts)
+        try:
+            data = renderer.render(figure, opts)
+        finally:
+            with _lock:
+                renderer.in_flight -= 1
+                renderer.last_used = time.monotonic()
     except Exception as exc:
         raise ImageRenderError(f"could not render the chart as {fmt}: {type(exc).__name__}: {exc}") from exc
     log.debug("rendered %s in %.2f s", fmt, time.perf_counter() - started)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
 import shutil
 import struct
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import plotly.graph_objects as go
 import pytest
@@ -73,6 +76,38 @@ def test_concurrent_renders_each_get_their_own_image(renderer):
         assert title in svg
         assert all(other not in svg for other in titles if other != title)
     assert elapsed < 30
+
+
+def _chromium_descendants() -> int:
+    """Chromium processes under this one (from /proc: the kaleido browser and its helpers)."""
+    children: dict[int, list[int]] = {}
+    names: dict[int, str] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            text = stat.read_text()
+            pid = int(text.split(" ", 1)[0])
+            names[pid] = text[text.index("(") + 1:text.rindex(")")]
+            children.setdefault(int(text[text.rindex(")") + 2:].split()[1]), []).append(pid)
+    found, todo = 0, list(children.get(os.getpid(), []))
+    while todo:
+        pid = todo.pop()
+        found += "chrom" in names.get(pid, "")
+        todo += children.get(pid, [])
+    return found
+
+
+@needs_chromium
+def test_an_idle_renderer_stops_its_chromium_and_the_next_render_starts_one(monkeypatch):
+    images.stop()
+    monkeypatch.setattr(images, "IDLE_STOP_S", 1.0)
+    assert images.render(go.Figure(), "svg", width=100, height=100).startswith(b"<svg")
+    assert _chromium_descendants() > 0
+    deadline = time.monotonic() + 30
+    while (images._renderer is not None or _chromium_descendants()) and time.monotonic() < deadline:
+        time.sleep(0.25)
+    assert images._renderer is None and _chromium_descendants() == 0  # the memory went back
+    assert images.render(go.Figure(), "svg", width=100, height=100).startswith(b"<svg")
+    images.stop()
 
 
 def test_missing_browser_fails_fast_with_a_clear_error(monkeypatch):
