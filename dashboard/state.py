@@ -24,6 +24,10 @@ BREAKDOWN_LABELS = {
     "member_type": "Member type",
 }
 VIEWS = ("chart", "map", "table")
+# The Explore grid's sortable columns; `sort=-value` sorts descending (as datasette's _sort_desc), "" keeps the
+# breakdown's own order (largest first, as the chart).
+GRID_SORT_FIELDS = ("label", "value", "n_reporting", "share")
+GRID_SORTS = tuple(f"{sign}{field}" for field in GRID_SORT_FIELDS for sign in ("", "-"))
 PEER_GROUPS = {"kind": "Same kind (large-scale / regional)", "ecosystem": "Same industrial ecosystem"}
 
 
@@ -136,6 +140,7 @@ class ExploreState:
     partnerships: tuple[str, ...] = ()
     member_types: tuple[str, ...] = ()
     view: str = "chart"
+    sort: str = ""
     vintage: str | None = None
 
     @property
@@ -153,7 +158,8 @@ class ExploreState:
         return _search(pairs)
 
 
-EXPLORE_KEYS = ("indicator", "by", "from", "to", "ecosystem", "country", "partnership", "type", "view", "vintage")
+EXPLORE_KEYS = ("indicator", "by", "from", "to", "ecosystem", "country", "partnership", "type", "view", "sort",
+                "vintage")
 
 
 def explore_defaults(dims: Dimensions, indicators: Sequence[str]) -> ExploreState:
@@ -182,7 +188,20 @@ def parse_explore(
         partnerships=many_of(query.get("partnership"), (c for c, _ in dims.partnerships), "partnership", messages),
         member_types=many_of(query.get("type"), dims.member_types, "member type", messages),
         view=one_of(query.get("view"), VIEWS, "chart", "view", messages),
+        sort=one_of(query.get("sort"), GRID_SORTS, "", "table sort", messages),
     )
+
+
+def grid_sort(column_state: object) -> str:
+    """The Explore grid's sort as a URL value, from dash-ag-grid's `columnState` (first sorted column)."""
+    if not isinstance(column_state, list):
+        return ""
+    sorted_columns = [c for c in column_state if isinstance(c, dict) and c.get("sort") in ("asc", "desc")
+                      and c.get("colId") in GRID_SORT_FIELDS]
+    if not sorted_columns:
+        return ""
+    first = min(sorted_columns, key=lambda c: c.get("sortIndex") or 0)
+    return ("-" if first["sort"] == "desc" else "") + str(first["colId"])
 
 
 @dataclass(frozen=True)

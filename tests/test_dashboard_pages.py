@@ -168,7 +168,7 @@ def test_pinned_vintage_is_kept_in_the_permalink(tmp_path, monkeypatch):
     assert by_id(page, "explore-permalink").data == "?by=year&vintage=20240101T000000Z-old"
     assert by_id(page, "explore-vintage").data == "20240101T000000Z-old"
     assert "Pinned to data vintage 20240101T000000Z-old" in text(by_id(page, "vintage-notice"))
-    out = explore.update_view("people_trained", "member_state", "2022", "2024", [], [], [], [], "chart",
+    out = explore.update_view("people_trained", "member_state", "2022", "2024", [], [], [], [], "chart", None,
                               "20240101T000000Z-old")
     assert out[6] == "?by=member_state&vintage=20240101T000000Z-old"
 
@@ -186,7 +186,8 @@ def test_no_data_gives_a_page_saying_so(tmp_path, monkeypatch):
 
 
 def test_explore_update_view_and_permalink(curated):
-    out = explore.update_view("investment_eur", "partnership", "2023", "2024", ["CONS"], [], [], [], "table", None)
+    out = explore.update_view("investment_eur", "partnership", "2023", "2024", ["CONS"], [], [], [], "table", None,
+                              None)
     figure, summary, rows, columns, caption, _status, search, messages = out
     assert figure.layout.title.text == "Investment in up-/reskilling by partnership, 2023–2024"
     assert "Not additive" in summary and "Not additive" in caption
@@ -202,11 +203,29 @@ def test_explore_update_view_and_permalink(curated):
         "investment_eur", "partnership", 2023, ("CONS",), "table")
 
 
+def test_explore_table_sort_is_in_the_permalink(curated):
+    controls = ("people_trained", "member_state", "2022", "2024", [], [], [], [], "table")
+    # Sorting the grid (dash-ag-grid reports it in columnState) changes the permalink, and only that.
+    by_members = [{"colId": "label", "sort": None}, {"colId": "n_reporting", "sort": "desc", "sortIndex": 0}]
+    assert explore.sort_to_url(by_members, *controls, None) == "?by=member_state&view=table&sort=-n_reporting"
+    assert explore.sort_to_url([{"colId": "label", "sort": None}], *controls, None) == "?by=member_state&view=table"
+    # The URL's sort comes back as the grid's column sort, and a control change keeps it.
+    page = explore.layout(by="member_state", view="table", sort="label")
+    columns = {c["field"]: c.get("sort") for c in by_id(page, "explore-grid").columnDefs}
+    assert columns == {"label": "asc", "value": None, "n_reporting": None, "share": None}
+    out = explore.update_view(*controls[:-1], "chart", [{"colId": "label", "sort": "asc"}], None)
+    assert out[6] == "?by=member_state&sort=label"
+    assert {c["field"]: c.get("sort") for c in out[3]}["label"] == "asc"
+    # A sort that is not one of the grid's columns is ignored with a message.
+    page = explore.layout(sort="organisation")
+    assert "table sort" in text(page) and by_id(page, "explore-permalink").data == ""
+
+
 def test_explore_callback_with_tampered_values(curated, monkeypatch):
     data.reset()
     spy = SqlSpy(monkeypatch)
     out = explore.update_view("x' OR 1=1", "<script>", "99999999999", "2024", ["CONS", "' OR 1=1"], None, None,
-                              ["a" * 500], "grid", None)
+                              ["a" * 500], "grid", [{"colId": "value", "sort": "sideways"}], None)
     figure, *_rest, search, messages = out
     assert figure.layout.title.text == "People up-/reskilled by industrial ecosystem, 2022–2024"
     assert "Ignored" in text(messages)

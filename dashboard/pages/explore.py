@@ -19,6 +19,7 @@ from dashboard.state import (
     ExploreState,
     Messages,
     explore_defaults,
+    grid_sort,
     parse_explore,
 )
 
@@ -60,7 +61,7 @@ def _page(choice: data.VintageChoice, query: dict, messages: Messages) -> html.D
     state = _state(vintage, query, messages, pinned)
     dims = data.dimensions(vintage)
     view = build_view(vintage, state)
-    search = state.search(explore_defaults(dims, [m.indicator for m in _indicators(vintage)]))
+    search = _search(vintage, state)
     map_fig, map_text = build_map(vintage, state) if state.view == "map" else (
         figures.empty_figure("EU map", "Loading the map…"), "")
     controls = ui.control_card([
@@ -137,7 +138,7 @@ def build_view(vintage: Vintage, state: ExploreState) -> dict[str, Any]:
         "figure": figure,
         "summary": summary,
         "rows": _grid_frame(frame, meta, state.by),
-        "columns": _grid_columns(meta, state.by),
+        "columns": _grid_columns(meta, state.by, state.sort),
         "table_caption": (f"{figures.breakdown_title(meta, state.by, year_from, year_to)}. Selection: "
                           f"{filters_text}." + (f" {figures.NOT_ADDITIVE_NOTE}" if state.by == "partnership" else "")
                           + _withheld_note(frame)),
@@ -177,7 +178,7 @@ def _grid_frame(frame: pd.DataFrame, meta: IndicatorMeta, by: str) -> pd.DataFra
     return out
 
 
-def _grid_columns(meta: IndicatorMeta, by: str) -> list[dict]:
+def _grid_columns(meta: IndicatorMeta, by: str, sort: str = "") -> list[dict]:
     columns = [
         {"field": "label", "headerName": BREAKDOWN_LABELS[by], "filter": "agTextColumnFilter", "flex": 2},
         ui.number_column("value", f"{meta.label} ({meta.unit})", meta.unit, flex=1),
@@ -185,6 +186,9 @@ def _grid_columns(meta: IndicatorMeta, by: str) -> list[dict]:
     ]
     if by != "partnership":
         columns.append(ui.number_column("share", "Share of selection", "share", flex=1))
+    for column in columns:  # the sort from the URL (a column this breakdown lacks is left unsorted)
+        if column["field"] == sort.lstrip("-"):
+            column["sort"] = "desc" if sort.startswith("-") else "asc"
     return columns
 
 
@@ -250,11 +254,13 @@ CONTROL_INPUTS = [
 ]
 
 
-def parse_controls(values: tuple, pinned: object) -> tuple[data.VintageChoice, ExploreState | None, Messages]:
-    """Control values, checked exactly like a URL query."""
+def parse_controls(
+    values: tuple, pinned: object, sort: str = ""
+) -> tuple[data.VintageChoice, ExploreState | None, Messages]:
+    """Control values (and the grid's sort), checked exactly like a URL query."""
     indicator, by, year_from, year_to, eco, country, partnership, mtype, view = values
     query = {"indicator": indicator, "by": by, "from": year_from, "to": year_to, "ecosystem": eco,
-             "country": country, "partnership": partnership, "type": mtype, "view": view}
+             "country": country, "partnership": partnership, "type": mtype, "view": view, "sort": sort}
     messages = Messages()
     choice = data.resolve_vintage(pinned)
     if choice.vintage is None:
@@ -273,20 +279,36 @@ def parse_controls(values: tuple, pinned: object) -> tuple[data.VintageChoice, E
     Output("explore-permalink", "data"),
     Output("explore-messages", "children"),
     *CONTROL_INPUTS,
+    State("explore-grid", "columnState"),
     State("explore-vintage", "data"),
     prevent_initial_call=True,
 )
 def update_view(*args: object):
-    choice, state, messages = parse_controls(args[:-1], args[-1])
+    choice, state, messages = parse_controls(args[:-2], args[-1], grid_sort(args[-2]))
     if state is None:
         return (no_update,) * 8
     view = build_view(choice.vintage, state)
-    dims = data.dimensions(choice.vintage)
-    defaults = explore_defaults(dims, [m.indicator for m in _indicators(choice.vintage)])
     rows = view["rows"].astype(object).where(view["rows"].notna(), None).to_dict("records")
     alerts = ui.message_alerts(messages, "explore").children if messages else None
     return (view["figure"], view["summary"], rows, view["columns"], view["table_caption"], view["status"],
-            state.search(defaults), alerts)
+            _search(choice.vintage, state), alerts)
+
+
+def _search(vintage: Vintage, state: ExploreState) -> str:
+    return state.search(explore_defaults(data.dimensions(vintage), [m.indicator for m in _indicators(vintage)]))
+
+
+@callback(
+    Output("explore-permalink", "data", allow_duplicate=True),
+    Input("explore-grid", "columnState"),
+    *[State(c.component_id, c.component_property) for c in CONTROL_INPUTS],
+    State("explore-vintage", "data"),
+    prevent_initial_call=True,
+)
+def sort_to_url(column_state: object, *args: object):
+    """Sorting the table changes the permalink only (the grid sorts its own rows)."""
+    choice, state, _messages = parse_controls(args[:-1], args[-1], grid_sort(column_state))
+    return no_update if state is None else _search(choice.vintage, state)
 
 
 @callback(

@@ -95,6 +95,32 @@ def test_filters_update_the_chart_and_the_url_and_the_url_restores_the_view(app_
     app_page.assert_clean()
 
 
+_GRID_ROWS = """() => [...document.querySelectorAll('#explore-grid .ag-center-cols-container .ag-row')]
+    .sort((a, b) => Number(a.getAttribute('row-index')) - Number(b.getAttribute('row-index')))
+    .map(row => row.querySelector('[col-id=label]').textContent.trim())"""
+
+
+def test_sorting_the_table_goes_into_the_url_and_the_url_restores_it(app_page: PageProbe):
+    page = app_page.page
+    app_page.open("/explore?by=member_state&view=table")
+    page.locator("#explore-grid .ag-row").first.wait_for(timeout=WAIT_MS)
+    by_value = page.evaluate(_GRID_ROWS)
+    # One click on the Member State header sorts A to Z; the permalink follows.
+    page.locator("#explore-grid .ag-header-cell[col-id=label] .ag-header-cell-label").click()
+    page.wait_for_url(re.compile(r"[?&]sort=label(&|$)"), timeout=WAIT_MS)
+    wait_for_dash(page)
+    by_name = page.evaluate(_GRID_ROWS)
+    assert by_name == sorted(by_name) and by_name != by_value
+    # The copied URL opens on the same order, the header showing its sort.
+    copied = page.url
+    app_page.open(copied.removeprefix(app_page.origin))
+    page.locator("#explore-grid .ag-row").first.wait_for(timeout=WAIT_MS)
+    assert page.evaluate(_GRID_ROWS) == by_name
+    header = page.locator("#explore-grid .ag-header-cell[col-id=label]")
+    assert header.get_attribute("aria-sort") == "ascending"
+    app_page.assert_clean()
+
+
 _MAP_STATE = """() => {
     const graph = document.querySelector('#explore-map .js-plotly-plot');
     const trace = graph && graph._fullData && graph._fullData.find(t => t.type === 'choropleth');
