@@ -136,7 +136,24 @@ def breakdown_figure(
     if by == "partnership":
         # Side by side, never stacked; the note travels in the subtitle so exported images keep it too.
         layout.update(barmode="group", title=_title(title, _with_note(subtitle)))
-    return figure([trace], layout)
+    return figure([trace, *_withheld_labels(frame, by, custom)], layout)
+
+
+def _withheld_labels(frame: pd.DataFrame, by: str, custom: list[tuple]) -> list[go.Scatter]:
+    """A "withheld" label where a public deployment withheld a bar (members reported, no figure shown), so an
+    empty bar never reads as zero. It carries the bar's customdata: clicking it filters like the bar."""
+    withheld = (frame["value"].isna() & frame["n_reporting"].gt(0)).to_numpy(dtype=bool)
+    if not withheld.any():
+        return []
+    rows = frame[withheld]
+    points = [c for c, hidden in zip(custom, withheld, strict=True) if hidden]
+    common = {"mode": "text", "text": ["withheld"] * len(rows), "textfont": {"color": style.MUTED, "size": 11},
+              "customdata": points, "hovertemplate": "%{customdata[1]}<br>withheld in this public deployment (see About)"
+              "<br>reported by %{customdata[3]} members<extra></extra>",
+              "showlegend": False, "cliponaxis": False}
+    if by == "year":
+        return [go.Scatter(x=rows["key"].tolist(), y=[0] * len(rows), textposition="top center", **common)]
+    return [go.Scatter(y=rows["label"].tolist(), x=[0] * len(rows), textposition="middle right", **common)]
 
 
 def _with_note(subtitle: str | None) -> str:

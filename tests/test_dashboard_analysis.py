@@ -165,6 +165,11 @@ def test_breakdown_summary_ranks_only_the_figures_shown():
     assert "highest Germany (30)" in summary and "lowest France (20)" in summary and "Malta" not in summary
     everything_withheld = frame.assign(value=float("nan"))
     assert "highest" not in figures.breakdown_summary(everything_withheld, PEOPLE, "member_state", 2022, 2022)
+    # On the chart a withheld bar is labelled, never an empty bar that reads as zero; clicking it filters.
+    fig = figures.breakdown_figure(frame, PEOPLE, "member_state", 2022, 2022)
+    _bars, labels = fig.data
+    assert list(labels.text) == ["withheld"] and list(labels.y) == ["Malta"] and labels.customdata[0][0] == "MT"
+    assert len(figures.breakdown_figure(frame.iloc[:2], PEOPLE, "member_state", 2022, 2022).data) == 1
 
 
 def test_map_uses_iso3_codes_greece_included():
