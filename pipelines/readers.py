@@ -189,7 +189,7 @@ def read_xlsx(raw: RawFile, sheet: str, header_row: int) -> Sheet:
         cells = workbook.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
     except Exception as exc:
         raise PipelineError(f"cannot read the sheet: {type(exc).__name__}: {exc}", file=raw.rel, sheet=sheet) from exc
-    return _under_header(raw.rel, sheet, header_row, [list(r) for r in cells])
+    return _under_header(raw.rel, sheet, header_row, cells)
 
 
 def read_csv(raw: RawFile) -> Sheet:
@@ -228,14 +228,15 @@ def _under_header(file: str, sheet: str | None, header_row: int, cells: list[lis
     width = len(header)
     rows = []
     for offset, row in enumerate(cells[header_row:]):
-        cells_beyond = [c for c in row[width:] if c not in (None, "")]
-        if cells_beyond:
+        if len(row) == width:  # the usual case: the row is kept as read (a new list, not shared with the reader)
+            rows.append(row if type(row) is list else list(row))
+            continue
+        if any(c not in (None, "") for c in row[width:]):
             raise PipelineError(
                 "a cell holds data beyond the last column of the header row",
                 file=file, sheet=sheet, row=header_row + 1 + offset,
             )
-        padded = list(row[:width]) + [""] * (width - len(row))
-        rows.append(padded)
+        rows.append(list(row[:width]) + [""] * (width - len(row)))
     # a CSV written by hand often ends with empty lines; they are not rows
     while rows and all(c in (None, "") for c in rows[-1]):
         rows.pop()

@@ -21,6 +21,7 @@ from pipelines.normalise import (
     normalise_label,
     normalise_member_id,
     normalise_org_name,
+    org_name_keys,
     parse_date,
     parse_number,
     parse_timestamp,
@@ -200,6 +201,47 @@ def test_parse_timestamp_text_and_real_datetimes():
         assert caught.value.code == code
 
 
+def _strptime_or_problem(text: str, fmt: str) -> dt.datetime | str:
+    try:
+        return dt.datetime.strptime(text.strip(), fmt)
+    except ValueError:
+        return "invalid"
+
+
+def _parsed_or_problem(text: str, fmt: str) -> dt.datetime | str:
+    try:
+        return parse_timestamp(text, fmt)
+    except ValueProblem as exc:
+        return "invalid" if exc.code == "invalid_timestamp" else exc.code
+
+
+TIMESTAMP_FORMATS = ("%d/%m/%Y %H:%M", "%Y-%m-%d %H:%M:%S", "%d.%m.%Y", "%m/%d/%Y %I:%M %p", "%Y%m%d%H%M",
+                     "%d/%m/%Y%", "%d %B %Y", "%Y-%m-%dT%H:%M")
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.text(alphabet="0123456789 /.:-T\t", min_size=1, max_size=20), st.sampled_from(TIMESTAMP_FORMATS))
+def test_parse_timestamp_reads_text_exactly_as_strptime(text, fmt):
+    """The fast reader of numeric formats gives what datetime.strptime gives, or refuses what it refuses."""
+    if not text.strip():
+        return
+    assert _parsed_or_problem(text, fmt) == _strptime_or_problem(text, fmt)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.datetimes(min_value=dt.datetime(1000, 1, 1)), st.sampled_from(TIMESTAMP_FORMATS[:3]))
+def test_parse_timestamp_round_trips_formatted_datetimes(moment, fmt):
+    text = moment.strftime(fmt)
+    assert parse_timestamp(text, fmt) == dt.datetime.strptime(text, fmt)
+
+
+@pytest.mark.parametrize("text", ["31/02/2023 10:00", "29/02/2023 10:00", "00/01/2023 10:00", "01/13/2023 10:00",
+                                  "01/01/2023 24:00", "1/1/2023  9:5", "01/01/0000 10:00", "01/01/2023 10:00 "])
+def test_parse_timestamp_edge_cases_follow_strptime(text):
+    fmt = "%d/%m/%Y %H:%M"
+    assert _parsed_or_problem(text, fmt) == _strptime_or_problem(text, fmt)
+
+
 def test_parse_date():
     assert parse_date("2022-11-10") == dt.date(2022, 11, 10)
     assert parse_date(dt.datetime(2022, 11, 10, 0, 0)) == dt.date(2022, 11, 10)
@@ -238,6 +280,21 @@ def test_member_id_without_padding_does_not_match():
 ])
 def test_organisation_names_match_after_normalising(a, b):
     assert normalise_org_name(a) == normalise_org_name(b)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet=st.sampled_from("abcXYZ019 -_./&'ÄéßŁ\u00a0\u0301ＰＦ１"), max_size=24))
+def test_identity_keys_fast_paths_agree_with_the_general_rules(text):
+    """ASCII names and IDs take a shortcut; the keys are those the general Unicode rules give."""
+    import unicodedata
+
+    general_id = "".join(ch for ch in unicodedata.normalize("NFKC", text.strip()).upper() if ch.isalnum())
+    assert normalise_member_id(text) == general_id
+    full, stripped = org_name_keys(text)
+    assert full == normalise_org_name(text, strip_legal_form=False)
+    assert stripped == normalise_org_name(text)
+    decomposed = "".join(ch for ch in unicodedata.normalize("NFKD", text.strip()) if not unicodedata.combining(ch))
+    assert full == normalise_org_name(decomposed, strip_legal_form=False)
 
 
 def test_organisation_names_keep_what_distinguishes_them():

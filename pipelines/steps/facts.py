@@ -8,6 +8,7 @@ a correction changed it; `corrections_applied`, one row per correction with what
 from __future__ import annotations
 
 import logging
+from collections import Counter
 
 from pipelines.context import Context
 from pipelines.corrections import Correction
@@ -26,8 +27,9 @@ def run(ctx: Context) -> None:
     # process
     facts, applied = apply_corrections(values, submissions, corrections, columns)
     applied = ctx.work["corrections_applied"] + applied
+    per_wave = Counter(f["year"] for f in facts)
     for wave, counts in ctx.wave_counts.items():
-        counts["facts"] = sum(1 for f in facts if f["year"] == wave)
+        counts["facts"] = per_wave[wave]
     # save
     ctx.save("facts", facts)
     ctx.save("corrections_applied", applied)
@@ -47,7 +49,8 @@ def apply_corrections(
     columns: dict[tuple[int, str], str],
 ) -> tuple[list[dict], list[dict]]:
     """Indicator-level corrections (set / exclude one value) in file order; a new list of facts comes out."""
-    facts = {(v["year"], v["member_id"], v["indicator"]): dict(v) for v in values}
+    # the reported values are shared, never changed: a correction puts a new record in place of one
+    facts = {(v["year"], v["member_id"], v["indicator"]): v for v in values}
     by_contribution = {(s["wave"], (s["contribution_id"] or "").strip()): s for s in submissions if s["contribution_id"]}
     accepted_by_member = {
         (s["wave"], normalise_member_id(s["member_id"])): s for s in submissions if s["status"] == "accepted"

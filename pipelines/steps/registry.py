@@ -22,7 +22,7 @@ from pipelines.normalise import (
     normalise_country,
     normalise_label,
     normalise_member_id,
-    normalise_org_name,
+    org_name_keys,
     parse_date,
     parse_number,
     split_multi,
@@ -132,8 +132,9 @@ def _date(sheet: Sheet, row: int, column: str, value: object):
                         file=sheet.file, sheet=sheet.sheet, row=row, column=column)
 
 
-def _source_column(columns: dict[str, str], target: str) -> str:
-    return next(source for source, t in columns.items() if t == target)
+def _source_columns(columns: dict[str, str]) -> dict[str, str]:
+    """target field -> the sheet's column header it is read from (for messages naming the column)."""
+    return {target: source for source, target in columns.items()}
 
 
 def member_records(
@@ -141,27 +142,27 @@ def member_records(
 ) -> tuple[list[dict], list[dict]]:
     members, member_ecosystems = [], []
     seen: dict[str, int] = {}
-    col = lambda target: _source_column(MEMBER_COLUMNS, target)  # noqa: E731 - a local shorthand
+    col = _source_columns(MEMBER_COLUMNS)
     for row, cells in _rows(sheet, MEMBER_COLUMNS):
         member_id = cell_text(cells["member_id"])
         if not member_id:
             raise PipelineError("a member without a registration ID", file=sheet.file, sheet=sheet.sheet, row=row,
-                                column=col("member_id"))
+                                column=col["member_id"])
         key = normalise_member_id(member_id)
         if key in seen:
             raise PipelineError(f"registration ID {member_id!r} is already used on row {seen[key]}",
-                                file=sheet.file, sheet=sheet.sheet, row=row, column=col("member_id"))
+                                file=sheet.file, sheet=sheet.sheet, row=row, column=col["member_id"])
         seen[key] = row
         try:
             country = normalise_country(cells["country_code"], countries)
         except ValueProblem as exc:
-            _reject(rejects, sheet, row, col("country_code"), cells["country_code"], exc.code, exc.reason)
+            _reject(rejects, sheet, row, col["country_code"], cells["country_code"], exc.code, exc.reason)
             country = None
         ids = []
         for name in split_multi(cells["ecosystems"]):
             ecosystem = ecosystems.get(normalise_label(name))
             if ecosystem is None:
-                _reject(rejects, sheet, row, col("ecosystems"), name, "unknown_ecosystem",
+                _reject(rejects, sheet, row, col["ecosystems"], name, "unknown_ecosystem",
                         f"{name!r} is not one of the 14 industrial ecosystems")
             elif ecosystem not in ids:
                 ids.append(ecosystem)
@@ -169,7 +170,7 @@ def member_records(
             "member_id": member_id, "organisation": cell_text(cells["organisation"]) or None,
             "member_type": cell_text(cells["member_type"]) or None, "size": cell_text(cells["size"]) or None,
             "country_code": country, "primary_ecosystem_id": ids[0] if ids else None,
-            "joined_on": _date(sheet, row, col("joined_on"), cells["joined_on"]),
+            "joined_on": _date(sheet, row, col["joined_on"], cells["joined_on"]),
         })
         member_ecosystems += [
             {"member_id": member_id, "ecosystem_id": e, "is_primary": i == 0} for i, e in enumerate(ids)
@@ -180,19 +181,19 @@ def member_records(
 def membership_records(sheet: Sheet, members: set[str], partnerships: set[str], rejects: list[dict]) -> list[dict]:
     by_key = {normalise_member_id(m): m for m in members}
     records = {}
-    col = lambda target: _source_column(MEMBERSHIP_COLUMNS, target)  # noqa: E731 - a local shorthand
+    col = _source_columns(MEMBERSHIP_COLUMNS)
     for row, cells in _rows(sheet, MEMBERSHIP_COLUMNS):
         member_id = by_key.get(normalise_member_id(cells["member_id"]))
         partnership = cell_text(cells["partnership_id"])
         if member_id is None:
-            _reject(rejects, sheet, row, col("member_id"), cells["member_id"], "unknown_member",
+            _reject(rejects, sheet, row, col["member_id"], cells["member_id"], "unknown_member",
                     "no member with this registration ID in the Members sheet")
             continue
         if partnership not in partnerships:
-            _reject(rejects, sheet, row, col("partnership_id"), partnership, "unknown_partnership",
+            _reject(rejects, sheet, row, col["partnership_id"], partnership, "unknown_partnership",
                     f"{partnership!r} is not in partnerships.csv")
             continue
-        joined = _date(sheet, row, col("joined_on"), cells["joined_on"])
+        joined = _date(sheet, row, col["joined_on"], cells["joined_on"])
         key = (member_id, partnership)
         if key in records and records[key]["joined_on"] is not None:
             # the same membership listed twice: the earlier join date is when the member's figures start counting
@@ -205,11 +206,11 @@ def commitment_records(sheet: Sheet, members: set[str], rejects: list[dict]) -> 
     by_key = {normalise_member_id(m): m for m in members}
     records = []
     seen = set()
-    col = lambda target: _source_column(COMMITMENT_COLUMNS, target)  # noqa: E731 - a local shorthand
+    col = _source_columns(COMMITMENT_COLUMNS)
     for row, cells in _rows(sheet, COMMITMENT_COLUMNS):
         member_id = by_key.get(normalise_member_id(cells["member_id"]))
         if member_id is None:
-            _reject(rejects, sheet, row, col("member_id"), cells["member_id"], "unknown_member",
+            _reject(rejects, sheet, row, col["member_id"], cells["member_id"], "unknown_member",
                     "no member with this registration ID in the Members sheet")
             continue
         try:
@@ -220,7 +221,7 @@ def commitment_records(sheet: Sheet, members: set[str], rejects: list[dict]) -> 
             raise PipelineError(exc.reason, file=sheet.file, sheet=sheet.sheet, row=row) from exc
         if (member_id, number) in seen:
             raise PipelineError(f"commitment {number} of {member_id} is listed twice", file=sheet.file,
-                                sheet=sheet.sheet, row=row, column=col("commitment_no"))
+                                sheet=sheet.sheet, row=row, column=col["commitment_no"])
         seen.add((member_id, number))
         records.append({"member_id": member_id, "commitment_no": number, "principle": principle,
                         "pledged_people": pledged, "text": cell_text(cells["text"]) or None})
@@ -231,10 +232,10 @@ def registry_index(members: list[dict]) -> RegistryIndex:
     by_full: dict[str, list[str]] = defaultdict(list)
     by_name: dict[str, list[str]] = defaultdict(list)
     for m in members:
-        full = normalise_org_name(m["organisation"], strip_legal_form=False)
+        full, name = org_name_keys(m["organisation"])
         if full:
             by_full[full].append(m["member_id"])
-            by_name[normalise_org_name(m["organisation"])].append(m["member_id"])
+            by_name[name].append(m["member_id"])
     return RegistryIndex(
         by_id={normalise_member_id(m["member_id"]): m["member_id"] for m in members},
         by_full_name={name: tuple(ids) for name, ids in by_full.items()},
