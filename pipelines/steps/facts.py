@@ -21,8 +21,9 @@ log = logging.getLogger(__name__)
 def run(ctx: Context) -> None:
     # load
     values: list[dict] = ctx.work["reported_values"]
-    corrections: list[Correction] = ctx.work["corrections"]
-    submissions = ctx.table("submissions").to_pylist()
+    corrections = [c for c in ctx.work["corrections"] if not c.whole_submission]  # those act in submissions
+    # the submissions are looked up only to place a correction (270,000 of them at 100x the sample)
+    submissions = ctx.table("submissions").to_pylist() if corrections else []
     columns = questions_by_indicator(ctx)
     # process
     facts, applied = apply_corrections(values, submissions, corrections, columns)
