@@ -38,10 +38,7 @@ register_export_bar(PAGE_ID)
 
 
 def layout(**query: object) -> html.Div:
-    choice, messages = ui.resolve(query)
-    if choice.vintage is None:
-        return ui.no_data(PAGE_ID, TITLE, "No curated snapshot exists yet.", messages)
-    return ui.guarded(PAGE_ID, TITLE, lambda: _page(choice, query, messages), messages)
+    return ui.data_layout(PAGE_ID, TITLE, query, lambda choice, messages: _page(choice, query, messages))
 
 
 def _indicators(vintage: Vintage) -> tuple[IndicatorMeta, ...]:
@@ -288,7 +285,7 @@ def update_view(*args: object):
     if state is None:
         return (no_update,) * 8
     view = build_view(choice.vintage, state)
-    rows = view["rows"].astype(object).where(view["rows"].notna(), None).to_dict("records")
+    rows = ui.grid_records(view["rows"])
     alerts = ui.message_alerts(messages, "explore").children if messages else None
     return (view["figure"], view["summary"], rows, view["columns"], view["table_caption"], view["status"],
             _search(choice.vintage, state), alerts)

@@ -22,10 +22,7 @@ register_export_bar(PAGE_ID)
 
 
 def layout(**query: object) -> html.Div:
-    choice, messages = ui.resolve(query)
-    if choice.vintage is None:
-        return ui.no_data(PAGE_ID, TITLE, "No curated snapshot exists yet.", messages)
-    return ui.guarded(PAGE_ID, TITLE, lambda: _page(choice, query, messages), messages)
+    return ui.data_layout(PAGE_ID, TITLE, query, lambda choice, messages: _page(choice, query, messages))
 
 
 def _page(choice: data.VintageChoice, query: dict, messages: Messages) -> html.Div:
