@@ -64,10 +64,10 @@ def run(ctx: Context) -> None:
     # process
     rejects: list[dict] = []
     members, member_ecosystems = member_records(sheets["members"], countries, ecosystems, rejects)
-    known = {m["member_id"] for m in members}
-    memberships = membership_records(sheets["memberships"], known, partnerships, rejects)
-    commitments = commitment_records(sheets["commitments"], known, rejects)
-    index = registry_index(members)
+    by_key = {normalise_member_id(m["member_id"]): m["member_id"] for m in members}  # unique: member_records saw to it
+    memberships = membership_records(sheets["memberships"], by_key, partnerships, rejects)
+    commitments = commitment_records(sheets["commitments"], by_key, rejects)
+    index = registry_index(members, by_key)
     # save
     ctx.save("members", members)
     ctx.save("member_ecosystems", member_ecosystems)
@@ -178,8 +178,9 @@ def member_records(
     return members, member_ecosystems
 
 
-def membership_records(sheet: Sheet, members: set[str], partnerships: set[str], rejects: list[dict]) -> list[dict]:
-    by_key = {normalise_member_id(m): m for m in members}
+def membership_records(
+    sheet: Sheet, by_key: dict[str, str], partnerships: set[str], rejects: list[dict],
+) -> list[dict]:
     records = {}
     col = _source_columns(MEMBERSHIP_COLUMNS)
     for row, cells in _rows(sheet, MEMBERSHIP_COLUMNS):
@@ -202,8 +203,7 @@ def membership_records(sheet: Sheet, members: set[str], partnerships: set[str], 
     return list(records.values())
 
 
-def commitment_records(sheet: Sheet, members: set[str], rejects: list[dict]) -> list[dict]:
-    by_key = {normalise_member_id(m): m for m in members}
+def commitment_records(sheet: Sheet, by_key: dict[str, str], rejects: list[dict]) -> list[dict]:
     records = []
     seen = set()
     col = _source_columns(COMMITMENT_COLUMNS)
@@ -214,9 +214,9 @@ def commitment_records(sheet: Sheet, members: set[str], rejects: list[dict]) -> 
                     "no member with this registration ID in the Members sheet")
             continue
         try:
-            number = int(parse_number(cells["commitment_no"]))
-            principle = int(parse_number(cells["principle"])) if cell_text(cells["principle"]) else None
-            pledged = int(parse_number(cells["pledged_people"])) if cell_text(cells["pledged_people"]) else None
+            number = _count(cells["commitment_no"])
+            principle = _count(cells["principle"]) if cell_text(cells["principle"]) else None
+            pledged = _count(cells["pledged_people"]) if cell_text(cells["pledged_people"]) else None
         except ValueProblem as exc:
             raise PipelineError(exc.reason, file=sheet.file, sheet=sheet.sheet, row=row) from exc
         if (member_id, number) in seen:
@@ -228,7 +228,14 @@ def commitment_records(sheet: Sheet, members: set[str], rejects: list[dict]) -> 
     return records
 
 
-def registry_index(members: list[dict]) -> RegistryIndex:
+def _count(cell: object) -> int:
+    """A count cell as an int: a whole spreadsheet number as it is (exact below 2**53), anything else parsed."""
+    if type(cell) is float and cell.is_integer() and abs(cell) < 2**53:
+        return int(cell)
+    return int(parse_number(cell))
+
+
+def registry_index(members: list[dict], by_key: dict[str, str]) -> RegistryIndex:
     by_full: dict[str, list[str]] = defaultdict(list)
     by_name: dict[str, list[str]] = defaultdict(list)
     for m in members:
@@ -237,7 +244,7 @@ def registry_index(members: list[dict]) -> RegistryIndex:
             by_full[full].append(m["member_id"])
             by_name[name].append(m["member_id"])
     return RegistryIndex(
-        by_id={normalise_member_id(m["member_id"]): m["member_id"] for m in members},
+        by_id=by_key,
         by_full_name={name: tuple(ids) for name, ids in by_full.items()},
         by_name={name: tuple(ids) for name, ids in by_name.items()},
         country={m["member_id"]: m["country_code"] for m in members},
