@@ -97,6 +97,8 @@ def parse_number(value: object, decimal_separator: str = ".") -> Decimal:
     if isinstance(value, float):
         if math.isnan(value) or math.isinf(value):
             raise ValueProblem("not_a_number", f"{value!r} is not a finite number")
+        if value.is_integer() and abs(value) < 2**53:  # whole and exact: most spreadsheet counts, read cheaply
+            return Decimal(int(value))
         # repr gives the shortest text that round-trips, so 0.1 stays 0.1 and not 0.1000000000000000055...
         return Decimal(repr(value))
     if isinstance(value, Decimal):
@@ -171,17 +173,23 @@ _NUMERIC_DIRECTIVES = {
 _REGEX_CHARS = re.compile(r"([\\.^$*+?\(\){}\[\]|])")
 
 
+def _literal_pattern(text: str) -> str:
+    """Literal format text as strptime turns it into regex: special characters escaped, whitespace as \\s+."""
+    return re.sub(r"\s+", r"\\s+", _REGEX_CHARS.sub(r"\\\1", text))
+
+
 @functools.lru_cache(maxsize=32)
 def _numeric_format(fmt: str) -> re.Pattern[str] | None:
     """The regex for a format made only of %d %m %Y %H %M %S (each at most once) and literal text, built as
     strptime builds it; None for any other format."""
-    literals, directives = re.split(r"%(.)", fmt)[::2], re.findall(r"%(.)", fmt)
+    parts = re.split(r"%(.)", fmt)  # literal, directive, literal, ..., literal
+    literals, directives = parts[::2], parts[1::2]
     if (fmt.count("%") != len(directives) or len(set(directives)) != len(directives)
             or not set(directives) <= _NUMERIC_DIRECTIVES.keys() or not {"d", "m", "Y"} <= set(directives)):
         return None
-    pieces = [re.sub(r"\s+", r"\\s+", _REGEX_CHARS.sub(r"\\\1", literals[0]))]
+    pieces = [_literal_pattern(literals[0])]
     for directive, literal in zip(directives, literals[1:], strict=True):
-        pieces += [_NUMERIC_DIRECTIVES[directive], re.sub(r"\s+", r"\\s+", _REGEX_CHARS.sub(r"\\\1", literal))]
+        pieces += [_NUMERIC_DIRECTIVES[directive], _literal_pattern(literal)]
     return re.compile("".join(pieces), re.IGNORECASE)
 
 
@@ -237,6 +245,9 @@ def parse_date(value: object, fmt: str = "%Y-%m-%d") -> dt.date | None:
 
 # ---------------------------------------------------------------- identities
 
+_NOT_ASCII_ALNUM = re.compile(r"[^0-9A-Za-z]+")
+
+
 def normalise_member_id(value: object) -> str:
     """Registration IDs compare on their letters and digits only, without case, spaces or separators
     ('pfs 000123', ' PFS-000123 ' and 'PFS_000123' are 'PFS000123'). Nothing else is guessed: zero padding
@@ -247,8 +258,6 @@ def normalise_member_id(value: object) -> str:
     text = unicodedata.normalize("NFKC", text).upper()
     return "".join(ch for ch in text if ch.isalnum())
 
-
-_NOT_ASCII_ALNUM = re.compile(r"[^0-9A-Za-z]+")
 
 
 # Legal-form words at the end of an organisation name, written without punctuation (after normalisation).

@@ -228,7 +228,7 @@ def _under_header(file: str, sheet: str | None, header_row: int, cells: list[lis
     width = len(header)
     rows = []
     for offset, row in enumerate(cells[header_row:]):
-        if len(row) == width:  # the usual case: the row is kept as read (a new list, not shared with the reader)
+        if len(row) == width:  # the usual case: the reader's own row list is kept, not copied
             rows.append(row if type(row) is list else list(row))
             continue
         if any(c not in (None, "") for c in row[width:]):

@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 def run(ctx: Context) -> None:
     # load
     values: list[dict] = ctx.work["reported_values"]
-    corrections = [c for c in ctx.work["corrections"] if not c.whole_submission]  # those act in submissions
+    corrections = [c for c in ctx.work["corrections"] if not c.whole_submission]
     # the submissions are looked up only to place a correction (270,000 of them at 100x the sample)
     submissions = ctx.table("submissions").to_pylist() if corrections else []
     columns = questions_by_indicator(ctx)
@@ -49,7 +49,10 @@ def apply_corrections(
     values: list[dict], submissions: list[dict], corrections: list[Correction],
     columns: dict[tuple[int, str], str],
 ) -> tuple[list[dict], list[dict]]:
-    """Indicator-level corrections (set / exclude one value) in file order; a new list of facts comes out."""
+    """Indicator-level corrections (set / exclude one value) in file order; a new list of facts comes out.
+
+    `corrections` holds only those: a whole-submission exclusion acts in the submissions step, before a member's
+    submission is chosen. `submissions` may be empty when there is no correction to place."""
     # the reported values are shared, never changed: a correction puts a new record in place of one
     facts = {(v["year"], v["member_id"], v["indicator"]): v for v in values}
     by_contribution = {(s["wave"], (s["contribution_id"] or "").strip()): s for s in submissions if s["contribution_id"]}
@@ -58,8 +61,6 @@ def apply_corrections(
     }
     applied = []
     for c in corrections:
-        if c.whole_submission:
-            continue  # applied by the submissions step, before a member's submission is chosen
         if c.contribution_id.strip():
             target = by_contribution.get((c.wave, c.contribution_id.strip()))
             if target is None:

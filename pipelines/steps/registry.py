@@ -214,9 +214,9 @@ def commitment_records(sheet: Sheet, by_key: dict[str, str], rejects: list[dict]
                     "no member with this registration ID in the Members sheet")
             continue
         try:
-            number = _count(cells["commitment_no"])
-            principle = _count(cells["principle"]) if cell_text(cells["principle"]) else None
-            pledged = _count(cells["pledged_people"]) if cell_text(cells["pledged_people"]) else None
+            number = int(parse_number(cells["commitment_no"]))
+            principle = int(parse_number(cells["principle"])) if cell_text(cells["principle"]) else None
+            pledged = int(parse_number(cells["pledged_people"])) if cell_text(cells["pledged_people"]) else None
         except ValueProblem as exc:
             raise PipelineError(exc.reason, file=sheet.file, sheet=sheet.sheet, row=row) from exc
         if (member_id, number) in seen:
@@ -226,13 +226,6 @@ def commitment_records(sheet: Sheet, by_key: dict[str, str], rejects: list[dict]
         records.append({"member_id": member_id, "commitment_no": number, "principle": principle,
                         "pledged_people": pledged, "text": cell_text(cells["text"]) or None})
     return records
-
-
-def _count(cell: object) -> int:
-    """A count cell as an int: a whole spreadsheet number as it is (exact below 2**53), anything else parsed."""
-    if type(cell) is float and cell.is_integer() and abs(cell) < 2**53:
-        return int(cell)
-    return int(parse_number(cell))
 
 
 def registry_index(members: list[dict], by_key: dict[str, str]) -> RegistryIndex:
