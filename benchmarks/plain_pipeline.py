@@ -15,13 +15,17 @@ indicator catalogue, so that agreement of the two outputs is evidence, not tauto
 from __future__ import annotations
 
 import datetime as dt
+import html
+import io
 import re
 import unicodedata
+import zipfile
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 import pandas as pd
 
+from pipelines.eusurvey import meta_role
 from pipelines.schema import INDICATORS
 from pipelines.sidecar import Sidecar, load_sidecar
 
@@ -30,7 +34,6 @@ CEILINGS = {
     "people_trained": 5_000_000, "training_programmes": 100_000, "investment_eur": 5_000_000_000,
     "people_reached": 100_000_000, "stakeholders_joined": 1_000_000,
 }
-META = ("Invitation Number", "Languages", "Total Score")
 LEGAL_SUFFIXES = (
     "gmbh co kg", "gmbh", "ag", "kg", "ohg", "ev", "eg", "mbh", "se", "sa", "sas", "sasu", "sarl", "sca", "spa",
     "srl", "srls", "scarl", "sl", "slu", "bv", "nv", "vzw", "asbl", "cvba", "ltd", "limited", "plc", "llc", "inc",
@@ -56,7 +59,8 @@ def text(value: object) -> str:
         return value.isoformat(sep=" ")
     if isinstance(value, dt.date):
         return value.isoformat()
-    return str(value).strip()
+    value = str(value)
+    return (html.unescape(value) if "&" in value else value).strip()  # free text the exporter XML-escaped
 
 
 def column_text(series: pd.Series) -> pd.Series:
@@ -160,7 +164,7 @@ def timestamps(series: pd.Series, fmt: str) -> pd.Series:
     real = as_text.map(lambda v: isinstance(v, dt.datetime | dt.date) and not isinstance(v, str))
     if real.any():
         parsed = parsed.where(~real, pd.to_datetime(as_text.where(real), errors="coerce"))
-    return parsed.dt.floor("s").astype("datetime64[us]")
+    return parsed.dt.round("s").astype("datetime64[us]")
 
 
 # --------------------------------------------------------------------------------------------------------- run
@@ -271,7 +275,7 @@ def run(raw_dir: Path, out_dir: Path) -> dict[str, pd.DataFrame]:
     submissions_out: list[pd.DataFrame] = []
     facts_out: list[pd.DataFrame] = []
     waves: dict[int, list[tuple[Path, Sidecar]]] = {}
-    for path in sorted((raw_dir / "surveys").glob("*.xlsx")):
+    for path in sorted(p for p in (raw_dir / "surveys").iterdir() if p.suffix in (".xlsx", ".zip")):
         car = load_sidecar(path)
         waves.setdefault(car.survey.wave, []).append((path, car))
     for wave, files in sorted(waves.items()):
@@ -302,12 +306,22 @@ def run(raw_dir: Path, out_dir: Path) -> dict[str, pd.DataFrame]:
 
 
 def read_survey(path: Path, car: Sidecar, raw_dir: Path) -> pd.DataFrame:
-    sheet = car.read.sheet or next(iter(car.read.sheets.values()))
-    frame = pd.read_excel(path, sheet_name=sheet, header=car.read.header_row - 1, dtype=object, engine="openpyxl")
+    """One export's rows; a zipped export is several workbooks, each read the same way."""
+    rel = path.relative_to(raw_dir).as_posix()
+    if path.suffix != ".zip":
+        return read_workbook(path, car, rel)
+    with zipfile.ZipFile(path) as archive:
+        return pd.concat([read_workbook(io.BytesIO(archive.read(name)), car, f"{rel}/{name}")
+                          for name in sorted(archive.namelist())], ignore_index=True)
+
+
+def read_workbook(source, car: Sidecar, rel: str) -> pd.DataFrame:
+    sheet = car.read.sheet or "Content"
+    frame = pd.read_excel(source, sheet_name=sheet, header=car.read.header_row - 1, dtype=object, engine="openpyxl")
     frame.columns = [header(c) for c in frame.columns]
     frame = frame.loc[:, [c for c in frame.columns if c and not c.startswith("Unnamed:")]]
-    return frame.assign(_file=path.relative_to(raw_dir).as_posix(), _sheet=sheet,
-                        _row=frame.index + car.read.header_row + 1, _spec=[car.survey] * len(frame))
+    return frame.assign(_file=rel, _sheet=sheet, _row=frame.index + car.read.header_row + 1,
+                        _spec=[car.survey] * len(frame))
 
 
 def classify(
@@ -316,14 +330,18 @@ def classify(
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """One wave: statuses of every row, facts of the accepted ones, rejects."""
     spec = car.survey
-    h = header
-    meta = {h(c) for c in (spec.contribution_id_column, spec.user_name_column, spec.created_column,
-                           spec.updated_column, *META)}
-    personal = {h(c) for c in (spec.user_name_column, *spec.personal)}
+    # EUSurvey's meta columns, found by their label in whatever language the export was made
+    found = {meta_role(c): c for c in survey.columns if meta_role(c)}
+
+    def h(name: str) -> str:
+        return found.get(meta_role(name)) or header(name)
+
+    meta = set(found.values())
+    personal = {h(c) for c in spec.personal} | {found.get("user_name")}
     questions = [c for c in survey.columns if not c.startswith("_") and c not in meta]
-    cid = column_text(survey[h(spec.contribution_id_column)])
-    created = timestamps(survey[h(spec.created_column)], spec.datetime_format)
-    updated = timestamps(survey[h(spec.updated_column)], spec.datetime_format)
+    cid = column_text(survey[found["contribution_id"]])
+    created = timestamps(survey[found["creation_date"]], spec.datetime_format)
+    updated = timestamps(survey[found["last_update"]], spec.datetime_format)
     subs = pd.DataFrame({
         "wave": wave, "source_file": survey["_file"], "sheet": survey["_sheet"], "row": survey["_row"],
         "contribution_id": cid.replace({"": None}), "member_id": None, "created_at": created, "updated_at": updated,
@@ -385,9 +403,9 @@ def classify(
     bad_country = open_rows & (country_cell != "") & country_key(country_cell).map(countries).isna()
     reject(bad_country[bad_country].index, spec.identity.country, "unknown_member_state")
     bad_updated = open_rows & updated.isna()
-    reject(bad_updated[bad_updated].index, spec.updated_column, "invalid_timestamp")
+    reject(bad_updated[bad_updated].index, found["last_update"], "invalid_timestamp")
     bad_created = open_rows & created.isna()
-    reject(bad_created[bad_created].index, spec.created_column, "invalid_timestamp")
+    reject(bad_created[bad_created].index, found["creation_date"], "invalid_timestamp")
     rejected = unknown | bad_country | bad_updated | bad_created
     subs.loc[rejected, ["status", "reason_code"]] = ["rejected", "rejected"]
     subs.loc[rejected, "member_id"] = member[rejected]

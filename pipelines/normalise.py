@@ -17,6 +17,8 @@ from decimal import Decimal, InvalidOperation
 
 import pandas as pd
 
+from pipelines.eusurvey import unescape_xml
+
 
 class ValueProblem(ValueError):
     """A cell that cannot be taken as a valid value; `code` goes to rejects.reason_code."""
@@ -42,10 +44,11 @@ def is_blank(value: object) -> bool:
 
 
 def cell_text(value: object) -> str:
-    """A cell as the text a person would see: 1500.0 -> '1500', a datetime -> ISO, blank -> ''."""
+    """A cell as the text a person would see: 1500.0 -> '1500', a datetime -> ISO, blank -> ''; text an exporter
+    XML-escaped ('Smith &amp; Sons') as it was typed."""
     kind = type(value)
     if kind is str:
-        return value.strip()
+        return (unescape_xml(value) if "&" in value else value).strip()
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -211,7 +214,8 @@ def _strptime_numeric(text: str, fmt: str) -> dt.datetime | None:
 def parse_timestamp(value: object, fmt: str) -> dt.datetime:
     """A `Creation Date` / `Last Update` cell: a real spreadsheet datetime, or text in the sidecar's format."""
     if isinstance(value, dt.datetime):
-        return value.replace(tzinfo=None, microsecond=0) if value.tzinfo is None else value.replace(microsecond=0)
+        # a date-time cell is a fraction of a day: 09:00 may come back as 08:59:59.999999, so round to the second
+        return (value + dt.timedelta(microseconds=500_000)).replace(microsecond=0)
     if isinstance(value, dt.date):
         return dt.datetime(value.year, value.month, value.day)
     text = cell_text(value)

@@ -28,6 +28,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from pipelines.corrections import Correction
+from pipelines.eusurvey import strip_answer_shortname
 from pipelines.normalise import (
     ValueProblem,
     cell_text,
@@ -56,10 +57,6 @@ CEILINGS: dict[str, int] = {
     "people_reached": 100_000_000,
     "stakeholders_joined": 1_000_000,
 }
-
-# EUSurvey's meta columns: answering only these is not answering the survey.
-EUSURVEY_META = ("Invitation Number", "Languages", "Total Score")
-
 
 @dataclass(frozen=True)
 class RegistryIndex:
@@ -105,13 +102,17 @@ class RegistryIndex:
 
 @dataclass
 class RawRow:
-    """One data row of a survey export; `cells` maps header -> cell as read."""
+    """One data row of a survey export; `cells` maps header key -> cell as read."""
 
     source_file: str
     sheet: str
     row: int
     cells: dict[str, object]
-    spec: SurveySpec  # the sidecar of the file the row comes from
+    spec: SurveySpec  # the sidecar of the file the row comes from, its column names resolved to header keys
+    column_sheets: Mapping[str, str] = field(default_factory=dict)  # for a wide export: the sheet of a column
+
+    def sheet_of(self, column: str) -> str:
+        return self.column_sheets.get(column, self.sheet)
 
 
 @dataclass
@@ -122,30 +123,27 @@ class WaveResult:
     corrections: list[dict] = field(default_factory=list)  # whole-submission exclusions, as corrections_applied
 
 
-def _cell(raw: RawRow, column: str) -> object:
+def _cell(raw: RawRow, column: str | None) -> object:
     """The cell under a header the sidecar names (headers compare with whitespace runs collapsed)."""
-    return raw.cells.get(header_text(column))
+    return raw.cells.get(header_text(column)) if column is not None else None
 
 
 def meta_columns(spec: SurveySpec) -> set[str]:
-    return {header_text(c) for c in (spec.contribution_id_column, spec.user_name_column, spec.created_column,
-                                     spec.updated_column, *EUSURVEY_META)}
+    """EUSurvey's meta columns (as resolved for one export): answering only these is not answering the survey."""
+    return {header_text(c) for c in spec.meta.model_dump().values() if c}
 
 
 def personal_columns(spec: SurveySpec) -> set[str]:
     """Columns whose values never leave the raw file (as written in the sidecar and as headers compare)."""
-    names = {spec.user_name_column, *spec.personal}
+    names = {c for c in (spec.meta.user_name, *spec.personal) if c}
     return names | {header_text(n) for n in names}
 
 
-def required_columns(spec: SurveySpec) -> list[str]:
-    """Every header the sidecar relies on; a missing one is fatal before any row is read."""
-    names = [spec.identity.member_id, spec.identity.organisation, spec.identity.country, *spec.indicators]
-    if spec.commitment_progress is not None:
-        names += spec.commitment_progress.columns
-    names += spec.personal + [rule.column for rule in spec.test_entries]
-    names += [spec.contribution_id_column, spec.created_column, spec.updated_column]
-    return list(dict.fromkeys(names))
+def choice_label(cell: object, spec: SurveySpec) -> str:
+    """A choice answer as the sidecar lists it: without the '(shortname)' EUSurvey appends when the export was
+    made with "show shortnames"."""
+    text = cell_text(cell)
+    return strip_answer_shortname(text) if spec.show_shortnames else text
 
 
 def classify_wave(
@@ -171,7 +169,7 @@ def classify_wave(
             per_spec[id(spec)] = (meta_columns(spec), personal_columns(spec),
                                   [(rule.column, re.compile(rule.pattern)) for rule in spec.test_entries])
         meta, personal, tests = per_spec[id(spec)]
-        cid = cell_text(_cell(raw, spec.contribution_id_column))
+        cid = cell_text(_cell(raw, spec.meta.contribution_id))
         record = {
             "wave": wave, "source_file": raw.source_file, "sheet": raw.sheet, "row": raw.row,
             "contribution_id": cid or None, "member_id": None, "created_at": None, "updated_at": None,
@@ -181,7 +179,7 @@ def classify_wave(
                    personal: set[str] = personal) -> None:
             value = None if column in personal else cell_text(_cell(raw, column)) or None
             result.rejects.append({
-                "source_file": raw.source_file, "sheet": raw.sheet, "row": raw.row, "column": column,
+                "source_file": raw.source_file, "sheet": raw.sheet_of(column), "row": raw.row, "column": column,
                 "contribution_id": cid or None, "value": value, "reason_code": code, "reason": reason,
             })
 
@@ -190,7 +188,7 @@ def classify_wave(
 
         # timestamps are kept on every row where they parse, whatever the status
         stamps: dict[str, dt.datetime | None] = {}
-        for key, column in (("created_at", spec.created_column), ("updated_at", spec.updated_column)):
+        for key, column in (("created_at", spec.meta.creation_date), ("updated_at", spec.meta.last_update)):
             try:
                 stamps[key] = parse_timestamp(_cell(raw, column), spec.datetime_format)
             except ValueProblem:
@@ -209,7 +207,7 @@ def classify_wave(
             continue
         # 3. the member (a known Member State answer helps tell look-alike names apart)
         try:
-            answered_country = normalise_country(_cell(raw, spec.identity.country), countries)
+            answered_country = normalise_country(choice_label(_cell(raw, spec.identity.country), spec), countries)
         except ValueProblem:
             answered_country = None
         member_id, how = registry.match(_cell(raw, spec.identity.member_id),
@@ -242,11 +240,11 @@ def classify_wave(
         country_cell = _cell(raw, spec.identity.country)
         if not is_blank(country_cell):
             try:
-                normalise_country(country_cell, countries)
+                normalise_country(choice_label(country_cell, spec), countries)
             except ValueProblem as exc:
                 reject(spec.identity.country, exc.code, exc.reason)
                 problems.append((exc.code, exc.reason))
-        for key, column in (("updated_at", spec.updated_column), ("created_at", spec.created_column)):
+        for key, column in (("updated_at", spec.meta.last_update), ("created_at", spec.meta.creation_date)):
             if stamps[key] is None:
                 try:
                     parse_timestamp(_cell(raw, column), spec.datetime_format)
@@ -298,7 +296,7 @@ def submission_values(raw: RawRow, submission: dict, spec: SurveySpec, rejects: 
 
     def reject(column: str, code: str, reason: str) -> None:
         rejects.append({
-            "source_file": raw.source_file, "sheet": raw.sheet, "row": raw.row, "column": column,
+            "source_file": raw.source_file, "sheet": raw.sheet_of(column), "row": raw.row, "column": column,
             "contribution_id": submission["contribution_id"],
             "value": None if column in personal else cell_text(_cell(raw, column)) or None,
             "reason_code": code, "reason": reason,
@@ -331,7 +329,7 @@ def submission_values(raw: RawRow, submission: dict, spec: SurveySpec, rejects: 
             cell = _cell(raw, column)
             if is_blank(cell):
                 continue
-            label = normalise_label(cell)
+            label = normalise_label(choice_label(cell, spec))
             if label in progressing:
                 reported += 1
                 counted += 1

@@ -31,8 +31,9 @@ class Strict(BaseModel):
 class ReadSpec(Strict):
     """Where the table sits in the file."""
 
-    format: Literal["xlsx", "csv"]
-    sheet: str | None = Field(None, description="sheet name (xlsx only)")
+    format: Literal["xlsx", "xls", "ods", "zip", "csv"] | None = Field(
+        None, description="the file's format; when left out, taken from its name (a zip holds several workbooks)")
+    sheet: str | None = Field(None, description="sheet name (spreadsheets; a survey export's defaults to Content)")
     sheets: dict[str, str] = Field(
         default_factory=dict, description="table -> sheet, for a workbook holding several tables (the registry)"
     )
@@ -72,7 +73,20 @@ class Identity(Strict):
 
     member_id: str
     organisation: str
-    country: str
+    country: str | None = Field(None, description="optional: the registry has every member's Member State")
+
+
+class MetaColumns(Strict):
+    """EUSurvey's meta columns. Each is found by its label in any EUSurvey language when left out; name one only
+    when an export labels it otherwise."""
+
+    invitation_number: str | None = None
+    contribution_id: str | None = None
+    user_name: str | None = None
+    creation_date: str | None = None
+    last_update: str | None = None
+    languages: str | None = None
+    total_score: str | None = None
 
 
 IndicatorName = Annotated[str, Field(description="a canonical reported indicator")]
@@ -89,12 +103,12 @@ class SurveySpec(Strict):
     personal: list[str] = Field(default_factory=list, description="columns with personal data: never curated")
     number_format: NumberFormat = NumberFormat()
     multipliers: dict[IndicatorName, int] = Field(default_factory=dict, description="e.g. investment asked in kEUR")
-    datetime_format: str = "%d/%m/%Y %H:%M"
+    datetime_format: str = Field("%d/%m/%Y %H:%M", description="for dates written as text; date cells need none")
     test_entries: list[TestEntryRule] = Field(default_factory=list)
-    contribution_id_column: str = "Contribution Id"
-    created_column: str = "Creation Date"
-    updated_column: str = "Last Update"
-    user_name_column: str = "User Name"
+    meta: MetaColumns = MetaColumns()
+    show_shortnames: bool = Field(
+        False, description="exported with EUSurvey's 'show shortnames': headers end in ' (shortname)', choice "
+                           "answers in '(shortname)'; both are stripped before matching")
 
     @field_validator("indicators")
     @classmethod
@@ -140,8 +154,9 @@ class Sidecar(Strict):
             raise ValueError("a survey sidecar needs a 'survey' section")
         if self.kind != "survey" and self.survey is not None:
             raise ValueError(f"a {self.kind} sidecar has no 'survey' section")
-        if self.read.format == "xlsx" and not (self.read.sheet or self.read.sheets):
-            raise ValueError("read.sheet (or read.sheets) is required for xlsx files")
+        if self.kind != "survey" and self.read.format in ("xlsx", "xls", "ods") and not (
+                self.read.sheet or self.read.sheets):
+            raise ValueError(f"read.sheet (or read.sheets) is required for {self.read.format} files")
         return self
 
 

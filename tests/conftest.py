@@ -65,7 +65,8 @@ Q_C1 = "How is your commitment progressing?: Commitment 1"
 Q_C2 = "How is your commitment progressing?: Commitment 2"
 Q_CONTACT = "Contact person"
 Q_ECOS = "Which ecosystems do you work in?"
-META = ("Contribution Id", "User Name", "Creation Date", "Last Update", "Languages")
+# EUSurvey's meta columns as an English export labels them (pipelines/eusurvey.py has every language's labels)
+META = ("Contribution ID", "User name", "Creation date", "Last update", "Languages")
 HEADER = (Q_ID, Q_ORG, Q_COUNTRY, Q_PEOPLE, Q_PROGRAMMES, Q_INVEST, Q_REACHED, Q_STAKE, Q_C1, Q_C2, Q_CONTACT,
           Q_ECOS, *META)
 PROGRESSING = ["Progressing as planned", "Completed"]

@@ -286,7 +286,7 @@ def test_questions_and_break_in_series(messy):
     assert not bool(q.loc[(2023, Q_PROGRAMMES), "break_in_series"])
     assert not bool(q.loc[(2022, Q_PEOPLE), "break_in_series"])
     assert q.loc[(2022, Q_CONTACT), "role"] == "personal"
-    assert q.loc[(2022, "User Name"), "role"] == "personal"
+    assert q.loc[(2022, "User name"), "role"] == "personal"
     assert q.loc[(2022, Q_C2), "role"] == "commitment_progress"
     assert q.loc[(2022, Q_C2), "indicator"] == "commitments_progressing"
     assert not bool(q.loc[(2023, Q_C2), "break_in_series"])
@@ -476,7 +476,7 @@ def test_an_unreadable_last_update_rejects_the_submission(tmp_path):
     raw.write_survey(2022, [m1(cid="t-1", updated="2023-03-01T09:00"), m1(cid="t-2", updated=ts(1))])
     tables = run(raw, tmp_path / "curated")
     assert status_by_row(tables, SURVEY_2022) == {5: "rejected", 6: "accepted"}
-    assert rejects_at(tables, SURVEY_2022, 5) == {"Last Update": ("invalid_timestamp", "2023-03-01T09:00")}
+    assert rejects_at(tables, SURVEY_2022, 5) == {"Last update": ("invalid_timestamp", "2023-03-01T09:00")}
 
 
 def test_registry_problems_become_rejects_or_stop_the_run(tmp_path):

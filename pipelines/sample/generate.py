@@ -24,7 +24,7 @@ import yaml
 from pipelines.sample import calibration as cal
 from pipelines.sample import registry as reg
 from pipelines.sample import survey as sv
-from pipelines.sample.eusurvey import HEADER_ROW, write_eusurvey_xlsx
+from pipelines.sample.eusurvey import HEADER_ROW, write_eusurvey_xlsx, write_eusurvey_zip
 from pipelines.sample.names import name_key
 from pipelines.schema import REPORTED_INDICATORS
 from pipelines.sidecar import sidecar_path
@@ -135,11 +135,14 @@ def survey_sidecar(spec: sv.WaveSpec, scale: int) -> dict:
             f"{wave.fieldwork_start:%d %b %Y} to {wave.fieldwork_end:%d %b %Y}), invented answers calibrated so "
             "that the accepted submissions reproduce the published figures"
             + (f" (scaled x{scale})" if scale != 1 else "")
-            + ". Alias and export date on rows 1-2, header on row 4, answers from row 5. Multi-select answers "
-            "are joined with ';'. Unmapped columns (ecosystems, skills, usefulness, good practice) are "
-            "context only."
+            + ". EUSurvey's layout: alias and export date on rows 1-2, header on row 4, answers from row 5, newest "
+            f"first; meta columns last, labelled in the exporting user's language ({spec.language})"
+            + (f"; a large export zipped as {spec.workbooks} workbooks" if spec.workbooks > 1 else "")
+            + ("; free text XML-escaped by the exporter ('&amp;')" if spec.escaped_text else "")
+            + ". Multi-select answers are joined with ';'. Unmapped columns (ecosystems, skills, usefulness, good "
+            "practice, the two 'Comments (optional)') are context only."
         ),
-        "read": {"format": "xlsx", "sheet": sv.SHEET, "header_row": HEADER_ROW},
+        "read": {"sheet": sv.SHEET, "header_row": HEADER_ROW},
         "survey": {
             "wave": spec.wave,
             "alias": spec.alias,
@@ -154,10 +157,9 @@ def survey_sidecar(spec: sv.WaveSpec, scale: int) -> dict:
                 "progressing": list(spec.progressing),
                 "not_progressing": list(spec.not_progressing),
             },
-            "personal": [spec.column("contact").header, "User Name"],
+            "personal": [spec.column("contact").header],
             "number_format": {"decimal_separator": spec.decimal_separator},
             "multipliers": multipliers,
-            "datetime_format": spec.datetime_format,
             "test_entries": sv.test_entry_rules(spec),
         },
     }
@@ -213,14 +215,20 @@ def generate(out: Path = RAW, truth: Path = DEFAULT_TRUTH, seed: int = DEFAULT_S
         )
         prior |= set(output.respondents.tolist())
         path = out / spec.source_file
-        files[spec.source_file] = write_eusurvey_xlsx(
-            path, alias=spec.alias, export_date=cal.WAVES[year].exported_at, header=spec.header,
-            rows=output.rows, created=cal.WAVES[year].exported_at,
-        )
+        exported = cal.WAVES[year].exported_at
+        if spec.workbooks == 1:
+            written = write_eusurvey_xlsx(path, alias=spec.alias, export_date=exported, header=spec.header,
+                                          rows=output.parts[0], created=exported)
+        else:
+            names = [part.removeprefix(f"{spec.source_file}/") for part in spec.part_files]
+            written = sum(write_eusurvey_zip(path, parts=list(zip(names, output.parts, strict=True)),
+                                             alias=spec.alias, export_date=exported, header=spec.header,
+                                             created=exported))
+        files[spec.source_file] = written
         _write_yaml(sidecar_path(path), survey_sidecar(spec, scale), path.name)
-        output.rows = []  # written: at 100x the cells of one wave are millions of Python objects
+        output.parts = []  # written: at 100x the cells of one wave are millions of Python objects
         waves.append(output)
-        log.info("wave %s: %s rows (%.1f s)", year, f"{len(output.rows):,}", time.perf_counter() - t0)
+        log.info("wave %s: %s rows (%.1f s)", year, f"{written:,}", time.perf_counter() - t0)
 
     rows = pd.concat([w.truth_rows for w in waves], ignore_index=True)
     facts = pd.concat([w.truth_facts for w in waves], ignore_index=True)

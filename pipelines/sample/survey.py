@@ -10,6 +10,7 @@ expected outcome of every raw row and every rejected cell is recorded as truth.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import uuid
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -17,9 +18,10 @@ from fractions import Fraction
 import numpy as np
 import pandas as pd
 
+from pipelines.eusurvey import META_LABELS
 from pipelines.sample import calibration as cal
 from pipelines.sample.allocate import allocate_positive, lognormal_weights
-from pipelines.sample.eusurvey import META_COLUMNS
+from pipelines.sample.eusurvey import META_ROLES
 from pipelines.sample.names import email, name_key, organisation_names, person_names
 from pipelines.sample.registry import SIZE_FACTOR
 from pipelines.schema import REPORTED_INDICATORS
@@ -69,16 +71,16 @@ GOOD_PRACTICES = (
     "A peer-learning network of SMEs shares trainers for {skill}.",
 )
 NOT_A_NUMBER = ("approx. many", "see attached report", "several hundred", "to be confirmed")
-LANGUAGE = {"DE": "DE", "AT": "DE", "FR": "FR", "BE": "FR", "LU": "FR", "IT": "IT", "ES": "ES", "PT": "PT",
-            "PL": "PL", "NL": "NL"}
+LANGUAGE = {"DE": "de", "AT": "de", "FR": "fr", "BE": "fr", "LU": "fr", "IT": "it", "ES": "es", "PT": "pt",
+            "PL": "pl", "NL": "nl"}  # EUSurvey writes language codes in lower case
 
 
 @dataclass(frozen=True)
 class Column:
     header: str
     role: str  # member_id | organisation | country | contact | ecosystems | indicator | progress | skills |
-    # usefulness | good_practice | meta
-    key: str = ""  # the indicator, the meta column, or the commitment slot ("1", "2", ...)
+    # usefulness | good_practice | comment | meta
+    key: str = ""  # the indicator, the meta column's role, the commitment slot ("1", "2", ...) or the section
 
 
 @dataclass(frozen=True)
@@ -93,10 +95,13 @@ class WaveSpec:
     unknown_country: str
     progressing: tuple[str, ...]
     not_progressing: tuple[str, ...]
+    language: str = "en"  # the exporting user's language: it labels the meta columns
+    workbooks: int = 1  # more than one: a large export, zipped
+    escaped_text: bool = False  # free text XML-escaped, as EUSurvey's reporting path writes it since mid-2025
 
     @property
     def columns(self) -> tuple[Column, ...]:
-        return self.questions + tuple(Column(m, "meta", m) for m in META_COLUMNS)
+        return self.questions + tuple(Column(META_LABELS[role][self.language], "meta", role) for role in META_ROLES)
 
     @property
     def header(self) -> list[str]:
@@ -104,7 +109,15 @@ class WaveSpec:
 
     @property
     def source_file(self) -> str:
-        return f"surveys/pact_survey_{self.wave}.xlsx"
+        """The raw file, relative to the raw tree."""
+        return f"surveys/pact_survey_{self.wave}.{'zip' if self.workbooks > 1 else 'xlsx'}"
+
+    @property
+    def part_files(self) -> list[str]:
+        """How provenance names each workbook: the file itself, or each workbook inside the zip."""
+        if self.workbooks == 1:
+            return [self.source_file]
+        return [f"{self.source_file}/Content_Export_{self.alias}_{k}.xlsx" for k in range(1, self.workbooks + 1)]
 
     def column(self, role: str, key: str = "") -> Column:
         return next(c for c in self.columns if c.role == role and (not key or c.key == key))
@@ -141,8 +154,10 @@ WAVE_SPECS: dict[int, WaveSpec] = {
             Column("Number of stakeholders who joined skills partnerships or networks", "indicator",
                    "stakeholders_joined"),
             *_progress("Progress of your commitments", 3),
+            Column("Comments (optional)", "comment", "1"),
             Column("Skill types most needed", "skills"),
             Column("Good practice (optional)", "good_practice"),
+            Column("Comments (optional)", "comment", "2"),
         ),
         decimal_separator=".",
         investment_multiplier=1,
@@ -151,6 +166,7 @@ WAVE_SPECS: dict[int, WaveSpec] = {
         unknown_country="UK",
         progressing=PROGRESSING,
         not_progressing=NOT_PROGRESSING,
+        language="en",
     ),
     # The 2023 questionnaire was answered in a comma-decimal locale and asked for investment in thousands of euro.
     2023: WaveSpec(
@@ -169,9 +185,11 @@ WAVE_SPECS: dict[int, WaveSpec] = {
             Column("Number of people reached by promotion and dissemination in 2023", "indicator", "people_reached"),
             Column("Industrial ecosystem(s) your organisation works in", "ecosystems"),
             *_progress("How are your commitments progressing?", 4),
+            Column("Comments (optional)", "comment", "1"),
             Column("Which skills are most needed in your ecosystem?", "skills"),
             Column("How useful is the Pact for Skills to your organisation?", "usefulness"),
             Column("Describe one good practice (optional)", "good_practice"),
+            Column("Comments (optional)", "comment", "2"),
         ),
         decimal_separator=",",
         investment_multiplier=1000,
@@ -180,6 +198,7 @@ WAVE_SPECS: dict[int, WaveSpec] = {
         unknown_country="United Kingdom",
         progressing=PROGRESSING,
         not_progressing=NOT_PROGRESSING,
+        language="de",  # exported by a colleague whose EUSurvey interface is in German
     ),
     # 2024 reworded every indicator question (the people-trained one asks about learners who completed training).
     2024: WaveSpec(
@@ -199,8 +218,10 @@ WAVE_SPECS: dict[int, WaveSpec] = {
             Column("People reached by your promotion of up-/reskilling in 2024", "indicator", "people_reached"),
             Column("Total investment in up-/reskilling in 2024 (EUR)", "indicator", "investment_eur"),
             *_progress("Status of each commitment", 4),
+            Column("Comments (optional)", "comment", "1"),
             Column("Skills most needed", "skills"),
             Column("Good practice to share (optional)", "good_practice"),
+            Column("Comments (optional)", "comment", "2"),
             Column("Contact person", "contact"),
         ),
         decimal_separator=".",
@@ -210,6 +231,9 @@ WAVE_SPECS: dict[int, WaveSpec] = {
         unknown_country="CH",
         progressing=("Completed", "On track"),
         not_progressing=("Behind schedule", "Not started", "Discontinued"),
+        language="fr",
+        workbooks=2,  # a large export: EUSurvey zips it as several workbooks
+        escaped_text=True,
     ),
 }
 
@@ -218,8 +242,9 @@ TEST_ORGANISATION_PATTERN = r"(?i)^\s*test\b"
 
 
 def test_entry_rules(spec: WaveSpec) -> list[dict[str, str]]:
+    # "User name" finds the user-name column whatever language labels it
     return [
-        {"column": "User Name", "pattern": TEST_USER_PATTERN},
+        {"column": "User name", "pattern": TEST_USER_PATTERN},
         {"column": spec.column("organisation").header, "pattern": TEST_ORGANISATION_PATTERN},
     ]
 
@@ -298,7 +323,7 @@ class Submission:
     progress: list[str | None] = field(default_factory=list)
     contact: str | None = None
     user: str = ""
-    language: str = "EN"
+    language: str = "en"
     ecosystems: str = ""
     skills: str = ""
     usefulness: str | None = None
@@ -311,7 +336,7 @@ class Submission:
 @dataclass
 class WaveOutput:
     spec: WaveSpec
-    rows: list[list[object]]
+    parts: list[list[list[object]]]  # the rows of each workbook (spec.part_files)
     truth_rows: pd.DataFrame
     truth_facts: pd.DataFrame
     truth_rejects: pd.DataFrame
@@ -472,7 +497,7 @@ def generate_wave(
             member_id_typed=member_ids[member], organisation_typed=organisations[member],
             country_typed=_typed_country(code, spec.country_style, country_names, rng.random()),
             created=clock.start, updated=clock.start, contact=person if rng.random() < 0.9 else None,
-            user=email(person, organisations[member], int(rng.integers(3))), language=LANGUAGE.get(code, "EN"),
+            user=email(person, organisations[member], int(rng.integers(3))), language=LANGUAGE.get(code, "en"),
             ecosystems=";".join(ecosystem_names[e] for e in ecos[member]),
         )
 
@@ -671,7 +696,7 @@ def generate_wave(
         sub.cid = _cid(rng)
 
     submissions = accepted + superseded + tests + rejected
-    submissions.sort(key=lambda s: (s.created, s.cid))
+    submissions.sort(key=lambda s: (s.created, s.cid), reverse=True)  # EUSurvey lists the newest first
     # blank rows somewhere inside the data (never after the last row: a trailing empty row does not exist in xlsx)
     n_blank = 3 * scale
     positions = sorted(rng.choice(np.arange(1, len(submissions)), size=n_blank, replace=False).tolist(), reverse=True)
@@ -692,44 +717,55 @@ def _assemble(
     spec: WaveSpec, rows_in_order: list, respondents: np.ndarray, members: pd.DataFrame
 ) -> WaveOutput:
     member_ids = members["member_id"].to_numpy()
-    header = spec.header
-    width = len(header)
-    out_rows: list[list[object]] = []
-    truth_rows, truth_facts, truth_rejects = [], [], []
+    width = len(spec.header)
     columns = spec.columns
-    for index, sub in enumerate(rows_in_order):
-        row_number = FIRST_DATA_ROW + index
-        if isinstance(sub, str):
-            cells: list[object] = [None] * width
-            if sub == "blank_whitespace":
-                cells[0], cells[3] = " ", "  "
-            out_rows.append(cells)
-            truth_rows.append((row_number, None, "blank", None, "blank_row", "", sub))
-            continue
-        cells = []
-        for col in columns:
-            cells.append(_cell(spec, col, sub))
-        out_rows.append(cells)
-        mid = member_ids[sub.member] if sub.member is not None else None
-        truth_rows.append((row_number, sub.cid, sub.status, mid, sub.reason_code, sub.matched_by, sub.case))
-        if sub.status == "accepted":
-            for ind, value in sub.facts.items():
-                column = spec.column("indicator", ind).header if ind in REPORTED_INDICATORS else None
-                truth_facts.append((spec.wave, mid, ind, value, row_number, column, sub.cid))
-        for column, value, reason in sub.rejects:
-            truth_rejects.append((row_number, column, value, reason, sub.cid))
+    parts: list[list[list[object]]] = []
+    truth_rows, truth_facts, truth_rejects = [], [], []
+    for source_file, chunk in zip(spec.part_files, _split_rows(rows_in_order, spec.workbooks), strict=True):
+        out_rows: list[list[object]] = []
+        for index, sub in enumerate(chunk):
+            row_number = FIRST_DATA_ROW + index
+            if isinstance(sub, str):
+                cells: list[object] = [None] * width
+                if sub == "blank_whitespace":
+                    cells[0], cells[3] = " ", "  "
+                out_rows.append(cells)
+                truth_rows.append((source_file, row_number, None, "blank", None, "blank_row", "", sub))
+                continue
+            out_rows.append([_cell(spec, col, sub) for col in columns])
+            mid = member_ids[sub.member] if sub.member is not None else None
+            truth_rows.append((source_file, row_number, sub.cid, sub.status, mid, sub.reason_code, sub.matched_by,
+                               sub.case))
+            if sub.status == "accepted":
+                for ind, value in sub.facts.items():
+                    column = spec.column("indicator", ind).header if ind in REPORTED_INDICATORS else None
+                    truth_facts.append((spec.wave, mid, ind, value, source_file, row_number, column, sub.cid))
+            for column, value, reason in sub.rejects:
+                truth_rejects.append((source_file, row_number, column, value, reason, sub.cid))
+        parts.append(out_rows)
     rows_frame = pd.DataFrame(truth_rows, columns=[
-        "row", "contribution_id", "status", "member_id", "reason_code", "matched_by", "case"])
-    rows_frame.insert(0, "sheet", SHEET)
-    rows_frame.insert(0, "source_file", spec.source_file)
+        "source_file", "row", "contribution_id", "status", "member_id", "reason_code", "matched_by", "case"])
+    rows_frame.insert(1, "sheet", SHEET)
     rows_frame.insert(0, "wave", spec.wave)
     facts = pd.DataFrame(truth_facts, columns=[
-        "year", "member_id", "indicator", "value", "row", "column", "contribution_id"])
-    facts.insert(4, "source_file", spec.source_file)
-    rejects = pd.DataFrame(truth_rejects, columns=["row", "column", "value", "reason_code", "contribution_id"])
-    rejects.insert(0, "sheet", SHEET)
-    rejects.insert(0, "source_file", spec.source_file)
-    return WaveOutput(spec, out_rows, rows_frame, facts, rejects, respondents)
+        "year", "member_id", "indicator", "value", "source_file", "row", "column", "contribution_id"])
+    rejects = pd.DataFrame(truth_rejects, columns=[
+        "source_file", "row", "column", "value", "reason_code", "contribution_id"])
+    rejects.insert(1, "sheet", SHEET)
+    return WaveOutput(spec, parts, rows_frame, facts, rejects, respondents)
+
+
+def _split_rows(rows_in_order: list, workbooks: int) -> list[list]:
+    """The rows of each workbook of an export split in `workbooks`, newest first. A workbook never ends on an
+    empty row: a trailing empty row does not exist in a spreadsheet file."""
+    bounds = [0]
+    for k in range(1, workbooks):
+        cut = len(rows_in_order) * k // workbooks
+        while isinstance(rows_in_order[cut - 1], str):
+            cut += 1
+        bounds.append(cut)
+    bounds.append(len(rows_in_order))
+    return [rows_in_order[start:end] for start, end in itertools.pairwise(bounds)]
 
 
 def _cell(spec: WaveSpec, col: Column, sub: Submission) -> object:
@@ -737,7 +773,8 @@ def _cell(spec: WaveSpec, col: Column, sub: Submission) -> object:
     if role == "member_id":
         return sub.member_id_typed
     if role == "organisation":
-        return sub.organisation_typed
+        name = sub.organisation_typed
+        return name.replace("&", "&amp;") if spec.escaped_text and name else name
     if role == "country":
         return sub.country_typed
     if role == "contact":
@@ -755,14 +792,17 @@ def _cell(spec: WaveSpec, col: Column, sub: Submission) -> object:
         return sub.usefulness
     if role == "good_practice":
         return sub.good_practice
-    if col.key == "Contribution Id":
+    if role == "comment":
+        # the second "Comments (optional)" repeats the first one's title: exports repeat titles
+        return "See the good practice above." if col.key == "2" and sub.good_practice else None
+    if col.key == "contribution_id":
         return sub.cid
-    if col.key == "User Name":
+    if col.key == "user_name":
         return sub.user
-    if col.key == "Creation Date":
-        return sub.created.strftime(spec.datetime_format)
-    if col.key == "Last Update":
-        return sub.updated.strftime(spec.datetime_format)
-    if col.key == "Languages":
+    if col.key == "creation_date":
+        return sub.created  # a date-time cell
+    if col.key == "last_update":
+        return sub.updated
+    if col.key == "languages":
         return sub.language
     raise ValueError(f"no rule for column {col.header!r}")

@@ -12,21 +12,31 @@ The survey sheets read here are handed to the submissions step.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 from pipelines.context import Context
-from pipelines.errors import PipelineError
+from pipelines.eusurvey import HeaderIndex, resolve_survey_spec, strip_header_shortname
 from pipelines.normalise import comparable_wording, strip_shortname
-from pipelines.readers import RawFile, Sheet, header_text, read_xlsx
-from pipelines.rules import meta_columns, personal_columns, required_columns
+from pipelines.readers import ExportPart, RawFile, header_text, read_survey_export
+from pipelines.rules import meta_columns, personal_columns
 from pipelines.schema import indicator_table
 from pipelines.sidecar import SurveySpec
 
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class SurveySheet:
+    """One workbook of a wave's export, with its sidecar's column names resolved against that workbook's header."""
+
+    raw: RawFile
+    part: ExportPart
+    spec: SurveySpec
+
+
 def run(ctx: Context) -> None:
     # load
-    surveys = [(raw, read_survey(raw)) for raw in ctx.files_of("survey")]
+    surveys = [sheet for raw in ctx.files_of("survey") for sheet in read_survey(raw)]
     # process
     rows = question_rows(surveys)
     # save
@@ -35,16 +45,16 @@ def run(ctx: Context) -> None:
     ctx.work["survey_sheets"] = surveys
 
 
-def read_survey(raw: RawFile) -> Sheet:
-    """A survey export's sheet, with every column its sidecar relies on present in the header row."""
-    spec = raw.sidecar.survey
-    if raw.sidecar.read.format != "xlsx":
-        raise PipelineError("survey exports are read from xlsx (EUSurvey has no CSV content export)", file=raw.rel)
-    sheet_name = raw.sidecar.read.sheet or next(iter(raw.sidecar.read.sheets.values()))
-    sheet = read_xlsx(raw, sheet_name, raw.sidecar.read.header_row)
-    sheet.require(required_columns(spec), what="question")
-    raw.rows = len(sheet.rows)
-    return sheet
+def read_survey(raw: RawFile) -> list[SurveySheet]:
+    """A survey export's workbooks, each with every column its sidecar relies on found in its header row."""
+    sheets = []
+    for part in read_survey_export(raw):
+        table = part.sheet
+        index = HeaderIndex(table.header, part.titles, part.places, shortnames=raw.sidecar.survey.show_shortnames,
+                            file=table.file, sheet=table.sheet, header_row=table.header_row)
+        sheets.append(SurveySheet(raw, part, resolve_survey_spec(raw.sidecar.survey, index)))
+    raw.rows = sum(len(s.part.sheet.rows) for s in sheets)
+    return sheets
 
 
 def column_role(column: str, spec: SurveySpec) -> tuple[str, str | None]:
@@ -55,7 +65,7 @@ def column_role(column: str, spec: SurveySpec) -> tuple[str, str | None]:
     if spec.commitment_progress is not None and column in {header_text(c) for c in spec.commitment_progress.columns}:
         return "commitment_progress", None
     identity = spec.identity
-    if column in {header_text(c) for c in (identity.member_id, identity.organisation, identity.country)}:
+    if column in {header_text(c) for c in (identity.member_id, identity.organisation, identity.country) if c}:
         return "identity", None
     if column in {header_text(c) for c in personal_columns(spec)}:
         return "personal", None
@@ -64,13 +74,14 @@ def column_role(column: str, spec: SurveySpec) -> tuple[str, str | None]:
     return "unmapped", None
 
 
-def question_rows(surveys: list[tuple[RawFile, Sheet]]) -> list[dict]:
+def question_rows(surveys: list[SurveySheet]) -> list[dict]:
     """One record per wave × column, with the break-in-series flag computed across waves in order."""
     rows = []
     seen: set[tuple[int, str]] = set()
     previous: dict[object, tuple[int, str]] = {}  # series key -> (wave, comparable wording)
-    for raw, sheet in sorted(surveys, key=lambda item: (item[0].sidecar.survey.wave, item[0].rel)):
-        spec = raw.sidecar.survey
+    for survey in sorted(surveys, key=lambda s: (s.spec.wave, s.raw.rel, s.part.sheet.file)):
+        raw, sheet, spec = survey.raw, survey.part.sheet, survey.spec
+        titles = dict(zip(sheet.header, survey.part.titles, strict=True))
         matrix = [header_text(c) for c in spec.commitment_progress.columns] if spec.commitment_progress else []
         for column in sheet.header:
             # a wave exported in several files asks the same questions: listed once, from its first file
@@ -79,7 +90,8 @@ def question_rows(surveys: list[tuple[RawFile, Sheet]]) -> list[dict]:
             seen.add((spec.wave, column))
             role, indicator = column_role(column, spec)
             multiplier = spec.multipliers.get(indicator, 1) if indicator else 1
-            question = strip_shortname(column)
+            title = titles[column]  # a repeated title's wording, without the ' [n]' that keys it apart
+            question = strip_header_shortname(title) if spec.show_shortnames else strip_shortname(title)
             series: object = None
             if role == "indicator":
                 series = indicator

@@ -14,27 +14,28 @@ from collections import defaultdict
 from pipelines.context import WAVE_COUNT_KEYS, Context
 from pipelines.corrections import Correction, parse_corrections
 from pipelines.errors import PipelineError
-from pipelines.readers import RawFile, Sheet, read_csv
+from pipelines.readers import read_csv
 from pipelines.rules import RawRow, classify_wave
 from pipelines.schema import SUBMISSION_STATUSES
+from pipelines.steps.questions import SurveySheet
 
 log = logging.getLogger(__name__)
 
 
 def run(ctx: Context) -> None:
     # load
-    surveys: list[tuple[RawFile, Sheet]] = ctx.work["survey_sheets"]
+    surveys: list[SurveySheet] = ctx.work["survey_sheets"]
     corrections = load_corrections(ctx)
     registry = ctx.work["registry_index"]
     countries = ctx.work["country_lookup"]
     # process
-    by_wave: dict[int, list[tuple[RawFile, Sheet]]] = defaultdict(list)
-    for raw, sheet in surveys:
-        by_wave[raw.sidecar.survey.wave].append((raw, sheet))
+    by_wave: dict[int, list[SurveySheet]] = defaultdict(list)
+    for survey in surveys:
+        by_wave[survey.spec.wave].append(survey)
     submissions, values, applied = [], [], []
     for wave in sorted(by_wave):
         exclusions = [c for c in corrections if c.wave == wave and c.whole_submission and c.action == "exclude"]
-        rows = [row for raw, sheet in by_wave[wave] for row in raw_rows(raw, sheet)]
+        rows = [row for survey in by_wave[wave] for row in raw_rows(survey)]
         result = classify_wave(wave, rows, registry, countries, exclusions)
         counts = count_statuses(result.submissions, read=len(rows))
         ctx.wave_counts[wave] = counts | {"facts": 0, "value_rejects": 0}
@@ -64,11 +65,15 @@ def load_corrections(ctx: Context) -> list[Correction]:
     return parse_corrections(sheet)
 
 
-def raw_rows(raw: RawFile, sheet: Sheet) -> list[RawRow]:
+def raw_rows(survey: SurveySheet) -> list[RawRow]:
+    sheet = survey.part.sheet
     header = sheet.header
+    # a wide export's columns sit on several sheets; the usual one-sheet export needs no lookup
+    column_sheets = {} if len(set(survey.part.column_sheets)) == 1 else dict(
+        zip(header, survey.part.column_sheets, strict=True))
     return [
-        RawRow(raw.rel, sheet.sheet, sheet.first_row + offset,
-               {name: cells[i] for i, name in enumerate(header) if name}, raw.sidecar.survey)
+        RawRow(sheet.file, sheet.sheet, sheet.first_row + offset,
+               {name: cells[i] for i, name in enumerate(header) if name}, survey.spec, column_sheets)
         for offset, cells in enumerate(sheet.rows)
     ]
 

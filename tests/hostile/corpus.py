@@ -303,8 +303,8 @@ def _corrections_latin1(raw: TinyRaw) -> None:
 
 
 def _unsupported_type(raw: TinyRaw) -> None:
-    path = raw.root / "surveys" / "pact_survey_2021.xls"
-    path.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 512)
+    path = raw.root / "surveys" / "pact_survey_2021.pdf"  # EUSurvey exports results as PDF too
+    path.write_bytes(b"%PDF-1.4\n" + b"\x00" * 512)
 
 
 def _huge_cell(raw: TinyRaw) -> None:
@@ -326,12 +326,13 @@ CASES: tuple[Case, ...] = (
          file=SURVEY, sheet="Content", row=4),
     Case("a mapped question is missing", _question_missing, "error", r"header row does not have it",
          file=SURVEY, sheet="Content", row=4, column=Q_STAKE),
-    Case("header duplicated", survey_with(base_rows(), header=[*HEADER[:-1], HEADER[0]]), "error",
-         r"names this column twice", file=SURVEY, sheet="Content", row=4, column=HEADER[0]),
+    Case("a mapped title repeated", survey_with(base_rows(), header=[*HEADER[:-1], HEADER[0]]), "error",
+         r"2 columns have this title: Content!A .*Content!Q .*write '.* \[1\]' or '.* \[2\]'", file=SURVEY,
+         sheet="Content", row=4, column=HEADER[0]),
     Case("data beyond the last header column", survey_with([*base_rows()[:2], [*base_rows()[2], "stray"]]),
          "error", r"beyond the last column", file=SURVEY, sheet="Content", row=7),
-    Case("unsupported file type (.xls)", _unsupported_type, "error", r"unsupported file type '\.xls'",
-         file="surveys/pact_survey_2021.xls"),
+    Case("unsupported file type (.pdf)", _unsupported_type, "error", r"unsupported file type '\.pdf'",
+         file="surveys/pact_survey_2021.pdf"),
     # --------------------------------------------------------------------------------- sidecars: stop
     Case("sidecar missing", _sidecar_missing, "error", r"missing sidecar", file=SURVEY),
     Case("sidecar with a path key pointing outside data/raw", _sidecar_extra_key, "error",
