@@ -16,7 +16,7 @@ log = logging.getLogger(__name__)
 
 # Bumped whenever a rule of the data changes what the same raw files produce, so that `python -m pipelines`
 # rebuilds even when no input changed. Recorded in every manifest and run-log line.
-RULES_VERSION = "2025.1"
+RULES_VERSION = "2026.1"
 
 WAVE_COUNT_KEYS = ("read", "accepted", "superseded", "test", "blank", "rejected")
 

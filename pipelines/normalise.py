@@ -13,6 +13,7 @@ import math
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 import pandas as pd
@@ -30,6 +31,26 @@ class ValueProblem(ValueError):
 
 
 # ---------------------------------------------------------------- cells
+
+@dataclass(frozen=True)
+class SpreadsheetCell:
+    """A cell that holds a formula or an Excel error value rather than a typed answer. Its text is the formula
+    ('=1+1') or the error ('#VALUE!'); `cached` is what a reader would have given (a formula's last result)."""
+
+    kind: str  # "formula" | "error"
+    text: str
+    cached: object = None
+
+    def __str__(self) -> str:
+        return self.text
+
+    def problem(self) -> ValueProblem:
+        if self.kind == "formula":
+            cached = "" if self.cached in (None, "") else f" (its last result, {cell_text(self.cached)!r}, is not taken)"
+            return ValueProblem("formula", f"the cell holds the formula {self.text!r}{cached}; a reported figure must "
+                                           "be typed, not computed")
+        return ValueProblem("spreadsheet_error", f"the cell holds the spreadsheet error {self.text}, not a value")
+
 
 def is_blank(value: object) -> bool:
     """Empty cell: None, NaN, or text that is only whitespace (calamine gives '' for an empty cell)."""
@@ -97,6 +118,8 @@ def parse_number(value: object, decimal_separator: str = ".") -> Decimal:
         raise ValueProblem("not_a_number", f"{value!r} is a boolean, not a number")
     if isinstance(value, int):
         return Decimal(value)
+    if isinstance(value, SpreadsheetCell):
+        raise value.problem()
     if isinstance(value, float):
         if math.isnan(value) or math.isinf(value):
             raise ValueProblem("not_a_number", f"{value!r} is not a finite number")

@@ -13,14 +13,18 @@ import functools
 import hashlib
 import io
 import logging
+import re
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from xml.etree import ElementTree
 
+import openpyxl
 import python_calamine
 
 from pipelines.errors import PipelineError
 from pipelines.eusurvey import CONTENT_SHEET, continuation_sheets, unique_header_keys
+from pipelines.normalise import SpreadsheetCell, is_blank
 from pipelines.sidecar import SIDECAR_SUFFIX, Sidecar, SidecarError, load_sidecar, sidecar_path
 
 log = logging.getLogger(__name__)
@@ -216,18 +220,149 @@ def open_workbook(content: bytes, name: str, fmt: str) -> Workbook:
     return Workbook(name, fmt, content, book)
 
 
+# How far a sheet may reach before it is read cell by cell instead of whole. python-calamine allocates a sheet's
+# whole rectangle: one stray space at XFD1048576 asks for ~512 GiB and aborts the process, one at A1048576 reads a
+# million empty rows. The largest real export (EUSurvey splits at ~20,000 rows) and the 100x benchmark sample
+# (~110,000 rows x 40 columns) are far inside these bounds.
+MAX_SHEET_ROWS = 400_000
+MAX_SHEET_COLUMNS = 2_000
+
+
 def sheet_cells(workbook: Workbook, sheet: str) -> list[list[object]]:
-    """Every row of `sheet` as read (typed cells; '' for an empty one)."""
+    """Every row of `sheet` as read (typed cells; '' for an empty one). In an xlsx, a formula or an Excel error
+    value comes as a `SpreadsheetCell`, never as its cached result, and stray cells far beyond the data are
+    dropped with a warning naming them."""
     if sheet not in workbook.sheet_names:
         raise PipelineError(
             f"sheet not found; the workbook has {', '.join(repr(s) for s in workbook.sheet_names)}",
             file=workbook.name, sheet=sheet,
         )
+    part = xlsx_sheet_xml(workbook, sheet) if workbook.fmt == "xlsx" else None
+    if part is not None and not _within_bounds(part):
+        return _bounded_cells(workbook, sheet)
     try:
-        return workbook.book.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
+        cells = workbook.book.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
+    except Exception as exc:  # MemoryError included: a reader failure is a problem with this file
+        raise PipelineError(f"cannot read the sheet: {type(exc).__name__}: {exc}", file=workbook.name,
+                            sheet=sheet) from exc
+    if part is not None:
+        for (r, c), special in xlsx_special_cells(part).items():
+            if r < len(cells) and c < len(cells[r]):
+                cells[r][c] = SpreadsheetCell(special[0], special[1], cells[r][c])
+    return cells
+
+
+def xlsx_sheet_xml(workbook: Workbook, sheet: str) -> bytes | None:
+    """The XML of one worksheet of an xlsx (its part found through the workbook's relationships), or None when
+    the package does not say (the reader then decides alone)."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(workbook.content)) as archive:
+            book = ElementTree.fromstring(archive.read("xl/workbook.xml"))
+            rels = ElementTree.fromstring(archive.read("xl/_rels/workbook.xml.rels"))
+            rid = next(e.get(f"{{{_REL_NS}}}id") for e in book.iter(f"{{{_MAIN_NS}}}sheet") if e.get("name") == sheet)
+            target = next(e.get("Target") for e in rels if e.get("Id") == rid)
+            path = target.lstrip("/") if target.startswith("/") else f"xl/{target}"
+            return archive.read(path)
+    except (KeyError, StopIteration, ElementTree.ParseError, zipfile.BadZipFile, OSError):
+        return None
+
+
+_MAIN_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+_REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+_DIMENSION = re.compile(rb'<dimension ref="([A-Z]{1,3})([0-9]{1,7})(?::([A-Z]{1,3})([0-9]{1,7}))?"')
+_CELL_REF = re.compile(rb'<c r="([A-Z]{1,3})([0-9]{1,7})"')
+
+
+def _column_index(letters: bytes | str) -> int:
+    number = 0
+    for ch in letters.decode() if isinstance(letters, bytes) else letters:
+        number = number * 26 + ord(ch) - 64
+    return number - 1
+
+
+def _within_bounds(part: bytes) -> bool:
+    """Whether the sheet's declared extent is one the fast reader may allocate (no declaration: not trusted)."""
+    found = _DIMENSION.search(part, 0, 4096)
+    if found is None:
+        return False
+    last_col, last_row = (found.group(3), found.group(4)) if found.group(3) else (found.group(1), found.group(2))
+    return int(last_row) <= MAX_SHEET_ROWS and _column_index(last_col) < MAX_SHEET_COLUMNS
+
+
+_ENTITY = {b"&amp;": b"&", b"&lt;": b"<", b"&gt;": b">", b"&quot;": b'"', b"&apos;": b"'"}
+
+
+def xlsx_special_cells(part: bytes) -> dict[tuple[int, int], tuple[str, str]]:
+    """(row, column), 0-based -> ("formula", "=1+1") or ("error", "#VALUE!") for every cell of a worksheet's XML
+    that holds a formula or an Excel error value. python-calamine gives a formula's cached result as if typed, and
+    an error as blank; both are found here from the cell XML (rare, so found by search, not by parsing)."""
+    found: dict[tuple[int, int], tuple[str, str]] = {}
+    for marker, kind in ((b"<f", "formula"), (b't="e"', "error")):
+        at = part.find(marker)
+        while at >= 0:
+            start = part.rfind(b'<c r="', 0, at)
+            ref = _CELL_REF.match(part, start) if start >= 0 else None
+            end = part.find(b"</c>", at)
+            if ref is not None and (marker != b"<f" or part[at + 2:at + 3] in (b">", b" ", b"/")):
+                cell = part[start:end if end >= 0 else len(part)]
+                key = (int(ref.group(2)) - 1, _column_index(ref.group(1)))
+                if kind == "formula":
+                    text = re.search(rb"<f[^>]*>(.*?)</f>", cell, re.S)
+                    formula = text.group(1) if text else b"(shared with another cell)"
+                    for entity, char in _ENTITY.items():
+                        formula = formula.replace(entity, char)
+                    found[key] = ("formula", "=" + formula.decode("utf-8", "replace"))
+                elif key not in found:
+                    value = re.search(rb"<v>(.*?)</v>", cell, re.S)
+                    found[key] = ("error", value.group(1).decode("utf-8", "replace") if value else "#ERROR")
+            at = part.find(marker, at + 1)
+    return found
+
+
+def _bounded_cells(workbook: Workbook, sheet: str) -> list[list[object]]:
+    """A sheet whose extent is out of bounds, read cell by cell (openpyxl, read-only): every row up to the last
+    one holding data is kept; cells holding only spaces beyond that, or right of the widest row with data, are
+    dropped with a warning naming them. Data there stops the run."""
+    try:
+        book = openpyxl.load_workbook(io.BytesIO(workbook.content), read_only=True, data_only=False)
+        ws = book[sheet]
+        ws.reset_dimensions()  # the declared extent is what is not trusted
+        kept: dict[int, list[object]] = {}
+        stray: list[str] = []
+        for number, row in enumerate(ws.iter_rows(), start=1):
+            values: list[object] = []
+            for cell in row:
+                value = cell.value
+                if cell.data_type == "f":
+                    value = SpreadsheetCell("formula", str(value), None)
+                elif cell.data_type == "e":
+                    value = SpreadsheetCell("error", str(value), None)
+                values.append("" if value is None else value)
+            if any(not is_blank(v) for v in values):
+                kept[number] = values
+            elif any(isinstance(v, str) and v for v in values):
+                stray += [f"{column_letter(i)}{number}" for i, v in enumerate(values) if isinstance(v, str) and v]
+        book.close()
+    except PipelineError:
+        raise
     except Exception as exc:
         raise PipelineError(f"cannot read the sheet: {type(exc).__name__}: {exc}", file=workbook.name,
                             sheet=sheet) from exc
+    last = max(kept, default=0)
+    width = max((max((i + 1 for i, v in enumerate(r) if not is_blank(v)), default=0) for r in kept.values()),
+                default=0)
+    rows = []
+    for number in range(1, last + 1):
+        values = kept.get(number, [])
+        wide = [f"{column_letter(i)}{number}" for i, v in enumerate(values[width:], start=width) if v != ""]
+        stray += wide
+        rows.append(list(values[:width]) + [""] * (width - len(values[:width])))
+    stray = [ref for ref in stray if int(re.sub("[A-Z]", "", ref)) > last or _column_index(
+        re.sub("[0-9]", "", ref)) >= width]
+    if stray:
+        log.warning("%s, sheet %r: ignored %d cell(s) holding only spaces far beyond the data: %s", workbook.name,
+                    sheet, len(stray), ", ".join(stray[:10]) + (" ..." if len(stray) > 10 else ""))
+    return rows
 
 
 def read_xlsx(raw: RawFile, sheet: str, header_row: int) -> Sheet:
@@ -388,19 +523,27 @@ def _under_header(file: str, sheet: str | None, header_row: int, cells: list[lis
         seen.add(name)
     width = len(header)
     rows = []
+    stray = []  # cells holding only spaces right of the header or below the last row: ignored, with a warning
     for offset, row in enumerate(cells[header_row:]):
         if len(row) == width:  # the usual case: the reader's own row list is kept, not copied
             rows.append(row if type(row) is list else list(row))
             continue
-        if any(c not in (None, "") for c in row[width:]):
+        beyond = [(i, c) for i, c in enumerate(row[width:], start=width) if c not in (None, "")]
+        if any(not is_blank(c) for _, c in beyond):
             raise PipelineError(
                 "a cell holds data beyond the last column of the header row",
                 file=file, sheet=sheet, row=header_row + 1 + offset,
             )
+        stray += [f"{column_letter(i)}{header_row + 1 + offset}" for i, _ in beyond]
         rows.append(list(row[:width]) + [""] * (width - len(row)))
-    # a CSV written by hand often ends with empty lines; they are not rows
-    while rows and all(c in (None, "") for c in rows[-1]):
+    # a file edited by hand often ends with empty lines, or cells holding a space: they are not rows
+    while rows and all(is_blank(c) for c in rows[-1]):
+        stray += [f"{column_letter(i)}{header_row + len(rows)}" for i, c in enumerate(rows[-1]) if c not in (None, "")]
         rows.pop()
+    if stray:
+        log.warning("%s%s: ignored %d cell(s) holding only spaces beyond the table: %s", file,
+                    f", sheet {sheet!r}" if sheet else "", len(stray),
+                    ", ".join(stray[:10]) + (" ..." if len(stray) > 10 else ""))
     return Sheet(file, sheet, header_row, header, rows)
 
 

@@ -345,9 +345,24 @@ def submission_values(raw: RawRow, submission: dict, spec: SurveySpec, rejects: 
     return values
 
 
+# One to three digits, the decimal separator, exactly three digits: '38.000' in a dot-decimal wave reads as 38 but
+# was almost certainly typed as 38,000 (a count has no decimals, money no third one). Neither reading is taken.
+_AMBIGUOUS = {separator: re.compile(rf"[0-9]{{1,3}}{re.escape(separator)}[0-9]{{3}}") for separator in ".,"}
+
+
 def reported_value(cell: object, indicator: str, spec: SurveySpec) -> int:
     """One reported number -> its stored int64 (cents for money), or a ValueProblem saying why not."""
-    number = parse_number(cell, spec.number_format.decimal_separator)
+    decimal = spec.number_format.decimal_separator
+    if isinstance(cell, str) and _AMBIGUOUS[decimal].fullmatch(cell.strip()):
+        text = cell.strip()
+        whole, fraction = text.split(decimal)
+        as_decimal = f"{int(whole)}.{fraction}".rstrip("0").rstrip(".")
+        raise ValueProblem(
+            "ambiguous_number",
+            f"{text!r} is {as_decimal} with {decimal!r} as this wave's decimal separator, or {int(whole + fraction):,} "
+            f"if {decimal!r} separates thousands; neither reading is taken",
+        )
+    number = parse_number(cell, decimal)
     if number < 0:
         raise ValueProblem("negative_value", f"{cell_text(cell)!r} is negative; a reported quantity cannot be")
     multiplier = spec.multipliers.get(indicator, 1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import yaml
 from python_calamine import CalamineWorkbook
 
 from pipelines.readers import discover
+from pipelines.sample.eusurvey import meta_header, write_eusurvey_xlsx
 from pipelines.schema import REPORTED_INDICATORS
 from pipelines.sidecar import SIDECAR_SUFFIX, SidecarError, load_sidecar
 from pipelines.steps.questions import read_survey
@@ -113,15 +115,25 @@ def test_a_missing_sidecar_is_an_error_naming_the_data_file(tmp_path):
         load_sidecar(orphan)
 
 
-def test_the_readme_example_is_a_valid_sidecar(tmp_path):
+def test_the_readme_example_reads_an_export_in_the_real_layout(tmp_path):
+    """The README's example sidecar, against a German-labelled export with its questions: every name resolves."""
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     section = readme[readme.index("## Adding a raw file: the sidecar"):]
     example = section[section.index("```yaml") + len("```yaml"):]
     example = example[: example.index("```")]
-    data_file = tmp_path / "pact_survey_2025.xlsx"
-    data_file.write_bytes(b"")
+    data_file = tmp_path / "surveys" / "pact_survey_2025.xlsx"
+    Path(f"{data_file}{SIDECAR_SUFFIX}").parent.mkdir(parents=True)
     Path(f"{data_file}{SIDECAR_SUFFIX}").write_text(example, encoding="utf-8")
     sidecar = load_sidecar(data_file)
     assert sidecar.survey.wave == 2025
-    assert sidecar.survey.multipliers == {"investment_eur": 1000}
+    assert sidecar.survey.multipliers == {}, "no multiplier a user would copy by mistake"
     assert set(sidecar.survey.indicators.values()) == set(REPORTED_INDICATORS)
+    survey = sidecar.survey
+    questions = [survey.identity.member_id, survey.identity.organisation, survey.identity.country,
+                 *survey.indicators, *survey.commitment_progress.columns, *survey.personal]
+    write_eusurvey_xlsx(data_file, alias=survey.alias, export_date=dt.datetime(2026, 3, 20, 9, 0),
+                        header=[*questions, *meta_header("de")], rows=[])
+    (raw,) = discover(tmp_path)
+    (part,) = read_survey(raw)
+    assert part.spec.meta.user_name == "Nutzername"
+    assert part.spec.test_entries[1].column == "Nutzername"

@@ -14,6 +14,7 @@ import datetime as dt
 import tempfile
 import zipfile
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import xlsxwriter
@@ -25,6 +26,14 @@ MAX_COLUMNS = 254  # columns per sheet before the export continues on the next o
 # The meta columns a Pact survey export carries, in EUSurvey's order (no invitations, no quiz).
 META_ROLES = ("contribution_id", "user_name", "creation_date", "last_update", "languages")
 DATE_FORMAT = "dd/mm/yyyy hh:mm"
+
+
+@dataclass(frozen=True)
+class Formula:
+    """A formula cell with its cached result. EUSurvey writes none, but a copy edited by hand may hold one."""
+
+    text: str  # "=1+1"
+    cached: object = 0
 
 
 def meta_header(language: str = "en", roles: Sequence[str] = META_ROLES) -> list[str]:
@@ -77,6 +86,8 @@ def write_eusurvey_xlsx(
                         worksheet.write_string(r, col, value)
                     elif isinstance(value, dt.date):  # a datetime, or a date read back from a midnight one
                         worksheet.write_datetime(r, col, value, dates)
+                    elif isinstance(value, Formula):
+                        worksheet.write_formula(r, col, value.text, None, value.cached)
                     else:
                         worksheet.write_number(r, col, value)
     finally:

@@ -363,7 +363,7 @@ CASES: tuple[Case, ...] = (
     # ------------------------------------------------------------------------------ cells: reject
     Case("dates as text", survey_with([*base_rows(), row("PFS-000004", "c-4", created="2023-03-01",
                                                          updated="1st of March")]),
-         "rejects", rejects=((8, "Creation Date", "invalid_timestamp"),), statuses={8: "rejected"}),
+         "rejects", rejects=((8, "Creation date", "invalid_timestamp"),), statuses={8: "rejected"}),
     Case("numbers with every separator style", survey_with([
         row("PFS-000001", "c-1", people="1,500", programmes="2 500", invest="1\u00a0000\u202f000",
             reached="1'234'567", stakeholders="+12"),

@@ -1,0 +1,136 @@
+"""Cells that are not plain values, and sheets that reach far beyond their data.
+
+A formula in a mapped cell is rejected whatever its cached result, Excel error values are rejected, a number
+whose reading is ambiguous in its wave's locale is rejected, and stray cells far beyond the data are ignored with a
+warning instead of being allocated. Each case on a small workbook written here, through the real pipeline.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from pathlib import Path
+
+import openpyxl
+import pyarrow.parquet as pq
+import pytest
+
+import pipelines
+from pipelines.sample.eusurvey import Formula
+from tests.conftest import HEADER, Q_INVEST, Q_PEOPLE, Q_PROGRAMMES, Q_REACHED, Q_STAKE, TinyRaw, answer, survey_spec
+
+SURVEY = "surveys/pact_survey_2022.xlsx"
+
+
+def tables(curated: Path) -> dict:
+    return {name: pq.read_table(curated / "current" / f"{name}.parquet").to_pandas()
+            for name in ("facts", "rejects", "submissions")}
+
+
+def member_values(facts, member: str = "PFS-000001") -> dict[str, int]:
+    mine = facts[facts["member_id"] == member]
+    return dict(zip(mine["indicator"], mine["value"].tolist(), strict=True))
+
+
+def rejects_by_column(rejects) -> dict[str, tuple]:
+    return {r.column: (r.sheet, r.row, r.reason_code, r.value, r.reason) for r in rejects.itertuples()}
+
+
+def test_formulas_and_error_values_in_mapped_cells_are_rejected(raw_tree: TinyRaw, tmp_path):
+    raw_tree.write_survey(2022, [
+        answer(people=Formula("=1+1", 2), programmes=Formula("=1/0", "#DIV/0!"), invest=Formula("=B5*0", 0),
+               reached=500, stakeholders=3),
+    ])
+    got = tables(tmp_path / "curated") if pipelines.run(raw_tree.root, tmp_path / "curated") else None
+    assert member_values(got["facts"]) == {"people_reached": 500, "stakeholders_joined": 3,
+                                           "commitments_reported": 1, "commitments_progressing": 1}
+    rejects = rejects_by_column(got["rejects"])
+    sheet, row, code, value, reason = rejects[Q_PEOPLE]
+    assert (sheet, row, code, value) == ("Content", 5, "formula", "=1+1")
+    assert "'=1+1'" in reason and "'2'" in reason and "typed, not computed" in reason
+    assert rejects[Q_PROGRAMMES][2:4] == ("formula", "=1/0")
+    assert rejects[Q_INVEST][2:4] == ("formula", "=B5*0")
+    assert got["submissions"].loc[0, "status"] == "accepted"  # a bad value rejects that value only
+
+
+def test_an_excel_error_value_and_a_formula_without_cached_value_are_rejected(raw_tree: TinyRaw, tmp_path):
+    path = raw_tree.write_survey(2022, [answer(people=100, programmes=2, reached=500, stakeholders=3)])
+    book = openpyxl.load_workbook(path)  # a copy edited by hand: openpyxl keeps no cached results
+    sheet = book["Content"]
+    sheet.cell(row=5, column=HEADER.index(Q_PEOPLE) + 1, value="#VALUE!")  # an error value
+    sheet.cell(row=5, column=HEADER.index(Q_REACHED) + 1, value="=SUM(D5:E5)")
+    sheet.cell(row=5, column=HEADER.index(Q_STAKE) + 1, value="#N/A")
+    book.save(path)
+    pipelines.run(raw_tree.root, tmp_path / "curated")
+    got = tables(tmp_path / "curated")
+    rejects = rejects_by_column(got["rejects"])
+    assert rejects[Q_PEOPLE][2:4] == ("spreadsheet_error", "#VALUE!")
+    assert rejects[Q_STAKE][2:4] == ("spreadsheet_error", "#N/A")
+    assert rejects[Q_REACHED][2:4] == ("formula", "=SUM(D5:E5)")
+    assert "#VALUE!" in rejects[Q_PEOPLE][4]
+    assert member_values(got["facts"])["training_programmes"] == 2
+
+
+@pytest.mark.parametrize(("separator", "typed", "expected"), [
+    (".", "38.000", None), (".", "38,000", 38_000), (".", "1.500", None), (".", "12.5", None),
+    (",", "38,000", None), (",", "38.000", 38_000), (",", "1.5", None),
+])
+def test_a_number_ambiguous_in_its_waves_locale_is_rejected(raw_tree: TinyRaw, tmp_path, separator, typed, expected):
+    spec = survey_spec(2022, number_format={"decimal_separator": separator})
+    raw_tree.write_survey(2022, [answer(people=typed)], spec=spec)
+    pipelines.run(raw_tree.root, tmp_path / "curated")
+    got = tables(tmp_path / "curated")
+    assert member_values(got["facts"]).get("people_trained") == expected
+    if expected is None:
+        (code, value, reason) = rejects_by_column(got["rejects"])[Q_PEOPLE][2:]
+        if typed.count(separator) == 1 and len(typed.split(separator)[1]) == 3:
+            assert code == "ambiguous_number" and value == typed
+            assert "neither reading is taken" in reason and f"{int(typed.replace(separator, '')):,}" in reason
+        else:
+            assert code in ("not_a_number", "not_whole")  # 12.5 people, 1,5 people in a comma wave: not whole
+
+
+def test_money_with_three_decimals_is_ambiguous_too(raw_tree: TinyRaw, tmp_path):
+    raw_tree.write_survey(2022, [answer(invest="2.500")])
+    pipelines.run(raw_tree.root, tmp_path / "curated")
+    got = tables(tmp_path / "curated")
+    assert rejects_by_column(got["rejects"])[Q_INVEST][2] == "ambiguous_number"
+    assert "investment_eur" not in member_values(got["facts"])
+
+
+def _digest(root: Path) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        digest.update(path.relative_to(root).as_posix().encode() + path.read_bytes())
+    return digest.hexdigest()
+
+
+@pytest.mark.parametrize("cell", ["XFD1048576", "A1048576", "ZZ5"])
+def test_a_stray_space_far_beyond_the_data_is_ignored_with_a_warning(raw_tree: TinyRaw, tmp_path, caplog, cell):
+    path = raw_tree.write_survey(2022, [answer(), answer(member_id="PFS-000002", org="Beta", country="IT", cid="c-2",
+                                                         people=40)])
+    book = openpyxl.load_workbook(path)
+    book["Content"][cell] = " "
+    book.save(path)
+    raw_before = _digest(raw_tree.root)
+    with caplog.at_level(logging.WARNING, logger="pipelines"):
+        result = pipelines.run(raw_tree.root, tmp_path / "curated")
+    assert result.status == "ok"
+    got = tables(tmp_path / "curated")
+    assert len(got["submissions"]) == 2, "the stray cell is not a contribution"
+    assert member_values(got["facts"])["people_trained"] == 100
+    assert member_values(got["facts"], "PFS-000002")["people_trained"] == 40
+    warned = " ".join(r.getMessage() for r in caplog.records if r.levelno == logging.WARNING)
+    assert cell in warned and "pact_survey_2022.xlsx" in warned
+    assert _digest(raw_tree.root) == raw_before
+
+
+def test_data_far_beyond_the_header_stops_the_run_naming_the_row(raw_tree: TinyRaw, tmp_path):
+    path = raw_tree.write_survey(2022, [answer()])
+    book = openpyxl.load_workbook(path)
+    book["Content"]["XFD5"] = "surprise"
+    book.save(path)
+    with pytest.raises(pipelines.PipelineError) as err:
+        pipelines.run(raw_tree.root, tmp_path / "curated")
+    assert str(err.value).startswith(f"{SURVEY}, sheet 'Content', row 5: a cell holds data beyond the last column")
+    assert not (tmp_path / "curated" / "current").exists()
