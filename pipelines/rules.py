@@ -31,6 +31,7 @@ from pipelines.corrections import Correction
 from pipelines.normalise import (
     ValueProblem,
     cell_text,
+    clean_id,
     is_blank,
     latest_first_key,
     normalise_country,
@@ -171,7 +172,7 @@ def classify_wave(
             per_spec[id(spec)] = (meta_columns(spec), personal_columns(spec),
                                   [(rule.column, re.compile(rule.pattern)) for rule in spec.test_entries])
         meta, personal, tests = per_spec[id(spec)]
-        cid = cell_text(_cell(raw, spec.contribution_id_column))
+        cid = clean_id(_cell(raw, spec.contribution_id_column))
         record = {
             "wave": wave, "source_file": raw.source_file, "sheet": raw.sheet, "row": raw.row,
             "contribution_id": cid or None, "member_id": None, "created_at": None, "updated_at": None,

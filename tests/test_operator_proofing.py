@@ -3,11 +3,13 @@ with invisible characters. Each is run through the real pipeline on a TinyRaw tr
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import subprocess
 import sys
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 
 import pipelines
@@ -19,6 +21,7 @@ from tests.conftest import TinyRaw, answer, make_raw
 from tests.test_pipeline_snapshots import tree_digest
 
 REPO = Path(__file__).resolve().parents[1]
+MEMBERSHIPS_DATE = dt.date(2022, 3, 1)
 SURVEY = "surveys/pact_survey_2022.xlsx"
 
 
@@ -103,3 +106,71 @@ def test_a_deep_sidecar_on_a_first_run_leaves_nothing_but_the_log(raw, tmp_path)
         pipelines.run(raw.root, curated, progress=False)
     assert sorted(p.name for p in curated.iterdir()) == ["runs.jsonl"]
     assert snapshots.kept_snapshots(curated) == []
+
+
+# ---------------------------------------------------------------- B. invisible characters in IDs
+
+ZWSP, ZWNJ, ZWJ, WJ, BOM, NBSP, SHY = "\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u00a0", "\u00ad"
+
+
+def test_invisible_characters_are_dropped_from_every_id(tmp_path):
+    """Registry, memberships, survey answers and corrections each carry IDs with invisible characters pasted in:
+    every one matches its clean twin, and the curated tables hold only clean IDs."""
+    from tests.conftest import COMMITMENTS, MEMBERS
+
+    raw = make_raw(tmp_path / "raw")
+    members = [(f"PFS-000001{ZWSP}", *MEMBERS[0][1:]), (f"{BOM}PFS-000002", *MEMBERS[1][1:]),
+               (f"PFS-000003{NBSP}", *MEMBERS[2][1:]), (f"PFS-{SHY}000004", *MEMBERS[3][1:]), MEMBERS[4]]
+    memberships = [("PFS-000001", f"LSP-CONS{WJ}", MEMBERSHIPS_DATE), (f"PFS-000002{ZWNJ}", "LSP-CONS",
+                                                                       MEMBERSHIPS_DATE)]
+    raw.write_registry(members=members, memberships=memberships, commitments=COMMITMENTS)
+    reference = raw.root / "reference" / "partnerships.csv"  # a reference key with a zero-width space, too
+    reference.write_text(reference.read_text(encoding="utf-8").replace("\nLSP-CONS,", f"\nLSP-CONS{ZWSP},"),
+                         encoding="utf-8")
+    assert f"LSP-CONS{ZWSP}," in reference.read_text(encoding="utf-8")
+    raw.write_survey(2022, [
+        answer(member_id=f"PFS-000001{ZWSP}", cid=f"c-1{ZWSP}"),
+        answer(member_id=f"PFS-0000{ZWJ}02", org="Beta", cid=f"{BOM}c-2", people=7),
+        answer(member_id=f"{NBSP}PFS-000004{WJ}", org="Unknown name", country="FR", cid="c-4", people=4,
+               user="dee@delta.example"),
+    ])
+    raw.write_corrections([{"correction_id": f"K1{SHY}", "wave": 2022, "contribution_id": f"c-2{ZWSP}",
+                            "member_id": f"PFS-000002{BOM}", "indicator": "people_trained", "action": "set",
+                            "value": "9", "reason": "confirmed", "corrected_on": "2025-04-02"}])
+
+    result = pipelines.run(raw.root, tmp_path / "curated", progress=False)
+
+    tables = {name: pq.read_table(result.snapshot / f"{name}.parquet").to_pylist()
+              for name in ("members", "memberships", "commitments", "submissions", "facts", "rejects",
+                           "corrections_applied")}
+    assert [m["member_id"] for m in tables["members"]] == [f"PFS-00000{i}" for i in range(1, 6)]
+    assert [(m["member_id"], m["partnership_id"]) for m in tables["memberships"]] == [
+        ("PFS-000001", "LSP-CONS"), ("PFS-000002", "LSP-CONS")]
+    assert [(c["member_id"], c["commitment_no"]) for c in tables["commitments"]] == [
+        ("PFS-000001", 1), ("PFS-000001", 2), ("PFS-000002", 1)]
+    assert [(s["contribution_id"], s["member_id"], s["status"]) for s in tables["submissions"]] == [
+        ("c-1", "PFS-000001", "accepted"), ("c-2", "PFS-000002", "accepted"), ("c-4", "PFS-000004", "accepted")]
+    people = {(f["member_id"], f["contribution_id"]): f["value"] for f in tables["facts"]
+              if f["indicator"] == "people_trained"}
+    assert people == {("PFS-000001", "c-1"): 100, ("PFS-000002", "c-2"): 9, ("PFS-000004", "c-4"): 4}
+    assert {f["member_id"] for f in tables["facts"]} == {"PFS-000001", "PFS-000002", "PFS-000004"}
+    assert tables["rejects"] == []
+    assert [(c["correction_id"], c["contribution_id"], c["status"]) for c in tables["corrections_applied"]] == [
+        ("K1", "c-2", "applied")]
+    partnerships = pq.read_table(result.snapshot / "partnerships.parquet").column("partnership_id").to_pylist()
+    assert "LSP-CONS" in partnerships
+    every_id = [value for rows in tables.values() for r in rows for key, value in r.items()
+                if key.endswith("_id") and isinstance(value, str)]
+    assert every_id and not any(ch in value for value in every_id for ch in ZWSP + ZWNJ + ZWJ + WJ + BOM + NBSP + SHY)
+
+
+@pytest.mark.parametrize(("cell", "clean"), [
+    ("PFS-000001", "PFS-000001"), (f"PFS-000001{ZWSP}", "PFS-000001"), (f"{BOM}PFS-000001{NBSP}", "PFS-000001"),
+    (f"PFS-{SHY}0000{ZWJ}01{WJ}{ZWNJ}", "PFS-000001"), (f"PFS{NBSP}000001", "PFS 000001"), (f" {ZWSP} ", ""),
+    (1500.0, "1500"), (None, ""),
+])
+def test_clean_id(cell, clean):
+    from pipelines.normalise import clean_id, normalise_member_id
+
+    assert clean_id(cell) == clean
+    assert normalise_member_id(cell) == clean.replace("-", "").replace(" ", "")
