@@ -25,7 +25,7 @@ from tqdm import tqdm
 from pipelines import snapshots
 from pipelines.context import RULES_VERSION, WAVE_COUNT_KEYS, Context
 from pipelines.errors import PipelineError
-from pipelines.readers import discover, orphan_sidecars
+from pipelines.readers import discover, orphan_sidecars, skipped_files
 from pipelines.runlog import append_run
 from pipelines.schema import TABLES
 from pipelines.steps import STEPS
@@ -42,6 +42,7 @@ class RunResult:
     inputs: list[dict] = field(default_factory=list)
     waves: dict[int, dict[str, int]] = field(default_factory=dict)
     tables: dict[str, int] = field(default_factory=dict)
+    skipped: list[dict[str, str]] = field(default_factory=list)  # files under raw/ not read, with why
 
 
 def _utc_now() -> dt.datetime:
@@ -88,7 +89,7 @@ def run(raw_dir: Path | str, curated_dir: Path | str, force: bool = False, progr
     clock = time.monotonic()
     curated_dir.mkdir(parents=True, exist_ok=True)
     entry: dict = {"started": _iso(started), "status": "failed", "vintage_id": None, "rules_version": RULES_VERSION,
-                   "raw_dir": str(raw_dir), "inputs": [], "counts": {}, "error": None}
+                   "raw_dir": str(raw_dir), "inputs": [], "skipped": [], "counts": {}, "error": None}
     tmp: Path | None = None
     with run_lock(curated_dir):
         snapshots.clean_stale_tmp(curated_dir)
@@ -97,6 +98,9 @@ def run(raw_dir: Path | str, curated_dir: Path | str, force: bool = False, progr
             if link.exists() and not link.is_symlink():
                 raise PipelineError("'current' must be a symbolic link to a snapshot, not a file or directory; "
                                     "move it away (it is not written by the pipeline)", file=link)
+            entry["skipped"] = skipped = skipped_files(raw_dir)
+            for item in skipped:
+                log.info("skipped %s (%s)", item["path"], item["why"])
             files = discover(raw_dir)
             for orphan in orphan_sidecars(raw_dir):
                 log.warning("sidecar without a data file: %s", orphan)
@@ -115,7 +119,7 @@ def run(raw_dir: Path | str, curated_dir: Path | str, force: bool = False, progr
                 log.info("unchanged: the raw inputs and the pipeline are those of %s; nothing to do (--force rebuilds)",
                          previous["vintage_id"])
                 return RunResult("unchanged", previous["vintage_id"], snapshots.current_dir(curated_dir), duration,
-                                 previous.get("inputs", []))
+                                 previous.get("inputs", []), skipped=skipped)
 
             tmp = snapshots.new_tmp_dir(curated_dir)
             ctx = Context(raw_dir=raw_dir, out_dir=tmp, files=files)
@@ -164,7 +168,7 @@ def run(raw_dir: Path | str, curated_dir: Path | str, force: bool = False, progr
             append_run(curated_dir, entry)
             log_summary(ctx, vintage_id, duration)
             return RunResult("ok", vintage_id, final, duration, inputs,
-                             dict(ctx.wave_counts), manifest["counts"])
+                             dict(ctx.wave_counts), manifest["counts"], skipped)
         except BaseException as exc:
             if tmp is not None:
                 shutil.rmtree(tmp, ignore_errors=True)

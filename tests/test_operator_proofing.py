@@ -174,3 +174,54 @@ def test_clean_id(cell, clean):
 
     assert clean_id(cell) == clean
     assert normalise_member_id(cell) == clean.replace("-", "").replace(" ", "")
+
+
+# ---------------------------------------------------------------- A. harmless files beside the data
+
+DROPPINGS = {
+    "surveys/desktop.ini": ("[.ShellClassInfo]\r\nIconResource=x\r\n", "Windows folder settings"),
+    "surveys/Thumbs.db": ("\x00thumbs", "Windows thumbnail cache"),
+    "registry/.DS_Store": ("\x00\x00\x00\x01Bud1", "macOS folder settings"),
+    "surveys/~$pact_survey_2022.xlsx": ("lock", "Office lock file of an open document"),
+    "reference/.~lock.partnerships.csv#": ("lock", "hidden file"),
+    "surveys/._pact_survey_2022.xlsx": ("appledouble", "hidden file"),
+    "surveys/.old/pact_survey_2021.xlsx": ("not even a workbook", "inside the hidden folder .old"),
+    "Desktop.ini": ("[.ShellClassInfo]", "Windows folder settings"),
+}
+
+
+def test_os_and_office_droppings_are_skipped_and_listed(raw, curated, caplog):
+    for rel, (content, _) in DROPPINGS.items():
+        path = raw.root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(content, encoding="utf-8")
+    expected = sorted(({"path": rel, "why": why} for rel, (_, why) in DROPPINGS.items()),
+                      key=lambda item: item["path"])
+
+    with caplog.at_level("INFO", logger="pipelines"):
+        result = pipelines.run(raw.root, curated, force=True, progress=False)
+
+    assert result.status == "ok"
+    assert result.skipped == expected
+    last = read_runs(curated)[-1]
+    assert last["status"] == "ok" and last["skipped"] == expected
+    assert [i["path"] for i in last["inputs"]] == [i["path"] for i in read_runs(curated)[0]["inputs"]]
+    logged = [r.getMessage() for r in caplog.records if r.getMessage().startswith("skipped ")]
+    assert logged == [f"skipped {item['path']} ({item['why']})" for item in expected]
+    # nothing new to read: a run without --force does nothing, and still says what it skipped
+    again = pipelines.run(raw.root, curated, progress=False)
+    assert again.status == "unchanged" and again.skipped == expected
+    assert read_runs(curated)[-1]["skipped"] == expected
+
+
+def test_an_unknown_data_file_still_stops_the_run(raw, curated, capsys):
+    (raw.root / "surveys" / "desktop.ini").write_text("[.ShellClassInfo]\r\n", encoding="utf-8")
+    (raw.root / "surveys" / "notes.docx").write_bytes(b"PK\x03\x04 not really")
+    before = tree_digest(curated, skip=("runs.jsonl",))
+    assert main(["--raw", str(raw.root), "--curated", str(curated)]) == 1
+    message = capsys.readouterr().err.strip().splitlines()[-1]
+    assert message.startswith("pipeline failed: surveys/notes.docx: unsupported file type '.docx'")
+    assert tree_digest(curated, skip=("runs.jsonl",)) == before
+    last = read_runs(curated)[-1]
+    assert last["status"] == "failed"
+    assert last["skipped"] == [{"path": "surveys/desktop.ini", "why": "Windows folder settings"}]
