@@ -1,4 +1,9 @@
-"""`python -m pipelines [--raw DIR] [--curated DIR] [--force]`: build data/curated/ from data/raw/."""
+"""`python -m pipelines [--raw DIR] [--curated DIR] [--force]`: build data/curated/ from data/raw/.
+
+`python -m pipelines check [--raw DIR] [--curated DIR]`: everything but publishing. Prints, per wave and indicator,
+the totals a run would publish beside the current snapshot's, the warnings and the skipped files; exit 0 when a run
+would publish cleanly, 3 when it would publish with warnings, 1 when it would fail.
+"""
 
 from __future__ import annotations
 
@@ -7,20 +12,28 @@ import logging
 import sys
 from pathlib import Path
 
+from pipelines import check, snapshots
 from pipelines.errors import PipelineError
 from pipelines.runner import run
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m pipelines", description=__doc__)
+def _parser(prog: str, description: str) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=prog, description=description)
     parser.add_argument("--raw", type=Path, default=Path("data/raw"), help="raw inputs (default: data/raw)")
     parser.add_argument("--curated", type=Path, default=Path("data/curated"),
                         help="curated output (default: data/curated)")
-    parser.add_argument("--force", action="store_true", help="rebuild even when the inputs are unchanged")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["check"]:  # a first positional word, so that every option of a plain run stays as it was
+        return check_main(argv[1:])
+    parser = _parser("python -m pipelines", __doc__)
+    parser.add_argument("--force", action="store_true", help="rebuild even when the inputs are unchanged")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    _logging(args.verbose)
     try:
         run(args.raw, args.curated, force=args.force)
     except PipelineError as exc:
@@ -30,6 +43,35 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger("pipelines").exception("pipeline failed with an unexpected error")
         return 1
     return 0
+
+
+def check_main(argv: list[str]) -> int:
+    args = _parser("python -m pipelines check", "Run everything but publishing; compare with the current "
+                   "snapshot. Exit 0: would publish cleanly; 3: would publish with warnings; 1: would fail.",
+                   ).parse_args(argv)
+    _logging(args.verbose)
+    try:
+        result = run(args.raw, args.curated, publish=False)
+    except PipelineError as exc:
+        sys.stderr.write(f"check failed: {exc}\n")
+        return check.FAILED
+    except Exception:
+        logging.getLogger("pipelines").exception("check failed with an unexpected error")
+        return check.FAILED
+    current = check.current_facts(args.curated)
+    rows = check.compare(check.figures(result.facts), check.figures(current) if current is not None else {})
+    manifest = snapshots.current_manifest(args.curated)
+    text, code = check.report(rows, raw_dir=args.raw, curated_dir=args.curated,
+                              current=manifest["vintage_id"] if manifest else None, files=len(result.inputs),
+                              unchanged_since=result.unchanged_since, warnings=result.warnings,
+                              skipped=result.skipped)
+    sys.stdout.write(text)
+    return code
+
+
+def _logging(verbose: bool) -> None:
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
+                        format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -26,7 +26,15 @@ import re
 from dataclasses import dataclass
 
 from pipelines.errors import PipelineError
-from pipelines.normalise import ValueProblem, cell_text, normalise_member_id, parse_date, parse_number, to_stored_int
+from pipelines.normalise import (
+    ValueProblem,
+    cell_text,
+    clean_id,
+    normalise_member_id,
+    parse_date,
+    parse_number,
+    to_stored_int,
+)
 from pipelines.readers import Sheet, require_columns
 from pipelines.schema import INDICATORS, REPORTED_INDICATORS
 
@@ -35,6 +43,7 @@ COLUMNS = (
     "corrected_by", "corrected_on",
 )
 ACTIONS = ("set", "exclude")
+ID_COLUMNS = ("correction_id", "contribution_id", "member_id")  # compared as keys: invisible characters dropped
 
 
 _PLAIN_DIGITS = re.compile(r"[0-9]+")
@@ -81,7 +90,7 @@ def parse_corrections(sheet: Sheet) -> list[Correction]:
     corrections = []
     for offset, cells in enumerate(sheet.rows):
         row = sheet.first_row + offset
-        text = {c: cell_text(cells[position[c]]) for c in COLUMNS}
+        text = {c: (clean_id if c in ID_COLUMNS else cell_text)(cells[position[c]]) for c in COLUMNS}
         if not any(text.values()):
             continue
 

@@ -272,6 +272,22 @@ def parse_date(value: object, fmt: str = "%Y-%m-%d") -> dt.date | None:
 
 # ---------------------------------------------------------------- identities
 
+# Characters that do not show: zero-width space, non-joiner and joiner, word joiner, BOM, soft hyphen. Pasted from
+# a web page or an e-mail into an ID cell, they make 'PFS-000001\u200b' a key that looks like 'PFS-000001' and is
+# not; a no-break space shows as a space and becomes one.
+INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff\u00ad"
+_CLEAN_ID = {ord(c): None for c in INVISIBLE} | {0xA0: " "}
+
+
+def clean_id(value: object) -> str:
+    """An identifier cell (registration, contribution, partnership, correction ID) as stored and compared: its
+    text without invisible characters, trimmed ('\ufeffPFS-000001\u200b\u00a0' is 'PFS-000001')."""
+    text = cell_text(value)
+    if text.isascii():  # the common case: nothing to take out
+        return text
+    return text.translate(_CLEAN_ID).strip()
+
+
 _NOT_ASCII_ALNUM = re.compile(r"[^0-9A-Za-z]+")
 
 
@@ -279,7 +295,7 @@ def normalise_member_id(value: object) -> str:
     """Registration IDs compare on their letters and digits only, without case, spaces or separators
     ('pfs 000123', ' PFS-000123 ' and 'PFS_000123' are 'PFS000123'). Nothing else is guessed: zero padding
     ('PFS-123' != 'PFS-000123'), a letter O for a zero or swapped letters do not match; the name may."""
-    text = cell_text(value)
+    text = clean_id(value)
     if text.isascii():  # the common case, and NFKC leaves ASCII as it is: one regex instead of a loop per letter
         return _NOT_ASCII_ALNUM.sub("", text).upper()
     text = unicodedata.normalize("NFKC", text).upper()

@@ -81,14 +81,46 @@ class Sheet:
                 )
 
 
-def _is_ignored(path: Path) -> bool:
+# What Windows, macOS and Office leave beside the files an operator drops in: never data, so skipped (and listed
+# in the run log) rather than stopping the run as an unsupported file.
+OS_FILES = {"desktop.ini": "Windows folder settings", "thumbs.db": "Windows thumbnail cache",
+            ".ds_store": "macOS folder settings"}
+
+
+def skip_reason(path: Path, raw_dir: Path | None = None) -> str | None:
+    """Why a file under the raw directory is not read as data (None: it is data, or a sidecar)."""
     name = path.name
-    return (
-        name.endswith(SIDECAR_SUFFIX)
-        or name.upper().startswith("README")
-        or name.startswith(".")  # .gitkeep, editor and OS droppings
-        or name.startswith("~$")  # Excel's lock file next to an open workbook
-    )
+    if name.endswith(SIDECAR_SUFFIX):
+        return None
+    if name.casefold() in OS_FILES:
+        return OS_FILES[name.casefold()]
+    if name.startswith("~$"):
+        return "Office lock file of an open document"
+    if name.startswith("."):  # .gitkeep, editors' and macOS's ._ copies
+        return "hidden file"
+    if raw_dir is not None:
+        hidden = next((p for p in path.relative_to(raw_dir).parent.parts if p.startswith(".")), None)
+        if hidden is not None:
+            return f"inside the hidden folder {hidden}"
+    if name.upper().startswith("README"):
+        return "a README, not data"
+    return None
+
+
+def _is_ignored(path: Path, raw_dir: Path | None = None) -> bool:
+    return path.name.endswith(SIDECAR_SUFFIX) or skip_reason(path, raw_dir) is not None
+
+
+def skipped_files(raw_dir: Path) -> list[dict[str, str]]:
+    """The files under `raw_dir` that `discover` passes over, each with why, for the run log."""
+    if not raw_dir.is_dir():
+        return []
+    found = []
+    for path in sorted(p for p in raw_dir.rglob("*") if p.is_file()):
+        why = skip_reason(path, raw_dir)
+        if why is not None:
+            found.append({"path": path.relative_to(raw_dir).as_posix(), "why": why})
+    return found
 
 
 def _check_inside(path: Path, raw_dir: Path) -> None:
@@ -114,7 +146,7 @@ def discover(raw_dir: Path) -> list[RawFile]:
         if entry.is_symlink():
             _check_inside(entry, raw_dir)
     found: list[RawFile] = []
-    for path in sorted(p for p in raw_dir.rglob("*") if p.is_file() and not _is_ignored(p)):
+    for path in sorted(p for p in raw_dir.rglob("*") if p.is_file() and not _is_ignored(p, raw_dir)):
         rel = path.relative_to(raw_dir).as_posix()
         fmt = DATA_SUFFIXES.get(path.suffix.lower())
         if fmt is None:

@@ -32,6 +32,7 @@ from pipelines.eusurvey import strip_answer_shortname
 from pipelines.normalise import (
     ValueProblem,
     cell_text,
+    clean_id,
     is_blank,
     latest_first_key,
     normalise_country,
@@ -169,7 +170,7 @@ def classify_wave(
             per_spec[id(spec)] = (meta_columns(spec), personal_columns(spec),
                                   [(rule.column, re.compile(rule.pattern)) for rule in spec.test_entries])
         meta, personal, tests = per_spec[id(spec)]
-        cid = cell_text(_cell(raw, spec.meta.contribution_id))
+        cid = clean_id(_cell(raw, spec.meta.contribution_id))
         record = {
             "wave": wave, "source_file": raw.source_file, "sheet": raw.sheet, "row": raw.row,
             "contribution_id": cid or None, "member_id": None, "created_at": None, "updated_at": None,

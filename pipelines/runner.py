@@ -2,7 +2,7 @@
 
 `run(raw_dir, curated_dir, force=False) -> RunResult` is what `python -m pipelines` calls and what tests call.
 A fatal input problem raises `PipelineError` after the run is logged; nothing under curated/ but runs.jsonl
-changes then.
+changes then. `run(..., publish=False)` is the check before publishing: everything but the switch of `current`.
 """
 
 from __future__ import annotations
@@ -15,17 +15,19 @@ import logging
 import os
 import shutil
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pyarrow as pa
 from tqdm import tqdm
 
 from pipelines import snapshots
 from pipelines.context import RULES_VERSION, WAVE_COUNT_KEYS, Context
 from pipelines.errors import PipelineError
-from pipelines.readers import discover, orphan_sidecars
+from pipelines.readers import discover, orphan_sidecars, skipped_files
 from pipelines.runlog import append_run
 from pipelines.schema import TABLES
 from pipelines.steps import STEPS
@@ -35,13 +37,17 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class RunResult:
-    status: str  # "ok" | "unchanged" (a failed run raises)
+    status: str  # "ok" | "unchanged" | "check" (a failed run raises)
     vintage_id: str | None
     snapshot: Path | None
     duration_s: float
     inputs: list[dict] = field(default_factory=list)
     waves: dict[int, dict[str, int]] = field(default_factory=dict)
     tables: dict[str, int] = field(default_factory=dict)
+    skipped: list[dict[str, str]] = field(default_factory=list)  # files under raw/ not read, with why
+    warnings: list[str] = field(default_factory=list)  # what the pipelines loggers warned about during the run
+    facts: pa.Table | None = None  # a check's facts, the ones a run would publish
+    unchanged_since: str | None = None  # a check: the current vintage when inputs and code are the same as its
 
 
 def _utc_now() -> dt.datetime:
@@ -81,22 +87,36 @@ def gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def run(raw_dir: Path | str, curated_dir: Path | str, force: bool = False, progress: bool | None = None) -> RunResult:
-    """Build a new snapshot from `raw_dir` into `curated_dir` (or log "unchanged"); see the module docstring."""
+def run(raw_dir: Path | str, curated_dir: Path | str, force: bool = False, progress: bool | None = None,
+        publish: bool = True) -> RunResult:
+    """Build a new snapshot from `raw_dir` into `curated_dir` (or log "unchanged"); see the module docstring.
+
+    `publish=False` is `python -m pipelines check`: every step runs, always (as with `force`), into the usual
+    temporary directory, which is then removed instead of published. `current`, the snapshots and any debris of
+    a killed run stay as they are; the one trace is a run-log line with status "check" (or "check failed").
+    The result carries the facts that would have been published.
+    """
     raw_dir, curated_dir = Path(raw_dir), Path(curated_dir)
     started = _utc_now()
     clock = time.monotonic()
     curated_dir.mkdir(parents=True, exist_ok=True)
-    entry: dict = {"started": _iso(started), "status": "failed", "vintage_id": None, "rules_version": RULES_VERSION,
-                   "raw_dir": str(raw_dir), "inputs": [], "counts": {}, "error": None}
+    collected = WarningCollector()
+    entry: dict = {"started": _iso(started), "status": "failed" if publish else "check failed", "vintage_id": None,
+                   "rules_version": RULES_VERSION, "raw_dir": str(raw_dir), "inputs": [], "skipped": [],
+                   "warnings": collected.messages, "counts": {}, "error": None}
     tmp: Path | None = None
-    with run_lock(curated_dir):
-        snapshots.clean_stale_tmp(curated_dir)
+    made_snapshots_dir = False
+    with run_lock(curated_dir), collected:
+        if publish:
+            snapshots.clean_stale_tmp(curated_dir)
         try:
             link = curated_dir / snapshots.CURRENT
             if link.exists() and not link.is_symlink():
                 raise PipelineError("'current' must be a symbolic link to a snapshot, not a file or directory; "
                                     "move it away (it is not written by the pipeline)", file=link)
+            entry["skipped"] = skipped = skipped_files(raw_dir)
+            for item in skipped:
+                log.info("skipped %s (%s)", item["path"], item["why"])
             files = discover(raw_dir)
             for orphan in orphan_sidecars(raw_dir):
                 log.warning("sidecar without a data file: %s", orphan)
@@ -105,8 +125,9 @@ def run(raw_dir: Path | str, curated_dir: Path | str, force: bool = False, progr
                                              + [(f"{f.rel}.source.yml", f.sidecar_sha256) for f in files])
             code = snapshots.code_digest()
             previous = snapshots.current_manifest(curated_dir)
-            if (not force and previous is not None and previous.get("inputs_sha256") == digest
-                    and previous.get("rules_version") == RULES_VERSION and previous.get("code_sha256") == code):
+            same = (previous is not None and previous.get("inputs_sha256") == digest
+                    and previous.get("rules_version") == RULES_VERSION and previous.get("code_sha256") == code)
+            if publish and same and not force:
                 duration = round(time.monotonic() - clock, 3)
                 entry |= {"status": "unchanged", "vintage_id": previous["vintage_id"],
                           "finished": _iso(_utc_now()), "duration_s": duration,
@@ -115,8 +136,9 @@ def run(raw_dir: Path | str, curated_dir: Path | str, force: bool = False, progr
                 log.info("unchanged: the raw inputs and the pipeline are those of %s; nothing to do (--force rebuilds)",
                          previous["vintage_id"])
                 return RunResult("unchanged", previous["vintage_id"], snapshots.current_dir(curated_dir), duration,
-                                 previous.get("inputs", []))
+                                 previous.get("inputs", []), skipped=skipped, warnings=list(collected.messages))
 
+            made_snapshots_dir = not snapshots.snapshots_dir(curated_dir).exists()
             tmp = snapshots.new_tmp_dir(curated_dir)
             ctx = Context(raw_dir=raw_dir, out_dir=tmp, files=files)
             show = sys.stderr.isatty() if progress is None else progress
@@ -130,7 +152,6 @@ def run(raw_dir: Path | str, curated_dir: Path | str, force: bool = False, progr
             if missing:
                 raise RuntimeError(f"no step saved {', '.join(missing)}")
 
-            vintage_id = snapshots.new_vintage_id(_utc_now(), digest, curated_dir)
             counts = run_counts(ctx)
             inputs = [
                 {"path": f.rel, "sha256": f.sha256, "kind": f.kind, "rows": f.rows, "title": f.sidecar.title,
@@ -138,6 +159,23 @@ def run(raw_dir: Path | str, curated_dir: Path | str, force: bool = False, progr
                  "sidecar_sha256": f.sidecar_sha256}
                 for f in files
             ]
+            logged_inputs = [{"path": i["path"], "sha256": i["sha256"], "sidecar_sha256": i["sidecar_sha256"],
+                              "rows": i["rows"]} for i in inputs]
+            table_counts = {name: table.num_rows for name, table in sorted(ctx.tables.items())}
+            if not publish:
+                _remove_check_dir(tmp, curated_dir, made_snapshots_dir)
+                tmp = None
+                duration = round(time.monotonic() - clock, 3)
+                entry |= {"status": "check", "finished": _iso(_utc_now()), "duration_s": duration,
+                          "counts": counts, "inputs": logged_inputs,
+                          "unchanged_since": previous["vintage_id"] if same else None}
+                append_run(curated_dir, entry)
+                log_summary(ctx, f"check: built in {duration:.1f} s from {len(files)} files; nothing published")
+                return RunResult("check", None, None, duration, inputs, dict(ctx.wave_counts), table_counts, skipped,
+                                 list(collected.messages), ctx.tables["facts"],
+                                 previous["vintage_id"] if same else None)
+
+            vintage_id = snapshots.new_vintage_id(_utc_now(), digest, curated_dir)
             manifest = {
                 "vintage_id": vintage_id,
                 "created_at": _iso(_utc_now()),
@@ -146,7 +184,7 @@ def run(raw_dir: Path | str, curated_dir: Path | str, force: bool = False, progr
                 "inputs_sha256": digest,
                 "code_sha256": code,
                 "inputs": inputs,
-                "counts": {name: table.num_rows for name, table in sorted(ctx.tables.items())},
+                "counts": table_counts,
                 "waves": {str(w): c for w, c in sorted(ctx.wave_counts.items())},
                 "run_counts": counts,
             }
@@ -158,22 +196,52 @@ def run(raw_dir: Path | str, curated_dir: Path | str, force: bool = False, progr
                 log.info("removed old snapshot(s) %s (keeping %d)", ", ".join(removed), snapshots.KEEP)
             duration = round(time.monotonic() - clock, 3)
             entry |= {"status": "ok", "vintage_id": vintage_id, "finished": _iso(_utc_now()),
-                      "duration_s": duration, "counts": counts,
-                      "inputs": [{"path": i["path"], "sha256": i["sha256"], "sidecar_sha256": i["sidecar_sha256"],
-                                  "rows": i["rows"]} for i in inputs]}
+                      "duration_s": duration, "counts": counts, "inputs": logged_inputs}
             append_run(curated_dir, entry)
-            log_summary(ctx, vintage_id, duration)
+            log_summary(ctx, f"snapshot {vintage_id} written in {duration:.1f} s from {len(files)} files")
             return RunResult("ok", vintage_id, final, duration, inputs,
-                             dict(ctx.wave_counts), manifest["counts"])
+                             dict(ctx.wave_counts), manifest["counts"], skipped, list(collected.messages))
         except BaseException as exc:
             if tmp is not None:
-                shutil.rmtree(tmp, ignore_errors=True)
+                if publish:
+                    shutil.rmtree(tmp, ignore_errors=True)
+                else:
+                    _remove_check_dir(tmp, curated_dir, made_snapshots_dir)
             entry |= {"finished": _iso(_utc_now()), "duration_s": round(time.monotonic() - clock, 3),
                       "error": str(exc) if isinstance(exc, PipelineError) else f"{type(exc).__name__}: {exc}"}
             if isinstance(exc, KeyboardInterrupt):
                 entry["error"] = "interrupted"
             append_run(curated_dir, entry)
             raise
+
+
+def _remove_check_dir(tmp: Path, curated_dir: Path, made_snapshots_dir: bool) -> None:
+    """A check leaves curated/ as it found it: its build directory goes, and snapshots/ too if the check made it."""
+    shutil.rmtree(tmp, ignore_errors=True)
+    if made_snapshots_dir:
+        with contextlib.suppress(OSError):  # not empty: a run made a snapshot meanwhile (it cannot: the lock)
+            snapshots.snapshots_dir(curated_dir).rmdir()
+
+
+class WarningCollector(logging.Handler):
+    """The warnings the `pipelines` loggers emit during one run, in this thread (a check prints them; the run log
+    keeps them). Used as a context manager around the run."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+        self.thread = threading.get_ident()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.thread == self.thread:
+            self.messages.append(record.getMessage())
+
+    def __enter__(self) -> WarningCollector:
+        logging.getLogger("pipelines").addHandler(self)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        logging.getLogger("pipelines").removeHandler(self)
 
 
 def run_counts(ctx: Context) -> dict:
@@ -189,8 +257,8 @@ def run_counts(ctx: Context) -> dict:
     }
 
 
-def log_summary(ctx: Context, vintage_id: str, duration: float) -> None:
-    log.info("snapshot %s written in %.1f s from %d files", vintage_id, duration, len(ctx.files))
+def log_summary(ctx: Context, headline: str) -> None:
+    log.info("%s", headline)
     for raw in ctx.files:
         log.info("  %-44s %-11s %6d rows", raw.rel, raw.kind, raw.rows)
     log.info("  %-6s %7s %9s %11s %6s %6s %9s %7s %14s", "wave", "read", "accepted", "superseded", "test",

@@ -164,17 +164,40 @@ def sidecar_path(data_file: Path) -> Path:
     return data_file.with_name(data_file.name + SIDECAR_SUFFIX)
 
 
+# A real sidecar is a few kB; anything near this is not one, and is refused before the YAML parser sees it.
+MAX_SIDECAR_BYTES = 1024 * 1024
+
+
 def load_sidecar(data_file: Path) -> Sidecar:
-    """Load and validate the sidecar of `data_file`; errors name the sidecar file and the offending key."""
+    """Load and validate the sidecar of `data_file`; errors name the sidecar file and the offending key.
+
+    Every way a sidecar can fail, including the ones PyYAML does not raise as YAMLError (a nesting deep enough
+    for a RecursionError, `received: 2025-13-45` as a ValueError from the date constructor, a file too big to
+    be one), is a SidecarError, so the run stops on one line naming the file instead of a traceback.
+    """
     path = sidecar_path(data_file)
     if not path.is_file():
         raise SidecarError(f"{data_file}: missing sidecar {path.name} (every raw file needs one; see README)")
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        with path.open("rb") as handle:  # bounded read: the size is checked on what is read, not on a stat
+            data = handle.read(MAX_SIDECAR_BYTES + 1)
+    except OSError as exc:
+        raise SidecarError(f"{path}: cannot read the sidecar: {exc.strerror or exc}") from exc
+    if len(data) > MAX_SIDECAR_BYTES:
+        raise SidecarError(f"{path}: the sidecar is larger than {MAX_SIDECAR_BYTES // 1024} kB; "
+                           "a sidecar is a few kB of YAML")
+    try:
+        raw = yaml.safe_load(data.decode("utf-8"))
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         raise SidecarError(f"{path}: not valid YAML: {exc}") from exc
+    except RecursionError:
+        raise SidecarError(f"{path}: not valid YAML: nested too deeply to be a sidecar") from None
+    except MemoryError:
+        raise SidecarError(f"{path}: not valid YAML: too large to load") from None
+    except Exception as exc:  # the loader's constructors raise plain ValueError & co. on bad tagged values
+        raise SidecarError(f"{path}: not valid YAML: {type(exc).__name__}: {exc}") from exc
     if not isinstance(raw, dict):
-        raise SidecarError(f"{path}: expected a mapping at the top level")
+        raise SidecarError(f"{path}: expected a mapping at the top level, not {_kind_of(raw)}")
     try:
         return Sidecar.model_validate(raw)
     except ValidationError as exc:
@@ -182,3 +205,10 @@ def load_sidecar(data_file: Path) -> Sidecar:
             f"key '{'.'.join(str(p) for p in err['loc'])}': {err['msg']}" for err in exc.errors()
         )
         raise SidecarError(f"{path}: {problems}") from exc
+    except (RecursionError, MemoryError) as exc:
+        raise SidecarError(f"{path}: the sidecar cannot be checked ({type(exc).__name__}); "
+                           "it is not a sidecar's shape") from None
+
+
+def _kind_of(value: object) -> str:
+    return "an empty file" if value is None else f"a {type(value).__name__}"

@@ -13,7 +13,7 @@ import pyarrow as pa
 
 from pipelines.context import Context
 from pipelines.errors import PipelineError
-from pipelines.normalise import ValueProblem, cell_text, country_lookup, parse_date, parse_number
+from pipelines.normalise import ValueProblem, cell_text, clean_id, country_lookup, parse_date, parse_number
 from pipelines.readers import RawFile, Sheet, read_csv, require_columns
 from pipelines.schema import TABLES
 
@@ -77,6 +77,8 @@ def typed_records(name: str, sheet: Sheet) -> list[dict]:
         record = {}
         for field in schema:
             raw_value = cells[positions[field.name]]
+            if field.name in TABLES[name][1] or field.name.endswith("_id"):  # keys and references to keys
+                raw_value = clean_id(raw_value)
             try:
                 record[field.name] = _typed(raw_value, field)
             except ValueProblem as exc:

@@ -18,6 +18,7 @@ from pipelines.errors import PipelineError
 from pipelines.normalise import (
     ValueProblem,
     cell_text,
+    clean_id,
     is_blank,
     normalise_country,
     normalise_label,
@@ -144,7 +145,7 @@ def member_records(
     seen: dict[str, int] = {}
     col = _source_columns(MEMBER_COLUMNS)
     for row, cells in _rows(sheet, MEMBER_COLUMNS):
-        member_id = cell_text(cells["member_id"])
+        member_id = clean_id(cells["member_id"])
         if not member_id:
             raise PipelineError("a member without a registration ID", file=sheet.file, sheet=sheet.sheet, row=row,
                                 column=col["member_id"])
@@ -185,7 +186,7 @@ def membership_records(
     col = _source_columns(MEMBERSHIP_COLUMNS)
     for row, cells in _rows(sheet, MEMBERSHIP_COLUMNS):
         member_id = by_key.get(normalise_member_id(cells["member_id"]))
-        partnership = cell_text(cells["partnership_id"])
+        partnership = clean_id(cells["partnership_id"])
         if member_id is None:
             _reject(rejects, sheet, row, col["member_id"], cells["member_id"], "unknown_member",
                     "no member with this registration ID in the Members sheet")
