@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
+import zipfile
 from pathlib import Path
 
 import openpyxl
@@ -134,3 +136,21 @@ def test_data_far_beyond_the_header_stops_the_run_naming_the_row(raw_tree: TinyR
         pipelines.run(raw_tree.root, tmp_path / "curated")
     assert str(err.value).startswith(f"{SURVEY}, sheet 'Content', row 5: a cell holds data beyond the last column")
     assert not (tmp_path / "curated" / "current").exists()
+
+
+def test_a_sheet_that_declares_a_small_extent_but_reaches_far_is_still_bounded(raw_tree: TinyRaw, tmp_path):
+    """The declared <dimension> is not trusted: python-calamine allocates by the cells it finds."""
+    path = raw_tree.write_survey(2022, [answer()])
+    book = openpyxl.load_workbook(path)
+    book["Content"]["XFD1048576"] = " "
+    book.save(path)
+    with zipfile.ZipFile(path) as archive:
+        parts = {item.filename: archive.read(item.filename) for item in archive.infolist()}
+    sheet = "xl/worksheets/sheet1.xml"
+    parts[sheet] = re.sub(rb'<dimension ref="[^"]*"/>', b'<dimension ref="A1:Q5"/>', parts[sheet])
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in parts.items():
+            archive.writestr(name, data)
+    assert b'<dimension ref="A1:Q5"/>' in zipfile.ZipFile(path).read(sheet)
+    assert pipelines.run(raw_tree.root, tmp_path / "curated").status == "ok"
+    assert member_values(tables(tmp_path / "curated")["facts"])["people_trained"] == 100
