@@ -118,8 +118,6 @@ def parse_number(value: object, decimal_separator: str = ".") -> Decimal:
         raise ValueProblem("not_a_number", f"{value!r} is a boolean, not a number")
     if isinstance(value, int):
         return Decimal(value)
-    if isinstance(value, SpreadsheetCell):
-        raise value.problem()
     if isinstance(value, float):
         if math.isnan(value) or math.isinf(value):
             raise ValueProblem("not_a_number", f"{value!r} is not a finite number")
@@ -131,6 +129,8 @@ def parse_number(value: object, decimal_separator: str = ".") -> Decimal:
         if not value.is_finite():
             raise ValueProblem("not_a_number", f"{value!r} is not a finite number")
         return value
+    if isinstance(value, SpreadsheetCell):
+        raise value.problem()
     if not isinstance(value, str):
         raise ValueProblem("not_a_number", f"a {type(value).__name__} cell is not a number")
     text = value.strip()

@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from xml.etree import ElementTree
 
-import openpyxl
 import python_calamine
 
 from pipelines.errors import PipelineError
@@ -357,6 +356,8 @@ def _bounded_cells(workbook: Workbook, sheet: str) -> list[list[object]]:
     """A sheet whose extent is out of bounds, read cell by cell (openpyxl, read-only): every row up to the last
     one holding data is kept; cells holding only spaces beyond that, or right of the widest row with data, are
     dropped with a warning naming them. Data there stops the run."""
+    import openpyxl  # only for such sheets: importing it costs a fifth of a second
+
     try:
         book = openpyxl.load_workbook(io.BytesIO(workbook.content), read_only=True, data_only=False)
         ws = book[sheet]

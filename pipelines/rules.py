@@ -140,11 +140,10 @@ def personal_columns(spec: SurveySpec) -> set[str]:
     return names | {header_text(n) for n in names}
 
 
-def choice_label(cell: object, spec: SurveySpec) -> str:
+def choice_label(cell: object, spec: SurveySpec) -> object:
     """A choice answer as the sidecar lists it: without the '(shortname)' EUSurvey appends when the export was
-    made with "show shortnames"."""
-    text = cell_text(cell)
-    return strip_answer_shortname(text) if spec.show_shortnames else text
+    made with "show shortnames" (the cell itself otherwise: the label normalisers cache by cell)."""
+    return strip_answer_shortname(cell_text(cell)) if spec.show_shortnames else cell
 
 
 def classify_wave(
