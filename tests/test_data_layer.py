@@ -4,6 +4,7 @@ pandas computation from the same fixture tables, and the counting rules checked 
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import json
 import os
 import threading
@@ -12,11 +13,20 @@ from pathlib import Path
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from dashboard import data
 from dashboard.data import Filters
 from pipelines.schema import INDICATORS
-from tests.dashboard_fixtures import FIXTURE_VINTAGE, fixture_tables, write_curated_snapshot
+from tests.dashboard_fixtures import (
+    FIXTURE_VINTAGE,
+    MEMBERS,
+    PARTNERSHIPS,
+    _table,
+    fixture_tables,
+    write_curated_snapshot,
+)
 
 FILTER_CASES = [
     Filters(),
@@ -465,3 +475,33 @@ def test_fixture_writes_the_contract_schemas(curated):
         assert pq.read_schema(snapshot / f"{name}.parquet").remove_metadata().equals(schema), name
     manifest = json.loads((snapshot / "manifest.json").read_text())
     assert manifest["vintage_id"] == FIXTURE_VINTAGE and manifest["synthetic"] is True
+
+
+# ------------------------------------------------------------------------------------- one membership rule
+
+_MEMBERSHIP = st.tuples(st.sampled_from([m[0] for m in MEMBERS]), st.sampled_from([p[0] for p in PARTNERSHIPS]),
+                        st.dates(min_value=dt.date(2021, 1, 1), max_value=dt.date(2025, 6, 30)))
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(memberships=st.lists(_MEMBERSHIP, max_size=14, unique_by=lambda m: (m[0], m[1])))
+def test_a_partnership_filter_and_the_partnership_breakdown_agree_on_any_registry(tmp_path_factory, memberships):
+    """Filtering on a partnership and reading its row of the partnership breakdown count the same members from
+    the same years, whatever the registry: two views of one partnership never disagree."""
+    root = tmp_path_factory.mktemp("registry")
+    tables = {"memberships": _table("memberships", [
+        {"member_id": m, "partnership_id": p, "joined_on": d} for m, p, d in sorted(memberships)])}
+    write_curated_snapshot(root, tables=tables)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(data.CURATED_ENV, str(root))
+        data.reset()
+        vintage = data.resolve_vintage(None).vintage
+        for year in (2022, 2023, 2024):
+            rows = data.breakdown(vintage, "people_trained", "partnership", year, year)
+            by_key = dict(zip(rows["key"], rows["value"], strict=True))
+            for partnership, *_ in PARTNERSHIPS:
+                filtered = data.yearly_totals(vintage, "people_trained", Filters(partnerships=(partnership,)))
+                value = filtered.set_index("year")["value"].get(year)
+                value = None if value is None or pd.isna(value) else value
+                assert by_key.get(partnership) == value, (partnership, year, memberships)
+    data.reset()

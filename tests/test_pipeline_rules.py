@@ -486,7 +486,7 @@ def test_registry_problems_become_rejects_or_stop_the_run(tmp_path):
     members = [*MEMBERS, ("PFS-000006", "Zeta Hotels", "company", "Medium (50-249 staff)", "Switzerland",
                           "Tourism;Space tourism", dt.date(2024, 2, 1))]
     memberships = [*MEMBERSHIPS, ("PFS-000006", "LSP-MOON", dt.date(2024, 3, 1)),
-                   ("PFS-000099", "LSP-TOUR", dt.date(2024, 3, 1))]
+                   ("PFS-000099", "LSP-TOUR", dt.date(2024, 3, 1)), ("PFS-000004", "LSP-CONS", None)]
     raw.write_registry(members=members, memberships=memberships, commitments=COMMITMENTS)
     raw.write_survey(2022, [m1()])
     tables = run(raw, tmp_path / "curated")
@@ -501,7 +501,12 @@ def test_registry_problems_become_rejects_or_stop_the_run(tmp_path):
         ("Members", 7, "Industrial ecosystems", "unknown_ecosystem", "Space tourism"),
         ("Partnerships", 6, "Partnership", "unknown_partnership", "LSP-MOON"),
         ("Partnerships", 7, "Registration ID", "unknown_member", "PFS-000099"),
+        ("Partnerships", 8, "Joined on", "missing_join_date", None),
     ]
+    # a membership without a join date is not counted at all (it used to count in every year of a filter)
+    assert ("PFS-000004", "LSP-CONS") not in set(zip(tables["memberships"]["member_id"],
+                                                     tables["memberships"]["partnership_id"], strict=True))
+    assert tables["memberships"]["joined_on"].notna().all()
 
     duplicated = make_raw(tmp_path / "raw2")
     duplicated.write_registry(members=[*MEMBERS, MEMBERS[0]])

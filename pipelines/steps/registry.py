@@ -196,10 +196,16 @@ def membership_records(
                     f"{partnership!r} is not in partnerships.csv")
             continue
         joined = _date(sheet, row, col["joined_on"], cells["joined_on"])
+        if joined is None:
+            # without it no one can say from which wave the member's figures count for the partnership
+            _reject(rejects, sheet, row, col["joined_on"], None, "missing_join_date",
+                    f"the membership of {member_id} in {partnership} has no join date; it is not counted until "
+                    "the registry gives one")
+            continue
         key = (member_id, partnership)
-        if key in records and records[key]["joined_on"] is not None:
+        if key in records:
             # the same membership listed twice: the earlier join date is when the member's figures start counting
-            joined = min(joined, records[key]["joined_on"]) if joined else records[key]["joined_on"]
+            joined = min(joined, records[key]["joined_on"])
         records[key] = {"member_id": member_id, "partnership_id": partnership, "joined_on": joined}
     return list(records.values())
 
