@@ -49,6 +49,15 @@ CURATED_ENV = "PACT_CURATED_DIR"
 VINTAGE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
 # Views are created for exactly these names, from the contract; nothing else ever names a table.
 VIEW_NAMES: tuple[str, ...] = tuple(TABLES)
+# Tables added after snapshots that may still be kept (and pinned by a permalink): such a snapshot reads as having
+# none of their rows.
+ADDED_LATER: dict[str, str] = {
+    "expected_changes": (
+        "SELECT CAST(NULL AS SMALLINT) AS wave, CAST(NULL AS VARCHAR) AS indicator, "
+        "CAST(NULL AS SMALLINT) AS previous_wave, CAST(NULL AS BIGINT) AS previous_total, "
+        "CAST(NULL AS BIGINT) AS total, CAST(NULL AS DOUBLE) AS factor, CAST(NULL AS VARCHAR) AS reason WHERE false"
+    ),
+}
 BREAKDOWNS: tuple[str, ...] = ("year", "ecosystem", "member_state", "partnership", "member_type")
 MAX_REJECT_ROWS = 5000
 
@@ -216,7 +225,8 @@ def _schema_for(vintage: Vintage) -> str:
         if schema is not None:
             return schema
         snapshot = Path(vintage.path)
-        missing = [name for name in VIEW_NAMES if not (snapshot / f"{name}.parquet").is_file()]
+        missing = [name for name in VIEW_NAMES
+                   if not (snapshot / f"{name}.parquet").is_file() and name not in ADDED_LATER]
         if missing:
             raise DataUnavailable(f"snapshot {vintage.vintage_id} lacks {', '.join(missing)}")
         schema = f"snapshot_{len(schemas)}"
@@ -226,11 +236,10 @@ def _schema_for(vintage: Vintage) -> str:
             for name in VIEW_NAMES:
                 # DDL cannot take bound parameters. The schema name is generated here, the view name is from the
                 # contract's allow-list and the path is a directory this module listed and validated itself.
-                cur.execute(
-                    f"CREATE VIEW {schema}.{name} AS SELECT * FROM read_parquet("  # noqa: S608
-                    + _sql_string(str(snapshot / f"{name}.parquet"))
-                    + ")"
-                )
+                path = snapshot / f"{name}.parquet"
+                parquet = f"SELECT * FROM read_parquet({_sql_string(str(path))})"  # noqa: S608
+                source = parquet if path.is_file() else ADDED_LATER[name]
+                cur.execute(f"CREATE VIEW {schema}.{name} AS {source}")
             cur.execute("SET search_path = ?", [schema])
             for statement in _HOT_TABLES_SQL:
                 cur.execute(statement)
@@ -1403,6 +1412,13 @@ def corrections(vintage: Vintage) -> pd.DataFrame:
         # Which submission was corrected and its values are member-level: kept on the server in public mode.
         frame = frame.assign(contribution_id="", member_id="", old_value=pd.NA, new_value=pd.NA)
     return frame
+
+
+@_cached
+def expected_changes(vintage: Vintage) -> pd.DataFrame:
+    """The jumps on the previous wave that a wave's sidecar acknowledged, with its reason (wave totals only:
+    nothing member-level, so public mode shows them too)."""
+    return _query(vintage, "SELECT * FROM expected_changes ORDER BY wave, indicator")
 
 
 @_cached

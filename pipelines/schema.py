@@ -152,6 +152,10 @@ TABLES: dict[str, tuple[pa.Schema, tuple[str, ...]]] = {
         ("source_file", _str), ("sheet", _str), ("row", pa.int32()), ("column", _str),
         ("contribution_id", _str), ("value", _str), ("reason_code", _str), ("reason", _str),
     ]), ("source_file", "row", "column")),
+    "expected_changes": (pa.schema([  # jumps on the previous wave a sidecar acknowledged, as measured
+        ("wave", pa.int16()), ("indicator", _str), ("previous_wave", pa.int16()), ("previous_total", pa.int64()),
+        ("total", pa.int64()), ("factor", pa.float64()), ("reason", _str),
+    ]), ("wave", "indicator")),
     "corrections_applied": (pa.schema([
         ("correction_id", _str), ("wave", pa.int16()), ("contribution_id", _str), ("member_id", _str),
         ("indicator", _str), ("old_value", pa.int64()), ("new_value", pa.int64()), ("action", _str),

@@ -92,6 +92,20 @@ class MetaColumns(Strict):
 IndicatorName = Annotated[str, Field(description="a canonical reported indicator")]
 
 
+class ExpectedChange(Strict):
+    """A jump in an indicator's total on the previous wave that the sidecar acknowledges, with why."""
+
+    indicator: str
+    reason: str = Field(min_length=3)
+
+    @field_validator("indicator")
+    @classmethod
+    def _known(cls, value: str) -> str:
+        if value not in REPORTED_INDICATORS:
+            raise ValueError(f"unknown indicator {value!r}; known: {', '.join(REPORTED_INDICATORS)}")
+        return value
+
+
 class SurveySpec(Strict):
     """One wave of the annual member survey (EUSurvey `Content` export)."""
 
@@ -109,6 +123,12 @@ class SurveySpec(Strict):
     show_shortnames: bool = Field(
         False, description="exported with EUSurvey's 'show shortnames': headers end in ' (shortname)', choice "
                            "answers in '(shortname)'; both are stripped before matching")
+    part_of: str | None = Field(
+        None, description="files that are parts of one export (each names the same export): they share a wave")
+    ran_early: str | None = Field(
+        None, description="why this wave was answered before its activity year ended (the run stops otherwise)")
+    expected_changes: list[ExpectedChange] = Field(
+        default_factory=list, description="jumps on the previous wave the sidecar acknowledges, with the reason")
 
     @field_validator("indicators")
     @classmethod

@@ -226,6 +226,10 @@ def fixture_tables() -> dict[str, pa.Table]:
              "contribution_id": "C-2024-M002", "value": "-5", "reason_code": "negative",
              "reason": "a count cannot be negative"},
         ]),
+        "expected_changes": _table("expected_changes", [
+            {"wave": 2023, "indicator": "training_programmes", "previous_wave": 2022, "previous_total": 25,
+             "total": 42, "factor": 42 / 25, "reason": "the 2023 questionnaire counts modules as programmes"},
+        ]),
         "corrections_applied": _table("corrections_applied", [
             {"correction_id": "K1", "wave": 2024, "contribution_id": "C-2024-M007", "member_id": "M007",
              "indicator": "people_trained", "old_value": 3500, "new_value": 350, "action": "set",

@@ -126,8 +126,10 @@ def write_variant(raw: TinyRaw, variant: int) -> int:
         answer(people=people, cid="a-1"),
         answer(member_id="PFS-000002", org="Beta Costruzioni S.r.l.", country="IT", cid="a-2", people=40),
     ])
-    raw.write_survey(2023, [answer(cid="b-1", people=5), answer(member_id="PFS-000003", org="Gamma Digital Academy",
-                                                                 country="GR", cid="b-3", people=9)])
+    in_2024 = {"created": "01/03/2024 09:00", "updated": "01/03/2024 09:00"}  # a 2023 wave is answered in 2024
+    raw.write_survey(2023, [answer(cid="b-1", people=5, **in_2024),
+                            answer(member_id="PFS-000003", org="Gamma Digital Academy", country="GR", cid="b-3",
+                                   people=9, **in_2024)])
     return people
 
 

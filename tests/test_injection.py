@@ -91,7 +91,7 @@ def snapshot(tmp_path_factory: pytest.TempPathFactory) -> Path:
         answer(member_id=None, org=MARKUP_ORG, country="IT", cid="c-2", user="evil@x.example"),
         answer(member_id="PFS-000004", org="Délta Cloud SAS", country="FR", cid="c-4", user="d@x.example"),
     ])
-    raw.write_survey(2023, [answer(cid="c-5", people=300)])
+    raw.write_survey(2023, [answer(cid="c-5", people=300, created="01/03/2024 09:00", updated="01/03/2024 09:00")])
     curated = root / "curated"
     run(raw.root, curated, progress=False)
     return curated

@@ -40,7 +40,8 @@ def _page(choice: data.VintageChoice, query: dict, messages: Messages) -> html.D
         pack_button(PAGE_ID),
         html.Nav(html.Ul([html.Li(html.A(text, href=f"#{anchor}"), className="list-inline-item") for text, anchor in (
             ("Published vs computed", "published"), ("Survey rows", "rows"), ("Rejects", "rejects"),
-            ("Corrections", "corrections"), ("Input files", "inputs"), ("Pipeline runs", "runs"))],
+            ("Corrections", "corrections"), ("Changes", "changes"), ("Input files", "inputs"),
+            ("Pipeline runs", "runs"))],
             className="list-inline small mb-2"), **{"aria-label": "Sections of this page"}),
         html.P([f"Data vintage {info.vintage_id}, built {info.created_at} from {info.inputs} input files",
                 " (synthetic sample)." if info.synthetic else "."], className="small"),
@@ -78,6 +79,7 @@ def _page(choice: data.VintageChoice, query: dict, messages: Messages) -> html.D
             corrections_view(vintage),
             export_links(PAGE_ID, "corrections", state.search(), what="the corrections", images=False),
         ]),
+        _section("changes", "Large changes on the previous wave, acknowledged", [expected_changes_view(vintage)]),
         _section("inputs", "Input files of this vintage", [
             ui.grid("data-inputs", data.inputs(vintage), INPUT_COLUMNS, height=260),
         ]),
@@ -216,6 +218,31 @@ def corrections_view(vintage: Vintage) -> html.Div:
         html.P(f"{len(frame)} corrections in the corrections file; {applied} applied.", className="small"),
         ui.grid("data-corrections-grid", frame, CORRECTION_COLUMNS, height=240),
     ], id="data-corrections")
+
+
+def expected_changes_view(vintage: Vintage) -> html.Div:
+    """The jumps a sidecar acknowledged: a wave's total ten times the previous wave's (or a tenth) stops the
+    pipeline unless the sidecar gives the reason shown here."""
+    frame = data.expected_changes(vintage)
+    note = html.P("A wave whose total, or median per member, of an indicator is ten times the previous wave's or a "
+                  "tenth of it stops the pipeline (a unit or wave mistake?) unless the wave's sidecar acknowledges "
+                  "the change with a reason.", className="small text-body-secondary")
+    if frame.empty:
+        return html.Div([note, html.P("No change was acknowledged: no indicator moved that much.", className="small")],
+                        id="data-changes")
+    metas = {m.indicator: m for m in data.indicator_catalogue(vintage)}
+    rows = []
+    for r in frame.itertuples():
+        meta = metas[r.indicator]
+        rows.append({
+            "Wave": int(r.wave), "Indicator": meta.label,
+            "Previous wave": "" if pd.isna(r.previous_wave) else int(r.previous_wave),
+            "Before": "" if pd.isna(r.previous_total) else f"{r.previous_total / meta.scale:,.0f} {meta.unit}",
+            "This wave": "" if pd.isna(r.total) else f"{r.total / meta.scale:,.0f} {meta.unit}",
+            "Change": "" if pd.isna(r.factor) else f"×{r.factor:,.2f}", "Reason": r.reason,
+        })
+    return html.Div([note, ui.simple_table(rows, table_id="data-changes-table",
+                                           numeric=("Before", "This wave", "Change"))], id="data-changes")
 
 
 INPUT_COLUMNS = [

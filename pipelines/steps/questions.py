@@ -6,7 +6,8 @@ feeds, the unit multiplier, and a break-in-series flag where an indicator's ques
 previous wave that asked it (the wave's own year in the wording, "in 2023", is not a change; a unit is converted,
 but a changed unit phrase is a changed wording). The commitment-progress matrix columns carry the indicator
 `commitments_progressing` (they feed it and `commitments_reported`), so that its breaks can be flagged too.
-The survey sheets read here are handed to the submissions step.
+Two files claiming one wave stop the run here (`pipelines.checks`). The survey sheets read here are handed to
+the submissions step.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from pipelines.checks import SurveyFile, one_export_per_wave
 from pipelines.context import Context
 from pipelines.eusurvey import HeaderIndex, resolve_survey_spec, strip_header_shortname
 from pipelines.normalise import comparable_wording, strip_shortname
@@ -38,6 +40,7 @@ def run(ctx: Context) -> None:
     # load
     surveys = [sheet for raw in ctx.files_of("survey") for sheet in read_survey(raw)]
     # process
+    one_export_per_wave([SurveyFile(s.raw.rel, s.raw.sidecar.survey, s.part.export_date) for s in surveys])
     rows = question_rows(surveys)
     # save
     ctx.save("indicators", indicator_table())

@@ -3,7 +3,8 @@
 In: the survey sheets (read by the questions step), the registry index and Member State lookup (registry and
 reference steps), and the corrections that exclude whole submissions. Out: `submissions` (accepted, superseded,
 test, blank, rejected), plus, for the next steps, the reported values of the accepted submissions and the
-reject rows. The rules themselves live in `pipelines.rules`.
+reject rows. The rules themselves live in `pipelines.rules`. An export whose dates contradict its wave, or a
+contribution ID met in two waves, stops the run (`pipelines.checks`).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 
+from pipelines.checks import SurveyFile, contribution_ids_unique_across_waves, dates_match_wave
 from pipelines.context import WAVE_COUNT_KEYS, Context
 from pipelines.corrections import Correction, parse_corrections
 from pipelines.errors import PipelineError
@@ -37,12 +39,17 @@ def run(ctx: Context) -> None:
         exclusions = [c for c in corrections if c.wave == wave and c.whole_submission and c.action == "exclude"]
         rows = [row for survey in by_wave[wave] for row in raw_rows(survey)]
         result = classify_wave(wave, rows, registry, countries, exclusions)
+        for survey in by_wave[wave]:
+            file = survey.part.sheet.file
+            created = [r["created_at"] for r in result.submissions if r["source_file"] == file]
+            dates_match_wave(SurveyFile(file, survey.spec, survey.part.export_date), created)
         counts = count_statuses(result.submissions, read=len(rows))
         ctx.wave_counts[wave] = counts | {"facts": 0, "value_rejects": 0}
         submissions += result.submissions
         values += result.values
         applied += result.corrections
         ctx.rejects += result.rejects
+    contribution_ids_unique_across_waves(submissions)
     for c in corrections:
         if c.whole_submission and c.wave not in by_wave:
             applied.append(c.record(status="not applied", detail=f"there is no survey export of wave {c.wave}"))

@@ -1,0 +1,201 @@
+"""Checks that catch an operator's plausible mistake before anything is published, as pure functions.
+
+Each returns nothing or raises `PipelineError` with a message saying what the files say and how to proceed:
+- one export per wave (a sidecar copied from last year with `wave` left unchanged makes two files claim one wave);
+- an export's own dates against its wave (a survey on activity year Y is answered after Y ends: an older export
+  relabelled as the next wave gives itself away);
+- a contribution ID in two waves (the same export ingested twice under two waves);
+- each wave's totals and median per member against the previous wave's (a multiplier of 1000 kept for a wave asked
+  in euro makes the total jump 1000 times).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+import pandas as pd
+
+from pipelines.errors import PipelineError
+from pipelines.schema import INDICATORS, REPORTED_INDICATORS
+from pipelines.sidecar import SurveySpec
+
+# A wave's total (or its median per member) at least this many times the previous wave's, or at most its tenth,
+# stops the run unless the sidecar acknowledges it. The published totals moved by less than 2.5x between waves
+# (people trained 2.0 M, 1.5 M, 2.6 M; programmes 15,500, 32,500, 48,000); a unit mistake moves them 1000x.
+JUMP_FACTOR = 10
+# One member's value this many times its previous report (or this fraction of it) is listed as a likely cause.
+MEMBER_FACTOR = 500
+MEMBERS_LISTED = 10
+
+
+@dataclass(frozen=True)
+class SurveyFile:
+    """What the checks need to know of one survey file (or one workbook of a zipped export)."""
+
+    rel: str  # the raw file, relative to data/raw
+    spec: SurveySpec
+    export_date: dt.datetime | None
+
+
+def one_export_per_wave(files: Sequence[SurveyFile]) -> None:
+    """Two files claiming one wave stop the run, unless both sidecars name the same export in `part_of`."""
+    by_wave: dict[int, dict[str, SurveyFile]] = defaultdict(dict)
+    for survey in files:
+        by_wave[survey.spec.wave].setdefault(survey.rel, survey)
+    for wave, claims in sorted(by_wave.items()):
+        if len(claims) < 2:
+            continue
+        parts = {survey.spec.part_of for survey in claims.values()}
+        if len(parts) == 1 and None not in parts:
+            continue
+        names = sorted(claims)
+        raise PipelineError(
+            f"{len(names)} survey files claim wave {wave}: {', '.join(names)}. If one is a new export whose sidecar "
+            f"was copied from last year, set its survey.wave; if they are parts of one export, give both sidecars "
+            "the same survey.part_of", file=names[-1],
+        )
+
+
+def dates_match_wave(survey: SurveyFile, created: Iterable[dt.datetime | None]) -> None:
+    """A survey on activity year Y is answered after Y: an export dated before then, or whose contributions were
+    mostly created before then, is another wave's export (unless the sidecar says the survey ran early)."""
+    spec = survey.spec
+    if spec.ran_early:
+        return
+    year_end = dt.datetime(spec.wave + 1, 1, 1)
+    if survey.export_date is not None and survey.export_date < year_end:
+        raise PipelineError(
+            f"the sidecar says wave {spec.wave}, but the export is dated {survey.export_date:%d %b %Y}, before "
+            f"activity year {spec.wave} ended: is this another wave's export? If the survey really ran early, say "
+            "why in survey.ran_early", file=survey.rel, row=2,
+        )
+    stamps = sorted(t for t in created if t is not None)
+    early = sum(t < year_end for t in stamps)
+    if stamps and early * 2 > len(stamps):
+        raise PipelineError(
+            f"the sidecar says wave {spec.wave}, but {early} of its {len(stamps)} contributions were created before "
+            f"activity year {spec.wave} ended (from {stamps[0]:%d %b %Y} to {stamps[-1]:%d %b %Y}, median "
+            f"{stamps[len(stamps) // 2]:%d %b %Y}): is this another wave's export? If the survey really ran early, "
+            "say why in survey.ran_early", file=survey.rel,
+        )
+
+
+def contribution_ids_unique_across_waves(submissions: Iterable[Mapping]) -> None:
+    """A contribution belongs to one survey wave: the same ID in two waves is one export ingested twice."""
+    first: dict[str, Mapping] = {}
+    for record in submissions:
+        cid = record["contribution_id"]
+        if not cid:
+            continue
+        seen = first.setdefault(cid, record)
+        if seen["wave"] != record["wave"]:
+            raise PipelineError(
+                f"contribution {cid} is in wave {seen['wave']} ({seen['source_file']}, row {seen['row']}) and in wave "
+                f"{record['wave']} (row {record['row']}): the same export under two waves?",
+                file=record["source_file"], row=record["row"],
+            )
+
+
+@dataclass(frozen=True)
+class Jump:
+    wave: int
+    previous_wave: int
+    indicator: str
+    measure: str  # "total" | "median per member"
+    previous: int
+    current: int
+
+    @property
+    def factor(self) -> float:
+        return self.current / self.previous
+
+    def describe(self) -> str:
+        scale = INDICATORS[self.indicator].scale
+        unit = INDICATORS[self.indicator].unit
+        return (f"{self.indicator} {self.measure} {self.current / scale:,.0f} {unit} in {self.wave} against "
+                f"{self.previous / scale:,.0f} in {self.previous_wave} ({_times(self.factor)})")
+
+
+def _times(factor: float) -> str:
+    return f"{factor:,.1f} times" if factor >= 1 else f"1/{1 / factor:,.1f}"
+
+
+def wave_jumps(facts: pd.DataFrame) -> list[Jump]:
+    """For each reported indicator and each wave after the first that has it: the wave's total and median per
+    member against the previous wave's, where they moved by `JUMP_FACTOR` or more either way. `facts` has the
+    columns year, member_id, indicator, value."""
+    reported = facts[facts["indicator"].isin(REPORTED_INDICATORS)]
+    per_wave = reported.groupby(["indicator", "year"])["value"].agg(["sum", "median"])
+    jumps = []
+    for indicator in REPORTED_INDICATORS:
+        if indicator not in per_wave.index.get_level_values(0):
+            continue
+        rows = per_wave.loc[indicator].sort_index()
+        for (previous, before), (wave, now) in zip(rows.iterrows(), list(rows.iterrows())[1:], strict=False):
+            for measure, column in (("total", "sum"), ("median per member", "median")):
+                a, b = before[column], now[column]
+                if a > 0 and b > 0 and not 1 / JUMP_FACTOR < b / a < JUMP_FACTOR:
+                    jumps.append(Jump(int(wave), int(previous), indicator, measure, int(a), int(b)))
+    return jumps
+
+
+def member_jumps(facts: pd.DataFrame, jump: Jump) -> list[tuple[str, int, int]]:
+    """(member, previous value, value) of the members whose report moved `MEMBER_FACTOR` times or more."""
+    mine = facts[facts["indicator"] == jump.indicator]
+    before = mine[mine["year"] == jump.previous_wave].set_index("member_id")["value"]
+    now = mine[mine["year"] == jump.wave].set_index("member_id")["value"]
+    both = pd.DataFrame({"before": before, "now": now}).dropna()
+    both = both[(both["before"] > 0) & (both["now"] > 0)]
+    ratio = both["now"] / both["before"]
+    moved = both[(ratio >= MEMBER_FACTOR) | (ratio <= 1 / MEMBER_FACTOR)].sort_index()
+    return [(str(m), int(r.before), int(r.now)) for m, r in moved.iterrows()]
+
+
+def likely_cause(jump: Jump, spec: SurveySpec) -> str:
+    multiplier = spec.multipliers.get(jump.indicator, 1)
+    if 300 <= jump.factor <= 3000:
+        if multiplier != 1:
+            return (f"the sidecar multiplies {jump.indicator} by {multiplier:,}: does this wave's question really ask "
+                    "in thousands?")
+        return "a multiplier of 1000 missing from one of the two sidecars, or the question's unit changed?"
+    if 1 / 3000 <= jump.factor <= 1 / 300:
+        if multiplier == 1:
+            return f"this wave's question asks in thousands but the sidecar has no multiplier for {jump.indicator}?"
+        return "the previous wave's sidecar multiplies by 1000 where its question asked in units?"
+    return "a unit or decimal-separator mistake, or an export of another wave or survey?"
+
+
+def plausible_across_waves(facts: pd.DataFrame, specs: Mapping[int, SurveySpec]) -> list[dict]:
+    """Stop on a jump the wave's sidecar does not acknowledge; return the acknowledged ones, as records of the
+    curated `expected_changes` table (every acknowledgement, with the figures measured)."""
+    jumps = wave_jumps(facts)
+    for jump in jumps:
+        spec = specs[jump.wave]
+        if any(change.indicator == jump.indicator for change in spec.expected_changes):
+            continue
+        members = member_jumps(facts, jump)
+        scale, unit = INDICATORS[jump.indicator].scale, INDICATORS[jump.indicator].unit
+        listed = "; ".join(f"{m}: {a / scale:,.0f} -> {b / scale:,.0f} {unit}" for m, a, b in members[:MEMBERS_LISTED])
+        more = f" and {len(members) - MEMBERS_LISTED} more" if len(members) > MEMBERS_LISTED else ""
+        raise PipelineError(
+            f"implausible change in wave {jump.wave}: {jump.describe()}; likely cause: {likely_cause(jump, spec)}"
+            + (f" Members whose value moved {MEMBER_FACTOR} times or more: {listed}{more}." if members else "")
+            + " If the change is real, acknowledge it in the sidecar under survey.expected_changes with a reason",
+        )
+    totals = facts.groupby(["indicator", "year"])["value"].sum().to_dict()
+    records = []
+    for wave, spec in sorted(specs.items()):
+        earlier = [w for w in specs if w < wave]
+        for change in spec.expected_changes:
+            previous = max((w for w in earlier if (change.indicator, w) in totals), default=None)
+            before = totals.get((change.indicator, previous)) if previous is not None else None
+            now = totals.get((change.indicator, wave))
+            records.append({
+                "wave": wave, "indicator": change.indicator, "previous_wave": previous,
+                "previous_total": None if before is None else int(before), "total": None if now is None else int(now),
+                "factor": now / before if now and before else None, "reason": change.reason,
+            })
+    return records

@@ -1,0 +1,170 @@
+"""Plausible operator mistakes stop the run before anything is published, and say what to fix.
+
+Each case is a mistake a person adding next year's export could make (a copied sidecar whose `wave` was left
+unchanged, an older export relabelled as the next wave, last year's `multipliers` kept for a wave asked in euro, the
+same export ingested twice), built on the tiny raw tree of tests/conftest.py. The run must stop with a message
+naming the files and figures, leave `current` and the raw files untouched, and exit 1 from the command line; the
+sidecar's acknowledgement lets a real change through and shows on the Data page.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+import pipelines
+from pipelines.__main__ import main
+from pipelines.checks import JUMP_FACTOR, Jump, likely_cause, wave_jumps
+from pipelines.errors import PipelineError
+from pipelines.sidecar import SurveySpec
+from tests.conftest import TinyRaw, answer, survey_spec
+
+T = dt.datetime
+
+
+def rows(wave: int, *, invest=1000, people=100, cid_prefix="c") -> list[list[object]]:
+    """Two members answering wave `wave`, in March of the year after it (when such a survey runs)."""
+    when = T(wave + 1, 3, 1, 9, 0)
+    return [
+        answer(people=people, invest=invest, cid=f"{cid_prefix}{wave}-1", created=when, updated=when),
+        answer(member_id="PFS-000002", org="Beta Costruzioni S.r.l.", country="IT", people=people // 2,
+               invest=invest * 2, cid=f"{cid_prefix}{wave}-2", created=when, updated=when),
+    ]
+
+
+def digest(root: Path) -> str:
+    h = hashlib.sha256()
+    for path in sorted(p for p in root.rglob("*") if p.is_file() and p.name != "runs.jsonl"):
+        h.update(path.relative_to(root).as_posix().encode() + path.read_bytes())
+    return h.hexdigest()
+
+
+@pytest.fixture
+def published(raw_tree: TinyRaw, tmp_path: Path) -> tuple[TinyRaw, Path]:
+    """Waves 2022 and 2023 published: the state a user is in when next year's export arrives."""
+    raw_tree.write_survey(2022, rows(2022))
+    raw_tree.write_survey(2023, rows(2023))
+    curated = tmp_path / "curated"
+    assert pipelines.run(raw_tree.root, curated).status == "ok"
+    return raw_tree, curated
+
+
+def stops(raw: TinyRaw, curated: Path) -> str:
+    """The run's one-line error; nothing published, no raw file changed, exit 1 from the command line."""
+    before, raw_before = digest(curated), digest(raw.root)
+    with pytest.raises(PipelineError) as err:
+        pipelines.run(raw.root, curated)
+    assert digest(curated) == before and digest(raw.root) == raw_before
+    assert main(["--raw", str(raw.root), "--curated", str(curated)]) == 1
+    return str(err.value)
+
+
+def test_a_copied_sidecar_with_the_wave_left_unchanged(published):
+    raw, curated = published
+    raw.write_survey(2024, rows(2024), spec=survey_spec(2023))  # last year's sidecar, wave not edited
+    message = stops(raw, curated)
+    assert message == (
+        "surveys/pact_survey_2024.xlsx: 2 survey files claim wave 2023: surveys/pact_survey_2023.xlsx, "
+        "surveys/pact_survey_2024.xlsx. If one is a new export whose sidecar was copied from last year, set its "
+        "survey.wave; if they are parts of one export, give both sidecars the same survey.part_of")
+
+
+def test_two_files_declared_parts_of_one_export_share_a_wave(published):
+    raw, curated = published
+    raw.write_survey(2024, rows(2024)[:1], spec=survey_spec(2024, part_of="PfS 2024 export"))
+    raw.write_survey(2024, [rows(2024)[1]], spec=survey_spec(2024, part_of="PfS 2024 export"),
+                     name="pact_survey_2024_part2.xlsx")
+    assert pipelines.run(raw.root, curated).status == "ok"
+    facts = pq.read_table(curated / "current" / "facts.parquet").to_pandas()
+    assert facts[(facts["year"] == 2024) & (facts["indicator"] == "people_trained")]["value"].sum() == 150
+
+
+def test_an_older_export_relabelled_as_the_next_wave(published):
+    raw, curated = published
+    # the 2023 export again (exported March 2024, answered in 2024... of 2023), its sidecar saying 2024
+    raw.write_survey(2023, rows(2023, cid_prefix="again"), spec=survey_spec(2024), name="pact_survey_2024.xlsx")
+    message = stops(raw, curated)
+    assert message.startswith("surveys/pact_survey_2024.xlsx, row 2: the sidecar says wave 2024, but the export is "
+                              "dated 31 Mar 2024, before activity year 2024 ended")
+    assert "survey.ran_early" in message
+
+
+def test_contributions_created_before_the_year_ended_give_the_wave_away(published):
+    raw, curated = published
+    early = T(2024, 6, 1, 9, 0)
+    wrong = [answer(cid="x-1", created=early, updated=early), answer(cid="x-2", created=early, updated=early)]
+    path = raw.write_survey(2024, wrong)
+    assert path.name == "pact_survey_2024.xlsx"
+    message = stops(raw, curated)
+    assert "2 of its 2 contributions were created before activity year 2024 ended (from 01 Jun 2024 to 01 Jun " \
+           "2024, median 01 Jun 2024)" in message
+    # a survey that really ran early says so, and goes through
+    raw.write_survey(2024, wrong, spec=survey_spec(2024, ran_early="a pilot wave answered in June 2024"))
+    assert pipelines.run(raw.root, curated).status == "ok"
+
+
+def test_the_same_export_under_two_waves(published):
+    raw, curated = published
+    again = rows(2024)
+    again[0][-5] = "c2023-1"  # a contribution already ingested as wave 2023
+    raw.write_survey(2024, again)
+    message = stops(raw, curated)
+    assert "contribution c2023-1 is in wave 2023 (surveys/pact_survey_2023.xlsx, row 5) and in wave 2024" in message
+
+
+def test_a_multiplier_of_1000_kept_for_a_wave_asked_in_euro(published):
+    raw, curated = published
+    spec = survey_spec(2024, multipliers={"investment_eur": 1000})  # the 2023 wave asked in thousands; 2024 not
+    raw.write_survey(2024, rows(2024, invest=1200), spec=spec)
+    message = stops(raw, curated)
+    assert message == (
+        "implausible change in wave 2024: investment_eur total 3,600,000 EUR in 2024 against 3,000 in 2023 "
+        "(1,200.0 times); likely cause: the sidecar multiplies investment_eur by 1,000: does this wave's question "
+        "really ask in thousands? Members whose value moved 500 times or more: PFS-000001: 1,000 -> 1,200,000 EUR; "
+        "PFS-000002: 2,000 -> 2,400,000 EUR. If the change is real, acknowledge it in the sidecar under "
+        "survey.expected_changes with a reason")
+
+
+def test_an_acknowledged_change_is_published_and_shown(published):
+    raw, curated = published
+    reason = "2024 counts every learner of the new national apprenticeship scheme"
+    raw.write_survey(2024, rows(2024, people=100 * JUMP_FACTOR * 3), spec=survey_spec(
+        2024, expected_changes=[{"indicator": "people_trained", "reason": reason}]))
+    assert pipelines.run(raw.root, curated).status == "ok"
+    changes = pq.read_table(curated / "current" / "expected_changes.parquet").to_pylist()
+    assert changes == [{"wave": 2024, "indicator": "people_trained", "previous_wave": 2023, "previous_total": 150,
+                        "total": 4500, "factor": 30.0, "reason": reason}]
+
+
+def test_an_acknowledgement_names_a_known_indicator(published):
+    raw, curated = published
+    raw.write_survey(2024, rows(2024), spec=survey_spec(
+        2024, expected_changes=[{"indicator": "people_trainde", "reason": "typo"}]))
+    message = stops(raw, curated)
+    assert "expected_changes.0.indicator" in message and "unknown indicator 'people_trainde'" in message
+
+
+def test_the_committed_sample_moves_well_within_the_bound():
+    """The published totals change by less than 2.5x between waves: no false alarm on the bundled data."""
+    import pandas as pd
+
+    facts = pd.DataFrame({"year": [2022, 2023, 2024], "member_id": ["a", "a", "a"],
+                          "indicator": ["people_trained"] * 3, "value": [2_000_000, 1_500_000, 2_600_000]})
+    assert wave_jumps(facts) == []
+
+
+@pytest.mark.parametrize(("factor", "multiplier", "cause"), [
+    (1000, 1000, "the sidecar multiplies investment_eur by 1,000"),
+    (1000, 1, "a multiplier of 1000 missing from one of the two sidecars"),
+    (1 / 1000, 1, "asks in thousands but the sidecar has no multiplier"),
+    (50, 1, "a unit or decimal-separator mistake, or an export of another wave"),
+])
+def test_likely_causes(factor, multiplier, cause):
+    spec = SurveySpec.model_validate(survey_spec(2024, multipliers={"investment_eur": multiplier}
+                                                 if multiplier != 1 else {}))
+    jump = Jump(2024, 2023, "investment_eur", "total", 1_000_000, round(1_000_000 * factor))
+    assert cause in likely_cause(jump, spec)
