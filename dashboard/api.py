@@ -18,8 +18,10 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
 import re
 import time
+import urllib.parse
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -70,8 +72,20 @@ def _problem(status: int, message: str, details: list[str] | None = None) -> Res
     return Response(json.dumps(body, ensure_ascii=False), status=status, mimetype="application/json")
 
 
-def _base_url() -> str:
-    return request.host_url.rstrip("/")
+BASE_URL_ENV = "PACT_BASE_URL"
+
+
+def base_url() -> str:
+    """Where permalinks point: the deployment's public address from PACT_BASE_URL, else nothing (links relative to
+    the site). Never the request's Host header, which any client can set (a link to evil.example in an export)."""
+    configured = os.environ.get(BASE_URL_ENV, "").strip().rstrip("/")
+    parts = urllib.parse.urlsplit(configured)
+    if not configured or parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        if configured:
+            log.warning("%s=%r is not an http(s) address without query or fragment: permalinks are relative",
+                        BASE_URL_ENV, configured)
+        return ""
+    return configured
 
 
 def _checked_query() -> dict[str, object]:
@@ -135,7 +149,7 @@ def data_url(fmt: str) -> Response:
     if fmt not in ("csv", "parquet"):
         return _problem(404, f"unknown format {neutralise(fmt)[:20]!r}: use data.csv or data.parquet")
     try:
-        export = strict_explore(_checked_query(), _base_url())
+        export = strict_explore(_checked_query(), base_url())
     except BadRequest as exc:
         return _problem(400, "invalid query: nothing was returned", exc.details)
     except ExportUnavailable as exc:
@@ -170,7 +184,7 @@ def api_index() -> Response:
             "vintage": list(data.kept_vintages()),
         },
         "current_vintage": choice.vintage.vintage_id,
-        "example": f"{_base_url()}{API_PREFIX}/data.csv?indicator=people_trained&by=member_state&from="
+        "example": f"{base_url()}{API_PREFIX}/data.csv?indicator=people_trained&by=member_state&from="
                    f"{dims.years[0] if dims.years else ''}",
     }
     return Response(json.dumps(body, ensure_ascii=False, indent=2), mimetype="application/json")
@@ -186,7 +200,7 @@ def _page_export_or_error(page: str, drop: tuple[str, ...] = ()) -> PageExport |
         return _problem(404, "no such page")
     try:
         query = {k: v for k, v in _checked_query().items() if k not in drop}
-        return page_export(page, query, _base_url())
+        return page_export(page, query, base_url())
     except KeyError:
         return _problem(404, "this page has no exports")
     except BadRequest as exc:

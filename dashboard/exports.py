@@ -25,8 +25,9 @@ import pandas as pd
 import plotly.graph_objects as go
 import xlsxwriter
 
-# OWASP's list of characters that make a spreadsheet treat a cell as a formula (or DDE command).
-FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+# OWASP's list of characters that make a spreadsheet treat a cell as a formula (or DDE command), with the
+# full-width forms that spreadsheets in East Asian locales also take as formula starts, and the minus sign.
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20", "\u2212")
 # An apostrophe is what Excel itself shows for a "text that looks like a formula"; it is inert in every
 # spreadsheet and visible, so a reader sees the value was altered on the way out.
 INERT_PREFIX = "'"
@@ -50,8 +51,9 @@ CHART_HEIGHT = 620
 
 
 def neutralise(text: str) -> str:
-    """Make a text cell inert in a spreadsheet: prefix it when it starts like a formula."""
-    if text.startswith(FORMULA_TRIGGERS):
+    """Make a text cell inert in a spreadsheet: prefix it when it starts like a formula, also after leading blanks
+    (spaces of any width), which a spreadsheet may skip before reading the formula."""
+    if text.lstrip(" \u00a0\u3000\u2007\u202f").startswith(FORMULA_TRIGGERS):
         return INERT_PREFIX + text
     return text
 

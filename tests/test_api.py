@@ -64,7 +64,7 @@ def test_parquet_is_typed_and_says_where_it_comes_from(client):
     assert table.schema.field("value").metadata[b"header"] == b"People up-/reskilled (people)"
     meta = table.schema.metadata
     assert meta[b"vintage_id"].decode() == _vintage().vintage_id
-    assert meta[b"permalink"].decode().startswith("http://localhost/explore?by=year&vintage=")
+    assert meta[b"permalink"].decode().startswith("/explore?by=year&vintage=")  # no PACT_BASE_URL: relative
     assert meta[b"synthetic"] == b"true"
 
 
@@ -99,7 +99,7 @@ def test_export_routes_serve_each_format(client):
     book = openpyxl.load_workbook(io.BytesIO(xlsx.data))
     assert book.sheetnames == ["Data", "Definitions", "Sources", "Filters"]
     filters = {r[0].value: r[1].value for r in book["Filters"].iter_rows() if r[0].value}
-    assert filters["Permalink"].startswith("http://localhost/explore?vintage=")
+    assert filters["Permalink"].startswith("/explore?vintage=")
     csv_response = client.get("/export/progress/kpis.csv?year=2022")
     rows = list(csv.DictReader(io.StringIO(csv_response.data.decode("utf-8-sig"), newline="")))
     people = next(r for r in rows if r["Indicator code"] == "people_trained")
@@ -121,3 +121,27 @@ def test_pack_route_returns_the_zip_and_echoes_the_download_token(client):
     with zipfile.ZipFile(io.BytesIO(response.data)) as archive:
         names = archive.namelist()
     assert any(n.endswith("briefing.docx") for n in names) and any(n.endswith(".xlsx") for n in names)
+
+
+def test_permalinks_come_from_the_configured_address_never_from_the_host_header(client, monkeypatch):
+    """A client-supplied Host header used to be written into permalinks in XLSX, DOCX, Parquet and the Link header."""
+    url = "/api/v1/data.parquet?indicator=people_trained&by=year"
+    hostile = client.get(url, headers={"Host": "evil.example"})
+    assert hostile.status_code == 200
+    assert b"evil.example" not in hostile.data
+    assert "evil.example" not in hostile.headers["Link"]
+    assert hostile.headers["Link"].startswith("</explore?by=year&vintage=")
+    xlsx = client.get("/api/v1/data.xlsx?indicator=people_trained&by=year", headers={"Host": "evil.example"})
+    assert xlsx.status_code in (200, 400, 404)
+    assert b"evil.example" not in xlsx.data
+    pack = client.get("/export/explore/pack.zip", headers={"Host": "evil.example"})
+    assert pack.status_code == 200 and b"evil.example" not in pack.data
+    with zipfile.ZipFile(io.BytesIO(pack.data)) as archive:
+        assert not any(b"evil.example" in archive.read(name) for name in archive.namelist())
+
+    monkeypatch.setenv("PACT_BASE_URL", "https://pact-monitor.example.eu/")
+    configured = client.get(url, headers={"Host": "evil.example"})
+    meta = pq.read_table(io.BytesIO(configured.data)).schema.metadata
+    assert meta[b"permalink"].decode().startswith("https://pact-monitor.example.eu/explore?by=year&vintage=")
+    monkeypatch.setenv("PACT_BASE_URL", "javascript:alert(1)")  # not an http(s) address: ignored
+    assert client.get(url).headers["Link"].startswith("</explore?")

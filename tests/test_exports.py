@@ -27,7 +27,10 @@ from dashboard.exports import (
     zip_bytes,
 )
 
-HOSTILE = ['=HYPERLINK("http://x","y")', "@SUM(A1)", "+1+2", "-2+3", "\tcmd", "\r=1"]
+HOSTILE = ['=HYPERLINK("http://x","y")', "@SUM(A1)", "+1+2", "-2+3", "\tcmd", "\r=1", "\n=1",
+           # full-width forms and the minus sign, and a formula start after leading blanks of any width
+           "\uff1dHYPERLINK(\"http://x\")", "\uff0b1+2", "\uff0d2+3", "\uff20SUM(A1)", "\u22122+3", " =1+1",
+           "\u00a0=1+1", "\u3000\uff1d1+1"]
 
 
 def _meta(**overrides) -> ExportMeta:
@@ -115,7 +118,7 @@ def test_xlsx_sheets_typed_numbers_frozen_header_and_inert_names():
     ws = book["Data"]
     assert [c.value for c in ws[1]] == [c.header for c in table.columns]
     assert ws.freeze_panes == "A2"
-    assert ws.auto_filter.ref == "A1:G10"
+    assert ws.auto_filter.ref == f"A1:G{1 + 3 + len(HOSTILE)}"
     assert ws["C2"].value == 2_000_000 and ws["C2"].data_type == "n"
     assert ws["C2"].number_format == "#,##0"
     assert ws["D3"].value == pytest.approx(150_000_000.5) and ws["D3"].number_format == "#,##0.00"
