@@ -1341,7 +1341,11 @@ def runs() -> pd.DataFrame:
         stat = path.stat()
     except OSError:
         return pd.DataFrame(columns=list(RUN_COLUMNS))
-    return _runs(str(path), stat.st_mtime_ns, stat.st_size).copy()
+    frame = _runs(str(path), stat.st_mtime_ns, stat.st_size).copy()
+    if disclosure.public_mode():
+        # a failed run's error quotes the raw data ("commitment 1 of PFS-000777 is listed twice"): status and time only
+        frame["error"] = frame["error"].where(frame["error"].isna() | (frame["error"] == ""), "(not shown in public mode)")
+    return frame
 
 
 def inputs(vintage: Vintage) -> pd.DataFrame:
@@ -1405,12 +1409,19 @@ def reject_count(vintage: Vintage) -> int:
     return int(_query(vintage, "SELECT count(*) AS n FROM rejects")["n"].iloc[0])
 
 
+PUBLIC_CORRECTION_COLUMNS = ("wave", "indicator", "action", "status", "corrections")
+
+
 @_cached
 def corrections(vintage: Vintage) -> pd.DataFrame:
+    """Every correction with what was done. In public mode only how many corrections there were per wave, indicator,
+    action and status: a correction's detail ("set to 781 (was 780)"), reason, member and submission are one
+    member's data."""
     frame = _query(vintage, "SELECT * FROM corrections_applied ORDER BY correction_id")
     if disclosure.public_mode():
-        # Which submission was corrected and its values are member-level: kept on the server in public mode.
-        frame = frame.assign(contribution_id="", member_id="", old_value=pd.NA, new_value=pd.NA)
+        counted = frame.assign(indicator=frame["indicator"].fillna("").replace("", "(whole submission)"))
+        counted = counted.groupby(["wave", "indicator", "action", "status"], as_index=False, dropna=False).size()
+        return counted.rename(columns={"size": "corrections"})[list(PUBLIC_CORRECTION_COLUMNS)]
     return frame
 
 

@@ -564,6 +564,8 @@ def data_views(vintage: data.Vintage, st: state.DataState, ctx: _Context) -> tup
         Column("value", "Value as received"), Column("reason_code", "Reason code"), Column("reason", "Reason"),
     ), reject_meta)))
     corrections = data.corrections(vintage)
+    public_columns = (Column("wave", "Wave", "integer"), Column("indicator", "Indicator"), Column("action", "Action"),
+                      Column("status", "Status"), Column("corrections", "Corrections", "integer"))
     correction_columns = [
         Column("correction_id", "Correction"), Column("wave", "Wave", "integer"),
         Column("contribution_id", "Contribution Id"), Column("member_id", "Member"), Column("indicator", "Indicator"),
@@ -573,6 +575,8 @@ def data_views(vintage: data.Vintage, st: state.DataState, ctx: _Context) -> tup
     ]
     if "detail" in corrections.columns:
         correction_columns.append(Column("detail", "Detail"))
+    if tuple(corrections.columns) == data.PUBLIC_CORRECTION_COLUMNS:  # public mode: counts only
+        correction_columns = list(public_columns)
     corr_meta = ctx.meta("Corrections applied to reported values", frame=None, slug="data-corrections", filters=(),
                          view="Data - corrections", flags=())
     views.append(View("corrections", ExportTable(corrections, tuple(correction_columns), corr_meta)))

@@ -29,7 +29,7 @@ from pipelines import snapshots
 from pipelines.runlog import read_runs
 from pipelines.runner import run
 from pipelines.schema import TABLES
-from tests.conftest import TinyRaw, answer, make_raw
+from tests.conftest import TinyRaw, answer, make_raw, survey_spec
 
 log = logging.getLogger(__name__)
 REPO = Path(__file__).resolve().parents[1]
@@ -129,7 +129,9 @@ def write_variant(raw: TinyRaw, variant: int) -> int:
     in_2024 = {"created": "01/03/2024 09:00", "updated": "01/03/2024 09:00"}  # a 2023 wave is answered in 2024
     raw.write_survey(2023, [answer(cid="b-1", people=5, **in_2024),
                             answer(member_id="PFS-000003", org="Gamma Digital Academy", country="GR", cid="b-3",
-                                   people=9, **in_2024)])
+                                   people=9, **in_2024)],
+                     spec=survey_spec(2023, expected_changes=[{"indicator": "people_trained",
+                                                               "reason": "a tiny second wave"}]))
     return people
 
 

@@ -633,3 +633,89 @@ def test_eu_totals_of_two_members_are_withheld_everywhere(two_member_snapshot: P
     assert seen[False][2] is not None and seen[False][4] is not None
     assert pd.isna(seen[True][0]) and seen[True][1:] == (None, None, None, None)
     assert kpis["respondents"] == 2  # counts are not withheld
+
+
+# --- corrections and run errors: member-level text never served in public mode ----------------------------------
+
+@pytest.fixture(scope="module")
+def corrected_snapshot(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The public tree with one value corrected (780 -> 781) and one submission excluded, then a failed run."""
+    from pipelines.runner import run
+    from tests.conftest import answer, make_raw
+
+    root = tmp_path_factory.mktemp("corrected")
+    raw = make_raw(root / "raw")
+    raw.write_registry(members=PUBLIC_MEMBERS, memberships=PUBLIC_MEMBERSHIPS, commitments=[])
+    raw.write_survey(2022, [
+        answer(member_id=m[0], org=m[1], country=m[4], cid=f"c-{m[0]}", user=f"{m[0]}@x.example",
+               people=780 if m[0] == "PFS-000003" else PEOPLE[m[0]], invest=1000, programmes=1, reached=10,
+               stakeholders=1)
+        for m in PUBLIC_MEMBERS
+    ])
+    raw.write_corrections([
+        {"correction_id": "K1", "wave": "2022", "contribution_id": "c-PFS-000003", "member_id": "PFS-000003",
+         "indicator": "people_trained", "action": "set", "value": "781", "reason": "Mrs Rossi confirmed 781 by phone",
+         "corrected_by": "staff", "corrected_on": "2023-05-02"},
+        {"correction_id": "K2", "wave": "2022", "contribution_id": "c-PFS-000009", "member_id": "PFS-000009",
+         "indicator": "", "action": "exclude", "value": "", "reason": "duplicate of a colleague's answer",
+         "corrected_by": "staff", "corrected_on": "2023-05-03"},
+    ])
+    curated = root / "curated"
+    run(raw.root, curated, progress=False)
+    (raw.root / "registry" / "pact_members.xlsx").write_bytes(b"not a workbook PFS-000777")  # a failed run
+    with contextlib.suppress(Exception):
+        run(raw.root, curated, progress=False)
+    return curated
+
+
+def test_corrections_and_run_errors_reveal_no_member_in_public_mode(corrected_snapshot: Path, monkeypatch) -> None:
+    import importlib
+    import io
+    import json
+    import re
+    import zipfile
+
+    import plotly
+
+    from dashboard import data
+
+    monkeypatch.setenv("PACT_CURATED_DIR", str(corrected_snapshot))
+    secrets = ("781", "780", "Rossi", "PFS-000003", "c-PFS-000003", "PFS-000009", "c-PFS-000009", "colleague",
+               "(was", "excluded", "PFS-000777", "not a readable")
+    monkeypatch.setenv("PACT_PUBLIC", "0")
+    data.reset()
+    vintage = data.resolve_vintage().vintage
+    assert set(data.corrections(vintage)["correction_id"]) == {"K1", "K2"}  # outside public mode: every detail
+    assert data.runs()["error"].str.contains("registry/pact_members.xlsx").any()
+
+    monkeypatch.setenv("PACT_PUBLIC", "1")
+    data.reset()
+    vintage = data.resolve_vintage().vintage
+    counts = data.corrections(vintage)
+    assert counts.to_dict("records") == [
+        {"wave": 2022, "indicator": "(whole submission)", "action": "exclude", "status": "applied", "corrections": 1},
+        {"wave": 2022, "indicator": "people_trained", "action": "set", "status": "applied", "corrections": 1},
+    ]
+    runs = data.runs()
+    assert set(runs["status"]) == {"ok", "failed"}
+    assert set(runs.loc[runs["status"] == "failed", "error"]) == {"(not shown in public mode)"}
+
+    page = json.dumps(importlib.import_module("dashboard.pages.data_page").layout(), cls=plotly.utils.PlotlyJSONEncoder)
+    served = {"page": page.encode()}
+    with __import__("dashboard.app", fromlist=["app"]).app.server.test_client() as client:
+        for url in ("/export/data/corrections.csv", "/export/data/corrections.xlsx", "/export/data/pack.zip"):
+            response = client.get(url)
+            assert response.status_code == 200, (url, response.status_code)
+            served[url] = response.get_data()
+    with zipfile.ZipFile(io.BytesIO(served["/export/data/pack.zip"])) as pack:
+        for name in pack.namelist():
+            served[name] = pack.read(name)
+    for name in [n for n in served if n.endswith((".xlsx", ".docx"))]:
+        with zipfile.ZipFile(io.BytesIO(served[name])) as book:  # the text of an Office file is in its XML parts
+            served[name] = b" ".join(book.read(part) for part in book.namelist())
+    for name, body in served.items():
+        for secret in secrets:  # as a word: '780' may be part of a checksum
+            assert not re.search(rb"(?<![0-9A-Za-z])" + re.escape(secret.encode()) + rb"(?![0-9A-Za-z])", body), (
+                name, secret)
+    assert b"2 corrections in the corrections file" in served["page"]
+    data.reset()

@@ -212,6 +212,14 @@ def corrections_view(vintage: Vintage) -> html.Div:
     if frame.empty:
         return html.Div(html.P("No corrections: every figure is as the members reported it (after validation).",
                                className="small"), id="data-corrections")
+    if tuple(frame.columns) == data.PUBLIC_CORRECTION_COLUMNS:  # public mode: how many, never which or why
+        rows = [{"Wave": int(r.wave), "Indicator": r.indicator, "Action": r.action, "Status": r.status,
+                 "Corrections": int(r.corrections)} for r in frame.itertuples()]
+        return html.Div([
+            html.P(f"{int(frame['corrections'].sum())} corrections in the corrections file, counted by wave and "
+                   "indicator; which submissions they concern is not shown in public mode.", className="small"),
+            ui.simple_table(rows, table_id="data-corrections-counts", numeric=("Corrections",)),
+        ], id="data-corrections")
     frame = frame.assign(corrected_on=frame["corrected_on"].astype(str))
     applied = int((frame["status"] == "applied").sum())
     return html.Div([
