@@ -105,6 +105,9 @@ def strict_explore(query: dict[str, object], base_url: str) -> PageExport:
         # `view` only picks chart/map/table on screen; the rows are the same, so it is accepted and ignored.
         query = {k: v for k, v in query.items() if k != "view"}
     choice = data.resolve_vintage(query.get("vintage"))
+    if choice.superseded:
+        raise BadRequest([f"Data vintage “{clip(query.get('vintage'))}” has been updated: the public site serves only "
+                          f"the current one, listed at {API_PREFIX}/"])
     if choice.message:
         raise BadRequest([f"Unknown data vintage “{clip(query.get('vintage'))}”: the kept vintages are listed at "
                           f"{API_PREFIX}/"])
@@ -181,7 +184,7 @@ def api_index() -> Response:
             "country": [c for c, _ in dims.member_states],
             "partnership": [c for c, _ in dims.partnerships],
             "type": list(dims.member_types),
-            "vintage": list(data.kept_vintages()),
+            "vintage": list(data.served_vintages()),
         },
         "current_vintage": choice.vintage.vintage_id,
         "example": f"{base_url()}{API_PREFIX}/data.csv?indicator=people_trained&by=member_state&from="

@@ -86,10 +86,19 @@ class VintageChoice:
     vintage: Vintage | None
     pinned: bool
     message: str | None = None
+    superseded: bool = False  # a kept vintage that public mode does not serve
 
 
 def curated_dir() -> Path:
     return Path(os.environ.get(CURATED_ENV) or REPO_ROOT / "data" / "curated")
+
+
+def served_vintages() -> tuple[str, ...]:
+    """The vintages a link may pin: every kept one, or in public mode the current one only."""
+    if disclosure.public_mode():
+        current = current_vintage_id()
+        return (current,) if current else ()
+    return kept_vintages()
 
 
 def kept_vintages() -> tuple[str, ...]:
@@ -124,6 +133,12 @@ def resolve_vintage(requested: object = None) -> VintageChoice:
     if requested in (None, ""):
         return VintageChoice(fallback, pinned=False)
     if isinstance(requested, str) and VINTAGE_PATTERN.match(requested) and requested in kept_vintages():
+        if requested != current and disclosure.public_mode():
+            # Each vintage's release is safe alone, but two vintages side by side can differ by one member's
+            # values (a correction excluding one submission, then a rebuild): public mode serves the current one.
+            return VintageChoice(fallback, pinned=False, superseded=True, message=(
+                f"The figures have been updated since this link was made (data vintage {requested}); showing the "
+                "current figures. The public site serves only the current data."))
         return VintageChoice(_vintage(requested), pinned=requested != current)
     shown = requested if isinstance(requested, str) else repr(requested)
     shown = shown if len(shown) <= 40 else shown[:40] + "…"

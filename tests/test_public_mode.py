@@ -10,7 +10,9 @@ behind every figure are recomputed from the curated Parquet with pandas, not fro
 from __future__ import annotations
 
 import contextlib
+import csv
 import datetime as dt
+import io
 import itertools
 import logging
 from pathlib import Path
@@ -718,4 +720,54 @@ def test_corrections_and_run_errors_reveal_no_member_in_public_mode(corrected_sn
             assert not re.search(rb"(?<![0-9A-Za-z])" + re.escape(secret.encode()) + rb"(?![0-9A-Za-z])", body), (
                 name, secret)
     assert b"2 corrections in the corrections file" in served["page"]
+    data.reset()
+
+
+def test_vintages_cannot_be_differenced_in_public_mode(tmp_path: Path, monkeypatch) -> None:
+    """Attack: exclude one member's submission, rebuild, and subtract the EU totals of the two kept vintages. Each
+    vintage's release was safe alone; public mode now serves the current vintage only."""
+    from dashboard import data
+    from pipelines.runner import run
+    from tests.conftest import answer, make_raw
+
+    raw = make_raw(tmp_path / "raw")
+    raw.write_registry(members=PUBLIC_MEMBERS, memberships=PUBLIC_MEMBERSHIPS, commitments=[])
+    raw.write_survey(2022, [
+        answer(member_id=m[0], org=m[1], country=m[4], cid=f"c-{m[0]}", people=PEOPLE[m[0]], invest=1000)
+        for m in PUBLIC_MEMBERS])
+    curated = tmp_path / "curated"
+    old = run(raw.root, curated, progress=False).vintage_id
+    raw.write_corrections([{"correction_id": "K1", "wave": "2022", "contribution_id": "c-PFS-000004",
+                            "member_id": "PFS-000004", "action": "exclude", "reason": "test entry",
+                            "corrected_by": "staff", "corrected_on": "2023-05-02"}])
+    new = run(raw.root, curated, progress=False).vintage_id
+    assert old != new
+    monkeypatch.setenv("PACT_CURATED_DIR", str(curated))
+    url = "/api/v1/data.csv?indicator=people_trained&by=year&vintage="
+
+    def eu_total(client, vintage_id: str) -> int | None:
+        response = client.get(url + vintage_id)
+        if response.status_code != 200:
+            return None
+        rows = list(csv.reader(io.StringIO(response.get_data(as_text=True).lstrip("\ufeff"))))
+        return int(float(rows[1][1]))
+
+    monkeypatch.setenv("PACT_PUBLIC", "0")
+    data.reset()
+    from dashboard.app import app
+
+    with app.server.test_client() as client:
+        assert eu_total(client, old) - eu_total(client, new) == PEOPLE["PFS-000004"]  # what the attack yielded
+
+    monkeypatch.setenv("PACT_PUBLIC", "1")
+    data.reset()
+    with app.server.test_client() as client:
+        assert eu_total(client, new) is not None
+        refused = client.get(url + old)
+        assert refused.status_code == 400
+        assert "has been updated: the public site serves only the current one" in refused.get_json()["details"][0]
+        assert client.get("/api/v1/").get_json()["parameters"]["vintage"] == [new]
+    choice = data.resolve_vintage(old)
+    assert choice.vintage.vintage_id == new and choice.superseded
+    assert "The figures have been updated since this link was made" in choice.message
     data.reset()

@@ -111,7 +111,7 @@ def _page(choice: data.VintageChoice, rules: html.Section, messages: Messages) -
     sources = data.sources(vintage)
     inputs = data.inputs(vintage)
     current = data.current_vintage_id()
-    kept = data.kept_vintages()
+    kept = data.served_vintages()
     search = f"?vintage={pinned}" if pinned else ""
     body = [
         pack_button(PAGE_ID),
