@@ -3,16 +3,21 @@
 `python -m pipelines check [--raw DIR] [--curated DIR]`: everything but publishing. Prints, per wave and indicator,
 the totals a run would publish beside the current snapshot's, the warnings and the skipped files; exit 0 when a run
 would publish cleanly, 3 when it would publish with warnings, 1 when it would fail.
+
+`python -m pipelines sidecar data/raw/surveys/NEW.xlsx`: a draft NEW.xlsx.source.yml beside a new survey export,
+its wave guessed from the file's dates and its questions matched to last wave's sidecar; exit 1 when a sidecar is
+already there or the file is not a readable export.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import logging
 import sys
 from pathlib import Path
 
-from pipelines import check, snapshots
+from pipelines import check, scaffold, snapshots
 from pipelines.errors import PipelineError
 from pipelines.runner import run
 
@@ -30,6 +35,8 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["check"]:  # a first positional word, so that every option of a plain run stays as it was
         return check_main(argv[1:])
+    if argv[:1] == ["sidecar"]:
+        return sidecar_main(argv[1:])
     parser = _parser("python -m pipelines", __doc__)
     parser.add_argument("--force", action="store_true", help="rebuild even when the inputs are unchanged")
     args = parser.parse_args(argv)
@@ -67,6 +74,32 @@ def check_main(argv: list[str]) -> int:
                               skipped=result.skipped)
     sys.stdout.write(text)
     return code
+
+
+def sidecar_main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m pipelines sidecar",
+        description="Write a draft <file>.source.yml beside a new survey export (xlsx, xls, ods or zip), matched to "
+                    "the latest earlier wave's sidecar in the same folder. Never overwrites a sidecar.")
+    parser.add_argument("export", type=Path, help="the new export, e.g. data/raw/surveys/pact_survey_2025.xlsx")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    args = parser.parse_args(argv)
+    _logging(args.verbose)
+    target = scaffold.sidecar_path(args.export)
+    try:
+        if target.exists():  # said before the export is read; write_draft refuses again if one appears meanwhile
+            raise scaffold.ScaffoldError(f"{target.name} already exists: the scaffold never overwrites a sidecar "
+                                         "(move it away to draft a new one)", file=target)
+        draft = scaffold.draft_sidecar(args.export, today=dt.date.today())
+        written = scaffold.write_draft(args.export, draft.text)
+    except PipelineError as exc:
+        sys.stderr.write(f"sidecar failed: {exc}\n")
+        return 1
+    except Exception:
+        logging.getLogger("pipelines").exception("sidecar failed with an unexpected error")
+        return 1
+    sys.stdout.write(draft.summary(written))
+    return 0
 
 
 def _logging(verbose: bool) -> None:

@@ -428,34 +428,42 @@ def read_survey_export(raw: RawFile) -> list[ExportPart]:
     """A survey wave's export: one part per workbook (a zip holds several, read in name order)."""
     stem = raw.sidecar.read.sheet or CONTENT_SHEET
     header_row = raw.sidecar.read.header_row
-    if raw.format == "zip":
-        workbooks = list(_zipped_workbooks(raw))
-    elif raw.format in ("xlsx", "xls", "ods"):
-        workbooks = [open_workbook(raw.content, raw.rel, raw.format)]
-    else:
-        raise PipelineError(
-            f"survey exports are read from xlsx, xls, ods or a zip of them, not {raw.format} (EUSurvey has no CSV "
-            "results export)", file=raw.rel,
-        )
+    return [_export_part(workbook, stem, header_row) for workbook in export_workbooks(raw.content, raw.rel, raw.format)]
+
+
+def export_workbooks(content: bytes, rel: str, fmt: str) -> list[Workbook]:
+    """The workbooks of a survey export's bytes: the file itself, or each workbook inside a zip (by name)."""
+    if fmt == "zip":
+        return list(_zipped_workbooks(content, rel))
+    if fmt in ("xlsx", "xls", "ods"):
+        return [open_workbook(content, rel, fmt)]
+    raise PipelineError(
+        f"survey exports are read from xlsx, xls, ods or a zip of them, not {fmt} (EUSurvey has no CSV "
+        "results export)", file=rel,
+    )
+
+
+def export_parts(workbooks: list[Workbook], stem: str, header_row: int) -> list[ExportPart]:
+    """`read_survey_export` for workbooks already opened (the sidecar scaffold reads an export that has none)."""
     return [_export_part(workbook, stem, header_row) for workbook in workbooks]
 
 
-def _zipped_workbooks(raw: RawFile):
+def _zipped_workbooks(content: bytes, rel: str):
     """The workbooks inside a zipped export, by name; anything else in it (uploaded files) is left unread."""
-    parts = check_zip_inflation(raw.content, raw.rel, what="zip archive")
+    parts = check_zip_inflation(content, rel, what="zip archive")
     names = sorted(p.filename for p in parts if not p.is_dir())
     found = [n for n in names if Path(n).suffix.lower() in (".xlsx", ".xls", ".ods")
              and not Path(n).name.startswith(("~$", "."))]
     if not found:
         raise PipelineError(f"the zip archive holds no xlsx, xls or ods workbook (it has: {', '.join(names[:10])})",
-                            file=raw.rel)
+                            file=rel)
     for name in names:
         if name not in found:
-            log.info("%s: %s is not a workbook; not read", raw.rel, name)
-    with zipfile.ZipFile(io.BytesIO(raw.content)) as archive:
+            log.info("%s: %s is not a workbook; not read", rel, name)
+    with zipfile.ZipFile(io.BytesIO(content)) as archive:
         for name in found:
             fmt = Path(name).suffix.lower().lstrip(".")
-            yield open_workbook(archive.read(name), f"{raw.rel}/{name}", fmt)
+            yield open_workbook(archive.read(name), f"{rel}/{name}", fmt)
 
 
 def _export_part(workbook: Workbook, stem: str, header_row: int) -> ExportPart:
