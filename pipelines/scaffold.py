@@ -17,7 +17,8 @@ what could not be guessed is listed as `# UNMAPPED:`.
   ("Number of people up-/reskilled" / "People reached by your promotion of up-/reskilling") score 60, and a match
   below 70 would be such a pair as often as not. A question reworded beyond that is left unmapped and said so.
 - Units are not copied silently: a multiplier is written only when the new question still says thousands
-  (`says_thousands`), and the decimal separator is copied with a REVIEW comment.
+  (`says_thousands`), and the decimal separator is the one the export's own text numbers show when they all agree,
+  else last wave's, with a REVIEW comment either way.
 
 `draft_sidecar` reads and returns text; `write_draft` is the one place that writes, and only a new file.
 """
@@ -494,10 +495,15 @@ def _units(spec, matches, bwave, parts, draft) -> list[str]:
     name = {",": "comma", ".": "point"}
     other = "." if separator == "," else ","
     if evidence[other] and not evidence[separator]:
-        said += f": they say decimal {name[other]}, not {bwave}'s {name[separator]}"
-    out = [_comment(f"REVIEW: copied from {bwave} (decimal {name[separator]}); {said}", 2)]
-    out += _dump({"number_format": {"decimal_separator": separator}}, 2)
-    draft.review.append(f"number_format.decimal_separator {separator!r} copied from {bwave}; {said}")
+        # the export's own numbers are the better witness than last wave's sidecar: written, and flagged
+        out = [_comment(f"REVIEW: decimal {name[other]}, as {said}; {bwave} had a decimal {name[separator]}", 2)]
+        out += _dump({"number_format": {"decimal_separator": other}}, 2)
+        draft.review.append(f"number_format.decimal_separator {other!r} from this export's numbers, not {bwave}'s "
+                            f"{separator!r}; {said}")
+    else:
+        out = [_comment(f"REVIEW: copied from {bwave} (decimal {name[separator]}); {said}", 2)]
+        out += _dump({"number_format": {"decimal_separator": separator}}, 2)
+        draft.review.append(f"number_format.decimal_separator {separator!r} copied from {bwave}; {said}")
     by_indicator = {i: matches.get(header_text(q)) for q, i in spec.indicators.items()}
     multipliers: dict[str, int] = {}
     notes = []

@@ -60,8 +60,8 @@ def test_the_2024_draft_maps_what_its_wording_allows_and_flags_the_rest(sample):
     # reworded beyond the threshold: left out, and said so
     assert d.identity.country is None and c.identity.country == "Member State"
     assert d.commitment_progress is None and c.commitment_progress is not None
-    # copied from 2023 for review: the export's own numbers say otherwise, and the comment says so
-    assert (d.number_format.decimal_separator, c.number_format.decimal_separator) == (",", ".")
+    # not copied from 2023 (a comma): the export's own numbers say a point, and the comment says so
+    assert (d.number_format.decimal_separator, c.number_format.decimal_separator) == (".", ".")
 
     lines = [line.strip() for line in sample["text"].splitlines()]
     for expected in [
@@ -80,9 +80,8 @@ def test_the_2024_draft_maps_what_its_wording_allows_and_flags_the_rest(sample):
         '# UNMAPPED: commitment_progress column: 2023\'s "How are your commitments progressing?: Commitment 1" has '
         'no question here at 70% or more (closest: 64% "Status of each commitment: Commitment 1")',
         "# REVIEW: 2023 had investment_eur x1000; this export's question does not say so: no multiplier written",
-        "# REVIEW: copied from 2023 (decimal comma); this export's text numbers in the mapped columns: 21 end in a "
-        "decimal point (like '1,234.56'), 0 in a decimal comma (like '12,5'): they say decimal point, not 2023's "
-        "comma",
+        "# REVIEW: decimal point, as this export's text numbers in the mapped columns: 21 end in a decimal point "
+        "(like '1,234.56'), 0 in a decimal comma (like '12,5'); 2023 had a decimal comma",
         '# - "How many learners (employees, jobseekers, students) completed up- or reskilling that your '
         'organisation provided or funded in 2024?"',
         '# - "Member State"',
@@ -197,8 +196,8 @@ def test_the_wave_is_the_year_before_most_creation_dates(raw_tree):
 
 def test_unchanged_questions_give_a_working_sidecar_with_the_same_facts(raw_tree, tmp_path):
     raw_tree.write_survey(2022, [answer(created="01/03/2023 09:00", updated="01/03/2023 09:00")])
-    rows = [answer(created="01/03/2024 09:00", updated="01/03/2024 09:00"),
-            answer(member_id="PFS-000002", org="Beta Costruzioni S.r.l.", country="IT", cid="c-2", people=7,
+    rows = [answer(cid="c-2023-1", created="01/03/2024 09:00", updated="01/03/2024 09:00"),
+            answer(member_id="PFS-000002", org="Beta Costruzioni S.r.l.", country="IT", cid="c-2023-2", people=7,
                    c1="Delayed", c2="Completed", created="02/03/2024 09:00", updated="02/03/2024 09:00")]
     export = raw_tree.write_survey(2023, rows)
     by_hand = load_sidecar(export)
