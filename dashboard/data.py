@@ -1442,9 +1442,13 @@ def corrections(vintage: Vintage) -> pd.DataFrame:
 
 @_cached
 def expected_changes(vintage: Vintage) -> pd.DataFrame:
-    """The jumps on the previous wave that a wave's sidecar acknowledged, with its reason (wave totals only:
-    nothing member-level, so public mode shows them too)."""
-    return _query(vintage, "SELECT * FROM expected_changes ORDER BY wave, indicator")
+    """The jumps on the previous wave that a wave's sidecar acknowledged, with its reason. In public mode without
+    the totals and their ratio: an EU total is published only when enough members report it, and these are not
+    checked by the release."""
+    frame = _query(vintage, "SELECT * FROM expected_changes ORDER BY wave, indicator")
+    if disclosure.public_mode():
+        frame = frame.assign(previous_total=pd.NA, total=pd.NA, factor=pd.NA)
+    return frame
 
 
 @_cached

@@ -505,3 +505,18 @@ def test_a_partnership_filter_and_the_partnership_breakdown_agree_on_any_registr
                 value = None if value is None or pd.isna(value) else value
                 assert by_key.get(partnership) == value, (partnership, year, memberships)
     data.reset()
+
+
+def test_acknowledged_changes_keep_their_totals_to_the_internal_site(curated, monkeypatch):
+    vintage = data.resolve_vintage(None).vintage
+    row = data.expected_changes(vintage).iloc[0]
+    assert (row["wave"], row["indicator"], row["previous_total"], row["total"]) == (
+        2023, "training_programmes", 25, 42)
+    assert row["reason"] == "the 2023 questionnaire counts modules as programmes"
+    monkeypatch.setenv("PACT_PUBLIC", "1")
+    data.reset()
+    public = data.expected_changes(data.resolve_vintage(None).vintage).iloc[0]
+    assert pd.isna(public["previous_total"]) and pd.isna(public["total"]) and pd.isna(public["factor"])
+    assert public["reason"] == row["reason"]
+    monkeypatch.delenv("PACT_PUBLIC")
+    data.reset()
