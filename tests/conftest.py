@@ -182,6 +182,24 @@ def raw_tree(tmp_path: Path) -> TinyRaw:
     return make_raw(tmp_path / "raw")
 
 
+@pytest.fixture
+def raw(tmp_path: Path) -> TinyRaw:
+    """The tiny tree with one 2022 wave of two members."""
+    tree = make_raw(tmp_path / "raw")
+    tree.write_survey(2022, [answer(cid="c-1"), answer(member_id="PFS-000002", org="Beta", cid="c-2", people=7)])
+    return tree
+
+
+@pytest.fixture
+def curated(tmp_path: Path, raw: TinyRaw) -> Path:
+    """A curated directory holding one good snapshot of `raw`."""
+    from pipelines.runner import run
+
+    path = tmp_path / "curated"
+    assert run(raw.root, path, progress=False).status == "ok"
+    return path
+
+
 # ------------------------------------------------------------------------------------------------ the browser
 # One Playwright and one Chromium for the whole session: Playwright's sync API refuses a second instance while
 # one is running in the same process, so every browser test in any folder takes this fixture.

@@ -7,29 +7,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 import pipelines
 from pipelines.__main__ import main
 from pipelines.runlog import read_runs
-from tests.conftest import TinyRaw, answer, make_raw
+from tests.conftest import answer
 from tests.test_pipeline_snapshots import tree_digest
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture
-def raw(tmp_path) -> TinyRaw:
-    tree = make_raw(tmp_path / "raw")
-    tree.write_survey(2022, [answer(cid="c-1"), answer(member_id="PFS-000002", org="Beta", cid="c-2", people=7)])
-    return tree
-
-
-@pytest.fixture
-def curated(tmp_path, raw) -> Path:
-    path = tmp_path / "curated"
-    assert pipelines.run(raw.root, path, progress=False).status == "ok"
-    return path
 
 
 def table_rows(out: str) -> dict[tuple[str, str], list[str]]:

@@ -25,20 +25,6 @@ MEMBERSHIPS_DATE = dt.date(2022, 3, 1)
 SURVEY = "surveys/pact_survey_2022.xlsx"
 
 
-@pytest.fixture
-def raw(tmp_path) -> TinyRaw:
-    tree = make_raw(tmp_path / "raw")
-    tree.write_survey(2022, [answer(cid="c-1"), answer(member_id="PFS-000002", org="Beta", cid="c-2", people=7)])
-    return tree
-
-
-@pytest.fixture
-def curated(tmp_path, raw) -> Path:
-    path = tmp_path / "curated"
-    assert pipelines.run(raw.root, path, progress=False).status == "ok"
-    return path
-
-
 # ---------------------------------------------------------------- C. hostile sidecars
 
 

@@ -20,7 +20,7 @@ from pipelines import snapshots
 from pipelines.__main__ import main
 from pipelines.runlog import read_runs
 from pipelines.schema import TABLES
-from tests.conftest import Q_PEOPLE, TinyRaw, answer, make_raw, survey_spec
+from tests.conftest import Q_PEOPLE, TinyRaw, answer, survey_spec
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -41,21 +41,6 @@ def tree_digest(root: Path, *, skip: tuple[str, ...] = ()) -> dict[str, str]:
             else:
                 found[rel] = "dir"
     return found
-
-
-@pytest.fixture
-def raw(tmp_path) -> TinyRaw:
-    tree = make_raw(tmp_path / "raw")
-    tree.write_survey(2022, [answer(cid="c-1"), answer(member_id="PFS-000002", org="Beta", cid="c-2", people=7)])
-    return tree
-
-
-@pytest.fixture
-def curated(tmp_path, raw) -> Path:
-    """A curated directory holding one good snapshot."""
-    path = tmp_path / "curated"
-    assert pipelines.run(raw.root, path).status == "ok"
-    return path
 
 
 def read_snapshot(path: Path) -> dict:
