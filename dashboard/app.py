@@ -121,19 +121,22 @@ app.layout = shell
 
 @callback(Output("synthetic-banner", "children"), Input("_pages_location", "search"))
 def update_banner(search: str | None) -> list:
+    return synthetic_banner(requested_vintage(search))
+
+
+def requested_vintage(search: object) -> str | None:
+    """The `vintage` of a location's query string; a search that is not a string (no browser sends one) has none."""
     from urllib.parse import parse_qs
 
-    query = parse_qs((search or "").lstrip("?"))
-    vintage = query.get("vintage", [None])[-1]
-    return synthetic_banner(vintage)
+    query = parse_qs(search.lstrip("?")) if isinstance(search, str) else {}
+    return query.get("vintage", [None])[-1]
 
 
 def nav_targets(pathname: str | None, search: str | None) -> list:
     """Each navigation link's href and active state: a pinned vintage travels from page to page."""
-    from urllib.parse import parse_qs, urlencode
+    from urllib.parse import urlencode
 
-    requested = parse_qs((search or "").lstrip("?")).get("vintage", [None])[-1]
-    choice = data.resolve_vintage(requested)
+    choice = data.resolve_vintage(requested_vintage(search))
     pinned = choice.vintage.vintage_id if choice.vintage is not None and choice.pinned else None
     hrefs, actives = [], []
     for page in dash.page_registry.values():
