@@ -1,0 +1,54 @@
+"""Bounded resources in a long-lived worker: snapshots that leave the kept set leave DuckDB too, heavy downloads
+run under a per-worker limit, and every response says on purpose how long it may be cached.
+
+Real parts: snapshots written by tests/dashboard_fixtures.py, pruned by the pipeline's own `prune`, read through
+the data layer's one DuckDB connection; the real app's Flask test client for the limit and the headers.
+RSS across rebuilds is measured by benchmarks/rebuild_memory.py, not here (no timed or sized assertions in tests).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from dashboard import data
+from pipelines.snapshots import prune
+from tests.dashboard_fixtures import write_curated_snapshot
+
+
+def _duckdb_schemas() -> list[str]:
+    con, _ = data._connection()
+    rows = con.execute(
+        "SELECT schema_name FROM duckdb_schemas() WHERE schema_name LIKE 'snapshot_%' ORDER BY schema_name"
+    ).fetchall()
+    return [name for (name,) in rows]
+
+
+def test_a_pruned_snapshot_leaves_duckdb(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    curated = tmp_path / "curated"
+    monkeypatch.setenv(data.CURATED_ENV, str(curated))
+    data.reset()
+    ids = [f"2025060{day}T120000Z-fixture{day}" for day in range(1, 6)]
+    for vintage_id in ids[:4]:
+        write_curated_snapshot(curated, vintage_id=vintage_id)
+        assert data.yearly_totals(data.resolve_vintage(vintage_id).vintage, "people_trained")["value"].iloc[0] == 2000
+    _, schemas = data._connection()
+    assert len(schemas) == 4 and len(_duckdb_schemas()) == 4
+    touched = dict(schemas)
+
+    assert prune(curated, keep=2) == ids[:2]
+    # The next snapshot a request reads is when the worker notices: the pruned ones' schemas are dropped.
+    write_curated_snapshot(curated, vintage_id=ids[4])
+    data.dimensions(data.resolve_vintage(None).vintage)
+    _, schemas = data._connection()
+    kept_paths = {str((curated / "snapshots" / v).resolve()) for v in ids[2:]}
+    assert set(schemas) == kept_paths
+    assert _duckdb_schemas() == sorted(schemas.values())
+    assert not {touched[str((curated / "snapshots" / v).resolve())] for v in ids[:2]} & set(_duckdb_schemas())
+    # A new schema never takes a dropped one's name, and the kept snapshots still answer from their own schemas.
+    assert len(set(schemas.values()) | set(touched.values())) == 5
+    for vintage_id in ids[2:]:
+        assert data.yearly_totals(data.resolve_vintage(vintage_id).vintage, "people_trained")["value"].iloc[0] == 2000
+    data.reset()
+
