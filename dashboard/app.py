@@ -16,6 +16,7 @@ from flask_compress import Compress
 
 from dashboard import data, style
 from dashboard.api import blueprint as downloads
+from dashboard.limits import install_heavy_limit
 from dashboard.security import install_security_headers
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,8 @@ server = app.server
 Compress(server)
 # Exports, the briefing pack and the analysts' data URL (/export/..., /api/v1/...): plain HTTP downloads.
 server.register_blueprint(downloads)
+# At most PACT_HEAVY_LIMIT packs and chart images at once per worker; beyond that a 503 with Retry-After.
+install_heavy_limit(server)
 # CSP (Dash's inline scripts allowed by hash only), nosniff, frame-ancestors 'none' on every response.
 install_security_headers(server, app)
 

@@ -8,11 +8,13 @@ RSS across rebuilds is measured by benchmarks/rebuild_memory.py, not here (no ti
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from dashboard import data
+from dashboard import data, limits
 from pipelines.snapshots import prune
 from tests.dashboard_fixtures import write_curated_snapshot
 
@@ -51,4 +53,54 @@ def test_a_pruned_snapshot_leaves_duckdb(tmp_path: Path, monkeypatch: pytest.Mon
     for vintage_id in ids[2:]:
         assert data.yearly_totals(data.resolve_vintage(vintage_id).vintage, "people_trained")["value"].iloc[0] == 2000
     data.reset()
+
+
+@pytest.fixture
+def client(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    curated = tmp_path / "curated"
+    write_curated_snapshot(curated)
+    monkeypatch.setenv(data.CURATED_ENV, str(curated))
+    data.reset()
+    from dashboard.app import server
+
+    with server.test_client() as test_client:
+        yield test_client
+    data.reset()
+
+
+def test_heavy_downloads_beyond_the_limit_answer_503(client: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(limits, "HEAVY_WAIT_S", 0)
+    held = 0
+    try:
+        while limits.HEAVY.acquire(blocking=False):  # every slot of this worker, as running packs would
+            held += 1
+        assert held == limits.HEAVY_LIMIT
+        for path in ("/export/about/pack.zip?download_token=abc123xyz", "/export/explore/chart.png",
+                     "/export/explore/chart.svg?indicator=people_trained"):
+            response = client.get(path)
+            assert response.status_code == 503, path
+            assert response.headers["Retry-After"] == str(limits.RETRY_AFTER_S)
+            assert response.get_json()["error"].startswith("the server is busy")
+        pack = client.get("/export/about/pack.zip?download_token=abc123xyz")
+        assert "pm_pack=abc123xyz-error;" in pack.headers["Set-Cookie"]  # the page stops waiting
+        # Light requests are not limited.
+        assert client.get("/export/about/indicators.csv").status_code == 200
+        assert client.get("/api/v1/").status_code == 200
+    finally:
+        for _ in range(held):
+            limits.HEAVY.release()
+    response = client.get("/export/about/pack.zip?download_token=abc123xyz")
+    assert response.status_code == 200, response.get_data(as_text=True)[:300]
+    # The pack gave its slot back: every slot is free again.
+    assert all(limits.HEAVY.acquire(blocking=False) for _ in range(limits.HEAVY_LIMIT))
+    for _ in range(limits.HEAVY_LIMIT):
+        limits.HEAVY.release()
+
+
+def test_a_failed_heavy_download_gives_its_slot_back(client: Any) -> None:
+    assert client.get("/export/nowhere/pack.zip").status_code == 404
+    assert client.get("/export/explore/nope.png").status_code == 404
+    assert all(limits.HEAVY.acquire(blocking=False) for _ in range(limits.HEAVY_LIMIT))
+    for _ in range(limits.HEAVY_LIMIT):
+        limits.HEAVY.release()
 
