@@ -18,6 +18,11 @@ dash-ag-grid, dash-bootstrap-components, dcc) to headless Chromium and reading i
 - `frame-ancestors 'none'` (and X-Frame-Options: DENY for old browsers), `object-src 'none'`, `base-uri 'self'`,
   `form-action 'self'`.
 
+Cache-Control is chosen per route family (`cache_control`): pages, layouts, callbacks, downloads and every error
+are `no-store` (they show the data of a vintage, which changes with every pipeline run, and in public mode what is
+withheld); Dash's fingerprinted bundles and the assets whose URL carries Dash's `?m=<mtime>` are immutable for a
+year; any other static file is revalidated (`no-cache`).
+
 Malformed callback requests are refused before Dash sees them (`_refuse_malformed_callbacks`): a body larger than
 `MAX_CALLBACK_BYTES` is a 413, one nested deeper than `MAX_CALLBACK_DEPTH` (checked on the raw bytes, before the
 JSON parser could recurse) or of the wrong shape for the callback it names is a 400 with a short JSON error, and
@@ -86,6 +91,7 @@ def install_security_headers(
             logger.info("content-security-policy: %d inline-script hashes", len(hashes))
         return state["value"]
 
+    prefix = dash_app.config.routes_pathname_prefix if dash_app is not None else "/"
     if dash_app is not None:
         _refuse_malformed_callbacks(server, dash_app)
         _hide_reload_hash(server, dash_app)
@@ -93,10 +99,34 @@ def install_security_headers(
 
     @server.after_request
     def _add_security_headers(response: Response) -> Response:
+        from flask import request
+
         response.headers["Content-Security-Policy"] = csp()
         for name, value in STATIC_HEADERS.items():
             response.headers[name] = value
+        response.headers["Cache-Control"] = cache_control(request.path, request.args, response.status_code, prefix)
         return response
+
+
+NO_STORE = "no-store"
+REVALIDATE = "no-cache"
+IMMUTABLE = "public, max-age=31536000, immutable"
+
+
+def cache_control(path: str, args: Any, status: int, prefix: str = "/") -> str:
+    """The Cache-Control of one response, by route family (see the module docstring for why)."""
+    from dash.fingerprint import check_fingerprint
+
+    if status >= 400:
+        return NO_STORE
+    suites = prefix + "_dash-component-suites/"
+    if path.startswith(suites):
+        in_package = path[len(suites):].partition("/")[2]
+        return IMMUTABLE if check_fingerprint(in_package)[1] else REVALIDATE
+    if path.startswith(prefix + "assets/"):
+        # Dash adds ?m=<file mtime> to the assets it links, so that URL changes whenever the file does.
+        return IMMUTABLE if "m" in args else REVALIDATE
+    return NO_STORE
 
 
 MAX_CALLBACK_BYTES = 1_048_576  # the largest body a page sends (the Explore callback) is a few kilobytes

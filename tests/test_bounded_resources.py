@@ -8,6 +8,7 @@ RSS across rebuilds is measured by benchmarks/rebuild_memory.py, not here (no ti
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 import pytest
 
 from dashboard import data, limits
+from dashboard.security import IMMUTABLE, NO_STORE, REVALIDATE, cache_control
 from pipelines.snapshots import prune
 from tests.dashboard_fixtures import write_curated_snapshot
 
@@ -81,6 +83,7 @@ def test_heavy_downloads_beyond_the_limit_answer_503(client: Any, monkeypatch: p
             assert response.status_code == 503, path
             assert response.headers["Retry-After"] == str(limits.RETRY_AFTER_S)
             assert response.get_json()["error"].startswith("the server is busy")
+            assert response.headers["Cache-Control"] == NO_STORE
         pack = client.get("/export/about/pack.zip?download_token=abc123xyz")
         assert "pm_pack=abc123xyz-error;" in pack.headers["Set-Cookie"]  # the page stops waiting
         # Light requests are not limited.
@@ -104,3 +107,44 @@ def test_a_failed_heavy_download_gives_its_slot_back(client: Any) -> None:
     for _ in range(limits.HEAVY_LIMIT):
         limits.HEAVY.release()
 
+
+def test_cache_control_by_route_family(client: Any) -> None:
+    html = client.get("/").get_data(as_text=True)
+    bundles = re.findall(r'src="(/_dash-component-suites/[^"]+)"', html)
+    assets = re.findall(r'(?:src|href)="(/assets/[^"]+\?m=[^"]+)"', html)
+    assert bundles and assets
+    expected = {
+        "/": NO_STORE, "/explore?view=map": NO_STORE, "/about": NO_STORE,
+        "/_dash-layout": NO_STORE, "/_dash-dependencies": NO_STORE,
+        "/api/v1/": NO_STORE, "/api/v1/data.csv?indicator=people_trained": NO_STORE,
+        "/export/about/indicators.csv": NO_STORE,
+        "/api/v1/data.csv?indicator=nope": NO_STORE,
+        "/assets/no-such-file.css": NO_STORE,
+        "/_dash-component-suites/dash/x.py": NO_STORE,
+        "/assets/topojson/europe_110m.json": REVALIDATE,
+        **dict.fromkeys(bundles, IMMUTABLE), **dict.fromkeys(assets, IMMUTABLE),
+    }
+    for path, policy in expected.items():
+        response = client.get(path)
+        response.get_data()
+        response.close()
+        assert response.headers["Cache-Control"] == policy, (path, response.status_code)
+    callback = client.post("/_dash-update-component", json={
+        "output": "synthetic-banner.children", "outputs": {"id": "synthetic-banner", "property": "children"},
+        "inputs": [{"id": "_pages_location", "property": "search", "value": ""}], "changedPropIds": []})
+    assert callback.status_code == 200 and callback.headers["Cache-Control"] == NO_STORE
+
+
+@pytest.mark.parametrize(("path", "args", "status", "policy"), [
+    ("/_dash-component-suites/dash/deps/react@18.v4_4_1m1796397090.3.1.min.js", {}, 200, IMMUTABLE),
+    ("/_dash-component-suites/dash/deps/react@18.3.1.min.js", {}, 200, REVALIDATE),
+    ("/_dash-component-suites/dash/deps/react@18.3.1.min.js", {}, 304, REVALIDATE),
+    ("/assets/zz_app/pact.js", {"m": "1796400340.7"}, 200, IMMUTABLE),
+    ("/assets/zz_app/pact.js", {}, 200, REVALIDATE),
+    ("/assets/zz_app/pact.js", {"m": "1"}, 404, NO_STORE),
+    ("/_dash-update-component", {}, 200, NO_STORE),
+    ("/export/about/pack.zip", {}, 503, NO_STORE),
+    ("/", {}, 200, NO_STORE),
+])
+def test_cache_control_policy(path: str, args: dict[str, str], status: int, policy: str) -> None:
+    assert cache_control(path, args, status) == policy

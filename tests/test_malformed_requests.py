@@ -159,6 +159,7 @@ def test_malformed_callback_bodies_answer_4xx_with_a_short_body(client: Any, cal
         if expected >= 400:
             assert response.mimetype == "application/json", name
             assert set(response.get_json()) == {"error"} and len(text) < 200, (name, text)
+            assert response.headers["Cache-Control"] == "no-store"
     log.info("malformed callback corpus: %s", answers)
     assert len(answers) >= 29
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR], "no request reached a failing callback"
@@ -171,6 +172,7 @@ def test_the_corpus_starts_from_bodies_the_app_accepts(client: Any, callbacks: d
         body = valid_body(callbacks, key, values)
         response = _post(client, body)
         assert response.status_code == 200, response.get_data(as_text=True)[:300]
+        assert response.headers["Cache-Control"] == "no-store"
 
 
 def test_other_wrong_requests_to_the_callback_route(client: Any, callbacks: dict[str, dict[str, Any]]) -> None:
@@ -212,6 +214,7 @@ def test_unknown_static_files_are_not_found(client: Any, path: str) -> None:
     response = client.get(path)
     assert response.status_code == 404, response.get_data(as_text=True)[:300]
     assert len(response.get_data()) < 300
+    assert response.headers["Cache-Control"] == "no-store"
 
 
 def test_the_grid_sort_of_odd_column_states() -> None:
