@@ -129,8 +129,10 @@ def cache_control(path: str, args: Any, status: int, prefix: str = "/") -> str:
     return NO_STORE
 
 
-MAX_CALLBACK_BYTES = 1_048_576  # the largest body a page sends (the Explore callback) is a few kilobytes
-MAX_CALLBACK_DEPTH = 64  # a page's callback body nests about 8 deep (a figure's clickData)
+# Both far above what a page sends (its callback bodies carry control values, a grid's columnState and a chart's
+# clickData), far below what costs the worker anything.
+MAX_CALLBACK_BYTES = 1_048_576
+MAX_CALLBACK_DEPTH = 64
 # Props that are strings in every component that has them (dcc.Location, links): the page router and the
 # navigation callbacks read them as such.
 STRING_PROPS = frozenset({"pathname", "search", "hash", "href"})
