@@ -16,6 +16,7 @@ from flask_compress import Compress
 
 from dashboard import data, style
 from dashboard.api import blueprint as downloads
+from dashboard.limits import install_heavy_limit
 from dashboard.security import install_security_headers
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,8 @@ server = app.server
 Compress(server)
 # Exports, the briefing pack and the analysts' data URL (/export/..., /api/v1/...): plain HTTP downloads.
 server.register_blueprint(downloads)
+# At most PACT_HEAVY_LIMIT packs and chart images at once per worker; beyond that a 503 with Retry-After.
+install_heavy_limit(server)
 # CSP (Dash's inline scripts allowed by hash only), nosniff, frame-ancestors 'none' on every response.
 install_security_headers(server, app)
 
@@ -121,19 +124,22 @@ app.layout = shell
 
 @callback(Output("synthetic-banner", "children"), Input("_pages_location", "search"))
 def update_banner(search: str | None) -> list:
+    return synthetic_banner(requested_vintage(search))
+
+
+def requested_vintage(search: object) -> str | None:
+    """The `vintage` of a location's query string; a search that is not a string (no browser sends one) has none."""
     from urllib.parse import parse_qs
 
-    query = parse_qs((search or "").lstrip("?"))
-    vintage = query.get("vintage", [None])[-1]
-    return synthetic_banner(vintage)
+    query = parse_qs(search.lstrip("?")) if isinstance(search, str) else {}
+    return query.get("vintage", [None])[-1]
 
 
 def nav_targets(pathname: str | None, search: str | None) -> list:
     """Each navigation link's href and active state: a pinned vintage travels from page to page."""
-    from urllib.parse import parse_qs, urlencode
+    from urllib.parse import urlencode
 
-    requested = parse_qs((search or "").lstrip("?")).get("vintage", [None])[-1]
-    choice = data.resolve_vintage(requested)
+    choice = data.resolve_vintage(requested_vintage(search))
     pinned = choice.vintage.vintage_id if choice.vintage is not None and choice.pinned else None
     hrefs, actives = [], []
     for page in dash.page_registry.values():

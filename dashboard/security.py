@@ -17,11 +17,23 @@ dash-ag-grid, dash-bootstrap-components, dcc) to headless Chromium and reading i
 - `connect-src 'self'`: callbacks and the map geometry come from the app's own origin, nothing else.
 - `frame-ancestors 'none'` (and X-Frame-Options: DENY for old browsers), `object-src 'none'`, `base-uri 'self'`,
   `form-action 'self'`.
+
+Cache-Control is chosen per route family (`cache_control`): pages, layouts, callbacks, downloads and every error
+are `no-store` (they show the data of a vintage, which changes with every pipeline run, and in public mode what is
+withheld); Dash's fingerprinted bundles and the assets whose URL carries Dash's `?m=<mtime>` are immutable for a
+year; any other static file is revalidated (`no-cache`).
+
+Malformed callback requests are refused before Dash sees them (`_refuse_malformed_callbacks`): a body larger than
+`MAX_CALLBACK_BYTES` is a 413, one nested deeper than `MAX_CALLBACK_DEPTH` (checked on the raw bytes, before the
+JSON parser could recurse) or of the wrong shape for the callback it names is a 400 with a short JSON error, and
+an exception left inside a callback is logged and answered 422.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -79,26 +91,142 @@ def install_security_headers(
             logger.info("content-security-policy: %d inline-script hashes", len(hashes))
         return state["value"]
 
+    prefix = dash_app.config.routes_pathname_prefix if dash_app is not None else "/"
     if dash_app is not None:
         _refuse_malformed_callbacks(server, dash_app)
         _hide_reload_hash(server, dash_app)
+        _unknown_bundles_not_found(server)
 
     @server.after_request
     def _add_security_headers(response: Response) -> Response:
+        from flask import request
+
         response.headers["Content-Security-Policy"] = csp()
         for name, value in STATIC_HEADERS.items():
             response.headers[name] = value
+        response.headers["Cache-Control"] = cache_control(request.path, request.args, response.status_code, prefix)
         return response
 
 
-def _refuse_malformed_callbacks(server: Flask, dash_app: Any) -> None:
-    """A callback request no page can send is a client error (400), not a server error with a traceback.
+NO_STORE = "no-store"
+REVALIDATE = "no-cache"
+IMMUTABLE = "public, max-age=31536000, immutable"
 
-    Dash answers 500 to an unknown or clientside-only output, inputs that do not match the callback, or a
-    router pathname without the leading "/": a browser never sends these, a crafted request does.
+
+def cache_control(path: str, args: Any, status: int, prefix: str = "/") -> str:
+    """The Cache-Control of one response, by route family (see the module docstring for why)."""
+    from dash.fingerprint import check_fingerprint
+
+    if status >= 400:
+        return NO_STORE
+    suites = prefix + "_dash-component-suites/"
+    if path.startswith(suites):
+        in_package = path[len(suites):].partition("/")[2]
+        return IMMUTABLE if check_fingerprint(in_package)[1] else REVALIDATE
+    if path.startswith(prefix + "assets/"):
+        # Dash adds ?m=<file mtime> to the assets it links, so that URL changes whenever the file does.
+        return IMMUTABLE if "m" in args else REVALIDATE
+    return NO_STORE
+
+
+# Both far above what a page sends (its callback bodies carry control values, a grid's columnState and a chart's
+# clickData), far below what costs the worker anything.
+MAX_CALLBACK_BYTES = 1_048_576
+MAX_CALLBACK_DEPTH = 64
+# Props that are strings in every component that has them (dcc.Location, links): the page router and the
+# navigation callbacks read them as such.
+STRING_PROPS = frozenset({"pathname", "search", "hash", "href"})
+_JSON_STRING = re.compile(rb'"(?:[^"\\]++|\\.)*+"', re.S)
+_BRACKET = re.compile(rb"[\[\]{}]")
+
+
+def nesting_exceeds(raw: bytes, limit: int) -> bool:
+    """Whether the JSON text `raw` nests arrays and objects deeper than `limit`, read without parsing it."""
+    depth = 0
+    for match in _BRACKET.finditer(_JSON_STRING.sub(b'""', raw)):
+        if match[0] in (b"[", b"{"):
+            depth += 1
+            if depth > limit:
+                return True
+        else:
+            depth -= 1
+    return False
+
+
+def callback_problem(body: object, callback_map: dict[str, Any]) -> str | None:
+    """What is wrong with a callback request body no page could send, or None when it has the callback's shape."""
+    if not isinstance(body, dict):
+        return "the body must be a JSON object"
+    output = body.get("output")
+    if not isinstance(output, str) or output not in callback_map:
+        return "unknown callback"
+    spec = callback_map[output]
+    outputs = body.get("outputs")
+    if output.startswith(".."):
+        expected = len(output.strip(".").split("..."))
+        if not isinstance(outputs, list) or len(outputs) != expected:
+            return f"outputs must be a list of {expected} outputs"
+        if not all(_dependency_shape(o) for o in outputs):
+            return "each output must be an object with an id and a property"
+    elif not _dependency_shape(outputs):
+        return "outputs must be an object with an id and a property"
+    for key in ("inputs", "state"):
+        items = body.get(key, [])
+        declared = spec.get(key, [])
+        if not isinstance(items, list) or len(items) != len(declared):
+            return f"{key} must be a list of {len(declared)} values"
+        for item, dependency in zip(items, declared, strict=True):
+            problem = _item_problem(item, dependency, key)
+            if problem:
+                return problem
+    changed = body.get("changedPropIds", [])
+    if not isinstance(changed, list) or not all(isinstance(c, str) for c in changed):
+        return "changedPropIds must be a list of strings"
+    return None
+
+
+def _dependency_shape(item: object) -> bool:
+    """An output, input or state entry: {"id": <string or pattern object>, "property": <string>} or, for a
+    pattern with ALL or ALLSMALLER, a list of those."""
+    if isinstance(item, list):
+        return all(_dependency_shape(i) and isinstance(i, dict) for i in item)
+    return (isinstance(item, dict) and isinstance(item.get("id"), str | dict)
+            and isinstance(item.get("property"), str))
+
+
+def _item_problem(item: object, dependency: dict[str, Any], key: str) -> str | None:
+    declared_id = dependency.get("id")
+    pattern = isinstance(declared_id, str) and declared_id.startswith("{")
+    if not _dependency_shape(item) or (isinstance(item, list) and not pattern):
+        return f"each {key} entry must be an object with an id, a property and a value"
+    entries = item if isinstance(item, list) else [item]
+    for entry in entries:
+        if entry.get("property") != dependency.get("property"):
+            return f"{key} {clip_text(entry.get('property'))!r} is not what this callback reads"
+        if not pattern and entry.get("id") != declared_id:
+            return f"{key} {clip_text(entry.get('id'))!r} is not what this callback reads"
+        value = entry.get("value")
+        if entry["property"] in STRING_PROPS and value is not None and not isinstance(value, str):
+            return f"{key} {entry['property']} must be a string"
+    return None
+
+
+def clip_text(value: object, limit: int = 40) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, default=str)[:limit + 1]
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def _refuse_malformed_callbacks(server: Flask, dash_app: Any) -> None:
+    """A callback request no page can send is a client error (4xx with a short JSON body), never a 500.
+
+    Dash answers 500 to wrong-typed `inputs`, `state`, `outputs` or `changedPropIds`, an unknown or
+    clientside-only output, a router pathname that is not a string, and JSON nested deep enough to exhaust the
+    parser's recursion: a browser never sends these, a crafted request does. Whatever still fails inside a
+    callback (a value no page sends, reaching code that assumed a type) is logged and answered 422.
     """
-    from dash.exceptions import CallbackException, UnsupportedRelativePath
+    from dash.exceptions import CallbackException, PreventUpdate, UnsupportedRelativePath
     from flask import request
+    from werkzeug.exceptions import HTTPException
 
     update_path = dash_app.config.routes_pathname_prefix + "_dash-update-component"
 
@@ -106,16 +234,51 @@ def _refuse_malformed_callbacks(server: Flask, dash_app: Any) -> None:
     def _known_callback() -> Response | None:
         if request.method != "POST" or request.path != update_path:
             return None
+        if not request.is_json:
+            return _bad_request("the body must be JSON (Content-Type: application/json)", 415)
+        length = request.content_length
+        if length is None:
+            return _bad_request("the body must state its length (Content-Length)", 411)
+        if length > MAX_CALLBACK_BYTES:
+            return _bad_request(f"the body is larger than {MAX_CALLBACK_BYTES} bytes", 413)
+        raw = request.get_data(cache=True)
+        if nesting_exceeds(raw, MAX_CALLBACK_DEPTH):
+            return _bad_request(f"the body nests deeper than {MAX_CALLBACK_DEPTH} levels")
+        # Cached: Dash's own request.get_json() reads this parse.
         body = request.get_json(silent=True)
-        output = body.get("output") if isinstance(body, dict) else None
-        if not isinstance(output, str) or output not in dash_app.callback_map:
-            return _bad_request("unknown callback")
-        return None
+        problem = callback_problem(body, dash_app.callback_map)
+        return _bad_request(problem) if problem else None
 
     @server.errorhandler(CallbackException)
     @server.errorhandler(UnsupportedRelativePath)
     def _malformed(_: Exception) -> Response:
         return _bad_request("malformed callback request")
+
+    # The catch-all wraps only Dash's callback view, so every other route keeps Flask's own error handling.
+    endpoint = next(rule.endpoint for rule in server.url_map.iter_rules() if rule.rule == update_path)
+    dispatch = server.view_functions[endpoint]
+
+    def dispatch_or_refuse(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return dispatch(*args, **kwargs)
+        except (HTTPException, PreventUpdate, CallbackException, UnsupportedRelativePath):
+            raise
+        except Exception:
+            body = request.get_json(silent=True)
+            output = body.get("output") if isinstance(body, dict) else None
+            logger.exception("callback %s failed on values no page sends; answered 422", clip_text(output, 120))
+            return _bad_request("the callback cannot be computed from these values", 422)
+
+    server.view_functions[endpoint] = dispatch_or_refuse
+
+
+def _unknown_bundles_not_found(server: Flask) -> None:
+    """A component-suite file Dash does not serve is a 404, not the 500 of its DependencyException."""
+    from dash.exceptions import DependencyException
+
+    @server.errorhandler(DependencyException)
+    def _not_found(_: Exception) -> Response:
+        return Response("Not Found\n", status=404, mimetype="text/plain")
 
 
 def _hide_reload_hash(server: Flask, dash_app: Any) -> None:
@@ -136,5 +299,5 @@ def _hide_reload_hash(server: Flask, dash_app: Any) -> None:
         return None
 
 
-def _bad_request(message: str) -> Response:
-    return Response(message + "\n", status=400, mimetype="text/plain")
+def _bad_request(message: str, status: int = 400) -> Response:
+    return Response(json.dumps({"error": message}) + "\n", status=status, mimetype="application/json")

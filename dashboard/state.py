@@ -200,8 +200,15 @@ def grid_sort(column_state: object) -> str:
                       and c.get("colId") in GRID_SORT_FIELDS]
     if not sorted_columns:
         return ""
-    first = min(sorted_columns, key=lambda c: c.get("sortIndex") or 0)
+    first = min(sorted_columns, key=_sort_index)
     return ("-" if first["sort"] == "desc" else "") + str(first["colId"])
+
+
+def _sort_index(column: dict) -> float:
+    # ag-grid sends an int, or null for a single sorted column; anything else (a crafted "1") counts as 0 too,
+    # so a mixed list still orders instead of raising TypeError.
+    index = column.get("sortIndex")
+    return index if isinstance(index, int | float) and not isinstance(index, bool) else 0
 
 
 @dataclass(frozen=True)
