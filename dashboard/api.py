@@ -241,7 +241,7 @@ def export_file(page: str, view: str, fmt: str) -> Response:
     return _attachment(content, filename, fmt)
 
 
-_TOKEN = re.compile(r"^[a-z0-9]{6,40}$")
+PACK_TOKEN = re.compile(r"^[a-z0-9]{6,40}$")
 PACK_COOKIE = "pm_pack"
 
 
@@ -264,7 +264,7 @@ def export_pack(page: str) -> Response:
     except Exception:
         log.exception("briefing pack for %s failed", page)
         response = _problem(500, "the briefing pack could not be made")
-    if _TOKEN.match(token):
+    if PACK_TOKEN.match(token):
         value = token if response.status_code == 200 else token + "-error"
         response.set_cookie(PACK_COOKIE, value, max_age=300, path="/", samesite="Strict", secure=request.is_secure)
     return response

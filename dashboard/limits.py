@@ -18,6 +18,8 @@ import threading
 
 from flask import Flask, Response, g, request
 
+from dashboard.api import PACK_COOKIE, PACK_TOKEN  # the cookie the page's pack button polls for
+
 log = logging.getLogger(__name__)
 
 HEAVY_PATH = re.compile(r"^/export/[^/]+/(?:pack\.zip|[^/]+\.(?:png|svg))$")
@@ -25,9 +27,6 @@ HEAVY_LIMIT = max(1, int(os.environ.get("PACT_HEAVY_LIMIT") or 2))
 HEAVY_WAIT_S = 2.0
 RETRY_AFTER_S = 10
 HEAVY = threading.BoundedSemaphore(HEAVY_LIMIT)
-# Mirrors dashboard.api's pack cookie (name and token pattern), which the page's pack button polls for.
-PACK_COOKIE = "pm_pack"
-_TOKEN = re.compile(r"^[a-z0-9]{6,40}$")
 
 
 def install_heavy_limit(server: Flask) -> None:
@@ -54,7 +53,7 @@ def busy() -> Response:
     response = Response(json.dumps(body), status=503, mimetype="application/json")
     response.headers["Retry-After"] = str(RETRY_AFTER_S)
     token = request.args.get("download_token", "")
-    if request.path.endswith("/pack.zip") and _TOKEN.match(token):
+    if request.path.endswith("/pack.zip") and PACK_TOKEN.match(token):
         response.set_cookie(PACK_COOKIE, token + "-error", max_age=300, path="/", samesite="Strict",
                             secure=request.is_secure)
     return response
