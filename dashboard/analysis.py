@@ -65,7 +65,7 @@ def target_progress(cumulative: pd.DataFrame, targets: pd.DataFrame) -> tuple[Ta
     for row in targets.sort_values("version").itertuples():
         people = int(row.people)
         deadline = None if pd.isna(row.deadline_year) else int(row.deadline_year)
-        announced = None if pd.isna(row.announced_on) else pd.Timestamp(row.announced_on).year
+        announced = _announced_year(row)
         remaining = max(people - total, 0.0)
         needed = remaining / (deadline - latest_year) if deadline and deadline > latest_year else None
         if remaining == 0:
@@ -97,6 +97,15 @@ def target_progress(cumulative: pd.DataFrame, targets: pd.DataFrame) -> tuple[Ta
             status=status, path=path,
         ))
     return tuple(result)
+
+
+def _announced_year(row: object) -> int | None:
+    """The year a target was announced: as the sources give it, else from the announcement date."""
+    year = getattr(row, "announced_year", None)
+    if year is not None and not pd.isna(year):
+        return int(year)
+    announced_on = getattr(row, "announced_on", None)
+    return None if announced_on is None or pd.isna(announced_on) else pd.Timestamp(announced_on).year
 
 
 def path_value(path: tuple[tuple[int, float], ...], year: int) -> float | None:

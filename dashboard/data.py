@@ -1143,19 +1143,11 @@ def targets(vintage: Vintage) -> pd.DataFrame:
     frame = _query(
         vintage,
         """
-        SELECT
-            target_id,
-            version,
-            people,
-            qualifier,
-            announced_on,
-            deadline_year,
-            text,
-            source_url
+        SELECT *
         FROM targets
         ORDER BY version
         """,
-    )
+    )  # every column: a snapshot from before announced_year reads without it (analysis falls back)
     frame["deadline_year"] = frame["deadline_year"].astype("Int64")
     return frame
 

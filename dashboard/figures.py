@@ -346,23 +346,26 @@ def pace_figure(cumulative: pd.DataFrame, progress: Sequence[TargetProgress]) ->
     if cumulative.empty:
         return empty_figure(title, "No people-trained figures yet.")
     traces: list = []
-    layout = dict(base_layout(title, "Bars: achieved per survey year. Lines: pace needed from now on",
+    layout = dict(base_layout(title, "Achieved per survey year; hatched: the yearly pace needed from the next year "
+                                     "to each dated target's deadline",
                                        height=style.SMALL_CHART_HEIGHT + 40))
     traces.append(go.Bar(
         x=cumulative["year"].astype(str).tolist(), y=cumulative["value"].tolist(), name="Achieved",
         marker={"color": style.PRIMARY}, text=[compact(v) for v in cumulative["value"]], textposition="outside",
         hovertemplate="%{x}: %{y:,.0f} people<extra></extra>", cliponaxis=False,
     ))
-    xs = cumulative["year"].astype(str).tolist()
     for i, target in enumerate(progress):
         if target.needed_pace is None:
             continue
-        colour, dash = style.TARGET_STYLES[i % len(style.TARGET_STYLES)]
-        traces.append(go.Scatter(
-            x=xs, y=[target.needed_pace] * len(xs), mode="lines",
-            name=f"Needed for {round_figure(target.people)} by {target.deadline_year}: {compact(target.needed_pace)} a year",
-            line={"color": colour, "dash": dash, "width": 2},
-            hovertemplate=f"needed: {compact(target.needed_pace)} a year<extra></extra>",
+        # a bar of its own for the years it applies to: drawn across the achieved years it read as a past shortfall
+        colour, _dash = style.TARGET_STYLES[i % len(style.TARGET_STYLES)]
+        span = f"{target.latest_year + 1}–{target.deadline_year}"
+        traces.append(go.Bar(
+            x=[f"needed a year {span}"], y=[target.needed_pace],
+            name=f"Needed a year {span} for {round_figure(target.people)} by {target.deadline_year}",
+            marker={"color": colour, "pattern": {"shape": "/"}}, text=[compact(target.needed_pace)],
+            textposition="outside", cliponaxis=False,
+            hovertemplate=f"needed each year {span}: {compact(target.needed_pace)}<extra></extra>",
         ))
     _merge(layout, xaxis=_axis(type="category", title=None), yaxis=_axis(title="people per year",
                                                                         rangemode="tozero"),

@@ -112,7 +112,8 @@ TABLES: dict[str, tuple[pa.Schema, tuple[str, ...]]] = {
     ]), ("member_id", "commitment_no")),
     "targets": (pa.schema([
         ("target_id", _str), ("version", pa.int16()), ("people", pa.int64()), ("qualifier", _str),
-        ("announced_on", _date), ("deadline_year", pa.int16()), ("text", _str), ("source_url", _str),
+        ("announced_on", _date), ("announced_year", pa.int16()), ("deadline_year", pa.int16()), ("text", _str),
+        ("source_url", _str),
     ]), ("version",)),
     "pledge_totals": (pa.schema([
         ("as_of", _date), ("people", pa.int64()), ("qualifier", _str), ("scope", _str), ("source_url", _str),

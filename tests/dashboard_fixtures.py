@@ -192,9 +192,9 @@ def fixture_tables() -> dict[str, pa.Table]:
         ]),
         "targets": _table("targets", [
             {"target_id": "T10M", "version": 1, "people": 10_000, "qualifier": "", "announced_on": dt.date(2023, 5, 1),
-             "deadline_year": None, "text": "10 thousand in the coming years", "source_url": SOURCE_URL},
+             "announced_year": 2023, "deadline_year": None, "text": "10 thousand in the coming years", "source_url": SOURCE_URL},
             {"target_id": "T25M", "version": 2, "people": 25_000, "qualifier": "over",
-             "announced_on": dt.date(2024, 3, 1), "deadline_year": 2030, "text": "over 25 thousand by 2030",
+             "announced_on": dt.date(2024, 3, 1), "announced_year": 2024, "deadline_year": 2030, "text": "over 25 thousand by 2030",
              "source_url": SOURCE_URL},
         ]),
         "pledge_totals": _table("pledge_totals", [

@@ -187,3 +187,26 @@ def test_empty_selection_figures_have_titles():
     fig = figures.breakdown_figure(empty, PEOPLE, "ecosystem", 2022, 2022)
     assert fig.layout.title.text and "No member reported" in fig.layout.annotations[0].text
     assert "no member reported" in figures.breakdown_summary(empty, PEOPLE, "ecosystem", 2022, 2022)
+
+
+def test_the_required_path_follows_the_stated_rule_with_only_the_announcement_year_known():
+    """The sources give the year each target was announced, not the day: the path to 'over 25 million by 2030'
+    (announced 2024) starts from the cumulative figure at the end of 2023 (3.5 M), as About states, never from 0."""
+    targets = pact_targets().assign(announced_on=[None, None], announced_year=[2023, 2024])
+    _, twenty_five = target_progress(published_like_progress(), targets)
+    assert twenty_five.announced_year == 2024
+    assert twenty_five.path == ((2023, 3.5e6), (2030, 25e6))
+    for year in range(2023, 2031):  # the rule, year by year: a straight line from (2023, 3.5 M) to (2030, 25 M)
+        assert path_value(twenty_five.path, year) == pytest.approx(3.5e6 + (25e6 - 3.5e6) * (year - 2023) / 7)
+    assert path_value(twenty_five.path, 2024) == pytest.approx(6_571_428.57, abs=1)
+    assert path_value(twenty_five.path, 2022) is None  # nothing was required before the target existed
+
+
+def test_the_needed_pace_is_drawn_only_over_the_years_it_applies_to():
+    progress = target_progress(published_like_progress(), pact_targets())
+    fig = figures.pace_figure(published_like_progress(), progress)
+    achieved, needed = fig.data[0], fig.data[1]
+    assert list(achieved.x) == ["2022", "2023", "2024"]
+    assert list(needed.x) == ["needed a year 2025–2030"], "not drawn across the achieved years"
+    assert needed.name == "Needed a year 2025–2030 for 25 M by 2030"
+    assert len(fig.data) == 2  # the 10 M target has no deadline: no pace is needed for it
