@@ -346,8 +346,7 @@ def pace_figure(cumulative: pd.DataFrame, progress: Sequence[TargetProgress]) ->
     if cumulative.empty:
         return empty_figure(title, "No people-trained figures yet.")
     traces: list = []
-    layout = dict(base_layout(title, "Achieved per survey year; hatched: the yearly pace needed from the next year "
-                                     "to each dated target's deadline",
+    layout = dict(base_layout(title, "Achieved per year; hatched: needed a year to the deadline",
                                        height=style.SMALL_CHART_HEIGHT + 40))
     traces.append(go.Bar(
         x=cumulative["year"].astype(str).tolist(), y=cumulative["value"].tolist(), name="Achieved",
@@ -361,13 +360,13 @@ def pace_figure(cumulative: pd.DataFrame, progress: Sequence[TargetProgress]) ->
         colour, _dash = style.TARGET_STYLES[i % len(style.TARGET_STYLES)]
         span = f"{target.latest_year + 1}–{target.deadline_year}"
         traces.append(go.Bar(
-            x=[f"needed a year {span}"], y=[target.needed_pace],
+            x=[f"{target.latest_year + 1}–{target.deadline_year % 100:02d}"], y=[target.needed_pace],
             name=f"Needed a year {span} for {round_figure(target.people)} by {target.deadline_year}",
             marker={"color": colour, "pattern": {"shape": "/"}}, text=[compact(target.needed_pace)],
             textposition="outside", cliponaxis=False,
             hovertemplate=f"needed each year {span}: {compact(target.needed_pace)}<extra></extra>",
         ))
-    _merge(layout, xaxis=_axis(type="category", title=None), yaxis=_axis(title="people per year",
+    _merge(layout, xaxis=_axis(type="category", title=None, tickangle=0), yaxis=_axis(title="people per year",
                                                                         rangemode="tozero"),
                    legend={"orientation": "h", "y": -0.15, "x": 0, "yanchor": "top"}, margin={"b": 80})
     return figure(traces, layout)

@@ -207,6 +207,6 @@ def test_the_needed_pace_is_drawn_only_over_the_years_it_applies_to():
     fig = figures.pace_figure(published_like_progress(), progress)
     achieved, needed = fig.data[0], fig.data[1]
     assert list(achieved.x) == ["2022", "2023", "2024"]
-    assert list(needed.x) == ["needed a year 2025–2030"], "not drawn across the achieved years"
+    assert list(needed.x) == ["2025–30"], "not drawn across the achieved years"
     assert needed.name == "Needed a year 2025–2030 for 25 M by 2030"
     assert len(fig.data) == 2  # the 10 M target has no deadline: no pace is needed for it
