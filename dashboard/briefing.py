@@ -24,7 +24,7 @@ from docx.oxml.ns import qn
 from docx.shared import Cm, Pt, RGBColor
 
 from dashboard.exports import FLAG_LEGEND, neutralise, year_span
-from dashboard.formatting import fixed
+from dashboard.formatting import BREAK_CAVEAT, fixed
 
 # How each indicator reads in a sentence: "<quantity> <phrase> in <year>".
 SENTENCE_PHRASES: dict[str, str] = {
@@ -87,9 +87,11 @@ def short_span(first: int, last: int) -> str:
 
 
 def change_sentence(
-    indicator: str, unit: str, year: int, value: float | None, previous_year: int | None, previous: float | None
+    indicator: str, unit: str, year: int, value: float | None, previous_year: int | None, previous: float | None,
+    break_in_series: bool = False,
 ) -> str | None:
-    """'2.6 million people trained in 2024, 73% above 2023.' (None when there is no figure for the year)."""
+    """'2.6 million people trained in 2024, 73% above 2023.' (None when there is no figure for the year); across
+    a break in series the change carries the caveat."""
     if value is None or math.isnan(value):
         return None
     phrase = SENTENCE_PHRASES.get(indicator, indicator.replace("_", " "))
@@ -103,6 +105,8 @@ def change_sentence(
             sentence += f", {-change}% below {previous_year}"
         else:
             sentence += f", about the same as {previous_year}"
+        if break_in_series:
+            sentence += f" ({BREAK_CAVEAT.format(year=year)})"
     elif previous_year is not None:
         sentence += f" (no figure for {previous_year} to compare)"
     return sentence[0].upper() + sentence[1:] + "."

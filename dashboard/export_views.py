@@ -702,7 +702,8 @@ def _headline(vintage: data.Vintage) -> tuple[tuple[int, ...], tuple[HeadlineRow
             before = [y for y in years if y < year]
             previous_year = before[-1] if before else None
             sentence = change_sentence(indicator, meta.unit, year, values[year], previous_year,
-                                       values.get(previous_year) if previous_year else None)
+                                       values.get(previous_year) if previous_year else None,
+                                       break_in_series=data.break_in_series(vintage, indicator, year))
             if sentence:
                 sentences.append(sentence)
     progress = data.commitments_progress(vintage).set_index("year")

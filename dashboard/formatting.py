@@ -8,6 +8,9 @@ from decimal import ROUND_HALF_UP, Decimal
 UNIT_WORDS = {"people": "people", "programmes": "programmes", "stakeholders": "stakeholders",
               "commitments": "commitments", "members": "members"}
 
+# Said wherever a change on the previous year crosses a break in series (the question's wording changed).
+BREAK_CAVEAT = "the survey question changed in {year}, so the change may partly reflect the new wording"
+
 
 def _missing(value: object) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))

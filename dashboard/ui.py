@@ -13,7 +13,7 @@ from dash import dcc, html
 
 from dashboard import data, style
 from dashboard.data import Coverage, Flags, Kpi, VintageChoice
-from dashboard.formatting import change, clip, compact, full
+from dashboard.formatting import BREAK_CAVEAT, change, clip, compact, full
 from dashboard.state import Messages
 
 log = logging.getLogger(__name__)
@@ -357,7 +357,11 @@ def kpi_card(kpi: Kpi) -> dbc.Card:
         delta_text = f"{change(kpi.change)} on {kpi.previous_year}"
     else:
         delta_text = f"no {kpi.previous_year} figure" if kpi.previous_year else "first survey year"
-    delta = html.Div(delta_text, className="small text-body-secondary")
+    across_break = kpi.flags.break_in_series and kpi.previous is not None
+    if across_break:
+        delta_text += "*"
+    delta = html.Div(delta_text, className="small text-body-secondary",
+                     title=BREAK_CAVEAT.format(year=kpi.year) if across_break else None)
     coverage = (f"{kpi.coverage.reporting:,} of {kpi.coverage.respondents:,} respondents reported"
                 if kpi.key != "respondents" else f"of {kpi.coverage.registered:,} members registered")
     return dbc.Card(
@@ -368,6 +372,8 @@ def kpi_card(kpi: Kpi) -> dbc.Card:
             delta,
             html.Div(coverage, className="small text-body-secondary"),
             html.Div(flag_badges(kpi.flags, kpi.unit), className="mt-1"),
+            html.Div(f"* {BREAK_CAVEAT.format(year=kpi.year)}", className="small text-body-secondary mt-1")
+            if across_break else None,
         ], className="p-2"),
         className="h-100 shadow-sm kpi-card",
         id=f"kpi-{kpi.key}",
@@ -379,7 +385,8 @@ def kpi_summary(kpis: Sequence[Kpi]) -> str:
     for kpi in kpis:
         text = f"{kpi.label}: {full(kpi.value, kpi.unit)}"
         if kpi.change is not None and kpi.unit != "share":
-            text += f" ({change(kpi.change)} on {kpi.previous_year})"
+            caveat = f"; {BREAK_CAVEAT.format(year=kpi.year)}" if kpi.flags.break_in_series else ""
+            text += f" ({change(kpi.change)} on {kpi.previous_year}{caveat})"
         parts.append(text)
     return "; ".join(parts) + "."
 

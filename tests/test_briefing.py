@@ -5,8 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import io
 import math
+import re
 import struct
+import zipfile
 import zlib
+from pathlib import Path
 
 import docx
 import pytest
@@ -183,3 +186,49 @@ def test_screen_and_briefing_round_a_figure_the_same_way() -> None:
     assert compact(3_150_000) == "3.2 M"
     assert humanise(3_150_000) == "3.2 million"
     assert compact(2_450_000) == "2.5 M" and humanise(2_450_000) == "2.5 million"
+
+
+def test_a_change_across_a_break_in_series_carries_the_caveat():
+    plain = change_sentence("people_trained", "people", 2024, 2_600_000, 2023, 1_500_000)
+    caveated = change_sentence("people_trained", "people", 2024, 2_600_000, 2023, 1_500_000, break_in_series=True)
+    assert caveated == plain[:-1] + " (the survey question changed in 2024, so the change may partly reflect the new " \
+                                    "wording)."
+    # no change stated, nothing to caveat
+    assert change_sentence("people_trained", "people", 2024, 2_600_000, None, None, break_in_series=True) == (
+        "2.6 million people trained in 2024.")
+
+
+def test_no_change_on_a_page_or_in_a_pack_crosses_a_break_without_its_caveat(tmp_path, monkeypatch):
+    """On the committed sample every indicator's question was reworded in 2024: the Progress cards, their text
+    alternative and the briefing's key points all say so beside each change."""
+    import json
+
+    import plotly
+
+    from dashboard import data, ui
+    from dashboard.export_views import pack_bytes, page_export
+    from pipelines.runner import run
+
+    curated = tmp_path / "curated"
+    run(Path(__file__).resolve().parents[1] / "data" / "raw", curated, progress=False)
+    monkeypatch.setenv(data.CURATED_ENV, str(curated))
+    data.reset()
+    vintage = data.resolve_vintage(None).vintage
+    kpis = data.kpis(vintage, 2024)
+    broken = [k for k in kpis if k.flags.break_in_series and k.change is not None]
+    assert broken, "the sample rewords its 2024 questions"
+    for kpi in broken:
+        card = json.dumps(ui.kpi_card(kpi), cls=plotly.utils.PlotlyJSONEncoder)
+        assert "the survey question changed in 2024" in card
+    summary = ui.kpi_summary(kpis)
+    assert summary.count("on 2023; the survey question changed in 2024") == len(
+        [k for k in broken if k.unit != "share"])
+    _, pack = pack_bytes(page_export("progress", {}, ""), render=lambda *args, **kwargs: _tiny_png())
+    with zipfile.ZipFile(io.BytesIO(pack)) as archive:
+        name = next(n for n in archive.namelist() if n.endswith(".docx"))
+        text = "\n".join(p.text for p in docx.Document(io.BytesIO(archive.read(name))).paragraphs)
+    changes = [line for line in text.splitlines() if re.search(r"\d% (above|below) 20\d\d", line)]
+    assert changes, "the key points state changes on the previous year"
+    for line in changes:
+        assert "the survey question changed in 2024" in line, line
+    data.reset()

@@ -162,7 +162,8 @@ def test_progress_pack_holds_the_published_figures_and_the_permalink(on_sample):
     assert headline["People reached by promotion (people)"][0] == "19,000,000"
     assert headline["Commitments progressing (%)"][0] == "90.0%"
     text = "\n".join(p.text for p in document.paragraphs)
-    assert "2.6 million people trained in 2024, 73% above 2023." in text
+    assert ("2.6 million people trained in 2024, 73% above 2023 (the survey question changed in 2024, so the change "
+            "may partly reflect the new wording).") in text  # the 2024 questions were reworded: a break in series
     assert "the over 25 million target is reached in 2034" in text
     assert "2022: 461 survey respondents" in text
     links = {rel.target_ref for rel in document.part.rels.values() if rel.reltype.endswith("/hyperlink")}
