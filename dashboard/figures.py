@@ -15,7 +15,7 @@ import plotly.graph_objects as go
 from dashboard import style
 from dashboard.analysis import PeerBenchmark, TargetProgress
 from dashboard.data import IndicatorMeta
-from dashboard.formatting import change, compact, full, percent, round_figure, years_label
+from dashboard.formatting import BREAK_CAVEAT, change, compact, full, percent, round_figure, years_label
 
 # Eurostat country codes (EL for Greece) -> ISO 3166 alpha-3, which plotly's map geometry is keyed on.
 EUROSTAT_TO_ISO3 = {
@@ -312,8 +312,10 @@ def target_sentence(target: TargetProgress) -> str:
             f"{target.latest_year + 1} to {target.deadline_year}.")
 
 
-def progress_headline(cumulative: pd.DataFrame, progress: Sequence[TargetProgress]) -> str:
-    """The one sentence a director reads first: the latest year, the total to date, the furthest dated target."""
+def progress_headline(cumulative: pd.DataFrame, progress: Sequence[TargetProgress],
+                      break_in_series: bool = False) -> str:
+    """The one sentence a director reads first: the latest year, the total to date, the furthest dated target.
+    `break_in_series`: the latest year's question was reworded, so its change on the year before is caveated."""
     if cumulative.empty:
         return "No people-trained figures yet."
     latest = cumulative.iloc[-1]
@@ -321,9 +323,12 @@ def progress_headline(cumulative: pd.DataFrame, progress: Sequence[TargetProgres
     if len(cumulative) > 1:
         before = cumulative.iloc[-2]
         if before["value"]:
-            text += f" ({change(latest['value'] / before['value'] - 1)} on {int(before['year'])})"
+            caveat = f"; {BREAK_CAVEAT.format(year=int(latest['year']))}" if break_in_series else ""
+            text += f" ({change(latest['value'] / before['value'] - 1)} on {int(before['year'])}{caveat})"
     first = int(cumulative["year"].iloc[0])
-    text += f"; {compact(latest['cumulative'])} since {first}."
+    # the first survey counted everything "up to December" of its year, not that year alone
+    text += (f"; {compact(latest['cumulative'])} in the {len(cumulative)} surveys so far (the first counted "
+             f"activity up to December {first}).")
     dated = [t for t in progress if t.deadline_year]
     if dated:
         target = max(dated, key=lambda t: t.deadline_year or 0)

@@ -372,8 +372,8 @@ def kpi_card(kpi: Kpi) -> dbc.Card:
             delta,
             html.Div(coverage, className="small text-body-secondary"),
             html.Div(flag_badges(kpi.flags, kpi.unit), className="mt-1"),
-            html.Div(f"* {BREAK_CAVEAT.format(year=kpi.year)}", className="small text-body-secondary mt-1")
-            if across_break else None,
+            html.Div(f"* question changed in {kpi.year}", title=BREAK_CAVEAT.format(year=kpi.year),
+                     className="small text-body-secondary mt-1") if across_break else None,
         ], className="p-2"),
         className="h-100 shadow-sm kpi-card",
         id=f"kpi-{kpi.key}",

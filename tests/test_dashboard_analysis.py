@@ -210,3 +210,13 @@ def test_the_needed_pace_is_drawn_only_over_the_years_it_applies_to():
     assert list(needed.x) == ["2025–30"], "not drawn across the achieved years"
     assert needed.name == "Needed a year 2025–2030 for 25 M by 2030"
     assert len(fig.data) == 2  # the 10 M target has no deadline: no pace is needed for it
+
+
+def test_the_progress_headline_says_what_its_period_is_and_caveats_a_break():
+    progress = target_progress(published_like_progress(), pact_targets())
+    plain = figures.progress_headline(published_like_progress(), progress)
+    assert plain.startswith("2.6 M people were up-/reskilled in 2024 (+73% on 2023); 6.1 M in the 3 surveys so far "
+                            "(the first counted activity up to December 2022).")
+    caveated = figures.progress_headline(published_like_progress(), progress, break_in_series=True)
+    assert "(+73% on 2023; the survey question changed in 2024, so the change may partly reflect the new wording)" \
+        in caveated

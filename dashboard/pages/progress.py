@@ -41,7 +41,8 @@ def _page(choice: data.VintageChoice, query: dict, messages: Messages) -> html.D
                "figure with the one the Commission published.", className="small text-body-secondary mb-0"),
     ], title="Year")
     headline = html.Div([
-        html.P(figures.progress_headline(cumulative, progress), className="lead mb-2", id="progress-headline"),
+        html.P(figures.progress_headline(cumulative, progress, latest is not None and data.break_in_series(
+            vintage, "people_trained", latest)), className="lead mb-2", id="progress-headline"),
         pack_button(PAGE_ID),
     ])
     body = [
