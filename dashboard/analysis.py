@@ -130,7 +130,8 @@ LEDGER_COLUMNS = (
 
 
 def ledger(partnerships: pd.DataFrame, people_trained: pd.DataFrame, latest_year: int | None) -> pd.DataFrame:
-    """Pledge vs delivery for every partnership.
+    """Every partnership's pledge beside what its members reported (all their activity: the survey does not say
+    what they did through the partnership, so `delivered` is context for the pledge, not its delivery).
 
     `partnerships`: reference rows with `n_members`; `people_trained`: per partnership and year, the members'
     people trained (`partnership_id`, `year`, `value`, `n_reporting`). Delivered = people trained to date by its

@@ -462,10 +462,9 @@ LEDGER_EXPORT_COLUMNS = (
     Column("pledge_kind", "Pledge kind"), Column("pledge_text", "Pledge (own terms)"),
     Column("pledge_people", "Pledged people (people)", "integer"), Column("pledge_share", "Pledged share", "decimal"),
     Column("pledge_year", "Pledge year", "integer"), Column("n_members", "Members", "integer"),
-    Column("delivered", "Delivered to date (people)", "integer"),
-    Column("share_attained", "Share of pledge attained (%)", "percent"),
-    Column("pace_achieved", "Pace achieved (people a year)", "decimal"),
-    Column("pace_needed", "Pace needed (people a year)", "decimal"),
+    Column("delivered", "Members reported to date, all their activity (people)", "integer"),
+    Column("share_attained", "Members reported / pledge (%)", "percent"),
+    Column("pace_achieved", "Members reported a year (people)", "decimal"),
     Column("n_reporting_latest", "Members reporting (latest wave)", "integer"),
     Column("flags", "Flags"),
 )
@@ -477,7 +476,7 @@ def partnerships_views(vintage: data.Vintage, st: state.PartnershipsState, ctx: 
     ledger["launched_on"] = pd.to_datetime(ledger["launched_on"]).dt.date
     ledger["flags"] = flag_codes(synthetic=ctx.info.synthetic, not_published=True)
     latest = data.latest_year(vintage)
-    ledger_meta = ctx.meta("Pledge vs delivery of every partnership", frame=ledger, slug="partnerships-ledger",
+    ledger_meta = ctx.meta("Each partnership's pledge beside what its members reported", frame=ledger, slug="partnerships-ledger",
                            years=(ctx.dims.years[0], latest) if ctx.dims.years and latest else None, filters=(),
                            definitions=_definitions(vintage, ["people_trained"]), notes=(NOT_ADDITIVE,),
                            view="Partnerships - ledger")

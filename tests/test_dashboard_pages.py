@@ -352,3 +352,16 @@ def test_navigation_keeps_a_pinned_vintage(tmp_path, monkeypatch):
     assert plain[:5] == ["/", "/explore", "/partnerships", "/data", "/about"] and set(plain[5:]) == {"exact"}
     current = app_module.update_nav("/", f"?vintage={FIXTURE_VINTAGE}")  # the current one needs no pin
     assert current[0] == "/"
+
+
+def test_the_ledger_gives_no_delivery_verdict_from_members_reported_activity(curated):
+    """LSP-CONS pledged 3,000 people and its members reported more: that is all their activity, not what they did
+    through the partnership, so the page never says the pledge was reached or that nothing more is needed."""
+    page = partnerships.layout()
+    words = text(page)
+    assert "reached" not in words and "needed" not in words.lower().replace("not needed", "")
+    assert "set beside what their members reported" in words
+    assert "this is context for a pledge, not its delivery" in words
+    headers = [c.get("headerName") for c in by_id(page, "partnerships-ledger").columnDefs]
+    assert "Members reported (all activity)" in headers and "Members reported / pledge" in headers
+    assert not {"Needed per year", "Share of pledge", "People trained by members"} & set(headers)

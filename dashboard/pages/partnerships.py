@@ -1,4 +1,4 @@
-"""Partnerships (`/partnerships`): the pledge-vs-delivery ledger of every partnership, and one partnership
+"""Partnerships (`/partnerships`): every partnership's pledge beside what its members reported, and one partnership
 against its peers (same kind or same ecosystem): median, quartiles, rank and trend. Peers stay unnamed in
 groups of fewer than five partnerships."""
 
@@ -73,18 +73,19 @@ def _page(choice: data.VintageChoice, query: dict, messages: Messages) -> html.D
     search = state.search(_defaults(vintage))
     body = [
         pack_button(PAGE_ID),
-        html.H2("Pledge vs delivery", className="section-title mt-0"),
+        html.H2("Pledges and what members reported", className="section-title mt-0"),
         html.P(
-            ["Delivered = people up-/reskilled by the partnership's members, each counted from the year it joined. "
-             "A member in several partnerships counts in each, so ",
+            ["Members reported = people up-/reskilled by the partnership's members in all their activity, each "
+             "counted from the year it joined: the survey does not ask what they did through the partnership, so "
+             "this is context for a pledge, not its delivery. A member in several partnerships counts in each, so ",
              html.Strong("figures across partnerships are not additive"),
-             f" and no total is shown. Pace needed = what remains of a pledge in people, per year from "
-             f"{(latest or 0) + 1} to the pledge year."],
+             " and no total is shown. The ratio to the pledge is shown only where the pledge is a number of people; "
+             "a pledge as a share of the workforce, or in other terms, is shown as written."],
             className="small text-body-secondary"),
         ui.grid("partnerships-ledger", _ledger_rows(ledger), LEDGER_COLUMNS, height=330),
         html.P(_ledger_summary(ledger, latest), className="small text-body-secondary mt-1",
                id="partnerships-ledger-summary"),
-        export_links(PAGE_ID, "ledger", search, what="the pledge-vs-delivery ledger", images=False),
+        export_links(PAGE_ID, "ledger", search, what="the pledges and what members reported", images=False),
         html.H2("One partnership against its peers", className="section-title"),
         controls,
         dbc.Row([
@@ -113,9 +114,8 @@ LEDGER_COLUMNS = [
     ui.number_column("pledge_people", "Pledged people", minWidth=110, flex=1),
     {"field": "pledge_year", "headerName": "By", "minWidth": 70, "flex": 1},
     ui.number_column("n_members", "Members", minWidth=125, flex=1),
-    ui.number_column("delivered", "People trained by members", minWidth=120, flex=1),
-    ui.number_column("share_attained", "Share of pledge", "share", minWidth=95, flex=1),
-    ui.number_column("pace_needed", "Needed per year", minWidth=105, flex=1),
+    ui.number_column("delivered", "Members reported (all activity)", minWidth=130, flex=1),
+    ui.number_column("share_attained", "Members reported / pledge", "share", minWidth=110, flex=1),
 ]
 
 
@@ -124,22 +124,21 @@ def _ledger_rows(ledger: pd.DataFrame) -> pd.DataFrame:
     out["scope"] = out["ecosystem"].where(out["ecosystem"].notna(), out["region"])
     out["launched"] = [d.strftime("%b %Y") if d is not None and d == d else "unknown" for d in out["launched_on"]]
     out["pledge_year"] = out["pledge_year"].astype(object).where(out["pledge_year"].notna(), None)
-    out["pace_needed"] = out["pace_needed"].round(0)
     return out[["partnership_id", "name", "kind", "scope", "launched", "pledge_text", "pledge_people", "pledge_year",
-                "n_members", "delivered", "share_attained", "pace_needed", "n_reporting_latest"]]
+                "n_members", "delivered", "share_attained", "n_reporting_latest"]]
 
 
 def _ledger_summary(ledger: pd.DataFrame, latest: int | None) -> str:
     people = ledger[ledger["share_attained"].notna()]
-    reached = people[people["share_attained"] >= 1]
-    text = (f"{len(ledger)} partnerships; {len(people)} pledge a number of people, of which {len(reached)} "
-            f"{'has' if len(reached) == 1 else 'have'} reached it by {latest}.")
+    # no "reached" verdict: members' reported activity is not what they did through the partnership
+    text = (f"{len(ledger)} partnerships; {len(people)} pledge a number of people, set beside what their members "
+            f"reported to {latest}.")
     others = len(ledger) - len(people)
     if others:
         text += (f" {others} pledge in other terms (a share of the workforce, actions, or not yet quantified): "
                  "their pledge is shown as written.")
-    return text + (" People trained by members counts all their up-/reskilling, not only what they did through "
-                   "the partnership.")
+    return text + (" Members reported counts all their up-/reskilling, not only what they did through the "
+                   "partnership.")
 
 
 def benchmark_view(vintage: Vintage, state: PartnershipsState) -> dict[str, Any]:
