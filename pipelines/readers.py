@@ -363,7 +363,7 @@ def _bounded_cells(workbook: Workbook, sheet: str) -> list[list[object]]:
         ws = book[sheet]
         ws.reset_dimensions()  # the declared extent is what is not trusted
         kept: dict[int, list[object]] = {}
-        stray: list[str] = []
+        spaces: list[tuple[int, int]] = []  # (row, column) of the cells holding only spaces, in blank rows
         for number, row in enumerate(ws.iter_rows(), start=1):
             values: list[object] = []
             for cell in row:
@@ -375,8 +375,8 @@ def _bounded_cells(workbook: Workbook, sheet: str) -> list[list[object]]:
                 values.append("" if value is None else value)
             if any(not is_blank(v) for v in values):
                 kept[number] = values
-            elif any(isinstance(v, str) and v for v in values):
-                stray += [f"{column_letter(i)}{number}" for i, v in enumerate(values) if isinstance(v, str) and v]
+            else:
+                spaces += [(number, i) for i, v in enumerate(values) if isinstance(v, str) and v]
         book.close()
     except PipelineError:
         raise
@@ -389,11 +389,10 @@ def _bounded_cells(workbook: Workbook, sheet: str) -> list[list[object]]:
     rows = []
     for number in range(1, last + 1):
         values = kept.get(number, [])
-        wide = [f"{column_letter(i)}{number}" for i, v in enumerate(values[width:], start=width) if v != ""]
-        stray += wide
+        spaces += [(number, i) for i, v in enumerate(values[width:], start=width) if v != ""]
         rows.append(list(values[:width]) + [""] * (width - len(values[:width])))
-    stray = [ref for ref in stray if int(re.sub("[A-Z]", "", ref)) > last or _column_index(
-        re.sub("[0-9]", "", ref)) >= width]
+    # the spaces inside the table are blank cells of it; those below or right of it are strays
+    stray = [f"{column_letter(c)}{r}" for r, c in sorted(spaces) if r > last or c >= width]
     if stray:
         log.warning("%s, sheet %r: ignored %d cell(s) holding only spaces far beyond the data: %s", workbook.name,
                     sheet, len(stray), ", ".join(stray[:10]) + (" ..." if len(stray) > 10 else ""))
