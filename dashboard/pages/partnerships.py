@@ -18,7 +18,7 @@ from dashboard.formatting import compact, full
 from dashboard.state import PEER_GROUPS, Messages, PartnershipsState, parse_partnerships, partnerships_defaults
 
 PAGE_ID = "partnerships"
-TITLE = "Partnerships: pledges, delivery and peers"
+TITLE = "Partnerships: pledges, members' reports and peers"
 
 register_page(__name__, path="/partnerships", name="Partnerships", title="Partnerships · Pact Monitor", order=2)
 ui.register_url_sync(PAGE_ID)
@@ -96,7 +96,7 @@ def _page(choice: data.VintageChoice, query: dict, messages: Messages) -> html.D
         ]),
     ]
     return ui.page(PAGE_ID, TITLE,
-                   "Each partnership's pledge in its own terms against what its members delivered, and where one "
+                   "Each partnership's pledge in its own terms beside what its members reported, and where one "
                    "partnership stands among its peers.",
                    body, choice, messages,
                    [*ui.url_sync(PAGE_ID, search),
