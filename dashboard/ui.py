@@ -362,8 +362,10 @@ def kpi_card(kpi: Kpi) -> dbc.Card:
         delta_text += "*"
     delta = html.Div(delta_text, className="small text-body-secondary",
                      title=BREAK_CAVEAT.format(year=kpi.year) if across_break else None)
+    # registered = members who had joined by the end of the activity year, as in the response rate
     coverage = (f"{kpi.coverage.reporting:,} of {kpi.coverage.respondents:,} respondents reported"
-                if kpi.key != "respondents" else f"of {kpi.coverage.registered:,} members registered")
+                if kpi.key != "respondents"
+                else f"of {kpi.coverage.registered:,} members registered by 31 Dec {kpi.year}")
     return dbc.Card(
         dbc.CardBody([
             html.Div(KPI_SHORT_LABELS.get(kpi.key, kpi.label), title=kpi.label,

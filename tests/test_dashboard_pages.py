@@ -4,6 +4,7 @@ clean page with a message and never reach SQL."""
 from __future__ import annotations
 
 import contextvars
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -365,3 +366,11 @@ def test_the_ledger_gives_no_delivery_verdict_from_members_reported_activity(cur
     headers = [c.get("headerName") for c in by_id(page, "partnerships-ledger").columnDefs]
     assert "Members reported (all activity)" in headers and "Members reported / pledge" in headers
     assert not {"Needed per year", "Share of pledge", "People trained by members"} & set(headers)
+
+
+def test_member_counts_say_by_when():
+    """"of 2,990 members registered" and "3,200 members registered" read as one count that disagrees with
+    itself: each says the date it is taken at."""
+    page = text(progress.layout())
+    assert re.search(r"of [\d,]+ members registered by 31 Dec 2024", page)
+    assert re.search(r"[\d,]+ members registered by \d\d [A-Z][a-z]{2} \d{4}", page)

@@ -142,7 +142,8 @@ def _pace_summary(cumulative: pd.DataFrame, progress: tuple[TargetProgress, ...]
 def _members_chart(vintage: data.Vintage) -> html.Figure:
     registry = data.members_over_time(vintage)
     published = data.membership_timeline(vintage)
-    latest = f"{int(registry['members'].iloc[-1]):,} members registered" if not registry.empty else "No members"
+    latest = (f"{int(registry['members'].iloc[-1]):,} members registered by {registry['as_of'].iloc[-1]:%d %b %Y}"
+              if not registry.empty else "No members")
     pub = published[published["members"].notna()]
     pub_text = "; ".join(f"{d:%b %Y}: {(q + ' ') if q else ''}{int(m):,}" for d, q, m in
                          zip(pub["as_of"], pub["qualifier"].fillna(""), pub["members"], strict=True))
