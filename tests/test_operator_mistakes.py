@@ -168,3 +168,12 @@ def test_likely_causes(factor, multiplier, cause):
                                                  if multiplier != 1 else {}))
     jump = Jump(2024, 2023, "investment_eur", "total", 1_000_000, round(1_000_000 * factor))
     assert cause in likely_cause(jump, spec)
+
+
+def test_test_entries_made_before_the_year_ended_do_not_count_against_the_wave(published):
+    raw, curated = published
+    early = T(2024, 11, 2, 9, 0)  # the secretariat tried the form before the 2024 wave opened
+    tests = [answer(org="TEST - please ignore", member_id=None, cid=f"t-{k}", user="qa@test.example",
+                    created=early, updated=early) for k in range(3)]
+    raw.write_survey(2024, [*tests, *rows(2024)])
+    assert pipelines.run(raw.root, curated).status == "ok"

@@ -41,7 +41,9 @@ def run(ctx: Context) -> None:
         result = classify_wave(wave, rows, registry, countries, exclusions)
         for survey in by_wave[wave]:
             file = survey.part.sheet.file
-            created = [r["created_at"] for r in result.submissions if r["source_file"] == file]
+            # test entries are often made before fieldwork opens: they say nothing of when the wave was answered
+            created = [r["created_at"] for r in result.submissions
+                       if r["source_file"] == file and r["status"] not in ("test", "blank")]
             dates_match_wave(SurveyFile(file, survey.spec, survey.part.export_date), created)
         counts = count_statuses(result.submissions, read=len(rows))
         ctx.wave_counts[wave] = counts | {"facts": 0, "value_rejects": 0}
