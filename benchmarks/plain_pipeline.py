@@ -1,7 +1,7 @@
 """The plain baseline: the same ingest written the way an analyst would, with pandas and openpyxl.
 
 One function, top to bottom: `pd.read_excel(engine="openpyxl")` for every workbook, `pd.read_csv` for the
-reference tables, then the rules of the data (DESIGN.md, as `pipelines/rules.py` applies them) with pandas idioms
+reference tables, then the rules of the data (docs/rules_of_the_data.md, as `pipelines/rules.py` applies them) with pandas idioms
 — string methods, merges, a sort and `duplicated` for "latest submission wins", `groupby` for sums — and a small
 Python function `.map`-ped over a column where a rule is easier written for one cell (numbers in a declared
 locale, organisation names). It writes facts, submissions, rejects and the registry tables to Parquet with

@@ -1,11 +1,11 @@
-"""The rules of the data (DESIGN.md), as pure functions over the rows of one survey wave.
+"""The rules of the data (docs/rules_of_the_data.md), as pure functions over the rows of one survey wave.
 
 In: the raw rows of every export of one wave (cells keyed by header), the wave's sidecar, the registry index and
 the Member State lookup. Out: one submission record per raw row (accepted, superseded, test, blank or rejected,
 with the reason), the reject rows, and the reported values of the accepted submissions. Nothing here reads or
 writes files.
 
-Order of the rules, as DESIGN.md fixes it:
+Order of the rules, as docs/rules_of_the_data.md fixes it:
 1. blank: no question answered;
 2. test: a test-entry rule of the sidecar matches (or a correction excludes the whole submission);
 3. join to the registry on the member ID (case and spaces ignored, zero padding never guessed), else on the

@@ -13,7 +13,7 @@ from dashboard.analysis import target_progress
 REPO = Path(__file__).resolve().parent.parent
 RAW = REPO / "data" / "raw"
 
-# DESIGN.md, "The bundled sample": P published, ≈P published as "nearly", D derived by arithmetic.
+# docs/rules_of_the_data.md, "The bundled sample": P published, ≈P published as "nearly", D derived by arithmetic.
 EXPECTED = {
     2022: {"respondents": 461, "people_trained": 2_000_000, "training_programmes": 15_500,
            "investment_eur": 160_000_000, "people_reached": 19_000_000, "stakeholders_joined": 21_500,

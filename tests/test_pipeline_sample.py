@@ -1,5 +1,5 @@
 """The bundled sample, end to end: the committed data/raw through the real pipeline, against the generator's
-planted truth, the DESIGN.md table and the published cross-checks.
+planted truth, the table of docs/rules_of_the_data.md and the published cross-checks.
 
 The pipeline runs once per session on a copy of data/raw; the truth comes from `python -m pipelines.sample` at its
 default seed and scale (the committed sample), written to a temporary directory.
@@ -29,7 +29,7 @@ RAW = REPO / "data" / "raw"
 
 pytestmark = pytest.mark.skipif(not (RAW / "surveys").is_dir(), reason="the bundled sample is not in data/raw")
 
-# DESIGN.md, "The bundled sample": the figures the curated sample must reproduce exactly (EUR in euro).
+# docs/rules_of_the_data.md, "The bundled sample": the figures the curated sample must reproduce exactly (EUR in euro).
 DESIGN_TABLE = {
     2022: {"respondents": 461, "people_trained": 2_000_000, "training_programmes": 15_500,
            "investment_eur": 160_000_000, "people_reached": 19_000_000, "stakeholders_joined": 21_500,

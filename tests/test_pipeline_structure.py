@@ -59,3 +59,19 @@ def test_no_forbidden_patterns(path):
     if rel not in ("snapshots.py", "runlog.py", "context.py", "scaffold.py"):
         assert not re.search(r"""open\([^)]*['"][wax]b?\+?['"]""", source), f"{rel} opens a file for writing"
         assert ".write_bytes(" not in source and ".write_text(" not in source, f"{rel} writes a file"
+
+
+def test_every_document_the_code_cites_is_in_the_repository():
+    """Code and tests cite their specification as docs/<name>.md: each must exist, and nothing outside the
+    repository (DESIGN.md, PACT_FACTS.md) is cited."""
+    repo = PACKAGE.parent
+    sources = [p for folder in ("pipelines", "dashboard", "tests", "benchmarks")
+               for p in (repo / folder).rglob("*.py")] + [repo / "README.md"]
+    cited = set()
+    for path in sources:
+        text = path.read_text(encoding="utf-8")
+        cited |= set(re.findall(r"docs/[\w-]+\.md", text))
+        if path.name != "test_pipeline_structure.py":
+            assert "DESIGN.md" not in text and "PACT_FACTS" not in text, path
+    assert cited, "the code cites its documents"
+    assert [c for c in sorted(cited) if not (repo / c).is_file()] == []

@@ -1,7 +1,7 @@
 """The synthetic sample: calibrated to the published figures, reproducible, messy, and honest about its truth.
 
 The sample is generated once per session into a temporary directory. `read_wave` below is an independent,
-deliberately plain reading of a survey export under DESIGN.md's Rules of the data (it shares no code with the
+deliberately plain reading of a survey export under the rules of the data (docs/rules_of_the_data.md) (it shares no code with the
 generator); it must find exactly the truth the generator says it planted.
 """
 
@@ -40,7 +40,7 @@ XLSX_FILES = ("registry/pact_members.xlsx", *SURVEYS)
 # language, so this independent reading finds them by position).
 META_ORDER = ("contribution_id", "user_name", "creation_date", "last_update", "languages")
 
-# DESIGN.md, "The bundled sample": the figures the sample must reproduce (None = not published, chosen).
+# docs/rules_of_the_data.md, "The bundled sample": the figures the sample must reproduce (None = not published, chosen).
 DESIGN_TABLE = {
     2022: {"respondents": 461, "people_trained": 2_000_000, "training_programmes": 15_500,
            "investment_eur": 160_000_000, "people_reached": 19_000_000, "stakeholders_joined": 21_500,

@@ -1,6 +1,6 @@
 """What the synthetic sample is calibrated to: the Pact's published figures, and the values chosen where none exist.
 
-Every total here is what the pipeline must reproduce exactly from the raw sample (DESIGN.md, "The bundled sample").
+Every total here is what the pipeline must reproduce exactly from the raw sample (docs/rules_of_the_data.md, "The bundled sample").
 Each figure carries its standing: "P" published, "≈P" published as "nearly", "D" derived by arithmetic from
 published figures, "chosen" a plausible value picked for the sample because nothing was published (the dashboard
 marks those as not published). Investment is in euro here; the truth stores it in cents like the curated facts.
@@ -49,7 +49,7 @@ class WaveCalibration:
     notes: dict[str, str] = field(default_factory=dict)
 
 
-# Fieldwork: the first survey ran Feb–Mar 2023 (PACT_FACTS §1.1); the dates of the later two are not published and
+# Fieldwork: the first survey ran Feb–Mar 2023 (docs/rules_of_the_data.md); the dates of the later two are not published and
 # are chosen as the same season of the following year, before each wave's first publication.
 WAVES: dict[int, WaveCalibration] = {
     2022: WaveCalibration(

@@ -3,7 +3,7 @@
 Each wave is an EUSurvey `Content` export whose questions are worded and ordered differently from the other
 waves. The accepted answers sum exactly to the wave's calibrated totals (calibration.WAVES); every piece of mess
 (superseded submissions, test entries, blank rows, mistyped IDs, unknown members or Member States, invalid values,
-number formats) is planted so that the Rules of the data in DESIGN.md leave those totals unchanged, and the
+number formats) is planted so that the rules of the data (docs/rules_of_the_data.md) leave those totals unchanged, and the
 expected outcome of every raw row and every rejected cell is recorded as truth.
 """
 
