@@ -1,4 +1,4 @@
-"""Pure computations on query results: progress toward targets, the partnership ledger, peer benchmarks.
+"""Pure computations on query results: progress toward the pledges, the partnership ledger, peer benchmarks.
 
 Frames in, new frames or frozen dataclasses out; nothing here reads data or touches DuckDB, so every rule is
 tested on hand-made frames.
@@ -13,12 +13,15 @@ import pandas as pd
 
 from dashboard import disclosure
 
+# The Pact was launched on 10 November 2020; figures published "since its launch" start there.
+PACT_LAUNCH_YEAR = 2020
+
 # Peers are only named in groups at least this large, so a small group cannot be read member by member.
 MIN_NAMED_PEER_GROUP = 5
 
 
 # --------------------------------------------------------------------------------------------------------------
-# Targets
+# Pledges (the reference table `targets`: the partnerships' collective pledges, the Pact's headline goals)
 # --------------------------------------------------------------------------------------------------------------
 
 
@@ -40,6 +43,11 @@ class TargetProgress:
     projected_year: int | None  # year the target is reached at the achieved pace
     status: str  # "reached" | "on track" | "off track" | "no deadline"
     path: tuple[tuple[int, float], ...]  # the straight line from the baseline to the target at the deadline
+    source_url: str = ""  # the public page(s) the pledge is quoted from, " ; "-separated
+
+    @property
+    def first_source(self) -> str:
+        return self.source_url.split(" ; ")[0].strip()
 
     @property
     def share_attained(self) -> float:
@@ -94,7 +102,7 @@ def target_progress(cumulative: pd.DataFrame, targets: pd.DataFrame) -> tuple[Ta
             qualifier=str(row.qualifier or ""), text=str(row.text or ""), announced_year=announced,
             deadline_year=deadline, latest_year=latest_year, cumulative=total, remaining=remaining,
             first_year=first_year, achieved_pace=pace, needed_pace=needed, projected_year=projected,
-            status=status, path=path,
+            status=status, path=path, source_url=str(getattr(row, "source_url", "") or ""),
         ))
     return tuple(result)
 

@@ -136,15 +136,18 @@ def target_sentence(
     projected_year: int | None,
     deadline_year: int | None,
     needed_pace: float | None,
+    pledge_text: str = "",
 ) -> str:
-    """'At the 2022–24 pace (2 million a year), the over 25 million target is reached in 2034, …'."""
-    target = f"{qualifier + ' ' if qualifier else ''}{humanise(people)} target"
+    """'At the 2022–24 pace (2 million a year), the over 25 million pledged by the partnerships is reached in 2034,
+    …', followed by the pledge in the source's words (`pledge_text`) when given."""
+    target = f"{qualifier + ' ' if qualifier else ''}{humanise(people)} pledged by the partnerships"
+    source = f" The pledge as the source words it: {pledge_text}" if pledge_text else ""
     if cumulative >= people:
         return (f"The {target} has been reached: {humanise(cumulative)} people trained in "
-                f"{year_span(first_year, latest_year)}.")
+                f"{year_span(first_year, latest_year)}.{source}")
     pace = f"At the {short_span(first_year, latest_year)} pace ({humanise(achieved_pace)} a year)"
     if projected_year is None:
-        return f"{pace}, the {target} is not reached."
+        return f"{pace}, the {target} is not reached.{source}"
     sentence = f"{pace}, the {target} is reached in {projected_year}"
     if deadline_year is not None:
         if projected_year <= deadline_year:
@@ -156,8 +159,8 @@ def target_sentence(
             sentence += (f"; reaching it by {deadline_year} needs {humanise(needed_pace)} a year "
                          f"from {latest_year + 1}")
     else:
-        sentence += " (the target has no deadline)"
-    return sentence + "."
+        sentence += " (the pledge has no deadline)"
+    return sentence + "." + source
 
 
 def coverage_text(reporting: int, respondents: int, registered: int | None = None) -> str:

@@ -370,13 +370,13 @@ def progress_views(vintage: data.Vintage, st: state.ProgressState, ctx: _Context
         Column("n_reporting", "Members reporting", "integer"),
     ]
     columns += [Column(f"path_{t.target_id}", f"Required path to the {t.qualifier + ' ' if t.qualifier else ''}"
-                       f"{t.people:,} target (people)", "decimal") for t in progress if t.path]
+                       f"{t.people:,} pledge (people)", "decimal") for t in progress if t.path]
     first, last = (int(frame["year"].min()), int(frame["year"].max())) if len(frame) else (year, year)
-    cum_meta = ctx.meta(f"Cumulative people up-/reskilled against the targets, {year_span(first, last)}",
+    cum_meta = ctx.meta(f"Cumulative people up-/reskilled against the partnerships' pledges, {year_span(first, last)}",
                         frame=frame, indicator="people_trained", slug="progress-cumulative-vs-targets",
                         years=(first, last),
                         definitions=_definitions(vintage, ["people_trained"]), notes=(EU_TOTAL_RULE,),
-                        filters=(), view="Progress - cumulative vs targets")
+                        filters=(), view="Progress - cumulative vs pledges")
     views.append(View("cumulative", ExportTable(frame, tuple(columns), cum_meta),
                       figures.targets_figure(cumulative, progress)))
 
@@ -391,17 +391,17 @@ def progress_views(vintage: data.Vintage, st: state.ProgressState, ctx: _Context
             targets[column] = targets[column].astype("Int64")
         targets["needed_pace"] = targets["needed_pace"].astype("float64")
     target_columns = (
-        Column("target_id", "Target"), Column("version", "Version", "integer"),
-        Column("people", "Target (people)", "integer"), Column("qualifier", "Qualifier"),
+        Column("target_id", "Pledge"), Column("version", "Version", "integer"),
+        Column("people", "Pledge (people)", "integer"), Column("qualifier", "Qualifier"),
         Column("announced_year", "Announced", "integer"), Column("deadline_year", "Deadline", "integer"),
         Column("cumulative", "Cumulative to date (people)", "integer"),
         Column("remaining", "Remaining (people)", "integer"),
         Column("achieved_pace", "Pace achieved (people a year)", "decimal"),
         Column("needed_pace", "Pace needed to the deadline (people a year)", "decimal"),
         Column("projected_year", "Projected year reached at the achieved pace", "integer"),
-        Column("status", "Status"), Column("text", "Target as announced"),
+        Column("status", "Status"), Column("text", "Pledge as the source words it"),
     )
-    pace_meta = ctx.meta("Pace needed and achieved toward each target", frame=None, indicator="people_trained",
+    pace_meta = ctx.meta("Pace needed and achieved toward each pledge", frame=None, indicator="people_trained",
                          slug="progress-pace", years=(first, last), filters=(),
                          definitions=_definitions(vintage, ["people_trained"]), view="Progress - pace")
     views.append(View("pace", ExportTable(targets if len(targets) else pd.DataFrame(
@@ -730,7 +730,7 @@ def _headline(vintage: data.Vintage) -> tuple[tuple[int, ...], tuple[HeadlineRow
         sentences.append(target_sentence(
             people=t.people, qualifier=t.qualifier, first_year=t.first_year, latest_year=t.latest_year,
             cumulative=t.cumulative, achieved_pace=t.achieved_pace, projected_year=t.projected_year,
-            deadline_year=t.deadline_year, needed_pace=t.needed_pace,
+            deadline_year=t.deadline_year, needed_pace=t.needed_pace, pledge_text=t.text,
         ))
     return years, tuple(rows), tuple(sentences), coverage
 

@@ -13,7 +13,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from dashboard import style
-from dashboard.analysis import PeerBenchmark, TargetProgress
+from dashboard.analysis import PACT_LAUNCH_YEAR, PeerBenchmark, TargetProgress
 from dashboard.data import IndicatorMeta
 from dashboard.formatting import BREAK_CAVEAT, change, compact, full, percent, round_figure, years_label
 
@@ -235,8 +235,8 @@ def map_summary(frame: pd.DataFrame, meta: IndicatorMeta, year_from: int, year_t
 
 
 def targets_figure(cumulative: pd.DataFrame, progress: Sequence[TargetProgress]) -> go.Figure:
-    """Cumulative people trained against each target version, the required path and the projection."""
-    title = "Cumulative people up-/reskilled against the Pact's targets"
+    """Cumulative people trained against each pledge version, the required path and the projection."""
+    title = "Cumulative people up-/reskilled against the partnerships' pledges"
     if cumulative.empty:
         return empty_figure(title, "No people-trained figures yet.")
     first = int(cumulative["year"].min())
@@ -287,14 +287,14 @@ def targets_figure(cumulative: pd.DataFrame, progress: Sequence[TargetProgress])
 def _target_label(target: TargetProgress) -> str:
     qualifier = f"{target.qualifier} " if target.qualifier else ""
     deadline = f" by {target.deadline_year}" if target.deadline_year else " (no deadline)"
-    return f"Target {qualifier}{round_figure(target.people)}{deadline}"
+    return f"Pledge: {qualifier}{round_figure(target.people)}{deadline}"
 
 
 def target_sentence(target: TargetProgress) -> str:
     """On-track status in words."""
     years = years_label(target.first_year, target.latest_year)
     head = (f"{_target_label(target)}: {compact(target.cumulative)} people trained to {target.latest_year} "
-            f"({percent(target.share_attained)} of the target).")
+            f"({percent(target.share_attained)} of the pledge).")
     if target.status == "reached":
         return f"{head} Reached."
     pace = f"at the {years} average pace of {compact(target.achieved_pace)} a year"
@@ -314,7 +314,7 @@ def target_sentence(target: TargetProgress) -> str:
 
 def progress_headline(cumulative: pd.DataFrame, progress: Sequence[TargetProgress],
                       break_in_series: bool = False) -> str:
-    """The one sentence a director reads first: the latest year, the total to date, the furthest dated target.
+    """The one sentence a director reads first: the latest year, the total to date, the furthest dated pledge.
     `break_in_series`: the latest year's question was reworded, so its change on the year before is caveated."""
     if cumulative.empty:
         return "No people-trained figures yet."
@@ -326,14 +326,17 @@ def progress_headline(cumulative: pd.DataFrame, progress: Sequence[TargetProgres
             caveat = f"; {BREAK_CAVEAT.format(year=int(latest['year']))}" if break_in_series else ""
             text += f" ({change(latest['value'] / before['value'] - 1)} on {int(before['year'])}{caveat})"
     first = int(cumulative["year"].iloc[0])
-    # the first survey counted everything "up to December" of its year, not that year alone
-    text += (f"; {compact(latest['cumulative'])} in the {len(cumulative)} surveys so far (the first counted "
-             f"activity up to December {first}).")
+    # The first survey counted everything from the Pact's launch "up to December" of its year, so the sum of the
+    # surveys is the figure published as "since its launch in 2020".
+    surveys = f"{len(cumulative)} survey{'s' if len(cumulative) != 1 else ''}"
+    text += (f"; {compact(latest['cumulative'])} since the Pact's launch in {PACT_LAUNCH_YEAR} ({surveys}; the first "
+             f"counted activity up to December {first}).")
     dated = [t for t in progress if t.deadline_year]
     if dated:
         target = max(dated, key=lambda t: t.deadline_year or 0)
-        text += f" That is {percent(target.share_attained)} of the {round_figure(target.people)} target for " \
-                f"{target.deadline_year}"
+        qualifier = f"{target.qualifier} " if target.qualifier else ""
+        text += (f" That is {percent(target.share_attained)} of the {qualifier}{round_figure(target.people)} the "
+                 f"partnerships pledged for {target.deadline_year}")
         if target.status == "on track":
             text += f", on track to be reached in {target.projected_year}."
         elif target.status == "off track":
@@ -346,7 +349,7 @@ def progress_headline(cumulative: pd.DataFrame, progress: Sequence[TargetProgres
 
 
 def pace_figure(cumulative: pd.DataFrame, progress: Sequence[TargetProgress]) -> go.Figure:
-    """People trained per year (achieved) against the yearly pace each dated target needs."""
+    """People trained per year (achieved) against the yearly pace each dated pledge needs."""
     title = "People up-/reskilled per year: achieved and needed"
     if cumulative.empty:
         return empty_figure(title, "No people-trained figures yet.")
@@ -366,7 +369,7 @@ def pace_figure(cumulative: pd.DataFrame, progress: Sequence[TargetProgress]) ->
         span = f"{target.latest_year + 1}–{target.deadline_year}"
         traces.append(go.Bar(
             x=[f"{target.latest_year + 1}–{target.deadline_year % 100:02d}"], y=[target.needed_pace],
-            name=f"Needed a year {span} for {round_figure(target.people)} by {target.deadline_year}",
+            name=f"Needed a year {span} for the {round_figure(target.people)} pledged by {target.deadline_year}",
             marker={"color": colour, "pattern": {"shape": "/"}}, text=[compact(target.needed_pace)],
             textposition="outside", cliponaxis=False,
             hovertemplate=f"needed each year {span}: {compact(target.needed_pace)}<extra></extra>",

@@ -91,15 +91,18 @@ def test_target_sentences_follow_the_pace():
     text = target_sentence(people=25_000_000, qualifier="over", first_year=2022, latest_year=2024,
                            cumulative=6_100_000, achieved_pace=pace, projected_year=2024 + math.ceil(18.9e6 / pace),
                            deadline_year=2030, needed_pace=18_900_000 / 6)
-    assert text == ("At the 2022–24 pace (2 million a year), the over 25 million target is reached in 2034, "
-                    "4 years after its 2030 deadline; reaching it by 2030 needs 3.2 million a year from 2025.")
+    assert text == ("At the 2022–24 pace (2 million a year), the over 25 million pledged by the partnerships is "
+                    "reached in 2034, 4 years after its 2030 deadline; reaching it by 2030 needs 3.2 million a year "
+                    "from 2025.")
     text = target_sentence(people=10_000_000, qualifier="", first_year=2022, latest_year=2024, cumulative=6_100_000,
-                           achieved_pace=pace, projected_year=2026, deadline_year=None, needed_pace=None)
-    assert text == ("At the 2022–24 pace (2 million a year), the 10 million target is reached in 2026 "
-                    "(the target has no deadline).")
+                           achieved_pace=pace, projected_year=2026, deadline_year=None, needed_pace=None,
+                           pledge_text="“... over 10 million people in the coming years.”")
+    assert text == ("At the 2022–24 pace (2 million a year), the 10 million pledged by the partnerships is reached in "
+                    "2026 (the pledge has no deadline). The pledge as the source words it: “... over 10 million "
+                    "people in the coming years.”")
     assert target_sentence(people=5_000_000, qualifier="", first_year=2022, latest_year=2024, cumulative=6_100_000,
                            achieved_pace=pace, projected_year=2024, deadline_year=None, needed_pace=None) == (
-        "The 5 million target has been reached: 6.1 million people trained in 2022–2024.")
+        "The 5 million pledged by the partnerships has been reached: 6.1 million people trained in 2022–2024.")
 
 
 def test_coverage_text():

@@ -208,15 +208,19 @@ def test_the_needed_pace_is_drawn_only_over_the_years_it_applies_to():
     achieved, needed = fig.data[0], fig.data[1]
     assert list(achieved.x) == ["2022", "2023", "2024"]
     assert list(needed.x) == ["2025–30"], "not drawn across the achieved years"
-    assert needed.name == "Needed a year 2025–2030 for 25 M by 2030"
-    assert len(fig.data) == 2  # the 10 M target has no deadline: no pace is needed for it
+    assert needed.name == "Needed a year 2025–2030 for the 25 M pledged by 2030"
+    assert len(fig.data) == 2  # the 10 M pledge has no deadline: no pace is needed for it
 
 
 def test_the_progress_headline_says_what_its_period_is_and_caveats_a_break():
     progress = target_progress(published_like_progress(), pact_targets())
     plain = figures.progress_headline(published_like_progress(), progress)
-    assert plain.startswith("2.6 M people were up-/reskilled in 2024 (+73% on 2023); 6.1 M in the 3 surveys so far "
-                            "(the first counted activity up to December 2022).")
+    # the published cumulative figure reads "since its launch in 2020"; the first survey counted up to December 2022
+    assert plain.startswith("2.6 M people were up-/reskilled in 2024 (+73% on 2023); 6.1 M since the Pact's launch in "
+                            "2020 (3 surveys; the first counted activity up to December 2022).")
+    # the 25 M is the partnerships' pledge, not a target the Commission set
+    assert "of the over 25 M the partnerships pledged for 2030" in plain
+    assert "target" not in plain
     caveated = figures.progress_headline(published_like_progress(), progress, break_in_series=True)
     assert "(+73% on 2023; the survey question changed in 2024, so the change may partly reflect the new wording)" \
         in caveated

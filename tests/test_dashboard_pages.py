@@ -374,3 +374,22 @@ def test_member_counts_say_by_when():
     page = text(progress.layout())
     assert re.search(r"of [\d,]+ members registered by 31 Dec 2024", page)
     assert re.search(r"[\d,]+ members registered by \d\d [A-Z][a-z]{2} \d{4}", page)
+
+
+def test_the_headline_goals_read_as_the_partnerships_pledges(curated):
+    """The 10 M and over 25 M are what the partnerships pledged ("all partnerships have pledged to provide training
+    to over 10 million people"), not targets the Commission set: no page calls them targets, and Progress and About
+    quote each pledge with its source."""
+    for name in ("progress", "about"):
+        page = PAGES[name].layout()
+        # file names and the titles operators gave their input files are theirs; every sentence of ours is checked
+        inputs = text(by_id(page, "about-inputs")) if name == "about" else ""
+        words = text(page).replace(inputs, "").replace("targets.csv", "").replace("did not set them as targets", "")
+        assert not re.search(r"\btargets?\b", words, re.IGNORECASE), name
+        quotes = [c for c in walk(page) if getattr(c, "className", None) == "pledge-quotes"]
+        assert len(quotes) == 1, name
+        assert "The partnerships' collective pledges, as the sources word them" in text(quotes[0])
+        links = [c.href for c in walk(quotes[0]) if getattr(c, "href", None)]
+        assert links and all(href.startswith("https://") for href in links), name
+    assert "the Commission did not set them as targets" in text(by_id(about.layout(), "about-rules"))
+    assert "60% of adults" in text(by_id(about.layout(), "about-context-goal"))

@@ -82,9 +82,10 @@ def test_twenty_large_scale_partnerships_and_the_known_regional_ones(tables):
     assert len(lsps) == 20
     assert {r["kind"] for r in rows} == {"large-scale", "regional"}
     assert len({r["partnership_id"] for r in rows}) == len(rows)
-    # the two LSPs the sources count but do not name are present, unnamed and without an invented pledge
+    # the LSP the sources count but do not name is present, unnamed and without an invented pledge; the 17th is
+    # SPACE4GEO (launched 25 April 2023, between the 16th and the 18th)
     unnamed = [r for r in lsps if "(not identified)" in r["name"]]
-    assert [r["partnership_id"] for r in unnamed] == ["LSP-17", "LSP-20"]
+    assert [r["partnership_id"] for r in unnamed] == ["LSP-20"]
     assert all(r["ecosystem_id"] == "" and r["pledge_kind"] == "unknown" for r in unnamed)
     # every ecosystem has at least one LSP (true since the EII partnership, May 2023)
     assert {r["ecosystem_id"] for r in lsps} - {""} == ecosystems
@@ -121,11 +122,28 @@ def test_pledge_totals_and_membership_timeline(tables):
     timeline = {r["as_of"][:7]: r for r in tables["membership_timeline"]}
     assert [int(timeline[m]["members"]) for m in ("2021-11", "2023-05", "2024-03", "2025-05")] == [450, 1500, 2500, 3200]
     assert int(timeline["2025-05"]["regional_partnerships"]) == 12
+    # "14 large-scale partnerships in place since the end of 2022" (first annual report)
+    assert int(timeline["2022-12"]["large_scale_partnerships"]) == 14
+    assert "double their pledges" in next(r["scope"] for r in tables["pledge_totals"] if r["as_of"] == "2025-05-19")
+
+
+def test_space4geo_is_the_seventeenth_large_scale_partnership(tables):
+    space = next(r for r in tables["partnerships"] if "SPACE4GEO" in r["name"])
+    assert (space["launched_on"], space["pledge_kind"], float(space["pledge_share"]), space["pledge_year"]) == (
+        "2023-04-25", "workforce_share_per_year", 0.035, "2030")
+
+
+def test_may_2025_survey_shares_are_recorded_as_published(tables):
+    shares = {r["indicator"]: (float(r["value"]), r["period_start"], r["unit"]) for r in tables["published_figures"]
+              if r["figure_id"] in ("S3-VALUABLE", "S3-LSP-WORKFORCE")}
+    assert shares == {"members_valuing_pact_share": (0.84, "2024", "share"),
+                      "lsp_members_workforce_trained_share": (0.33, "2024", "share")}
 
 
 def test_published_figures_cover_the_design_table_and_the_cross_checks(tables):
     rows = tables["published_figures"]
-    allowed = set(INDICATOR_NAMES) | {"respondents", "commitments_progressing_share", "members"}
+    allowed = set(INDICATOR_NAMES) | {"respondents", "commitments_progressing_share", "members",
+                                      "members_valuing_pact_share", "lsp_members_workforce_trained_share"}
     assert {r["indicator"] for r in rows} <= allowed
     assert len({r["figure_id"] for r in rows}) == len(rows)
     figures = {

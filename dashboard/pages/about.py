@@ -8,7 +8,8 @@ import pandas as pd
 from dash import dcc, html, register_page
 
 from dashboard import data, ui
-from dashboard.analysis import MIN_NAMED_PEER_GROUP
+from dashboard.analysis import MIN_NAMED_PEER_GROUP, target_progress
+from dashboard.components import pledges
 from dashboard.components.export_bar import export_links, pack_button, register_export_bar
 from dashboard.disclosure import THRESHOLD, public_mode
 from dashboard.state import Messages, parse_vintage_only
@@ -43,10 +44,21 @@ COUNTING_RULES = [
     ("Blank is not zero.",
      "A question left blank means “not reported”: it is not counted as 0 and the member is not among the n "
      "reporting. A value that failed validation is rejected (see the Data page), never guessed."),
-    ("Targets are versioned.",
-     "Each target version is kept as announced (10 million, announced 2023, no deadline; over 25 million by 2030, "
-     "announced 2024). Progress is measured against each; the required path is a straight line from the "
-     "cumulative figure at the end of the year before the announcement to the target at its deadline."),
+    ("The headline goals are the partnerships' pledges, versioned.",
+     "The 10 million (announced 2023, no deadline) and the over 25 million by 2030 (announced 2024) are what the "
+     "partnerships pledged together, as the sources word them below; the Commission did not set them as targets. "
+     "Each version is kept as announced. Progress counts the people all respondents reported, against each; the "
+     "required path is a straight line from the cumulative figure at the end of the year before the announcement "
+     "to the pledge at its deadline, and the pace needed is shown only for the years from the latest survey to "
+     "that deadline."),
+    ("Cumulative figures start at the Pact's launch.",
+     "The first survey counted activity from the launch (November 2020) up to December 2022, so the sum of the "
+     "surveys is what the Commission publishes as trained “since its launch in 2020”. The survey years are "
+     "activity years; the first one stands for 2020–2022."),
+    ("A member's activity is not a partnership's delivery.",
+     "On the Partnerships page, what members reported is everything they reported (all their activity), not what "
+     "they did through the partnership; it is set beside a pledge only when the pledge is a number of people, "
+     "and never called reached. A pledge in a share of the workforce is shown as such."),
     ("Peers stay anonymous in small groups.",
      f"On the Partnerships page, peers are named only in groups of at least {MIN_NAMED_PEER_GROUP} partnerships."),
 ]
@@ -82,6 +94,20 @@ def _rules() -> html.Section:
     ], **{"aria-labelledby": "rules"})
 
 
+def _pledges_section(vintage: data.Vintage) -> html.Section:
+    """The headline goals with whose pledge each is and the source sentence it comes from."""
+    progress = target_progress(data.cumulative_people_trained(vintage), data.targets(vintage))
+    return html.Section([
+        html.H2("The headline goals and their sources", className="section-title", id="pledges"),
+        pledges.pledge_quotes(progress),
+        pledges.context_goal(),
+    ], **{"aria-labelledby": "pledges"})
+
+
+# The reference table `targets` holds the partnerships' pledges (its name predates the wording the sources use).
+TABLE_LABELS = {"targets": "Headline pledges (targets.csv)"}
+
+
 def _sources_by_table(sources: pd.DataFrame) -> list:
     """One disclosure per reference table, listing the public pages its rows cite."""
     blocks = []
@@ -91,7 +117,7 @@ def _sources_by_table(sources: pd.DataFrame) -> list:
                  for url, n in zip(rows["url"], rows["rows_citing"], strict=True)
                  if str(url).startswith(("https://", "http://"))]
         blocks.append(html.Details([
-            html.Summary(f"{table.replace('_', ' ').capitalize()}: {len(links)} source page"
+            html.Summary(f"{TABLE_LABELS.get(table, table.replace('_', ' ').capitalize())}: {len(links)} source page"
                          f"{'s' if len(links) != 1 else ''}", className="small"),
             html.Ul(links, className="small"),
         ], className="mb-1"))
@@ -125,6 +151,7 @@ def _page(choice: data.VintageChoice, rules: html.Section, messages: Messages) -
                     "(“progressing” = as planned or completed)."], className="small"),
         ], **{"aria-labelledby": "indicators"}),
         rules,
+        _pledges_section(vintage),
         html.Section([
             html.H2("Sources", className="section-title", id="sources"),
             html.H3("Input files of this vintage", className="h6"),

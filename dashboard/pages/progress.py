@@ -1,4 +1,4 @@
-"""Progress (`/`): headline figures for a survey year, cumulative people trained against each target version,
+"""Progress (`/`): headline figures for a survey year, cumulative people trained against each pledge version,
 pace needed vs achieved, projected year, and membership growth."""
 
 from __future__ import annotations
@@ -9,12 +9,13 @@ from dash import Input, Output, State, callback, dcc, html, no_update, register_
 
 from dashboard import data, figures, ui
 from dashboard.analysis import TargetProgress, target_progress
+from dashboard.components import pledges
 from dashboard.components.export_bar import export_links, pack_button, register_export_bar
 from dashboard.formatting import compact, full, round_figure
 from dashboard.state import Messages, ProgressState, parse_progress
 
 PAGE_ID = "progress"
-TITLE = "Progress toward the targets"
+TITLE = "Progress toward the Pact's pledges"
 
 register_page(__name__, path="/", name="Progress", title="Progress · Pact Monitor", order=0)
 ui.register_url_sync(PAGE_ID)
@@ -49,7 +50,7 @@ def _page(choice: data.VintageChoice, query: dict, messages: Messages) -> html.D
         dbc.Row([dbc.Col(headline, lg=8, xl=9), dbc.Col(controls, lg=4, xl=3)], className="align-items-start"),
         html.Div(kpi_section(vintage, state.year), id="progress-kpis"),
         export_links(PAGE_ID, "kpis", search, what="the headline figures", images=False),
-        html.H2("People up-/reskilled against the targets", className="section-title"),
+        html.H2("People up-/reskilled against the partnerships' pledges", className="section-title"),
         dbc.Row([
             dbc.Col([ui.chart("progress-targets-chart", figures.targets_figure(cumulative, progress),
                              _targets_summary(cumulative, progress), ui.simple_table(_cumulative_rows(cumulative)),
@@ -71,7 +72,8 @@ def _page(choice: data.VintageChoice, query: dict, messages: Messages) -> html.D
     ]
     return ui.page(PAGE_ID, TITLE,
                    "Where the Pact for Skills stands: the latest survey year's figures, cumulative progress toward "
-                   "the 10 million and 25 million targets, and membership growth.",
+                   "the partnerships' pledges (10 million, then over 25 million by 2030: the Pact's headline goals), "
+                   "and membership growth.",
                    body, choice, messages, [*ui.url_sync(PAGE_ID, search), _vintage_store(pinned)])
 
 
@@ -93,9 +95,9 @@ def kpi_section(vintage: data.Vintage, year: int | None) -> list:
 
 def target_status(progress: tuple[TargetProgress, ...]) -> html.Div:
     if not progress:
-        return html.Div("No target or no people-trained figures in the data.", id="progress-target-status")
+        return html.Div("No pledge or no people-trained figures in the data.", id="progress-target-status")
     rows = [{
-        "Target": f"{(t.qualifier + ' ') if t.qualifier else ''}{round_figure(t.people)}",
+        "Pledge": f"{(t.qualifier + ' ') if t.qualifier else ''}{round_figure(t.people)}",
         "Deadline": str(t.deadline_year) if t.deadline_year else "none",
         "To date": compact(t.cumulative),
         "Pace achieved": f"{compact(t.achieved_pace)}/yr",
@@ -109,8 +111,9 @@ def target_status(progress: tuple[TargetProgress, ...]) -> html.Div:
         html.Div([html.P([dbc.Badge(t.status, color=colours.get(t.status, "secondary"), className="me-2"),
                           figures.target_sentence(t)], className="small") for t in progress],
                  className="target-status"),
-        ui.simple_table(rows, caption="Each target version, as announced (never overwritten)",
+        ui.simple_table(rows, caption="Each pledge version, as announced (never overwritten)",
                         table_id="progress-targets-table"),
+        pledges.pledge_quotes(progress),
         html.P("Cumulative = the sum of the survey years (each wave reports one activity year). The projection "
                "assumes the average yearly figure of the survey years so far continues.",
                className="small text-body-secondary"),
@@ -134,7 +137,8 @@ def _pace_summary(cumulative: pd.DataFrame, progress: tuple[TargetProgress, ...]
         return "No people-trained figures yet."
     achieved = ", ".join(f"{int(y)}: {compact(v)}" for y, v in zip(cumulative["year"], cumulative["value"],
                                                                      strict=True))
-    needed = "; ".join(f"{compact(t.needed_pace)} a year needed for {round_figure(t.people)} by {t.deadline_year}"
+    needed = "; ".join(f"{compact(t.needed_pace)} a year needed from {t.latest_year + 1} for the "
+                       f"{round_figure(t.people)} pledged by {t.deadline_year}"
                        for t in progress if t.needed_pace is not None)
     return f"Achieved per year: {achieved}." + (f" {needed}." if needed else "")
 
