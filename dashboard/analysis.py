@@ -16,8 +16,8 @@ from dashboard import disclosure
 # The Pact was launched on 10 November 2020; figures published "since its launch" start there.
 PACT_LAUNCH_YEAR = 2020
 
-# Peers are only named in groups at least this large, so a small group cannot be read member by member.
-MIN_NAMED_PEER_GROUP = 5
+# A peer group smaller than this gives a thin median and quartiles: the page says so beside them.
+SMALL_PEER_GROUP = 5
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -228,8 +228,9 @@ def peer_benchmark(
     """Where one partnership stands among its peers for one indicator and year.
 
     `values`: per partnership and year (`partnership_id`, `year`, `value`). Partnerships with no reporting
-    member that year are left out of the distribution. Below MIN_NAMED_PEER_GROUP partnerships the peers are
-    labelled "Peer 1", "Peer 2"... by rank, never by name.
+    member that year are left out of the distribution. One naming rule for the whole page: the internal view names
+    every peer (the ledger beside it names every partnership with its figures, so hiding names in one chart would
+    protect nobody); a public deployment labels peers "Peer 1", "Peer 2"... by rank, in every group.
     """
     members = peer_group(partnerships, partnership_id, group)
     me = members[members["partnership_id"] == partnership_id].iloc[0]
@@ -237,8 +238,7 @@ def peer_benchmark(
     in_group = values[values["partnership_id"].isin(ids)]
     # A value withheld in public mode (NaN) is no peer's figure: left out like a partnership with no reporter.
     this_year = in_group[in_group["year"] == year].set_index("partnership_id")["value"].dropna()
-    # A public deployment never names peers, whatever the group's size.
-    named = len(ids) >= MIN_NAMED_PEER_GROUP and not disclosure.public_mode()
+    named = not disclosure.public_mode()
     names = dict(zip(members["partnership_id"], members["name"], strict=True))
     ranked = sorted(this_year.items(), key=lambda kv: (-kv[1], kv[0]))
     peers = []

@@ -499,7 +499,8 @@ def partnerships_views(vintage: data.Vintage, st: state.PartnershipsState, ctx: 
     peer_meta = ctx.meta(f"{bench.name} among {bench.group_label}: {meta.label.lower()}, {st.year}", frame=peers,
                          indicator=st.indicator, breakdown="peer", years=(st.year, st.year), filters=selection,
                          definitions=_definitions(vintage, [st.indicator]),
-                         notes=(NOT_ADDITIVE, "Peers are named only in groups of five or more partnerships."),
+                         notes=(NOT_ADDITIVE, "Peers are named as in the ledger; a public deployment shows them "
+                                "as Peer 1, Peer 2... by rank."),
                          view="Partnerships - peers")
     views.append(View("peers", ExportTable(peers, (
         Column("rank", "Rank (1 = highest)", "integer"), Column("partnership", "Partnership"), value_column,

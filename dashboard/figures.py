@@ -13,7 +13,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from dashboard import style
-from dashboard.analysis import PACT_LAUNCH_YEAR, PeerBenchmark, TargetProgress
+from dashboard.analysis import PACT_LAUNCH_YEAR, SMALL_PEER_GROUP, PeerBenchmark, TargetProgress
 from dashboard.data import IndicatorMeta
 from dashboard.formatting import BREAK_CAVEAT, change, compact, full, percent, round_figure, years_label
 
@@ -464,7 +464,7 @@ def short_label(text: str, limit: int = 36) -> str:
 def peer_figure(bench: PeerBenchmark, meta: IndicatorMeta) -> go.Figure:
     title = f"Against its peers, {bench.year}"
     subtitle = (f"{meta.label} · {bench.n_with_data} of {bench.group_size} {bench.group_label} with data"
-                + ("" if bench.named else " · peers unnamed (group under 5)"))
+                + ("" if bench.named else " · peers unnamed (public deployment)"))
     if not bench.peers:
         return empty_figure(title, "No partnership in this group has data for the year.")
     traces: list = []
@@ -502,7 +502,9 @@ def peer_summary(bench: PeerBenchmark, meta: IndicatorMeta) -> str:
         return head
     return (f"{head} Peer median {full(bench.median, meta.unit)} (dashed line), quartiles "
             f"{full(bench.q1, meta.unit)} to {full(bench.q3, meta.unit)} (shaded)."
-            + ("" if bench.named else " Peers are not named: the group has fewer than 5 partnerships."))
+            + ("" if bench.named else " Peers are not named in a public deployment.")
+            + (f" The group has fewer than {SMALL_PEER_GROUP} partnerships with data, so the median and quartiles "
+               "rest on few values." if bench.n_with_data < SMALL_PEER_GROUP else ""))
 
 
 def trend_figure(bench: PeerBenchmark, meta: IndicatorMeta) -> go.Figure:

@@ -10,7 +10,7 @@ import plotly.graph_objects as go
 import pytest
 
 from dashboard import figures
-from dashboard.analysis import MIN_NAMED_PEER_GROUP, ledger, path_value, peer_benchmark, target_progress
+from dashboard.analysis import SMALL_PEER_GROUP, ledger, path_value, peer_benchmark, target_progress
 from dashboard.data import IndicatorMeta
 from dashboard.formatting import change, compact, full, percent
 
@@ -83,18 +83,19 @@ def test_peer_benchmark_statistics_and_rank():
     assert bench.trend[0] == (2022, 300.0, values_frame(6).query("year == 2022")["value"].median())
 
 
-def test_peers_are_never_named_in_a_small_group():
-    n = MIN_NAMED_PEER_GROUP - 1
+def test_one_naming_rule_small_groups_are_named_and_flagged_as_thin():
+    """The ledger beside the benchmark names every partnership with its figures, so the internal view names peers
+    in every group; a small group is flagged as a thin comparison instead."""
+    n = SMALL_PEER_GROUP - 1
     bench = peer_benchmark(partnerships_frame(n), values_frame(n), "LSP-0", "kind", 2023)
     labels = [label for label, _ in bench.peers]
-    assert not bench.named
-    assert "Large 0" in labels  # the chosen partnership itself
-    assert not any(label.startswith("Large ") and label != "Large 0" for label in labels)
-    assert sorted(label for label in labels if label != "Large 0") == [f"Peer {i}" for i in range(1, n)]
+    assert bench.named
+    assert sorted(labels) == [f"Large {i}" for i in range(n)]
     summary = figures.peer_summary(bench, PEOPLE)
-    assert "not named" in summary and "Large 1" not in summary
-    fig = figures.peer_figure(bench, PEOPLE)
-    assert "Large 1" not in fig.to_json()
+    assert "rest on few values" in summary and "not named" not in summary
+    assert "Large 1" in figures.peer_figure(bench, PEOPLE).to_json()
+    big = peer_benchmark(partnerships_frame(6), values_frame(6), "LSP-0", "kind", 2023)
+    assert "rest on few values" not in figures.peer_summary(big, PEOPLE)
 
 
 def test_peer_group_by_ecosystem_and_regional_without_ecosystem():

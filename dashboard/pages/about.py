@@ -8,7 +8,7 @@ import pandas as pd
 from dash import dcc, html, register_page
 
 from dashboard import data, ui
-from dashboard.analysis import MIN_NAMED_PEER_GROUP, target_progress
+from dashboard.analysis import SMALL_PEER_GROUP, target_progress
 from dashboard.components import pledges
 from dashboard.components.export_bar import export_links, pack_button, register_export_bar
 from dashboard.disclosure import THRESHOLD, public_mode
@@ -59,8 +59,10 @@ COUNTING_RULES = [
      "On the Partnerships page, what members reported is everything they reported (all their activity), not what "
      "they did through the partnership; it is set beside a pledge only when the pledge is a number of people, "
      "and never called reached. A pledge in a share of the workforce is shown as such."),
-    ("Peers stay anonymous in small groups.",
-     f"On the Partnerships page, peers are named only in groups of at least {MIN_NAMED_PEER_GROUP} partnerships."),
+    ("One naming rule for peers.",
+     "On the Partnerships page, peers are named wherever the ledger names them (this internal view); a public "
+     "deployment shows them as Peer 1, Peer 2… by rank in every comparison. A group of fewer than "
+     f"{SMALL_PEER_GROUP} partnerships with data is flagged as a thin comparison."),
 ]
 
 

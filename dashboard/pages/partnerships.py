@@ -1,6 +1,6 @@
 """Partnerships (`/partnerships`): every partnership's pledge beside what its members reported, and one partnership
-against its peers (same kind or same ecosystem): median, quartiles, rank and trend. Peers stay unnamed in
-groups of fewer than five partnerships."""
+against its peers (same kind or same ecosystem): median, quartiles, rank and trend. Peers are named as in the
+ledger, and unnamed everywhere in a public deployment."""
 
 from __future__ import annotations
 
@@ -11,9 +11,10 @@ import pandas as pd
 from dash import Input, Output, State, callback, dcc, html, no_update, register_page
 
 from dashboard import data, figures, ui
-from dashboard.analysis import MIN_NAMED_PEER_GROUP
+from dashboard.analysis import SMALL_PEER_GROUP
 from dashboard.components.export_bar import export_links, pack_button, register_export_bar
 from dashboard.data import Vintage
+from dashboard.disclosure import public_mode
 from dashboard.formatting import compact, full
 from dashboard.state import PEER_GROUPS, Messages, PartnershipsState, parse_partnerships, partnerships_defaults
 
@@ -66,8 +67,7 @@ def _page(choice: data.VintageChoice, query: dict, messages: Messages) -> html.D
             dbc.Col(ui.select("partnerships-year", "Survey year", [(y, str(y)) for y in dims.years], state.year),
                     lg=2),
         ], className="g-2"),
-        html.P(f"Peers are named only in groups of {MIN_NAMED_PEER_GROUP} or more partnerships; a smaller group "
-               "shows them as Peer 1, Peer 2… by rank.", className="small text-body-secondary mb-0"),
+        html.P(_naming_note(), className="small text-body-secondary mb-0", id="partnerships-naming"),
     ], title="Benchmark")
     bench = benchmark_view(vintage, state)
     search = state.search(_defaults(vintage))
@@ -117,6 +117,15 @@ LEDGER_COLUMNS = [
     ui.number_column("delivered", "Members reported (all activity)", minWidth=130, flex=1),
     ui.number_column("share_attained", "Members reported / pledge", "share", minWidth=110, flex=1),
 ]
+
+
+def _naming_note() -> str:
+    """The one naming rule of the page, said where the reader chooses the comparison."""
+    if public_mode():
+        return ("This is a public deployment: peers are shown as Peer 1, Peer 2… by rank in every group, and only "
+                "figures released under the disclosure rule appear.")
+    return (f"Peers are named, as in the ledger above. In a group of fewer than {SMALL_PEER_GROUP} partnerships "
+            "with data the median and quartiles rest on few values.")
 
 
 def _ledger_rows(ledger: pd.DataFrame) -> pd.DataFrame:
