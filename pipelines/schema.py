@@ -92,6 +92,7 @@ TABLES: dict[str, tuple[pa.Schema, tuple[str, ...]]] = {
     "partnerships": (pa.schema([
         ("partnership_id", _str), ("name", _str), ("kind", _str),  # "large-scale" | "regional"
         ("ecosystem_id", _str), ("region", _str), ("launched_on", _date),
+        ("launched_by", _date),  # by when the sources place it: launched_on, else the end of the period they give
         ("pledge_kind", _str),  # "people" | "workforce_share_per_year" | "other" | "unknown"
         ("pledge_people", pa.int64()), ("pledge_share", pa.float64()), ("pledge_year", pa.int16()),
         ("pledge_text", _str), ("source_url", _str),

@@ -176,7 +176,9 @@ def fixture_tables() -> dict[str, pa.Table]:
             for c, n, o, iso in MEMBER_STATES
         ]),
         "partnerships": _table("partnerships", [
-            dict(zip(part_cols, row, strict=True)) | {"source_url": SOURCE_URL} for row in PARTNERSHIPS
+            # every fixture partnership has a launch day, so it is also the date by which it is known
+            dict(zip(part_cols, row, strict=True)) | {"launched_by": row[5], "source_url": SOURCE_URL}
+            for row in PARTNERSHIPS
         ]),
         "members": _table("members", [dict(zip(member_cols, row, strict=True)) for row in MEMBERS]),
         "member_ecosystems": _table("member_ecosystems", [

@@ -201,3 +201,26 @@ def test_corrections_file_has_the_documented_header_and_no_rows():
     assert sidecar.kind == "corrections"
     for column in header:
         assert f"- {column}:" in sidecar.description, column
+
+
+def test_the_partnerships_the_sources_place_in_time_match_every_published_count(tables):
+    """Counting each partnership from the date the sources place it by (`launched_by`), the reference table gives
+    every published count of large-scale partnerships; regional ones are published as counts (6, then 12) of which
+    the sources name only a few, a difference the Progress page states."""
+    rows = tables["partnerships"]
+    for r in rows:
+        if r["launched_on"]:
+            assert r["launched_by"] == r["launched_on"], r["partnership_id"]
+    assert [r["partnership_id"] for r in rows if not r["launched_by"]] == ["RSP-SUDI"]  # no year in its source
+
+    def known_by(kind: str, day: str) -> int:
+        return sum(1 for r in rows if r["kind"] == kind and r["launched_by"] and r["launched_by"] <= day)
+
+    published = [r for r in tables["membership_timeline"] if r["large_scale_partnerships"]]
+    for r in published:
+        if r["as_of"] == "2022-11-16":
+            continue  # the same 12 as on 10 Nov 2022, counted by a news item six days later
+        assert known_by("large-scale", r["as_of"]) == int(r["large_scale_partnerships"]), r["as_of"]
+    regional = {r["as_of"]: int(r["regional_partnerships"]) for r in tables["membership_timeline"]
+                if r["regional_partnerships"]}
+    assert known_by("regional", "2025-05-19") < regional["2025-05-19"] == 12
