@@ -306,7 +306,7 @@ def test_progress_page_figures(curated):
     page = progress.layout(year="2022")
     people = by_id(page, "kpi-people_trained")
     words = text(people)
-    assert "2,000" in words and "equals published" in words and "4 of 4 respondents reported" in words
+    assert "2,000" in words and "matches the published figure" in words and "4 of 4 respondents reported" in words
     share = text(by_id(page, "kpi-commitments_progressing_share"))
     assert "90%" in share
     status = text(by_id(page, "progress-target-status"))
