@@ -39,6 +39,7 @@ from typing import Any, TypeVar
 import duckdb
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 
 from dashboard import disclosure
 from pipelines.schema import INDICATOR_NAMES, SUBMISSION_STATUSES, TABLES
@@ -59,6 +60,9 @@ ADDED_LATER: dict[str, str] = {
         "CAST(NULL AS BIGINT) AS total, CAST(NULL AS DOUBLE) AS factor, CAST(NULL AS VARCHAR) AS reason WHERE false"
     ),
 }
+# Columns added after snapshots that may still be kept: such a snapshot reads each as this expression of its own
+# columns (what it knew then).
+COLUMNS_ADDED_LATER: dict[str, dict[str, str]] = {"partnerships": {"launched_by": "launched_on"}}
 BREAKDOWNS: tuple[str, ...] = ("year", "ecosystem", "member_state", "partnership", "member_type")
 MAX_REJECT_ROWS = 5000
 
@@ -258,7 +262,7 @@ def _schema_for(vintage: Vintage) -> str:
                 # DDL cannot take bound parameters. The schema name is generated here, the view name is from the
                 # contract's allow-list and the path is a directory this module listed and validated itself.
                 path = snapshot / f"{name}.parquet"
-                parquet = f"SELECT * FROM read_parquet({_sql_string(str(path))})"  # noqa: S608
+                parquet = f"SELECT *{_added_columns(name, path)} FROM read_parquet({_sql_string(str(path))})"  # noqa: S608
                 source = parquet if path.is_file() else ADDED_LATER[name]
                 cur.execute(f"CREATE VIEW {schema}.{name} AS {source}")
             cur.execute("SET search_path = ?", [schema])
@@ -277,6 +281,15 @@ def _schema_for(vintage: Vintage) -> str:
             cur.close()
         schemas[vintage.path] = schema
         return schema
+
+
+def _added_columns(table: str, path: Path) -> str:
+    """", <expr> AS <column>" for each column of COLUMNS_ADDED_LATER this snapshot's file lacks ("" when none)."""
+    added = COLUMNS_ADDED_LATER.get(table, {})
+    if not added or not path.is_file():
+        return ""
+    present = set(pq.read_schema(path).names)
+    return "".join(f", {expr} AS {column}" for column, expr in added.items() if column not in present)
 
 
 def _drop_removed_snapshots(con: duckdb.DuckDBPyConnection, schemas: dict[str, str]) -> None:
@@ -1196,18 +1209,20 @@ def membership_timeline(vintage: Vintage) -> pd.DataFrame:
 
 @_cached
 def partnerships_over_time(vintage: Vintage) -> pd.DataFrame:
-    """Partnerships launched to date, per kind, at each launch date (partnerships with no known date left out)."""
+    """Partnerships known to date, per kind, at each date the sources place one by (`launched_by`: the launch day,
+    else the end of the period the sources give). Partnerships with no known year are counted by undated_partnerships.
+    """
     frame = _query(
         vintage,
         """
         WITH launches AS (
             SELECT
-                launched_on AS as_of,
+                launched_by AS as_of,
                 kind,
                 count(*) AS launched
             FROM partnerships
-            WHERE launched_on IS NOT NULL
-            GROUP BY launched_on, kind
+            WHERE launched_by IS NOT NULL
+            GROUP BY launched_by, kind
         )
         SELECT
             as_of,
@@ -1220,6 +1235,13 @@ def partnerships_over_time(vintage: Vintage) -> pd.DataFrame:
     )
     frame["as_of"] = pd.to_datetime(frame["as_of"])
     return frame
+
+
+@_cached
+def undated_partnerships(vintage: Vintage) -> dict[str, int]:
+    """Partnerships per kind that the sources name but place in no year."""
+    frame = _query(vintage, "SELECT kind, count(*) AS n FROM partnerships WHERE launched_by IS NULL GROUP BY kind")
+    return {str(k): int(n) for k, n in zip(frame["kind"], frame["n"], strict=True)}
 
 
 @_cached

@@ -421,7 +421,8 @@ def partnerships_figure(launches: pd.DataFrame, published: pd.DataFrame) -> go.F
     if launches.empty:
         return empty_figure(title, "No partnership launch dates.")
     traces: list = []
-    layout = dict(base_layout(title, "Launched to date (known launch dates) and published counts",
+    layout = dict(base_layout(title, "Known to date (launch day, else the end of the period the sources give) "
+                                     "and published counts",
                                        height=style.SMALL_CHART_HEIGHT))
     names = {"large-scale": "Large-scale", "regional": "Regional"}
     colours = {"large-scale": style.PRIMARY, "regional": style.OKABE_ITO["bluish_green"]}
@@ -431,7 +432,7 @@ def partnerships_figure(launches: pd.DataFrame, published: pd.DataFrame) -> go.F
         xs = [*rows["as_of"].tolist(), end]
         ys = [*rows["partnerships"].tolist(), int(rows["partnerships"].iloc[-1])]
         traces.append(go.Scatter(
-            x=xs, y=ys, mode="lines", line_shape="hv", name=f"{names.get(kind, kind)} (launched)",
+            x=xs, y=ys, mode="lines", line_shape="hv", name=f"{names.get(kind, kind)} (reference table)",
             line={"color": colours.get(kind, style.MUTED), "width": 2.5},
             hovertemplate="%{x|%b %Y}: %{y} partnerships<extra></extra>",
         ))

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 from dash._callback_context import context_value
 from dash._utils import AttributeDict
@@ -395,3 +396,16 @@ def test_the_headline_goals_read_as_the_partnerships_pledges(curated):
         assert links and all(href.startswith("https://") for href in links), name
     assert "the Commission did not set them as targets" in text(by_id(about.layout(), "about-rules"))
     assert "60% of adults" in text(by_id(about.layout(), "about-context-goal"))
+
+
+def test_the_partnerships_count_matches_the_reference_table_and_says_why_it_differs_from_the_published_one(curated):
+    """Every partnership the sources place in time is counted; a published count larger than the table says how many
+    the sources do not name."""
+    launches = pd.DataFrame({"as_of": pd.to_datetime(["2022-01-01", "2023-01-01", "2022-06-01"]),
+                             "kind": ["large-scale", "large-scale", "regional"], "partnerships": [1, 2, 1]})
+    published = pd.DataFrame({"as_of": pd.to_datetime(["2024-03-21", "2025-05-19"]),
+                              "large_scale_partnerships": [2.0, 2.0], "regional_partnerships": [None, 6.0]})
+    caption = progress.partnerships_caption(launches, {"regional": 1}, published)
+    assert "2 large-scale, 1 regional." in caption and "Named but placed in no year: 1 regional." in caption
+    assert "Published May 2025: 2 large-scale (the same count)." in caption
+    assert "Published May 2025: 6 regional; the sources name 2 of them, so the other 4 are not in the table." in caption

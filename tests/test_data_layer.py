@@ -520,3 +520,18 @@ def test_acknowledged_changes_keep_their_totals_to_the_internal_site(curated, mo
     assert public["reason"] == row["reason"]
     monkeypatch.delenv("PACT_PUBLIC")
     data.reset()
+
+
+def test_a_snapshot_written_before_launched_by_counts_its_dated_partnerships(tmp_path, monkeypatch):
+    """A kept snapshot from before `partnerships.launched_by` existed reads it as its launch day, so the
+    partnerships chart of a permalink to it still draws (from what that snapshot knew)."""
+    path = write_curated_snapshot(tmp_path) / "partnerships.parquet"
+    table = pq.read_table(path)
+    pq.write_table(table.drop(["launched_by"]), path)
+    monkeypatch.setenv(data.CURATED_ENV, str(tmp_path))
+    data.reset()
+    vintage = data.resolve_vintage(None).vintage
+    over_time = data.partnerships_over_time(vintage)
+    assert over_time.groupby("kind")["partnerships"].max().to_dict() == {"large-scale": 3, "regional": 1}
+    assert data.undated_partnerships(vintage) == {}
+    data.reset()

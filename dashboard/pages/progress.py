@@ -161,13 +161,32 @@ def _members_chart(vintage: data.Vintage) -> html.Figure:
 def _partnerships_chart(vintage: data.Vintage) -> html.Figure:
     launches = data.partnerships_over_time(vintage)
     published = data.membership_timeline(vintage)
-    totals = launches.groupby("kind")["partnerships"].max() if not launches.empty else pd.Series(dtype="int64")
-    text = ", ".join(f"{int(n)} {kind}" for kind, n in totals.items()) or "none"
-    rows = [{"Launched": f"{d:%d %b %Y}", "Kind": k, "Launched to date": int(n)}
+    rows = [{"Known by": f"{d:%d %b %Y}", "Kind": k, "To date": int(n)}
             for d, k, n in zip(launches["as_of"], launches["kind"], launches["partnerships"], strict=True)]
     return ui.chart("progress-partnerships-chart", figures.partnerships_figure(launches, published),
-                    f"Partnerships with a known launch date: {text}.", ui.simple_table(rows),
-                    filename="pact-partnerships-over-time")
+                    partnerships_caption(launches, data.undated_partnerships(vintage), published),
+                    ui.simple_table(rows), filename="pact-partnerships-over-time")
+
+
+def partnerships_caption(launches: pd.DataFrame, undated: dict[str, int], published: pd.DataFrame) -> str:
+    """The reference table's count beside the latest published one, with the difference said where they differ."""
+    totals = launches.groupby("kind")["partnerships"].max() if not launches.empty else pd.Series(dtype="int64")
+    text = ("Counted from the day the sources place each partnership by (its launch, else the end of the period "
+            "they give): " + (", ".join(f"{int(n)} {kind}" for kind, n in totals.items()) or "none") + ".")
+    if undated:
+        text += " Named but placed in no year: " + ", ".join(f"{n} {kind}" for kind, n in sorted(undated.items())) + "."
+    for column, kind in (("large_scale_partnerships", "large-scale"), ("regional_partnerships", "regional")):
+        counted = published[published[column].notna()]
+        if counted.empty:
+            continue
+        latest = counted.iloc[-1]
+        count = int(latest[column])
+        named = int(totals.get(kind, 0)) + undated.get(kind, 0)
+        text += f" Published {latest['as_of']:%b %Y}: {count} {kind}"
+        text += (" (the same count)." if named == count
+                 else f"; the sources name {named} of them, so the other {count - named} are not in the table."
+                 if named < count else f"; the table holds {named}.")
+    return text
 
 
 @callback(
