@@ -1532,11 +1532,48 @@ def published_vs_computed(vintage: Vintage) -> pd.DataFrame:
                  "status", "derivation", "source_url"]].copy()
     frame = frame.rename(columns={"value": "published"})
     frame["computed"] = computed
+    frame["computed_from"] = "survey"
+    frame = pd.concat([frame, _published_counts_vs_computed(vintage)], ignore_index=True)
     frame["comparison"] = [
         compare_published(c, float(p), str(q or "")) or "not computed here"
         for c, p, q in zip(frame["computed"], frame["published"], frame["qualifier"], strict=True)
     ]
     return frame.reset_index(drop=True)
+
+
+# The membership timeline's published counts, each against the count on the same day from the registry (members)
+# or the partnerships table (each counted from the day the sources place it by).
+TIMELINE_COUNTS = {"members": "members", "large_scale_partnerships": "large-scale",
+                   "regional_partnerships": "regional"}
+
+
+def _published_counts_vs_computed(vintage: Vintage) -> pd.DataFrame:
+    timeline = membership_timeline(vintage)
+    joined = _query(vintage, "SELECT joined_on FROM members WHERE joined_on IS NOT NULL")["joined_on"]
+    joined = pd.to_datetime(joined)
+    known = _query(vintage, "SELECT kind, launched_by FROM partnerships WHERE launched_by IS NOT NULL")
+    known["launched_by"] = pd.to_datetime(known["launched_by"])
+    rows = []
+    for r in timeline.itertuples():
+        for column, kind in TIMELINE_COUNTS.items():
+            value = getattr(r, column)
+            if pd.isna(value):
+                continue
+            if column == "members":
+                computed, basis = int((joined <= r.as_of).sum()), "registry (members joined by that day)"
+            else:
+                computed = int(((known["kind"] == kind) & (known["launched_by"] <= r.as_of)).sum())
+                basis = "reference table (partnerships the sources place by that day)"
+            rows.append({
+                "figure_id": f"TL-{r.as_of:%Y%m%d}-{column}", "indicator": column,
+                "period_start": r.as_of.year, "period_end": r.as_of.year, "period_kind": f"as of {r.as_of:%d %b %Y}",
+                "published": float(value), "unit": "members" if column == "members" else "partnerships",
+                "qualifier": r.qualifier if isinstance(r.qualifier, str) else "", "status": "published",
+                "derivation": "", "source_url": r.source_url, "computed": float(computed), "computed_from": basis,
+            })
+    return pd.DataFrame(rows, columns=["figure_id", "indicator", "period_start", "period_end", "period_kind",
+                                       "published", "unit", "qualifier", "status", "derivation", "source_url",
+                                       "computed", "computed_from"])
 
 
 # --------------------------------------------------------------------------------------------------------------

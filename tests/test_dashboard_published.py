@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from dashboard import data
@@ -55,7 +56,21 @@ def test_progress_cards_equal_the_published_figures(sample_vintage, year):
 @pytest.mark.slow
 def test_cross_checks_and_targets(sample_vintage):
     compared = data.published_vs_computed(sample_vintage)
-    assert set(compared["comparison"]) <= {"equal", "consistent", "not computed here"}, compared
+    survey = compared[compared["computed_from"] == "survey"]
+    assert set(survey["comparison"]) <= {"equal", "consistent", "not computed here"}, survey
+    # the published partnership counts: every large-scale count is the reference table's; the regional ones are
+    # larger than the table because the sources name only some of the regional partnerships they count
+    counts = compared[compared["indicator"].str.endswith("_partnerships")]
+    large = counts[counts["indicator"] == "large_scale_partnerships"]
+    assert len(large) == 10 and set(large["comparison"]) == {"equal"}
+    regional = counts[counts["indicator"] == "regional_partnerships"]
+    assert (regional["comparison"] == "differs").equals(regional["computed"] < regional["published"])
+    # the registry's members on each published date, counted independently
+    joined = pd.to_datetime(data._query(sample_vintage, "SELECT joined_on FROM members")["joined_on"])
+    members = compared[compared["indicator"] == "members"]
+    for published_on, computed in zip(members["period_kind"], members["computed"], strict=True):
+        day = pd.Timestamp(published_on.removeprefix("as of "))
+        assert computed == (joined <= day).sum(), published_on
     people = data.cumulative_people_trained(sample_vintage)
     assert people["cumulative"].tolist() == [2_000_000, 3_500_000, 6_100_000]
     ten, twenty_five = target_progress(people, data.targets(sample_vintage))

@@ -107,6 +107,7 @@ PUBLISHED_COLUMNS = [
     {"field": "period_kind", "headerName": "Kind", "minWidth": 100},
     {"field": "published_text", "headerName": "Published", "minWidth": 150},
     {"field": "computed_text", "headerName": "Computed here", "minWidth": 150},
+    {"field": "computed_from", "headerName": "Computed from", "minWidth": 160, "tooltipField": "computed_from"},
     {"field": "comparison", "headerName": "Comparison", "minWidth": 130,
      "cellClassRules": {"text-success fw-semibold": "params.value == 'equal'",
                         "text-danger fw-semibold": "params.value == 'differs'"}},
@@ -117,7 +118,11 @@ PUBLISHED_COLUMNS = [
 
 
 EXTRA_LABELS = {"respondents": "Survey respondents", "commitments_progressing_share": "Share of commitments "
-                "progressing", "members": "Members"}
+                "progressing", "members": "Members registered", "large_scale_partnerships": "Large-scale partnerships",
+                "regional_partnerships": "Regional partnerships",
+                "members_valuing_pact_share": "Respondents who consider the Pact valuable",
+                "lsp_members_workforce_trained_share": "Share of their workforce that large-scale partnership "
+                "members trained"}
 
 
 def _published_rows(frame: pd.DataFrame, labels: dict[str, str] | None = None) -> pd.DataFrame:
@@ -129,8 +134,8 @@ def _published_rows(frame: pd.DataFrame, labels: dict[str, str] | None = None) -
     out["published_text"] = [f"{(q + ' ') if q else ''}{_figure(v, u)}" for q, v, u in
                               zip(out["qualifier"].fillna(""), out["published"], out["unit"], strict=True)]
     out["computed_text"] = [_figure(v, u) for v, u in zip(out["computed"], out["unit"], strict=True)]
-    return out[["indicator", "period", "period_kind", "published_text", "computed_text", "comparison", "status",
-                "derivation", "source_url"]]
+    return out[["indicator", "period", "period_kind", "published_text", "computed_text", "computed_from",
+                "comparison", "status", "derivation", "source_url"]]
 
 
 def _figure(value: object, unit: str) -> str:
