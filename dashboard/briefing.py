@@ -2,8 +2,8 @@
 
 Pure: figures in, text and DOCX bytes out. The caller (dashboard/export_views.py) takes every number from the
 query layer, so a sentence such as "2.6 million people trained in 2024, 73% above 2023" is computed from the
-same figures the page shows and never typed in. Word has no place for a live formula in running text, but table
-cells still go through `neutralise` so a member's name reads the same in every export.
+same figures the page shows and never typed in. Word has no place for a live formula in running text, but a table
+pasted into a spreadsheet could gain one: table text goes through `neutralise`, formatted numbers excepted.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import docx
+from docx.enum.section import WD_ORIENT, WD_SECTION
 from docx.enum.table import WD_TABLE_ALIGNMENT
 from docx.enum.text import WD_ALIGN_PARAGRAPH
 from docx.opc.constants import RELATIONSHIP_TYPE
@@ -257,21 +258,106 @@ def _add_hyperlink(paragraph, url: str, text: str) -> None:
     paragraph._p.append(link)
 
 
-def _table(document, headers: Sequence[str], rows: Sequence[Sequence[str]], *, numeric_from: int = 1):
+# A formatted number ("-4.3", "−4 pts", "€1,200", "12%") is never a formula, even pasted into a spreadsheet: it
+# stays as written instead of gaining the apostrophe that keeps text inert.
+_FORMATTED_NUMBER = re.compile(r"[-+\u2212]?€?\d[\d,.\u00a0\u202f]*\s*(%|pts?)?")
+
+
+def _inert(text: str) -> str:
+    return text if _FORMATTED_NUMBER.fullmatch(text) else neutralise(text)
+
+
+def _table(document, headers: Sequence[str], rows: Sequence[Sequence[str]], *, numeric_from: int = 1,
+           font_size: float | None = None):
     table = document.add_table(rows=1, cols=len(headers))
     table.style = "Light Grid Accent 1"
     table.alignment = WD_TABLE_ALIGNMENT.CENTER
     for cell, text in zip(table.rows[0].cells, headers, strict=True):
-        cell.text = _clean(neutralise(text))
+        cell.text = _clean(_inert(text))
         for run in cell.paragraphs[0].runs:
             run.bold = True
     for values in rows:
         cells = table.add_row().cells
         for col, (cell, text) in enumerate(zip(cells, values, strict=True)):
-            cell.text = _clean(neutralise(str(text)))
-            if col >= numeric_from:
+            cell.text = _clean(_inert(str(text)))
+            if col >= numeric_from and _FORMATTED_NUMBER.fullmatch(str(text).split(" [")[0]):
                 cell.paragraphs[0].alignment = WD_ALIGN_PARAGRAPH.RIGHT
+    if font_size:
+        for row in table.rows:
+            for cell in row.cells:
+                for paragraph in cell.paragraphs:
+                    _small(paragraph, font_size)
     return table
+
+
+# A4 in centimetres, and the text width between 2 cm margins in each orientation.
+A4 = (21.0, 29.7)
+MARGIN_CM = 2.0
+# Above this many columns a data table goes on a landscape page; above WIDE_TABLE_COLUMNS it is split into parts
+# that each repeat the first column, so no column is narrower than a short word.
+LANDSCAPE_FROM_COLUMNS = 7
+WIDE_TABLE_COLUMNS = 9
+MIN_COLUMN_CM = 1.6
+
+
+def _page(section, *, landscape: bool) -> None:
+    short, long = Cm(A4[0]), Cm(A4[1])
+    section.orientation = WD_ORIENT.LANDSCAPE if landscape else WD_ORIENT.PORTRAIT
+    section.page_width, section.page_height = (long, short) if landscape else (short, long)
+    section.left_margin = section.right_margin = section.top_margin = section.bottom_margin = Cm(MARGIN_CM)
+
+
+def column_widths_cm(headers: Sequence[str], rows: Sequence[Sequence[str]], text_width_cm: float) -> list[float]:
+    """Widths in proportion to each column's typical text (long pledge sentences wrap in a wide column, numbers get
+    what they need), none under MIN_COLUMN_CM, adding up to the text width."""
+    def need(col: int) -> float:
+        lengths = sorted(len(str(r[col])) for r in rows) or [0]
+        typical = lengths[int(0.9 * (len(lengths) - 1))]  # the 90th percentile: one outlier does not widen a column
+        return max(typical, max((len(w) for w in str(headers[col]).split()), default=0), 4)
+
+    needs = [need(c) for c in range(len(headers))]
+    widths: dict[int, float] = {}
+    while True:  # pin the columns that fall below the minimum, then share what is left among the others
+        free = [c for c in range(len(needs)) if c not in widths]
+        left = text_width_cm - sum(widths.values())
+        share = {c: left * needs[c] / sum(needs[f] for f in free) for c in free}
+        pinned = {c: MIN_COLUMN_CM for c, w in share.items() if w < MIN_COLUMN_CM}
+        if not pinned or len(pinned) == len(free):
+            widths.update(share)
+            break
+        widths.update(pinned)
+    return [widths[c] for c in range(len(needs))]
+
+
+def table_parts(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[tuple[list[str], list[list[str]]]]:
+    """The table as parts of at most WIDE_TABLE_COLUMNS columns, each repeating the first (the row's name)."""
+    if len(headers) <= WIDE_TABLE_COLUMNS:
+        return [(list(headers), [list(r) for r in rows])]
+    step = WIDE_TABLE_COLUMNS - 1
+    parts = []
+    for start in range(1, len(headers), step):
+        columns = [0, *range(start, min(start + step, len(headers)))]
+        parts.append(([headers[c] for c in columns], [[r[c] for c in columns] for r in rows]))
+    return parts
+
+
+def _data_table(document, table: DataTable) -> None:
+    """A view's table on A4: portrait when narrow, else on a landscape page of its own, split when very wide."""
+    landscape = len(table.headers) >= LANDSCAPE_FROM_COLUMNS
+    if landscape:
+        _page(document.add_section(WD_SECTION.NEW_PAGE), landscape=True)
+    document.add_heading(_clean(table.title), level=1)
+    text_width = (A4[1] if landscape else A4[0]) - 2 * MARGIN_CM
+    parts = table_parts(table.headers, table.rows)
+    for number, (headers, rows) in enumerate(parts, start=1):
+        if len(parts) > 1:
+            _small(document.add_paragraph(f"Part {number} of {len(parts)}: {', '.join(headers[1:])}"))
+        part = _table(document, headers, rows, font_size=8 if landscape else None)
+        _widths(part, [Cm(w) for w in column_widths_cm(headers, rows, text_width)])
+    if table.note:
+        _small(document.add_paragraph(_clean(table.note)))
+    if landscape:
+        _page(document.add_section(WD_SECTION.NEW_PAGE), landscape=False)
 
 
 def _widths(table, widths: Sequence) -> None:
@@ -292,8 +378,7 @@ def _small(paragraph, size: float = 9) -> None:
 def build_docx(briefing: Briefing) -> bytes:
     """The briefing as a Word document: headline figures, key points, charts, the view, notes and sources."""
     document = docx.Document()
-    section = document.sections[0]
-    section.left_margin = section.right_margin = Cm(2)
+    _page(document.sections[0], landscape=False)  # python-docx's template is US Letter; the EU's paper is A4
     styles = document.styles
     styles["Normal"].font.name = "Calibri"
     styles["Normal"].font.size = Pt(10.5)
@@ -364,10 +449,7 @@ def build_docx(briefing: Briefing) -> bytes:
             _small(document.add_paragraph(_clean(problem)))
 
     for table in briefing.tables:
-        document.add_heading(_clean(table.title), level=1)
-        _table(document, table.headers, table.rows)
-        if table.note:
-            _small(document.add_paragraph(_clean(table.note)))
+        _data_table(document, table)
 
     document.add_heading("This view", level=1)
     filters = briefing.filters or (("Filters", "none (all data)"),)

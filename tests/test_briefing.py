@@ -15,6 +15,7 @@ import docx
 import pytest
 
 from dashboard.briefing import (
+    MIN_COLUMN_CM,
     Briefing,
     ChartImage,
     DataTable,
@@ -22,6 +23,7 @@ from dashboard.briefing import (
     HeadlineRow,
     build_docx,
     change_sentence,
+    column_widths_cm,
     coverage_text,
     exact,
     humanise,
@@ -235,3 +237,43 @@ def test_no_change_on_a_page_or_in_a_pack_crosses_a_break_without_its_caveat(tmp
     for line in changes:
         assert "the survey question changed in 2024" in line, line
     data.reset()
+
+
+def test_the_briefing_is_a4_and_wide_tables_fit_on_landscape_pages_in_parts():
+    ledger = DataTable(
+        "Pledges and what members reported",
+        ("Partnership", *[f"Column {i}" for i in range(1, 18)]),
+        tuple((f"Regional skills partnership {n}", *["upskill 5% of the workforce each year by 2030"] * 2,
+               *[f"{n * 1000:,}"] * 15) for n in range(1, 4)),
+    )
+    document = docx.Document(io.BytesIO(build_docx(_briefing(tables=(ledger,)))))
+    first = document.sections[0]
+    assert (round(first.page_width.cm, 1), round(first.page_height.cm, 1)) == (21.0, 29.7)
+    landscape = [s for s in document.sections if s.page_width > s.page_height]
+    assert len(landscape) == 1 and (round(landscape[0].page_width.cm, 1), round(landscape[0].page_height.cm, 1)) == (
+        29.7, 21.0)
+    assert document.sections[-1].page_width < document.sections[-1].page_height  # back to portrait after it
+    parts = document.tables[1:]
+    assert len(parts) == 3  # 18 columns: the name plus at most 8 others per part
+    for part in parts:
+        assert part.rows[0].cells[0].text == "Partnership"
+        widths = [cell.width.cm for cell in part.rows[0].cells]
+        assert min(widths) >= 1.5 and sum(widths) <= 25.7 + 0.01
+    text = _text(document)
+    assert "Part 1 of 3" in text and "Part 3 of 3" in text
+
+
+def test_formatted_numbers_read_as_written_in_word_while_formulas_stay_inert():
+    table = DataTable("Changes", ("Indicator", "Change"),
+                      (("People", "-4.3"), ("Share", "−4 pts"), ("Investment", "€1,200"), ('=1+1', "+12%")))
+    document = docx.Document(io.BytesIO(build_docx(_briefing(tables=(table,)))))
+    cells = [[c.text for c in row.cells] for row in document.tables[1].rows[1:]]
+    assert cells == [["People", "-4.3"], ["Share", "−4 pts"], ["Investment", "€1,200"], ["'=1+1", "+12%"]]
+
+
+def test_column_widths_follow_the_text_and_fill_the_line():
+    headers = ("Partnership", "Pledge, in its own terms", "Members")
+    rows = [("Construction", "upskill 25% of the workforce within five years, about 3 million workers", "110")]
+    widths = column_widths_cm(headers, rows, 17.0)
+    assert abs(sum(widths) - 17.0) < 1e-9
+    assert widths[1] == max(widths) and widths[2] == min(widths) >= MIN_COLUMN_CM
