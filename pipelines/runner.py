@@ -156,6 +156,7 @@ def run(raw_dir: Path | str, curated_dir: Path | str, force: bool = False, progr
             inputs = [
                 {"path": f.rel, "sha256": f.sha256, "kind": f.kind, "rows": f.rows, "title": f.sidecar.title,
                  "received": f.sidecar.received.isoformat(), "synthetic": f.sidecar.synthetic,
+                 "publisher": f.sidecar.publisher, "source_url": " ; ".join(f.sidecar.sources),
                  "sidecar_sha256": f.sidecar_sha256}
                 for f in files
             ]

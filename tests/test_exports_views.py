@@ -19,6 +19,7 @@ import openpyxl
 import pandas as pd
 import pyarrow as pa
 import pytest
+import yaml
 
 from dashboard import data
 from dashboard.export_views import PAGE_PATHS, pack_bytes, page_export, query_from_args
@@ -234,3 +235,20 @@ def test_public_mode_exports_withhold_and_flag_small_cells(on_sample, monkeypatc
     assert [r[2] for r in rows] == ["" if pd.isna(v) else str(int(v)) for v in expected["value"]]
     sheet = _sheet_rows(to_xlsx_bytes(table))
     assert [r[2] for r in sheet[1:]] == [None if pd.isna(v) else int(v) for v in expected["value"]]
+
+
+def test_the_sources_sheet_names_the_publisher_and_source_of_every_input(on_sample):
+    """Every sidecar has a publisher and its sources; the workbook's Sources sheet carries both for each file."""
+    export = page_export("explore", {}, BASE)
+    book = openpyxl.load_workbook(io.BytesIO(to_xlsx_bytes([v.table for v in export.views])))
+    rows = [[c.value for c in row] for row in book["Sources"].iter_rows()]
+    header = next(i for i, r in enumerate(rows) if r[:2] == ["File", "Kind"])
+    assert rows[header][3] == "Publisher" and rows[header][7] == "Source URL"
+    files = [r for r in rows[header + 1:] if r[0]]
+    assert len(files) == 12
+    raw = Path(__file__).resolve().parents[1] / "data" / "raw"
+    for r in files:
+        sidecar = yaml.safe_load((raw / f"{r[0].split('/')[0]}/{r[0].split('/')[1]}.source.yml").read_text())
+        assert r[3] == sidecar["publisher"], r[0]
+        assert (r[7] or "") == " ; ".join(sidecar.get("sources") or []), r[0]
+    assert sum(1 for r in files if r[7]) == 11  # all but the team's own corrections file cite public pages
