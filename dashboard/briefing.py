@@ -258,13 +258,17 @@ def _add_hyperlink(paragraph, url: str, text: str) -> None:
     paragraph._p.append(link)
 
 
-# A formatted number ("-4.3", "−4 pts", "€1,200", "12%") is never a formula, even pasted into a spreadsheet: it
-# stays as written instead of gaining the apostrophe that keeps text inert.
+# A formatted number ("-4.3", "−4 pts", "€1,200", "12%") or text that opens with a signed number ("+40% up-/reskilling
+# participation by 2025") is not a formula, even pasted into a spreadsheet: it stays as written instead of gaining
+# the apostrophe that keeps text inert.
 _FORMATTED_NUMBER = re.compile(r"[-+\u2212]?€?\d[\d,.\u00a0\u202f]*\s*(%|pts?)?")
+_SIGNED_NUMBER_FIRST = re.compile(r"[-+\u2212]\s?€?\d")
 
 
 def _inert(text: str) -> str:
-    return text if _FORMATTED_NUMBER.fullmatch(text) else neutralise(text)
+    if len(text.strip()) <= 1 or _FORMATTED_NUMBER.fullmatch(text) or _SIGNED_NUMBER_FIRST.match(text):
+        return text  # a lone "-" (no figure) is no formula either
+    return neutralise(text)
 
 
 def _table(document, headers: Sequence[str], rows: Sequence[Sequence[str]], *, numeric_from: int = 1,
@@ -298,6 +302,8 @@ MARGIN_CM = 2.0
 LANDSCAPE_FROM_COLUMNS = 7
 WIDE_TABLE_COLUMNS = 9
 MIN_COLUMN_CM = 1.6
+# The width of one character of bold 8–9 pt text and a cell's inner padding, in centimetres.
+CHAR_CM, PADDING_CM = 0.2, 0.4
 
 
 def _page(section, *, landscape: bool) -> None:
@@ -316,12 +322,15 @@ def column_widths_cm(headers: Sequence[str], rows: Sequence[Sequence[str]], text
         return max(typical, max((len(w) for w in str(headers[col]).split()), default=0), 4)
 
     needs = [need(c) for c in range(len(headers))]
+    # no header word is broken across lines: "Pledged" needs about 1.8 cm in bold 8 pt
+    floors = [max(MIN_COLUMN_CM, CHAR_CM * max((len(w) for w in str(h).split()), default=0) + PADDING_CM)
+              for h in headers]
     widths: dict[int, float] = {}
-    while True:  # pin the columns that fall below the minimum, then share what is left among the others
+    while True:  # pin the columns that fall below their floor, then share what is left among the others
         free = [c for c in range(len(needs)) if c not in widths]
         left = text_width_cm - sum(widths.values())
         share = {c: left * needs[c] / sum(needs[f] for f in free) for c in free}
-        pinned = {c: MIN_COLUMN_CM for c, w in share.items() if w < MIN_COLUMN_CM}
+        pinned = {c: floors[c] for c, w in share.items() if w < floors[c]}
         if not pinned or len(pinned) == len(free):
             widths.update(share)
             break

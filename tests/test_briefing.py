@@ -265,10 +265,12 @@ def test_the_briefing_is_a4_and_wide_tables_fit_on_landscape_pages_in_parts():
 
 def test_formatted_numbers_read_as_written_in_word_while_formulas_stay_inert():
     table = DataTable("Changes", ("Indicator", "Change"),
-                      (("People", "-4.3"), ("Share", "−4 pts"), ("Investment", "€1,200"), ('=1+1', "+12%")))
+                      (("People", "-4.3"), ("Share", "−4 pts"), ("Investment", "€1,200"), ('=1+1', "+12%"),
+                       ("+40% up-/reskilling participation by 2025", "-")))
     document = docx.Document(io.BytesIO(build_docx(_briefing(tables=(table,)))))
     cells = [[c.text for c in row.cells] for row in document.tables[1].rows[1:]]
-    assert cells == [["People", "-4.3"], ["Share", "−4 pts"], ["Investment", "€1,200"], ["'=1+1", "+12%"]]
+    assert cells == [["People", "-4.3"], ["Share", "−4 pts"], ["Investment", "€1,200"], ["'=1+1", "+12%"],
+                     ["+40% up-/reskilling participation by 2025", "-"]]
 
 
 def test_column_widths_follow_the_text_and_fill_the_line():
