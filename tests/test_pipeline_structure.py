@@ -75,3 +75,7 @@ def test_every_document_the_code_cites_is_in_the_repository():
             assert "DESIGN.md" not in text and "PACT_FACTS" not in text, path
     assert cited, "the code cites its documents"
     assert [c for c in sorted(cited) if not (repo / c).is_file()] == []
+    # the documents link one another by relative name: every link lands
+    for doc in (repo / "docs").glob("*.md"):
+        linked = re.findall(r"\]\(([\w-]+\.md)\)", doc.read_text(encoding="utf-8"))
+        assert [name for name in linked if not (doc.parent / name).is_file()] == [], doc.name
