@@ -78,6 +78,7 @@ class View:
     key: str
     table: ExportTable
     figure: go.Figure | None = None
+    summary: str = ""  # what the view shows, in a sentence: the briefing's first key points
 
 
 @dataclass(frozen=True)
@@ -173,8 +174,8 @@ class _Context:
             flags = _codes_in(frame) if frame is not None else (("s",) if self.info.synthetic else ())
         return ExportMeta(
             view=fields.pop("view", PAGE_TITLES[self.page]), title=title, vintage_id=self.vintage.vintage_id,
-            permalink=self.permalink, vintage_created=self.info.created_at, synthetic=self.info.synthetic,
-            filters=fields.pop("filters", self.filters), waves=self.dims.years, inputs=self.inputs,
+            permalink=self.permalink, vintage_created=self.info.created_at,
+            synthetic=fields.pop("synthetic", self.info.synthetic), filters=fields.pop("filters", self.filters), waves=self.dims.years, inputs=self.inputs,
             flags=tuple(flags), **fields,
         )
 
@@ -287,12 +288,13 @@ def explore_table(vintage: data.Vintage, st: state.ExploreState, ctx: _Context) 
     return ExportTable(frame, columns, table_meta)
 
 
-def explore_figure(vintage: data.Vintage, st: state.ExploreState) -> go.Figure:
-    """The figure the Explore page shows for the state: built by the page's own functions, so they cannot drift."""
+def explore_figure(vintage: data.Vintage, st: state.ExploreState) -> tuple[go.Figure, str]:
+    """The figure the Explore page shows for the state and its summary sentence: built by the page's own functions,
+    so they cannot drift."""
     explore = _page_module("explore")
-    if st.view == "map":
-        return explore.build_map(vintage, st)[0]
-    return explore.build_view(vintage, st)["figure"]
+    view = explore.build_view(vintage, dataclasses.replace(st, by="member_state") if st.view == "map" else st)
+    figure = explore.build_map(vintage, st)[0] if st.view == "map" else view["figure"]
+    return figure, view["summary"]
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -345,6 +347,14 @@ KPI_COLUMNS = (
 )
 
 
+def _people_trained_flags(vintage: data.Vintage, year: int, synthetic: bool) -> str:
+    """The same flags the year's headline card carries: break in series, published or derived, not published."""
+    published = data.published_figure(vintage, "people_trained", year, year)
+    return flag_codes(synthetic=synthetic, not_published=published is None,
+                      break_in_series=data.break_in_series(vintage, "people_trained", year),
+                      derived=published is not None and published.get("status") == "derived")
+
+
 def progress_views(vintage: data.Vintage, st: state.ProgressState, ctx: _Context) -> tuple[View, ...]:
     year = st.year if st.year is not None else data.latest_year(vintage)
     if year is None:
@@ -361,7 +371,7 @@ def progress_views(vintage: data.Vintage, st: state.ProgressState, ctx: _Context
     for t in progress:
         frame[f"path_{t.target_id}"] = [analysis.path_value(t.path, int(y)) for y in frame["year"]]
         frame[f"path_{t.target_id}"] = frame[f"path_{t.target_id}"].astype("float64")
-    frame["flags"] = flag_codes(synthetic=ctx.info.synthetic)
+    frame["flags"] = [_people_trained_flags(vintage, int(y), ctx.info.synthetic) for y in frame["year"]]
     columns = [
         Column("year", "Year", "integer"),
         Column("people_trained", "People up-/reskilled in the year (people)", "integer"),
@@ -420,8 +430,8 @@ def progress_views(vintage: data.Vintage, st: state.ProgressState, ctx: _Context
     members["flags"] = [flag_codes(synthetic=ctx.info.synthetic and src.startswith("registry"))
                         for src in members["source"]]
     member_meta = ctx.meta("Members over time: registry and published counts", frame=members,
-                           slug="progress-members",
-                           filters=(), view="Progress - membership growth")
+                           slug="progress-members", source="Pact for Skills member registry (date joined) and the "
+                           "Commission's published counts", filters=(), view="Progress - membership growth")
     views.append(View("members", ExportTable(members, (
         Column("as_of", "Date", "date"), Column("source", "Source"),
         Column("members", "Members (count)", "integer"), Column("qualifier", "Published qualifier"),
@@ -437,13 +447,15 @@ def progress_views(vintage: data.Vintage, st: state.ProgressState, ctx: _Context
     ], ignore_index=True)
     long_published = long_published[long_published["partnerships"].notna()]
     growth = pd.concat([
-        pd.DataFrame({"as_of": launches["as_of"], "kind": launches["kind"], "source": "launched to date",
+        pd.DataFrame({"as_of": launches["as_of"], "kind": launches["kind"], "source": "known to date",
                       "partnerships": launches["partnerships"].astype("Int64"), "qualifier": "", "source_url": ""}),
         long_published,
     ], ignore_index=True).sort_values(["as_of", "kind", "source"], kind="stable").reset_index(drop=True)
     growth["flags"] = ""
-    growth_meta = ctx.meta("Partnerships over time: launched to date and published counts", frame=growth,
-                           slug="progress-partnerships", filters=(), view="Progress - partnerships growth")
+    growth_meta = ctx.meta("Partnerships over time: known to date and published counts", frame=growth,
+                           slug="progress-partnerships", source="partnerships compiled from public sources (see "
+                           "the Sources sheet) and the Commission's published counts", synthetic=False,
+                           filters=(), view="Progress - partnerships growth")
     views.append(View("partnerships", ExportTable(growth, (
         Column("as_of", "Date", "date"), Column("kind", "Kind"), Column("source", "Source"),
         Column("partnerships", "Partnerships (count)", "integer"), Column("qualifier", "Published qualifier"),
@@ -505,7 +517,7 @@ def partnerships_views(vintage: data.Vintage, st: state.PartnershipsState, ctx: 
     views.append(View("peers", ExportTable(peers, (
         Column("rank", "Rank (1 = highest)", "integer"), Column("partnership", "Partnership"), value_column,
         Column("is_selected", "Selected partnership", "boolean"), Column("flags", "Flags"),
-    ), peer_meta), figures.peer_figure(bench, meta)))
+    ), peer_meta), figures.peer_figure(bench, meta), figures.peer_summary(bench, meta)))
     trend = pd.DataFrame(bench.trend, columns=["year", "value", "peer_median"])
     trend["value"] = trend["value"].astype("float64")
     trend["peer_median"] = trend["peer_median"].astype("float64")
@@ -635,7 +647,8 @@ def page_export(page: str, query: Mapping[str, object], base_url: str) -> PageEx
         ctx = _context(page, vintage, permalink, _explore_filters(dims, st))
         # The map always shows Member States, whatever the bar chart's breakdown: its rows are that breakdown.
         table = explore_table(vintage, dataclasses.replace(st, by="member_state") if st.view == "map" else st, ctx)
-        views = (View("explore", table, explore_figure(vintage, st)),)
+        figure, summary = explore_figure(vintage, st)
+        views = (View("explore", table, figure, summary),)
     elif page == "progress":
         pst = state.parse_progress(query, dims, messages)
         pst = dataclasses.replace(pst, vintage=vid)
@@ -771,7 +784,9 @@ def pack_bytes(
     render = render or images.render
     vintage = export.vintage
     info = data.vintage_info(vintage)
-    years, headline, sentences, coverage = _headline(vintage)
+    years, headline, eu_sentences, coverage = _headline(vintage)
+    # what this view shows comes first; the EU headline sentences follow
+    sentences = (*(v.summary for v in export.views if v.summary), *eu_sentences)
     first = export.views[0].table.meta
     charts: list[ChartImage] = []
     pngs: dict[str, bytes] = {}
@@ -805,7 +820,9 @@ def pack_bytes(
         title=f"Pact for Skills – {PAGE_TITLES[export.page]} briefing",
         view=PAGE_TITLES[export.page], vintage_id=vintage.vintage_id, permalink=export.permalink,
         years=years, headline=headline, sentences=sentences, coverage=coverage, charts=tuple(charts),
-        tables=tables, filters=first.filters, sources=tuple(dict.fromkeys(sources)), notes=tuple(notes),
+        # every selection the views were made with (a benchmark's partnership, group, indicator and year included)
+        tables=tables, filters=tuple(dict.fromkeys(f for v in export.views for f in v.table.meta.filters)),
+        sources=tuple(dict.fromkeys(sources)), notes=tuple(notes),
         flags=tuple(flags), vintage_created=info.created_at, synthetic=info.synthetic, problems=tuple(problems),
     )
     pack_meta = first if export.page == "explore" else dataclasses.replace(

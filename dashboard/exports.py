@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import hashlib
 import html
 import io
 import math
@@ -112,13 +113,14 @@ class ExportMeta:
     flags: tuple[str, ...] = ()  # flag codes that occur in the rows
     notes: tuple[str, ...] = ()  # e.g. "Figures across partnerships are not additive."
     coverage: str = ""  # e.g. "reported by 461 of 461 respondents (2022)"
+    source: str = ""  # the credit when the figures do not come from the survey (the registry, reference tables)
     exported_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC).replace(microsecond=0))
 
     @property
     def source_line(self) -> str:
         """The one-line credit printed under a chart."""
-        parts = ["Source: Pact for Skills annual member survey"]
-        if self.waves:
+        parts = [f"Source: {self.source}" if self.source else "Source: Pact for Skills annual member survey"]
+        if self.waves and not self.source:
             parts[0] += f" {year_span(self.waves[0], self.waves[-1])}"
         parts.append(f"Pact Monitor, data vintage {self.vintage_id}")
         if self.synthetic:
@@ -156,8 +158,15 @@ def _slug(text: str) -> str:
     return _SLUG.sub("-", text.lower()).strip("-")
 
 
+# Filter values long enough to recognise a download by; a digest of all of them keeps two views apart. Filters the
+# name already carries (indicator, breakdown, years) are left out.
+FILENAME_FILTER_CHARS = 40
+NAMED_ELSEWHERE = frozenset({"Indicator", "Breakdown", "Years", "Year"})
+
+
 def export_filename(meta: ExportMeta, ext: str, *, part: str | None = None) -> str:
-    """`pact_<indicator or slug>[_by-<breakdown>]_<years>[_<part>]_<vintage>.<ext>`, only [a-z0-9._-]."""
+    """`pact_<indicator or slug>[_by-<breakdown>]_<years>[_<filters>]_[<part>]_<vintage>.<ext>`, only
+    [a-z0-9._-]: two views with different filters never download under the same name."""
     pieces = ["pact"]
     pieces.append(_slug(meta.slug or meta.indicator or meta.view))
     if meta.breakdown:
@@ -165,6 +174,11 @@ def export_filename(meta: ExportMeta, ext: str, *, part: str | None = None) -> s
     if meta.years:
         first, last = meta.years
         pieces.append(str(first) if first == last else f"{first}-{last}")
+    filters = tuple((label, value) for label, value in meta.filters if label not in NAMED_ELSEWHERE)
+    if filters:
+        values = _slug(" ".join(str(value) for _, value in filters))[:FILENAME_FILTER_CHARS].strip("-")
+        digest = hashlib.sha256(repr(filters).encode("utf-8")).hexdigest()[:6]
+        pieces.append(f"{values}-{digest}" if values else digest)
     if part:
         pieces.append(_slug(part))
     pieces.append(_slug(meta.vintage_id) or "vintage")

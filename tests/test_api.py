@@ -44,8 +44,9 @@ def test_csv_equals_the_query_layer(client):
                           "&type=company&type=SME")
     assert response.status_code == 200
     assert response.headers["Content-Type"] == "text/csv; charset=utf-8"
-    assert response.headers["Content-Disposition"] == (
-        f'attachment; filename="pact_investment-eur_by-member-state_2022-2023_{_vintage().vintage_id.lower()}.csv"')
+    disposition = response.headers["Content-Disposition"]
+    assert disposition.startswith('attachment; filename="pact_investment-eur_by-member-state_2022-2023_company-sme-')
+    assert disposition.endswith(f'_{_vintage().vintage_id.lower()}.csv"')
     rows = list(csv.DictReader(io.StringIO(response.data.decode("utf-8-sig"), newline="")))
     expected = data.breakdown(_vintage(), "investment_eur", "member_state", 2022, 2023,
                               data.Filters(member_types=("company", "SME")))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import re
 import zipfile
 
 import openpyxl
@@ -192,12 +193,12 @@ def test_export_table_rejects_unknown_columns():
 
 
 def test_file_names_carry_indicator_breakdown_years_and_vintage():
-    meta = _meta()
+    meta = _meta(filters=())
     assert export_filename(meta, "csv") == "pact_people-trained_by-member_2022-2024_20250101t000000z-abc123.csv"
-    assert export_filename(_meta(years=(2024, 2024), breakdown=None), "xlsx", part="chart") == (
+    assert export_filename(_meta(years=(2024, 2024), breakdown=None, filters=()), "xlsx", part="chart") == (
         "pact_people-trained_2024_chart_20250101t000000z-abc123.xlsx")
-    assert export_filename(_meta(slug="progress-pace", indicator="people_trained", breakdown=None), "png") == (
-        "pact_progress-pace_2022-2024_20250101t000000z-abc123.png")
+    assert export_filename(_meta(slug="progress-pace", indicator="people_trained", breakdown=None, filters=()),
+                           "png") == "pact_progress-pace_2022-2024_20250101t000000z-abc123.png"
     hostile = _meta(indicator="../../etc/passwd", vintage_id="a/b\\c")
     name = export_filename(hostile, "png")
     assert "/" not in name and "\\" not in name and ".." not in name
@@ -229,8 +230,23 @@ def test_figure_for_export_keeps_the_on_screen_title_and_subtitle():
     assert out.layout.margin.b > 110 and out.layout.height > 900
 
 
+def test_two_views_with_different_filters_never_share_a_file_name():
+    """The filters the name does not already carry (indicator, breakdown, years) are in it, readable and with a
+    digest, so a download of Greece and one of Germany never overwrite each other."""
+    greece = export_filename(_meta(), "csv")  # filters: the indicator (already named) and Member State EL
+    germany = export_filename(_meta(filters=(("Indicator", "People up-/reskilled"), ("Member State", "Germany (DE)"))),
+                              "csv")
+    assert greece.startswith("pact_people-trained_by-member_2022-2024_el-") and greece.endswith(
+        "_20250101t000000z-abc123.csv")
+    assert germany.startswith("pact_people-trained_by-member_2022-2024_germany-de-")
+    assert greece != germany
+    long = export_filename(_meta(filters=(("Member State", "Belgium (BE), Bulgaria (BG), Czechia (CZ), Denmark (DK), "
+                                                           "Germany (DE)"),)), "csv")
+    assert len(long) <= 120 and re.fullmatch(r"[a-z0-9._-]+", long)
+
+
 def test_image_config_names_the_toolbar_download():
-    config = image_config(_meta())
+    config = image_config(_meta(filters=()))
     assert config["toImageButtonOptions"]["filename"] == "pact_people-trained_by-member_2022-2024_20250101t000000z-abc123"
     assert config["toImageButtonOptions"]["format"] == "png"
     assert image_config(_meta(), fmt="svg")["toImageButtonOptions"]["format"] == "svg"

@@ -23,7 +23,7 @@ import yaml
 
 from dashboard import data
 from dashboard.export_views import PAGE_PATHS, pack_bytes, page_export, query_from_args
-from dashboard.exports import to_csv_bytes, to_xlsx_bytes
+from dashboard.exports import figure_for_export, to_csv_bytes, to_xlsx_bytes
 from pipelines.runner import run
 from tests.dashboard_fixtures import fixture_tables, write_curated_snapshot
 
@@ -252,3 +252,37 @@ def test_the_sources_sheet_names_the_publisher_and_source_of_every_input(on_samp
         assert r[3] == sidecar["publisher"], r[0]
         assert (r[7] or "") == " ; ".join(sidecar.get("sources") or []), r[0]
     assert sum(1 for r in files if r[7]) == 11  # all but the team's own corrections file cite public pages
+
+
+def test_chart_images_carry_every_flag_and_the_source_they_come_from(on_sample):
+    """The cumulative chart's 2024 figure is across a break in series and published only as a derived figure: its
+    image says so (b, d), as the headline card does; the members and partnerships charts credit the registry and
+    the reference tables, not the survey."""
+    views = {v.key: v for v in page_export("progress", {}, BASE).views}
+    cumulative = views["cumulative"].table
+    flags_2024 = cumulative.frame.set_index("year").loc[2024, "flags"].split()
+    assert {"b", "d"} <= set(flags_2024) and {"b", "d"} <= set(cumulative.meta.flags)
+    exported = figure_for_export(views["cumulative"].figure, cumulative.meta).to_json()
+    assert "b = " in exported and "d = " in exported
+    assert views["members"].table.meta.source_line.startswith("Source: Pact for Skills member registry")
+    partnerships = views["partnerships"].table.meta
+    assert "survey" not in partnerships.source_line and "SYNTHETIC" not in partnerships.source_line
+    assert views["cumulative"].table.meta.source_line.startswith("Source: Pact for Skills annual member survey")
+
+
+def test_a_partnerships_pack_names_the_benchmark_it_was_made_with(on_sample):
+    export = page_export("partnerships", {"partnership": "LSP-CONS", "group": "kind",
+                                          "indicator": "people_trained", "year": "2024"}, BASE)
+    def no_chromium(*_args, **_kwargs) -> bytes:
+        raise RuntimeError("charts are not drawn in this test")
+
+    _name, content = pack_bytes(export, render=no_chromium)
+    with zipfile.ZipFile(io.BytesIO(content)) as archive:
+        document = docx.Document(io.BytesIO(archive.read(next(n for n in archive.namelist()
+                                                              if n.endswith("briefing.docx")))))
+    text = "\n".join(p.text for p in document.paragraphs)
+    assert "Filters: none" not in text
+    assert "Partnership: Construction" in text and "Year: 2024" in text
+    # the first key point is about the benchmark the pack was made from, not an EU total
+    points = [p.text for p in document.paragraphs if p.style.name == "List Bullet"]
+    assert points[0].startswith("Construction") and "rank" in points[0] and "in 2024" in points[0]
