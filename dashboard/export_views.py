@@ -312,7 +312,9 @@ def _kpi_frame(kpis: Sequence[data.Kpi]) -> pd.DataFrame:
             "value": None if k.value is None else k.value * scale,
             "previous_year": k.previous_year,
             "previous": None if k.previous is None else k.previous * scale,
-            "change": None if k.change is None else k.change * 100,
+            # a share changes in percentage points, as the page says ("-4 pts"); a count changes in per cent
+            "change": None if k.change is None or share else k.change * 100,
+            "change_points": (k.value - k.previous) * 100 if share and None not in (k.value, k.previous) else None,
             "flags": flag_codes(synthetic=k.flags.synthetic, not_published=k.flags.not_published,
                                 break_in_series=k.flags.break_in_series,
                                 derived=k.flags.published_status == "derived"),
@@ -322,7 +324,7 @@ def _kpi_frame(kpis: Sequence[data.Kpi]) -> pd.DataFrame:
             "published_qualifier": k.flags.published_qualifier, "comparison": k.flags.comparison,
         })
     frame = pd.DataFrame(rows)
-    for column in ("value", "previous", "change", "published_value"):
+    for column in ("value", "previous", "change", "change_points", "published_value"):
         frame[column] = frame[column].astype("float64")
     frame["previous_year"] = frame["previous_year"].astype("Int64")
     return frame
@@ -338,6 +340,7 @@ KPI_COLUMNS = (
     Column("previous_year", "Previous year", "integer"),
     Column("previous", "Previous year's value (in unit)", "decimal"),
     Column("change", "Change on previous year (%)", "percent"),
+    Column("change_points", "Change on previous year (percentage points, for shares)", "decimal"),
     Column("n_reporting", "Members reporting", "integer"),
     Column("n_respondents", "Survey respondents", "integer"),
     Column("n_registered", "Members registered at year end", "integer"),

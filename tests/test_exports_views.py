@@ -286,3 +286,15 @@ def test_a_partnerships_pack_names_the_benchmark_it_was_made_with(on_sample):
     # the first key point is about the benchmark the pack was made from, not an EU total
     points = [p.text for p in document.paragraphs if p.style.name == "List Bullet"]
     assert points[0].startswith("Construction") and "rank" in points[0] and "in 2024" in points[0]
+
+
+def test_a_share_changes_in_points_in_every_export_as_on_the_page(on_sample):
+    """The commitments share fell from 92% to 88%: the page says "-4 pts"; the exports say -4 percentage points,
+    never a relative "-4.3%"."""
+    kpis = next(v for v in page_export("progress", {"year": "2024"}, BASE).views if v.key == "kpis").table.frame
+    share = kpis.set_index("indicator").loc["commitments_progressing_share"]
+    assert pd.isna(share["change"])
+    assert share["change_points"] == pytest.approx(share["value"] - share["previous"])
+    people = kpis.set_index("indicator").loc["people_trained"]
+    assert pd.isna(people["change_points"]) and people["change"] == pytest.approx(
+        (people["value"] / people["previous"] - 1) * 100)
