@@ -1,9 +1,9 @@
 """Timing: warm-up, several runs, and the statistics quoted in the results (median and spread, never one time).
 
 These machines are noisy, so every figure is the median of several runs after a warm-up run, with min, max and
-the interquartile range beside it. A long measurement (a 100x baseline ingest takes minutes) gets fewer runs:
-`runs_within` caps the count so that one measurement stays within its time budget, and the result says how many
-runs it is made of.
+the interquartile range beside it, and the result says how many runs it is made of. Two contenders compared by a
+ratio run alternately (`measure_alternating`), each run with its wall time, its CPU time and the load average
+around it, so that the ratio does not depend on which side happened to run while the machine was busy.
 """
 
 from __future__ import annotations
@@ -76,14 +76,11 @@ def measure(
     *,
     repeat: int,
     warmup: int = 1,
-    budget_s: float | None = None,
     before_each: Callable[[], object] | None = None,
 ) -> tuple[Stats, object]:
     """Run `fn` `warmup` times untimed, then up to `repeat` times timed; return the stats and the last result.
 
     `before_each` runs outside the timed region (e.g. clearing a cache so that every run is a cold query).
-    With `budget_s`, runs stop early once the timed ones have used the budget (at least one timed run is always
-    made), so a slow baseline cannot blow the total wall time.
     """
     result: object = None
     for _ in range(warmup):
@@ -91,17 +88,12 @@ def measure(
             before_each()
         result = fn()
     samples: list[float] = []
-    spent = 0.0
     for _ in range(max(1, repeat)):
         if before_each is not None:
             before_each()
         start = time.perf_counter()
         result = fn()
-        elapsed = time.perf_counter() - start
-        samples.append(elapsed)
-        spent += elapsed
-        if budget_s is not None and spent >= budget_s:
-            break
+        samples.append(time.perf_counter() - start)
     return Stats.of(samples, warmup=warmup), result
 
 
