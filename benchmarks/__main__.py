@@ -1,7 +1,7 @@
 """`python -m benchmarks [--scales 1,10,100] [--repeat N] [--quick]`: the performance benchmarks of issue 6.
 
 For each scale: the raw tree (the committed sample at 1x; generated once and cached outside git at 10x and 100x),
-the pipeline against a plain pandas+openpyxl baseline, then the dashboard over the snapshot the pipeline built:
+the pipeline against a plain pandas+calamine baseline (run alternately, wall and CPU time), then the dashboard over the snapshot the pipeline built:
 headless Chromium (first paint, charts drawn, bytes on the wire, and the callback payloads the browser sends),
 those payloads replayed over HTTP against gunicorn (p50/p95) and in-process, the query layer against plain pandas,
 and the gunicorn workers' peak RSS. Writes results.json and results.md (default: beside this file) and prints the
@@ -34,15 +34,16 @@ HERE = Path(__file__).resolve().parent
 
 
 class Settings:
-    """How much to run. The default keeps `make bench` on a fresh clone near 15 minutes on 2 cores: a measurement
-    that takes seconds is repeated `--repeat` times, one that takes minutes (the 100x ingests) as often as its time
-    budget allows — at least once; a warm-up run is made where it is cheap (the smallest scale), since after it the
+    """How much to run. A measurement that takes seconds is repeated `--repeat` times; the full ingest runs
+    pipeline and baseline alternately for `ingest_rounds` rounds (three at 100x, which makes the 100x pipeline
+    section take about three times the two ingests); a warm-up run is made where it is cheap (the smallest scale), since after it the
     process has every module imported and the larger scales have nothing left to warm."""
 
     def __init__(self, args: argparse.Namespace) -> None:
         self.scales: list[int] = sorted({int(s) for s in args.scales.split(",") if s.strip()})
         self.quick: bool = args.quick
         self.repeat: int = args.repeat if args.repeat is not None else (1 if args.quick else 5)
+        self.rounds: int | None = args.rounds
         self.http_repeat: int = 2 if args.quick else max(12, self.repeat * 2)
         self.browser_loads: int = 0 if args.quick else 2
         self.cache: Path = args.cache
@@ -51,11 +52,14 @@ class Settings:
         self.profile: bool = not args.quick
         self.profile_pipeline: bool = args.profile_pipeline
 
-    def ingest_budget(self, scale: int) -> float:
-        """Seconds of timed runs one ingest measurement may use (it stops after the run that crosses it)."""
+    def ingest_rounds(self, scale: int) -> int:
+        """Alternating rounds (pipeline, baseline) of the full ingest: `--rounds` if given, else one when quick,
+        three at 100x (where one round takes minutes) and `--repeat` below it."""
+        if self.rounds is not None:
+            return self.rounds
         if self.quick:
-            return 0.0
-        return 20.0 if scale <= 1 else (25.0 if scale < 100 else 0.0)
+            return 1
+        return 3 if scale >= 100 else self.repeat
 
     def warmup(self, scale: int) -> int:
         return 0 if self.quick or scale > min(self.scales) else 1
@@ -69,7 +73,7 @@ class Recorder:
             "machine": machine.describe(REPO),
             "settings": {
                 "command": command, "scales": settings.scales, "repeat": settings.repeat,
-                "http_repeat": settings.http_repeat, "browser_loads": settings.browser_loads,
+                "rounds": settings.rounds, "http_repeat": settings.http_repeat, "browser_loads": settings.browser_loads,
                 "quick": settings.quick,
             },
             "datasets": [], "pipeline": [], "queries": [], "callbacks_inprocess": [], "callbacks_http": [],
@@ -99,6 +103,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n\n")[0])
     parser.add_argument("--scales", default="1,10,100", help="comma-separated scale factors (default 1,10,100)")
     parser.add_argument("--repeat", type=int, default=None, help="timed runs per measurement (default 5; 1 quick)")
+    parser.add_argument("--rounds", type=int, default=None,
+                        help="alternating pipeline/baseline rounds per scale (default: --repeat, 3 at 100x; 1 quick)")
     parser.add_argument("--quick", action="store_true", help="one run of everything, few requests: proves it runs")
     parser.add_argument("--out", type=Path, default=HERE, help="where results.md and results.json go")
     parser.add_argument("--cache", type=Path, default=datasets.DEFAULT_CACHE, help="generated raw trees (gitignored)")
@@ -127,14 +133,15 @@ def bench_scale(scale: int, settings: Settings, rec: Recorder, work: Path, brows
         else:
             with rec.section("pipeline", scale):
                 row, curated = pipeline_bench.run(
-                    scale, tree.path, work, repeat=settings.repeat, warmup=settings.warmup(scale),
-                    budget_s=settings.ingest_budget(scale), profile=settings.profile_pipeline,
+                    scale, tree.path, work, rounds=settings.ingest_rounds(scale), repeat=settings.repeat,
+                    warmup=settings.warmup(scale), profile=settings.profile_pipeline,
                 )
                 results["pipeline"].append(row)
                 dataset["members"] = row.get("members")
                 dataset["survey_rows"] = row.get("survey_rows")
-                logger.info("pipeline %dx: %.2f s vs baseline %.2f s (%.1fx), re-run %.2f s, facts equal: %s",
-                            scale, row["full"]["median"], row["baseline"]["median"], row["speedup"] or 0,
+                logger.info("pipeline %dx: %.2f s vs baseline %.2f s (wall %.1fx, CPU %.1fx, %d rounds), "
+                            "re-run %.2f s, facts equal: %s", scale, row["full"]["median"],
+                            row["baseline"]["median"], row["speedup"] or 0, row["speedup_cpu"] or 0, row["rounds"],
                             row["rerun"]["median"], row["facts_equal"])
     if curated is None or not (curated / "current").exists():
         if {"dashboard", "browser"} & settings.sections:

@@ -1,4 +1,4 @@
-"""The pipeline at one scale: full ingest from nothing, the plain baseline on the same files, a re-run with
+"""The pipeline at one scale: full ingest from nothing and the plain baseline on the same files, run alternately, a re-run with
 unchanged inputs, and the check that the pipeline and the baseline produced the same facts."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Any
 import pandas as pd
 
 from benchmarks import adapters, plain_pipeline
-from benchmarks.timing import measure, ratio
+from benchmarks.timing import Contender, measure, measure_alternating, median_ratio
 
 logger = logging.getLogger(__name__)
 
@@ -26,36 +26,47 @@ def _fresh(path: Path) -> Path:
 
 
 def run(
-    scale: int, raw: Path, work: Path, *, repeat: int, warmup: int, budget_s: float, profile: bool = False,
+    scale: int, raw: Path, work: Path, *, rounds: int, repeat: int, warmup: int, profile: bool = False,
 ) -> tuple[dict[str, Any], Path]:
-    """Measure and compare; return the result row and the curated directory the last full run built."""
+    """Measure and compare; return the result row and the curated directory the last full run built.
+
+    The pipeline and the baseline run alternately (pipeline, baseline, pipeline, ...) `rounds` times each, so that
+    a change of load on a shared machine falls on both sides instead of deciding the ratio."""
     runner_name, runner = adapters.pipeline_runner()
     curated_root = work / f"curated-{scale}x"
-
-    def fresh_curated() -> None:
-        shutil.rmtree(curated_root, ignore_errors=True)
+    baseline_out = work / f"baseline-{scale}x"
 
     def full_run() -> object:
         return runner(raw, curated_root)
 
-    logger.info("pipeline %dx: full ingest from nothing, up to %d run(s) after %d warm-up (budget %.0f s)",
-                scale, repeat, warmup, budget_s)
-    full, _ = measure(full_run, repeat=repeat, warmup=warmup, budget_s=budget_s, before_each=fresh_curated)
+    contenders = [
+        Contender("pipeline", full_run, before_each=lambda: shutil.rmtree(curated_root, ignore_errors=True)),
+        Contender("baseline", lambda: plain_pipeline.run(raw, baseline_out), before_each=lambda: _fresh(baseline_out)),
+    ]
+    logger.info("pipeline %dx: full ingest from nothing vs the plain pandas+calamine baseline, alternately, "
+                "%d round(s) after %d warm-up round(s)", scale, rounds, warmup)
+    measured, last = measure_alternating(contenders, rounds=rounds, warmup=warmup)
+    pipeline, baseline = measured["pipeline"], measured["baseline"]
 
     logger.info("pipeline %dx: re-run with unchanged inputs", scale)
     rerun, _ = measure(full_run, repeat=repeat, warmup=0)
 
-    baseline_out = work / f"baseline-{scale}x"
-    logger.info("pipeline %dx: plain pandas+openpyxl baseline, up to %d run(s) (budget %.0f s)",
-                scale, repeat, budget_s)
-    baseline, tables = measure(
-        lambda: plain_pipeline.run(raw, baseline_out), repeat=repeat, warmup=warmup, budget_s=budget_s,
-        before_each=lambda: _fresh(baseline_out),
-    )
+    loads = [r[k] for side in measured.values() for r in side["runs"] for k in ("load_before", "load_after")
+             if r[k] is not None]
     row: dict[str, Any] = {
-        "scale": scale, "runner": runner_name, "full": full.as_dict(), "rerun": rerun.as_dict(),
-        "baseline": baseline.as_dict(), "speedup": ratio(baseline, full),
+        "scale": scale, "runner": runner_name, "baseline_engine": "pandas.read_excel(engine='calamine')",
+        "rounds": len(pipeline["runs"]), "warmup_rounds": warmup,
+        "full": pipeline["wall"], "full_cpu": pipeline["cpu"],
+        "baseline": baseline["wall"], "baseline_cpu": baseline["cpu"],
+        "speedup": median_ratio(baseline["wall"], pipeline["wall"]),
+        "speedup_cpu": median_ratio(baseline["cpu"], pipeline["cpu"]),
+        "runs": sorted(({"contender": name, **r} for name, side in measured.items() for r in side["runs"]),
+                       key=lambda r: (r["round"], r["contender"] != "pipeline")),
+        "load_1min_range": [min(loads), max(loads)] if loads else None,
+        "rerun": rerun.as_dict(),
     }
+    tables = last["baseline"]
+    assert isinstance(tables, dict)
     row.update(compare(curated_root / "current", tables))
     shutil.rmtree(baseline_out, ignore_errors=True)
     if profile:

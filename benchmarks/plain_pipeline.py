@@ -1,6 +1,7 @@
-"""The plain baseline: the same ingest written the way an analyst would, with pandas and openpyxl.
+"""The plain baseline: the same ingest written the way an analyst would, with pandas and its fastest Excel engine.
 
-One function, top to bottom: `pd.read_excel(engine="openpyxl")` for every workbook, `pd.read_csv` for the
+One function, top to bottom: `pd.read_excel(engine="calamine")` for every workbook (openpyxl, pandas' default,
+spent ~75% of this baseline's time parsing and made the pipeline look 5x faster than a competent analyst's code), `pd.read_csv` for the
 reference tables, then the rules of the data (docs/rules_of_the_data.md, as `pipelines/rules.py` applies them) with pandas idioms
 — string methods, merges, a sort and `duplicated` for "latest submission wins", `groupby` for sums — and a small
 Python function `.map`-ped over a column where a rule is easier written for one cell (numbers in a declared
@@ -201,7 +202,7 @@ def run(raw_dir: Path, out_dir: Path) -> dict[str, pd.DataFrame]:
     membership_sheet = sheets.get("memberships") or sheets["partnerships"]
     # one read of the workbook for its three sheets
     registry = pd.read_excel(registry_path, sheet_name=[sheets["members"], membership_sheet, sheets["commitments"]],
-                             header=skip, dtype=object, engine="openpyxl")
+                             header=skip, dtype=object, engine="calamine")
     members_raw = registry[sheets["members"]]
     member_sheet_row = members_raw.index + registry_car.read.header_row + 1
     members_raw = members_raw.assign(_row=member_sheet_row).dropna(how="all", subset=members_raw.columns)
@@ -317,7 +318,7 @@ def read_survey(path: Path, car: Sidecar, raw_dir: Path) -> pd.DataFrame:
 
 def read_workbook(source, car: Sidecar, rel: str) -> pd.DataFrame:
     sheet = car.read.sheet or "Content"
-    frame = pd.read_excel(source, sheet_name=sheet, header=car.read.header_row - 1, dtype=object, engine="openpyxl")
+    frame = pd.read_excel(source, sheet_name=sheet, header=car.read.header_row - 1, dtype=object, engine="calamine")
     frame.columns = [header(c) for c in frame.columns]
     frame = frame.loc[:, [c for c in frame.columns if c and not c.startswith("Unnamed:")]]
     return frame.assign(_file=rel, _sheet=sheet, _row=frame.index + car.read.header_row + 1,

@@ -1,14 +1,16 @@
 """The query layer (dashboard/data.py over DuckDB) against plain pandas answering the same questions on the same
 Parquet, with a check that both give the same numbers.
 
-Plain pandas is measured two ways, because a plain-pandas dashboard can be written either way:
-- `pandas_read`: `pd.read_parquet` of the tables the question needs, then filter/merge/groupby — what a callback
-  written the plain way does on every request;
-- `pandas_mem`: the same groupby on frames already in memory (loaded once, not timed) — the fastest plain
-  pandas can be, at the cost of holding every table in every worker.
-The query layer is measured cold: the results this question computes are dropped from its cache before every
-call (its connection, its views and the snapshot's dimensions stay, as they do in a worker that has served a
-page), so DuckDB really answers each time.
+The yardstick is `pandas_mem`: the filter/merge/groupby on frames already in memory, read once (outside the
+timed region) with only the columns the question needs — what a competent analyst writes for a dashboard whose
+workers hold the tables. `pandas_read` (`pd.read_parquet` of whole tables on every call, then the same groupby) is
+the old, weaker baseline, kept only so its retired ratio can be traced; no target is judged against it.
+
+The query layer is measured two ways:
+- cold: the results this question computes are dropped from its cache before every call (its connection, its
+  views and the snapshot's dimensions stay, as in a worker that has served a page but was never asked this), so
+  DuckDB really answers each time — the cost of the first time a question is asked;
+- warm: asked again, answered from the data layer's result cache — the cost of a repeated question.
 """
 
 from __future__ import annotations
@@ -33,12 +35,16 @@ Tables = dict[str, pd.DataFrame]
 @dataclass(frozen=True)
 class Question:
     name: str
-    tables: tuple[str, ...]
+    columns: dict[str, tuple[str, ...]]  # table -> the columns its pandas answer reads
     duckdb: Callable[[Any, Any], pd.DataFrame]  # (data module, vintage) -> frame
     pandas: Callable[[Tables], pd.DataFrame]
     key: tuple[str, ...]
     compare: tuple[str, ...]
     per_snapshot: tuple[str, ...] = ()  # cached functions of the snapshot alone that this question computes
+
+    @property
+    def tables(self) -> tuple[str, ...]:
+        return tuple(self.columns)
 
 
 # ------------------------------------------------------------------------------------------- plain pandas answers
@@ -138,40 +144,54 @@ def pandas_members_over_time(t: Tables) -> pd.DataFrame:
 # ------------------------------------------------------------------------------------------------ the questions
 
 
+FACT_COLUMNS = ("year", "member_id", "indicator", "value")
+SUBMISSION_COLUMNS = ("member_id", "wave", "status")
+
+
 def _questions(data: Any) -> list[Question]:
     filters = data.Filters
     years = (2022, 2024)
     qs = [
-        Question("yearly totals: people trained", ("facts", "members", "submissions"),
+        Question("yearly totals: people trained",
+                 {"facts": FACT_COLUMNS, "members": ("member_id", "joined_on"), "submissions": SUBMISSION_COLUMNS},
                  lambda d, v: d.yearly_totals(v, "people_trained"),
                  lambda t: pandas_yearly(t, "people_trained"), ("year",),
                  ("raw_value", "n_reporting", "n_respondents", "n_registered")),
-        Question("yearly totals: investment, one ecosystem and two Member States", ("facts", "members", "submissions"),
+        Question("yearly totals: investment, one ecosystem and two Member States",
+                 {"facts": FACT_COLUMNS, "submissions": SUBMISSION_COLUMNS,
+                  "members": ("member_id", "joined_on", "primary_ecosystem_id", "country_code")},
                  lambda d, v: d.yearly_totals(v, "investment_eur", filters(ecosystems=("CONS",),
                                                                            countries=("DE", "FR"))),
                  lambda t: pandas_yearly(t, "investment_eur", ("CONS",), ("DE", "FR")), ("year",),
                  ("raw_value", "n_reporting", "n_respondents", "n_registered")),
     ]
+    breakdown_columns = {
+        "ecosystem": {"members": ("member_id", "primary_ecosystem_id")},
+        "member_state": {"members": ("member_id", "country_code")},
+        "member_type": {"members": ("member_id", "member_type")},
+        "partnership": {"memberships": ("member_id", "partnership_id", "joined_on")},
+    }
     for by in ("ecosystem", "member_state", "member_type", "partnership"):
         qs.append(Question(
             f"breakdown of people trained by {by.replace('_', ' ')}, 2022–2024",
-            ("facts", "members", "memberships"),
+            {"facts": FACT_COLUMNS, **breakdown_columns[by]},
             lambda d, v, by=by: d.breakdown(v, "people_trained", by, *years),
             lambda t, by=by: pandas_breakdown(t, "people_trained", by, *years), ("key",),
             ("raw_value", "n_reporting"),
         ))
     qs += [
-        Question("partnership values: people trained per partnership and wave", ("facts", "memberships"),
+        Question("partnership values: people trained per partnership and wave",
+                 {"facts": FACT_COLUMNS, "memberships": ("member_id", "partnership_id", "joined_on")},
                  lambda d, v: d.partnership_values(v, "people_trained"),
                  lambda t: pandas_partnership_values(t, "people_trained"), ("partnership_id", "year"),
                  ("raw_value", "n_reporting")),
-        Question("response rates per wave", ("submissions", "members"),
+        Question("response rates per wave", {"submissions": SUBMISSION_COLUMNS, "members": ("joined_on",)},
                  lambda d, v: d.response_rates(v), pandas_response_rates, ("year",),
                  ("n_respondents", "n_registered"), ("_respondents_frame",)),
-        Question("commitments progressing per wave", ("facts",),
+        Question("commitments progressing per wave", {"facts": FACT_COLUMNS},
                  lambda d, v: d.commitments_progress(v), pandas_commitments, ("year",),
                  ("reported", "progressing", "n_reporting"), ("_commitments_frame",)),
-        Question("members over time (monthly)", ("members",),
+        Question("members over time (monthly)", {"members": ("joined_on",)},
                  lambda d, v: d.members_over_time(v), pandas_members_over_time, ("as_of",),
                  ("joined", "members"), ("members_over_time",)),
     ]
@@ -214,23 +234,28 @@ def compare(curated: Path, *, repeat: int) -> list[dict[str, Any]]:
     if vintage is None:
         raise RuntimeError(f"no current snapshot under {curated}")
     snapshot = Path(vintage.path)
-    wanted = sorted({t for q in _questions(data) for t in q.tables})
-    in_memory = {name: pd.read_parquet(snapshot / f"{name}.parquet") for name in wanted}
     rows = []
     for q in _questions(data):
-        duck_stats, duck = measure(lambda q=q: q.duckdb(data, vintage), repeat=repeat, warmup=1,
+        # the analyst's frames: read once, before timing, with only the columns this question uses
+        in_memory = {name: pd.read_parquet(snapshot / f"{name}.parquet", columns=list(cols))
+                     for name, cols in q.columns.items()}
+        cold_stats, duck = measure(lambda q=q: q.duckdb(data, vintage), repeat=repeat, warmup=1,
                                    before_each=lambda q=q: _cold(q))
+        warm_stats, _ = measure(lambda q=q: q.duckdb(data, vintage), repeat=repeat, warmup=1)
+        mem_stats, plain = measure(lambda q=q, t=in_memory: q.pandas(t), repeat=repeat, warmup=1)
         read_stats, _ = measure(
             lambda q=q: q.pandas({n: pd.read_parquet(snapshot / f"{n}.parquet") for n in q.tables}),
             repeat=repeat, warmup=1,
         )
-        mem_stats, plain = measure(lambda q=q: q.pandas(in_memory), repeat=repeat, warmup=1)
         equal = _same(duck, plain, q)
         rows.append({
-            "name": q.name, "duckdb": duck_stats.as_dict(), "pandas_read": read_stats.as_dict(),
-            "pandas_mem": mem_stats.as_dict(), "speedup_read": ratio(read_stats, duck_stats),
-            "speedup_mem": ratio(mem_stats, duck_stats), "equal": equal,
+            "name": q.name, "columns": {n: list(c) for n, c in q.columns.items()},
+            "duckdb": cold_stats.as_dict(), "duckdb_warm": warm_stats.as_dict(),
+            "pandas_mem": mem_stats.as_dict(), "pandas_read": read_stats.as_dict(),
+            "speedup_mem_cold": ratio(mem_stats, cold_stats), "speedup_mem_warm": ratio(mem_stats, warm_stats),
+            "speedup_read": ratio(read_stats, cold_stats), "equal": equal,
         })
-        logger.info("query %-70s duckdb %.1f ms, pandas %.1f ms (in memory %.1f ms), same answer: %s", q.name,
-                    duck_stats.median * 1000, read_stats.median * 1000, mem_stats.median * 1000, equal)
+        logger.info("query %-70s duckdb cold %.1f ms, warm %.2f ms; pandas in memory %.1f ms (re-reading %.1f ms); "
+                    "same answer: %s", q.name, cold_stats.median * 1000, warm_stats.median * 1000,
+                    mem_stats.median * 1000, read_stats.median * 1000, equal)
     return rows

@@ -6,10 +6,13 @@ import json
 from pathlib import Path
 from typing import Any
 
-# Targets at 100x (issue 6). Each: key, description, how it is judged, threshold.
+# Targets at 100x (issue 6; the two ratios as issue 18 restated them against fair baselines: the pipeline's 5x
+# against an openpyxl baseline and the query layer's 5x against pandas re-reading whole tables are retired).
+# Each: key, description, how it is judged, threshold.
 TARGETS = (
-    ("pipeline_speedup", "pipeline vs plain pandas+openpyxl baseline", ">=", 5.0, "x"),
-    ("query_speedup", "query layer vs plain pandas (slowest question)", ">=", 5.0, "x"),
+    ("pipeline_speedup", "pipeline vs plain pandas+calamine baseline, CPU time (alternating runs)", ">=", 3.0, "x"),
+    ("query_speedup", "query layer, cold cache, vs pandas with the tables in memory (slowest question)", ">=", 5.0,
+     "x"),
     ("callback_p95", "every callback, server time p95 (HTTP, slowest)", "<=", 50.0, "ms"),
     ("callback_cold", "every callback on a cold query cache, median (in-process dispatch, slowest)", "<=", 50.0, "ms"),
     ("worker_rss", "worker peak RSS (largest worker)", "<=", 400.0, "MB"),
@@ -25,6 +28,8 @@ def _fmt_s(seconds: float | None) -> str:
         return f"{seconds:.1f} s"
     if seconds >= 1:
         return f"{seconds:.2f} s"
+    if seconds < 0.001:  # a warm answer from the result cache: one decimal of a millisecond would read 0.0 ms
+        return f"{seconds * 1000:.3f} ms"
     return f"{seconds * 1000:.1f} ms"
 
 
@@ -42,6 +47,10 @@ def _spread_s(stats: dict[str, Any] | None) -> str:
 
 def _ratio(value: float | None) -> str:
     return "–" if value is None else f"{value:.1f}×"
+
+
+def _load(value: float | None) -> str:
+    return "–" if value is None else f"{value:.2f}"
 
 
 def _bytes(value: float | None) -> str:
@@ -66,12 +75,13 @@ def evaluate_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     detail: dict[str, str] = {}
 
     for row in results.get("pipeline", []):
-        if row["scale"] == top and row.get("speedup") is not None:
-            measured["pipeline_speedup"] = row["speedup"]
-    queries = [q for q in results.get("queries", []) if q["scale"] == top and q.get("speedup_read") is not None]
+        if row["scale"] == top and row.get("speedup_cpu") is not None:
+            measured["pipeline_speedup"] = row["speedup_cpu"]
+            detail["pipeline_speedup"] = f"wall time {_ratio(row.get('speedup'))}, {row.get('rounds')} round(s)"
+    queries = [q for q in results.get("queries", []) if q["scale"] == top and q.get("speedup_mem_cold") is not None]
     if queries:
-        worst = min(queries, key=lambda q: q["speedup_read"])
-        measured["query_speedup"] = worst["speedup_read"]
+        worst = min(queries, key=lambda q: q["speedup_mem_cold"])
+        measured["query_speedup"] = worst["speedup_mem_cold"]
         detail["query_speedup"] = worst["name"]
     http = [c for c in results.get("callbacks_http", []) if c["scale"] == top]
     if http:
@@ -150,7 +160,9 @@ def markdown(results: dict[str, Any]) -> str:
         f"{m.get('load_average_at_end')}: above ~2 on these 2 cores, other work shared the machine.",
         "",
         "Every time is the median of several runs after a warm-up (min–max and n beside it); ratios are medians "
-        "over medians from runs in this same invocation. `×` = times faster than the plain-pandas baseline.",
+        "over medians from runs in this same invocation. `×` = times faster than the plain-pandas baseline. "
+        "The pipeline and its baseline run alternately (pipeline, baseline, pipeline, ...), so that a change of "
+        "load falls on both; CPU time (user+sys of the process) is less sensitive to other jobs than wall time.",
         "",
         "## Targets (at the largest scale measured)",
         "",
@@ -175,35 +187,53 @@ def markdown(results: dict[str, Any]) -> str:
         lines += _table(["scale", "members", "survey rows", "raw files", "source"], rows)
 
     if results.get("pipeline"):
-        lines += ["", "## Pipeline: full ingest", ""]
+        lines += ["", "## Pipeline: full ingest against the plain pandas+calamine baseline", ""]
         rows = []
         for p in results["pipeline"]:
+            load = p.get("load_1min_range")
             rows.append([
-                f"{p['scale']}x", _spread_s(p.get("full")), _spread_s(p.get("baseline")), _ratio(p.get("speedup")),
+                f"{p['scale']}x", str(p.get("rounds", "–")),
+                _spread_s(p.get("full")), _spread_s(p.get("baseline")), _ratio(p.get("speedup")),
+                _spread_s(p.get("full_cpu")), _spread_s(p.get("baseline_cpu")), _ratio(p.get("speedup_cpu")),
+                f"{load[0]:.2f}–{load[1]:.2f}" if load else "–",
                 _spread_s(p.get("rerun")),
                 {True: "equal", False: "**differ**", None: "–"}[p.get("facts_equal")] + (
                     f" ({p['facts_rows']:,} rows)" if p.get("facts_rows") is not None else ""),
             ])
-        lines += _table(["scale", "pipeline", "plain pandas+openpyxl", "speed-up", "re-run, unchanged inputs",
-                         "facts"], rows)
+        lines += _table(["scale", "rounds", "pipeline, wall", "baseline, wall", "× wall", "pipeline, CPU",
+                         "baseline, CPU", "× CPU", "load avg (1 min)", "re-run, unchanged inputs", "facts"], rows)
         for p in results["pipeline"]:
             if p.get("compare_notes"):
                 lines += ["", f"{p['scale']}x: " + "; ".join(p["compare_notes"])]
         if results["pipeline"][0].get("runner"):
             lines += ["", f"Pipeline run as {results['pipeline'][0]['runner']}; baseline: "
-                      f"`benchmarks/plain_pipeline.py` (pandas.read_excel with openpyxl, the same rules)."]
+                      "`benchmarks/plain_pipeline.py` (pandas.read_excel with the calamine engine, the same rules). "
+                      "Ratios are medians over medians; each cell gives the median (min–max, n). The ratios "
+                      "reported before (5×, against the same rules read with openpyxl) are retired."]
+        runs = [(p["scale"], r) for p in results["pipeline"] for r in p.get("runs", [])]
+        if runs:
+            lines += ["", "Every timed run, in the order run:", ""]
+            lines += _table(["scale", "round", "contender", "wall", "CPU", "load avg before → after"], [
+                [f"{scale}x", str(r["round"] + 1), r["contender"], _fmt_s(r["wall"]), _fmt_s(r["cpu"]),
+                 f"{_load(r['load_before'])} → {_load(r['load_after'])}"] for scale, r in runs])
 
     if results.get("queries"):
-        lines += ["", "## Query layer vs plain pandas on the same Parquet", ""]
+        lines += ["", "## Query layer vs plain pandas with the tables in memory", ""]
         rows = []
         for q in results["queries"]:
-            rows.append([f"{q['scale']}x", q["name"], _fmt_s(q["duckdb"]["median"]) if q.get("duckdb") else "–",
+            rows.append([f"{q['scale']}x", q["name"], _spread_s(q.get("duckdb")), _spread_s(q.get("duckdb_warm")),
+                         _spread_s(q.get("pandas_mem")), _ratio(q.get("speedup_mem_cold")),
+                         _ratio(q.get("speedup_mem_warm")),
                          _fmt_s(q["pandas_read"]["median"]) if q.get("pandas_read") else "–",
-                         _ratio(q.get("speedup_read")),
-                         _fmt_s(q["pandas_mem"]["median"]) if q.get("pandas_mem") else "–",
-                         _ratio(q.get("speedup_mem")), {True: "yes", False: "**no**", None: "–"}[q.get("equal")]])
-        lines += _table(["scale", "question", "query layer (cold cache)", "pandas (read_parquet + groupby)", "×",
-                         "pandas (frames in memory)", "×", "same answer"], rows)
+                         _ratio(q.get("speedup_read")), {True: "yes", False: "**no**", None: "–"}[q.get("equal")]])
+        lines += _table(["scale", "question", "query layer, cold cache", "query layer, warm", "pandas, frames in "
+                         "memory (needed columns)", "× cold", "× warm", "pandas re-reading whole tables (retired)",
+                         "× retired", "same answer"], rows)
+        lines += ["", "pandas in memory: each question's tables read once, before timing, with only the columns it "
+                  "uses; the timed call filters, merges and groups them. Cold: the data layer's results for the "
+                  "question dropped before each call (the first time a worker is asked it); warm: answered again "
+                  "from its result cache. The re-reading baseline (`read_parquet` of whole tables on every call) "
+                  "is the old yardstick of the retired ratios, shown for continuity only."]
 
     if results.get("callbacks_http") or results.get("callbacks_inprocess"):
         lines += ["", "## Callbacks: server time", ""]

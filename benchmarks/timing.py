@@ -1,13 +1,15 @@
 """Timing: warm-up, several runs, and the statistics quoted in the results (median and spread, never one time).
 
 These machines are noisy, so every figure is the median of several runs after a warm-up run, with min, max and
-the interquartile range beside it. A long measurement (a 100x baseline ingest takes minutes) gets fewer runs:
-`runs_within` caps the count so that one measurement stays within its time budget, and the result says how many
-runs it is made of.
+the interquartile range beside it, and the result says how many runs it is made of. Two contenders compared by a
+ratio run alternately (`measure_alternating`), each run with its wall time, its CPU time and the load average
+around it, so that the ratio does not depend on which side happened to run while the machine was busy.
 """
 
 from __future__ import annotations
 
+import os
+import resource
 import statistics
 import time
 from collections.abc import Callable
@@ -74,14 +76,11 @@ def measure(
     *,
     repeat: int,
     warmup: int = 1,
-    budget_s: float | None = None,
     before_each: Callable[[], object] | None = None,
 ) -> tuple[Stats, object]:
     """Run `fn` `warmup` times untimed, then up to `repeat` times timed; return the stats and the last result.
 
     `before_each` runs outside the timed region (e.g. clearing a cache so that every run is a cold query).
-    With `budget_s`, runs stop early once the timed ones have used the budget (at least one timed run is always
-    made), so a slow baseline cannot blow the total wall time.
     """
     result: object = None
     for _ in range(warmup):
@@ -89,18 +88,83 @@ def measure(
             before_each()
         result = fn()
     samples: list[float] = []
-    spent = 0.0
     for _ in range(max(1, repeat)):
         if before_each is not None:
             before_each()
         start = time.perf_counter()
         result = fn()
-        elapsed = time.perf_counter() - start
-        samples.append(elapsed)
-        spent += elapsed
-        if budget_s is not None and spent >= budget_s:
-            break
+        samples.append(time.perf_counter() - start)
     return Stats.of(samples, warmup=warmup), result
+
+
+def _cpu_seconds() -> float:
+    """User+sys CPU of this process (all its threads: DuckDB's and Arrow's included) and of its reaped children
+    (a contender run as a subprocess)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def _load_1min() -> float | None:
+    try:
+        return os.getloadavg()[0]
+    except OSError:
+        return None
+
+
+@dataclass
+class Contender:
+    """One side of a comparison: what to time, and what to do before each run outside the timed region."""
+
+    name: str
+    run: Callable[[], object]
+    before_each: Callable[[], object] | None = None
+
+
+def measure_alternating(
+    contenders: list[Contender], *, rounds: int, warmup: int = 0,
+) -> tuple[dict[str, dict[str, Any]], dict[str, object]]:
+    """Run the contenders in turn (A B A B ...), `rounds` times each after `warmup` untimed turns.
+
+    Alternating spreads a change of machine load over every contender instead of letting it land on whichever ran
+    at that moment. Each run records wall time, CPU time (less sensitive to other jobs on the machine, but blind to
+    time spent waiting) and the 1-minute load average before and after. Returns per contender
+    {"wall": Stats, "cpu": Stats, "runs": [...]} as dicts, and each contender's last result.
+    """
+    last: dict[str, object] = {}
+    for _ in range(warmup):
+        for c in contenders:
+            if c.before_each is not None:
+                c.before_each()
+            last[c.name] = c.run()
+    runs: dict[str, list[dict[str, Any]]] = {c.name: [] for c in contenders}
+    for round_index in range(max(1, rounds)):
+        for c in contenders:
+            if c.before_each is not None:
+                c.before_each()
+            load_before = _load_1min()
+            cpu_start = _cpu_seconds()
+            start = time.perf_counter()
+            last[c.name] = c.run()
+            wall = time.perf_counter() - start
+            cpu = _cpu_seconds() - cpu_start
+            runs[c.name].append({"round": round_index, "wall": wall, "cpu": cpu,
+                                 "load_before": load_before, "load_after": _load_1min()})
+    out = {}
+    for name, rows in runs.items():
+        out[name] = {
+            "wall": Stats.of([r["wall"] for r in rows], warmup=warmup).as_dict(),
+            "cpu": Stats.of([r["cpu"] for r in rows], warmup=warmup).as_dict(),
+            "runs": rows,
+        }
+    return out, last
+
+
+def median_ratio(baseline: dict[str, Any] | None, candidate: dict[str, Any] | None) -> float | None:
+    """`ratio` for the stats dicts of `measure_alternating`."""
+    if not baseline or not candidate or candidate["median"] <= 0:
+        return None
+    return baseline["median"] / candidate["median"]
 
 
 def ratio(baseline: Stats | None, candidate: Stats | None) -> float | None:
