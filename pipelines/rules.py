@@ -27,6 +27,7 @@ from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from pipelines import indicators
 from pipelines.corrections import Correction
 from pipelines.eusurvey import strip_answer_shortname
 from pipelines.normalise import (
@@ -44,20 +45,14 @@ from pipelines.normalise import (
     to_stored_int,
 )
 from pipelines.readers import header_text
-from pipelines.schema import INDICATORS
+from pipelines.schema import INDICATORS, REPORTED_INDICATORS
 from pipelines.sidecar import SurveySpec
 
-# The largest value one member can plausibly report for one activity year, in the indicator's unit. Above it a
-# value is taken as a typing error (digits repeated, a unit mix-up) and rejected with reason code "implausible_value".
-# Set well above the largest real Pact members (a large-scale partnership coordinator reports hundreds of
-# thousands of people; the whole Pact reported 2 million people and EUR 160 million in 2022).
-CEILINGS: dict[str, int] = {
-    "people_trained": 5_000_000,
-    "training_programmes": 100_000,
-    "investment_eur": 5_000_000_000,  # EUR, i.e. 5 bn: more than any member's yearly training budget
-    "people_reached": 100_000_000,
-    "stakeholders_joined": 1_000_000,
-}
+# The largest value one member can plausibly report for one activity year, per reported indicator, in its unit
+# (the catalogue's `ceiling`, pipelines/indicators.yml). Above it a value is taken as a typing error (digits
+# repeated, a unit mix-up) and rejected with reason code "implausible_value".
+CEILINGS: dict[str, int] = {name: indicators.ceiling(name) for name in REPORTED_INDICATORS}
+
 
 @dataclass(frozen=True)
 class RegistryIndex:
@@ -368,8 +363,8 @@ def reported_value(cell: object, indicator: str, spec: SurveySpec) -> int:
     multiplier = spec.multipliers.get(indicator, 1)
     catalogue = INDICATORS[indicator]
     stored = to_stored_int(number, multiplier=multiplier, scale=catalogue.scale)
-    ceiling = CEILINGS.get(indicator)
-    if ceiling is not None and stored > ceiling * catalogue.scale:
+    ceiling = CEILINGS[indicator]  # every reported indicator has one (the catalogue requires it)
+    if stored > ceiling * catalogue.scale:
         raise ValueProblem(
             "implausible_value",
             f"{cell_text(cell)!r} (= {stored // catalogue.scale:,} {catalogue.unit}) is above the plausible "
