@@ -45,7 +45,7 @@ from pipelines.normalise import (
     to_stored_int,
 )
 from pipelines.readers import header_text
-from pipelines.schema import INDICATORS, REPORTED_INDICATORS
+from pipelines.schema import INDICATORS, REPORTED_INDICATORS, Reject
 from pipelines.sidecar import SurveySpec
 
 # The largest value one member can plausibly report for one activity year, per reported indicator, in its unit
@@ -114,7 +114,7 @@ class RawRow:
 @dataclass
 class WaveResult:
     submissions: list[dict] = field(default_factory=list)
-    rejects: list[dict] = field(default_factory=list)
+    rejects: list[Reject] = field(default_factory=list)
     values: list[dict] = field(default_factory=list)  # reported values of accepted submissions (fact rows)
     corrections: list[dict] = field(default_factory=list)  # whole-submission exclusions, as corrections_applied
 
@@ -173,10 +173,8 @@ def classify_wave(
         def reject(column: str, code: str, reason: str, raw: RawRow = raw, cid: str = cid,
                    personal: set[str] = personal) -> None:
             value = None if column in personal else cell_text(_cell(raw, column)) or None
-            result.rejects.append({
-                "source_file": raw.source_file, "sheet": raw.sheet_of(column), "row": raw.row, "column": column,
-                "contribution_id": cid or None, "value": value, "reason_code": code, "reason": reason,
-            })
+            result.rejects.append(Reject(raw.source_file, raw.sheet_of(column), raw.row, column, cid or None, value,
+                                         code, reason))
 
         def finish(status: str, code: str | None, reason: str | None, record: dict = record) -> None:
             result.submissions.append(record | {"status": status, "reason_code": code, "reason": reason})
@@ -280,7 +278,7 @@ def classify_wave(
     return result
 
 
-def submission_values(raw: RawRow, submission: dict, spec: SurveySpec, rejects: list[dict]) -> list[dict]:
+def submission_values(raw: RawRow, submission: dict, spec: SurveySpec, rejects: list[Reject]) -> list[dict]:
     """The reported values of an accepted submission, one per indicator; each bad cell rejects that value only."""
     personal = personal_columns(spec)
     base = {
@@ -290,12 +288,9 @@ def submission_values(raw: RawRow, submission: dict, spec: SurveySpec, rejects: 
     }
 
     def reject(column: str, code: str, reason: str) -> None:
-        rejects.append({
-            "source_file": raw.source_file, "sheet": raw.sheet_of(column), "row": raw.row, "column": column,
-            "contribution_id": submission["contribution_id"],
-            "value": None if column in personal else cell_text(_cell(raw, column)) or None,
-            "reason_code": code, "reason": reason,
-        })
+        value = None if column in personal else cell_text(_cell(raw, column)) or None
+        rejects.append(Reject(raw.source_file, raw.sheet_of(column), raw.row, column, submission["contribution_id"],
+                              value, code, reason))
 
     per_indicator: dict[str, list[tuple[str, int]]] = defaultdict(list)
     for column, indicator in spec.indicators.items():

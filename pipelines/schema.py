@@ -10,6 +10,9 @@ catalogue's `scale` is 100), so that a value reported as "1.234,56" or in thousa
 
 from __future__ import annotations
 
+import dataclasses
+from dataclasses import dataclass
+
 import pyarrow as pa
 
 from pipelines.indicators import CATALOGUE, Indicator, reported
@@ -110,6 +113,23 @@ TABLES: dict[str, tuple[pa.Schema, tuple[str, ...]]] = {
         ("detail", _str),  # what the pipeline did, or why it could not apply the correction
     ]), ("correction_id",)),
 }
+
+
+@dataclass(frozen=True, slots=True)
+class Reject:
+    """One `rejects` row: a value or a row that did not land, where it was and why. The one way steps build it."""
+
+    source_file: str
+    sheet: str | None
+    row: int
+    column: str | None
+    contribution_id: str | None
+    value: str | None  # the cell as text; None for a personal column or an empty cell
+    reason_code: str
+    reason: str
+
+    def record(self) -> dict[str, object]:
+        return dataclasses.asdict(self)
 
 
 def indicator_table() -> pa.Table:

@@ -36,6 +36,11 @@ class SurveySheet:
     spec: SurveySpec
 
 
+@dataclass(frozen=True)
+class QuestionsHandoff:
+    survey_sheets: list[SurveySheet]  # every workbook of every wave, read once here for the submissions step
+
+
 def run(ctx: Context) -> None:
     # load
     surveys = [sheet for raw in ctx.files_of("survey") for sheet in read_survey(raw)]
@@ -45,7 +50,7 @@ def run(ctx: Context) -> None:
     # save
     ctx.save("indicators", indicator_table())
     ctx.save("questions", rows)
-    ctx.work["survey_sheets"] = surveys
+    ctx.work.put(QuestionsHandoff(surveys))
 
 
 def read_survey(raw: RawFile) -> list[SurveySheet]:
