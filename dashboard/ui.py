@@ -295,7 +295,6 @@ def grid(grid_id: str, frame: pd.DataFrame, column_defs: Sequence[Mapping[str, A
     )
 
 
-NUMBER_FORMAT = {"function": "d3.format(',')(params.value)"}
 # A missing value in a row with reporting members was withheld by a public deployment: the cell says so.
 _MISSING = "params.value == null ? (params.data && params.data.n_reporting > 0 ? 'withheld' : '') : "
 EURO_FORMAT = {"function": _MISSING + "'€' + d3.format(',.0f')(params.value)"}

@@ -12,7 +12,7 @@ import functools
 import math
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
@@ -473,7 +473,3 @@ class _Reversed:
         return isinstance(other, _Reversed) and self.key == other.key
 
     __hash__ = None  # type: ignore[assignment]
-
-
-def dedupe_keep_order(items: Iterable[str]) -> list[str]:
-    return list(dict.fromkeys(items))

@@ -30,18 +30,6 @@ SHEET = "Content"
 FIRST_DATA_ROW = 5  # spreadsheet row of the first answer (header on row 4)
 NBSP = "\u00a0"
 
-# Reason codes of the truth (and the plain reasons they stand for).
-REASONS = {
-    "superseded": "a later submission of the same member in the same wave counts instead",
-    "test_entry": "matches the sidecar's test-entry rule",
-    "blank_row": "the row has no content",
-    "unknown_member": "neither the registration ID nor the normalised organisation name is in the registry",
-    "unknown_member_state": "the Member State answered is not an EU-27 code, alias or name",
-    "negative_value": "a negative number",
-    "not_a_number": "text that is not a number",
-    "implausible_value": "a number far beyond any plausible value (at least 10^12 in the question's unit)",
-}
-
 ANSWER_RATE = {
     "people_trained": 0.9, "training_programmes": 0.72, "investment_eur": 0.58, "people_reached": 0.55,
     "stakeholders_joined": 0.5,
