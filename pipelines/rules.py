@@ -24,7 +24,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from pipelines import indicators
@@ -101,14 +101,14 @@ class RawRow:
     """One data row of a survey export; `cells` maps header key -> cell as read."""
 
     source_file: str
-    sheet: str
+    sheet: str | None
     row: int
     cells: dict[str, object]
     spec: SurveySpec  # the sidecar of the file the row comes from, its column names resolved to header keys
     column_sheets: Mapping[str, str] = field(default_factory=dict)  # for a wide export: the sheet of a column
 
-    def sheet_of(self, column: str) -> str:
-        return self.column_sheets.get(column, self.sheet)
+    def sheet_of(self, column: str | None) -> str | None:
+        return self.column_sheets.get(column, self.sheet) if column is not None else self.sheet
 
 
 @dataclass
@@ -146,7 +146,7 @@ def classify_wave(
     rows: list[RawRow],
     registry: RegistryIndex,
     countries: Mapping[str, str],
-    exclusions: list[Correction] = (),
+    exclusions: Sequence[Correction] = (),
 ) -> WaveResult:
     """Apply the rules of the data to every raw row of one wave (from one export or several: a member's
     submissions compete across them). Every row gets exactly one submission record."""
@@ -170,7 +170,7 @@ def classify_wave(
             "contribution_id": cid or None, "member_id": None, "created_at": None, "updated_at": None,
         }
 
-        def reject(column: str, code: str, reason: str, raw: RawRow = raw, cid: str = cid,
+        def reject(column: str | None, code: str, reason: str, raw: RawRow = raw, cid: str = cid,
                    personal: set[str] = personal) -> None:
             value = None if column in personal else cell_text(_cell(raw, column)) or None
             result.rejects.append(Reject(raw.source_file, raw.sheet_of(column), raw.row, column, cid or None, value,
@@ -247,8 +247,10 @@ def classify_wave(
         if problems:
             finish("rejected", problems[0][0], "; ".join(reason for _, reason in problems))
             continue
-        key = latest_first_key(stamps["updated_at"], stamps["created_at"], cid, raw.row)
-        candidates[member_id].append((key, record, raw))
+        updated, created = stamps["updated_at"], stamps["created_at"]
+        # a row without a member or a readable timestamp was rejected above
+        assert member_id is not None and updated is not None and created is not None
+        candidates[member_id].append((latest_first_key(updated, created, cid, raw.row), record, raw))
 
     # 5. one submission per member and wave
     for member_id in sorted(candidates):

@@ -622,10 +622,10 @@ def generate_wave(
     slots = [(i, ind) for i in plain if not silent[i] for ind in REPORTED_INDICATORS if values[ind][i] < 0]
     picked = rng.choice(len(slots), size=n_invalid - len(planted), replace=False).tolist()
     for j, (i, ind) in enumerate(planted + [slots[k] for k in picked]):
-        kind = kinds[j % 3]
-        cell = render_invalid(kind, rng, spec.decimal_separator)
-        accepted[i].answers[ind] = cell
-        accepted[i].rejects.append((spec.column("indicator", ind).header, _as_text(cell), kind))
+        invalid_kind = kinds[j % 3]
+        invalid = render_invalid(invalid_kind, rng, spec.decimal_separator)
+        accepted[i].answers[ind] = invalid
+        accepted[i].rejects.append((spec.column("indicator", ind).header, _as_text(invalid), invalid_kind))
 
     # -- test entries: recognised by the sidecar rule, whatever they contain
     tests: list[Submission] = []
@@ -634,6 +634,7 @@ def generate_wave(
         if flavour == 1:
             # a colleague testing with a real member's ID and name, after that member answered
             win = accepted[int(shadowed[j % len(shadowed)])]
+            assert win.member is not None  # every accepted submission is a member's
             sub = base(int(win.member), "QA Tester", "test_by_user_name")
             sub.user = f"qa.tester{j}@test.example.org"
             sub.member_id_typed, sub.organisation_typed = win.member_id_typed, win.organisation_typed

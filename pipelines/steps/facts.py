@@ -99,7 +99,8 @@ def apply_corrections(
             applied.append(c.record(status="applied", member_id=target["member_id"], old_value=old,
                                     detail=f"{c.indicator} value {old} dropped"))
             continue
-        column = current["column"] if current else columns.get((c.wave, c.indicator))
+        # an indicator-level correction names its indicator (the whole-submission ones acted earlier)
+        column = current["column"] if current else columns.get((c.wave, c.indicator or ""))
         if column is None:
             applied.append(c.record(status="not applied", member_id=target["member_id"],
                                     detail=f"wave {c.wave} does not ask for {c.indicator}"))

@@ -189,7 +189,7 @@ def member_records(
 def membership_records(
     sheet: Sheet, by_key: dict[str, str], partnerships: set[str], rejects: list[Reject],
 ) -> list[dict]:
-    records = {}
+    records: dict[tuple[str, str], dict] = {}
     col = _source_columns(MEMBERSHIP_COLUMNS)
     for row, cells in _rows(sheet, MEMBERSHIP_COLUMNS):
         member_id = by_key.get(normalise_member_id(cells["member_id"]))
