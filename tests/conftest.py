@@ -13,6 +13,7 @@ import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 import xlsxwriter
@@ -20,6 +21,9 @@ import yaml
 from playwright.sync_api import Browser, sync_playwright
 
 from pipelines.sample.eusurvey import write_eusurvey_xlsx
+
+if TYPE_CHECKING:  # the runner is imported where a fixture runs it
+    from pipelines.runner import RunResult
 
 REPO = Path(__file__).resolve().parents[1]
 COMMITTED_RAW = REPO / "data" / "raw"
@@ -188,6 +192,27 @@ def raw(tmp_path: Path) -> TinyRaw:
     tree = make_raw(tmp_path / "raw")
     tree.write_survey(2022, [answer(cid="c-1"), answer(member_id="PFS-000002", org="Beta", cid="c-2", people=7)])
     return tree
+
+
+@dataclass(frozen=True)
+class SampleRun:
+    raw: Path  # the committed data/raw
+    curated: Path
+    result: RunResult
+
+
+@pytest.fixture(scope="session")
+def sample_run(tmp_path_factory: pytest.TempPathFactory) -> SampleRun:
+    """The bundled sample (data/raw) through the pipeline once per session. Tests read it and write nothing
+    under it: one that needs to change the data builds its own."""
+    from pipelines.runner import run
+
+    if not any(COMMITTED_RAW.rglob("*.source.yml")):
+        pytest.skip("no bundled sample in data/raw")
+    curated = tmp_path_factory.mktemp("sample") / "curated"
+    result = run(COMMITTED_RAW, curated, progress=False)
+    assert result.status == "ok"
+    return SampleRun(COMMITTED_RAW, curated, result)
 
 
 @pytest.fixture
