@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import shutil
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,7 +17,6 @@ from typing import TYPE_CHECKING
 import pytest
 import xlsxwriter
 import yaml
-from playwright.sync_api import Browser, sync_playwright
 
 from pipelines.sample.eusurvey import write_eusurvey_xlsx
 
@@ -223,31 +221,3 @@ def curated(tmp_path: Path, raw: TinyRaw) -> Path:
     path = tmp_path / "curated"
     assert run(raw.root, path, progress=False).status == "ok"
     return path
-
-
-# ------------------------------------------------------------------------------------------------ the browser
-# One Playwright and one Chromium for the whole session: Playwright's sync API refuses a second instance while
-# one is running in the same process, so every browser test in any folder takes this fixture.
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",  # root in a container: Chromium's sandbox cannot start
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Browser]:
-    # launch() gives every session a fresh, throw-away user-data dir (Playwright creates and deletes it), so no
-    # profile, cache or cookie from an earlier run can hide a problem.
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, timeout=60_000)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
