@@ -25,6 +25,7 @@ PORT ?= 8050
 help:
 	@echo "make run    install, build data/curated from data/raw, serve the dashboard on http://127.0.0.1:$(PORT)"
 	@echo "make test   install what the tests need (Chromium included) and run the whole suite"
+	@echo "make lint   ruff and mypy"
 	@echo "make bench  run the benchmarks in benchmarks/ and write benchmarks/results.md"
 
 $(CURDIR)/.tools/bin/uv:
@@ -58,8 +59,10 @@ run: install browser pipeline serve
 test: install browser
 	$(PY) -m pytest
 
+# ruff, then mypy over what [tool.mypy] files lists in pyproject.toml.
 lint: install
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 
 bench: install browser
 	$(PY) -m benchmarks

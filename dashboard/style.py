@@ -16,7 +16,6 @@ OKABE_ITO = {
 PRIMARY = OKABE_ITO["blue"]
 SECONDARY = OKABE_ITO["orange"]
 ACCENT = OKABE_ITO["vermillion"]
-POSITIVE = OKABE_ITO["bluish_green"]
 MUTED = "#6c757d"  # Bootstrap's secondary grey: 4.6:1 on white
 GRID = "#e3e6ea"
 SERIES = (PRIMARY, SECONDARY, OKABE_ITO["bluish_green"], OKABE_ITO["reddish_purple"], OKABE_ITO["sky_blue"],

@@ -15,6 +15,7 @@ from dashboard import data, style
 from dashboard.data import Coverage, Flags, Kpi, VintageChoice
 from dashboard.formatting import BREAK_CAVEAT, change, clip, compact, full
 from dashboard.state import Messages
+from pipelines.indicators import CATALOGUE
 
 log = logging.getLogger(__name__)
 
@@ -294,7 +295,6 @@ def grid(grid_id: str, frame: pd.DataFrame, column_defs: Sequence[Mapping[str, A
     )
 
 
-NUMBER_FORMAT = {"function": "d3.format(',')(params.value)"}
 # A missing value in a row with reporting members was withheld by a public deployment: the cell says so.
 _MISSING = "params.value == null ? (params.data && params.data.n_reporting > 0 ? 'withheld' : '') : "
 EURO_FORMAT = {"function": _MISSING + "'€' + d3.format(',.0f')(params.value)"}
@@ -338,13 +338,10 @@ def flag_badges(flags: Flags, unit: str = "") -> list[Any]:
     return badges
 
 
-# Card headings short enough to fit on two lines at 1366 px; the full catalogue label is the tooltip.
+# Card headings short enough to fit on two lines at 1366 px; the full catalogue label is the tooltip. The two
+# cards that are not catalogue indicators (a count of submissions, a ratio of two indicators) are named here.
 KPI_SHORT_LABELS = {
-    "people_trained": "People up-/reskilled",
-    "training_programmes": "Training programmes",
-    "investment_eur": "Investment",
-    "people_reached": "People reached",
-    "stakeholders_joined": "Stakeholders joined",
+    **{i.name: i.short_label for i in CATALOGUE.indicators if i.headline},
     "respondents": "Survey respondents",
     "commitments_progressing_share": "Commitments progressing",
 }

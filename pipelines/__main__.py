@@ -12,9 +12,12 @@ already there or the file is not a readable export.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import logging
 import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from pipelines import check, scaffold, snapshots
@@ -41,15 +44,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--force", action="store_true", help="rebuild even when the inputs are unchanged")
     args = parser.parse_args(argv)
     _logging(args.verbose)
-    try:
+    with _failure("pipeline", exit_code=1) as failed:
         run(args.raw, args.curated, force=args.force)
-    except PipelineError as exc:
-        sys.stderr.write(f"pipeline failed: {exc}\n")
-        return 1
-    except Exception:
-        logging.getLogger("pipelines").exception("pipeline failed with an unexpected error")
-        return 1
-    return 0
+    return failed.code or 0
 
 
 def check_main(argv: list[str]) -> int:
@@ -57,14 +54,10 @@ def check_main(argv: list[str]) -> int:
                    "snapshot. Exit 0: would publish cleanly; 3: would publish with warnings; 1: would fail.",
                    ).parse_args(argv)
     _logging(args.verbose)
-    try:
+    with _failure("check", exit_code=check.FAILED) as failed:
         result = run(args.raw, args.curated, publish=False)
-    except PipelineError as exc:
-        sys.stderr.write(f"check failed: {exc}\n")
-        return check.FAILED
-    except Exception:
-        logging.getLogger("pipelines").exception("check failed with an unexpected error")
-        return check.FAILED
+    if failed.code is not None:
+        return failed.code
     current = check.current_facts(args.curated)
     rows = check.compare(check.figures(result.facts), check.figures(current) if current is not None else {})
     manifest = snapshots.current_manifest(args.curated)
@@ -86,20 +79,37 @@ def sidecar_main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     _logging(args.verbose)
     target = scaffold.sidecar_path(args.export)
-    try:
+    with _failure("sidecar", exit_code=1) as failed:
         if target.exists():  # said before the export is read; write_draft refuses again if one appears meanwhile
             raise scaffold.ScaffoldError(f"{target.name} already exists: the scaffold never overwrites a sidecar "
                                          "(move it away to draft a new one)", file=target)
         draft = scaffold.draft_sidecar(args.export, today=dt.date.today())
         written = scaffold.write_draft(args.export, draft.text)
-    except PipelineError as exc:
-        sys.stderr.write(f"sidecar failed: {exc}\n")
-        return 1
-    except Exception:
-        logging.getLogger("pipelines").exception("sidecar failed with an unexpected error")
-        return 1
+    if failed.code is not None:
+        return failed.code
     sys.stdout.write(draft.summary(written))
     return 0
+
+
+@dataclass
+class _Outcome:
+    code: int | None = None  # the exit code when the command failed
+
+
+@contextlib.contextmanager
+def _failure(command: str, *, exit_code: int) -> Iterator[_Outcome]:
+    """One way every subcommand fails: a PipelineError is the operator's to fix, so one line on stderr says
+    what and where; anything else is a bug, logged with its traceback. Either way the outcome carries
+    `exit_code`."""
+    outcome = _Outcome()
+    try:
+        yield outcome
+    except PipelineError as exc:
+        sys.stderr.write(f"{command} failed: {exc}\n")
+        outcome.code = exit_code
+    except Exception:
+        logging.getLogger("pipelines").exception("%s failed with an unexpected error", command)
+        outcome.code = exit_code
 
 
 def _logging(verbose: bool) -> None:

@@ -1,16 +1,19 @@
-"""What the steps share during one run: the raw files, the tables saved so far, rejects and counts."""
+"""What the steps share during one run: the raw files, the tables saved so far, rejects, counts, and the typed
+results a step hands to later ones (`Handoffs`)."""
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar, cast
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipelines.finish import to_table
 from pipelines.readers import RawFile
+from pipelines.schema import Reject
 
 log = logging.getLogger(__name__)
 
@@ -20,6 +23,29 @@ RULES_VERSION = "2026.1"
 
 WAVE_COUNT_KEYS = ("read", "accepted", "superseded", "test", "blank", "rejected")
 
+Handoff = TypeVar("Handoff")
+
+
+class Handoffs:
+    """Results a step hands to later steps besides the tables it saves, one dataclass per producing step (each
+    declared in its step's module, e.g. `pipelines.steps.reference.ReferenceHandoff`), looked up by type so that
+    the reading step gets the declared type back."""
+
+    def __init__(self) -> None:
+        self._by_type: dict[type, object] = {}
+
+    def put(self, handoff: object) -> None:
+        if type(handoff) in self._by_type:
+            raise RuntimeError(f"{type(handoff).__name__} handed on twice")
+        self._by_type[type(handoff)] = handoff
+
+    def get(self, kind: type[Handoff]) -> Handoff:
+        try:
+            found = self._by_type[kind]
+        except KeyError:
+            raise RuntimeError(f"step order: {kind.__name__} is read before any step handed it on") from None
+        return cast(Handoff, found)  # stored under its own type by put()
+
 
 @dataclass
 class Context:
@@ -27,8 +53,8 @@ class Context:
     out_dir: Path  # the snapshot being written (a .tmp- directory until the run succeeds)
     files: list[RawFile]
     tables: dict[str, pa.Table] = field(default_factory=dict)
-    rejects: list[dict] = field(default_factory=list)
-    work: dict[str, object] = field(default_factory=dict)  # intermediate results handed from step to step
+    rejects: list[Reject] = field(default_factory=list)
+    work: Handoffs = field(default_factory=Handoffs)
     wave_counts: dict[int, dict[str, int]] = field(default_factory=dict)
 
     def files_of(self, kind: str) -> list[RawFile]:
@@ -49,13 +75,3 @@ class Context:
         self.tables[name] = table
         log.debug("saved %s: %d rows", name, table.num_rows)
         return table
-
-    def reject(
-        self, *, file: str, sheet: str | None, row: int, column: str | None, contribution_id: str | None,
-        value: str | None, reason_code: str, reason: str,
-    ) -> None:
-        self.rejects.append({
-            "source_file": file, "sheet": sheet, "row": row, "column": column,
-            "contribution_id": contribution_id or None, "value": value, "reason_code": reason_code, "reason": reason,
-        })
-

@@ -12,9 +12,10 @@ import functools
 import math
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from typing import cast
 
 import pandas as pd
 
@@ -56,11 +57,11 @@ def is_blank(value: object) -> bool:
     """Empty cell: None, NaN, or text that is only whitespace (calamine gives '' for an empty cell)."""
     kind = type(value)  # exact-type checks first: this runs for every cell of every survey
     if kind is str:
-        return not value.strip()
+        return not cast(str, value).strip()
     if value is None:
         return True
     if kind is float or isinstance(value, float):
-        return math.isnan(value)
+        return math.isnan(cast(float, value))
     return False
 
 
@@ -69,7 +70,8 @@ def cell_text(value: object) -> str:
     XML-escaped ('Smith &amp; Sons') as it was typed."""
     kind = type(value)
     if kind is str:
-        return (unescape_xml(value) if "&" in value else value).strip()
+        text = cast(str, value)
+        return (unescape_xml(text) if "&" in text else text).strip()
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -473,7 +475,3 @@ class _Reversed:
         return isinstance(other, _Reversed) and self.key == other.key
 
     __hash__ = None  # type: ignore[assignment]
-
-
-def dedupe_keep_order(items: Iterable[str]) -> list[str]:
-    return list(dict.fromkeys(items))

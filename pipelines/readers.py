@@ -15,8 +15,10 @@ import io
 import logging
 import re
 import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 from xml.etree import ElementTree
 
 import python_calamine
@@ -272,7 +274,8 @@ def sheet_cells(workbook: Workbook, sheet: str) -> list[list[object]]:
     if part is not None and not _within_bounds(part):
         return _bounded_cells(workbook, sheet)
     try:
-        cells = workbook.book.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
+        # object cells: a special cell (formula, error) replaces calamine's value below
+        cells = cast(list[list[object]], workbook.book.get_sheet_by_name(sheet).to_python(skip_empty_area=False))
     except Exception as exc:  # MemoryError included: a reader failure is a problem with this file
         raise PipelineError(f"cannot read the sheet: {type(exc).__name__}: {exc}", file=workbook.name,
                             sheet=sheet) from exc
@@ -292,6 +295,8 @@ def xlsx_sheet_xml(workbook: Workbook, sheet: str) -> bytes | None:
             rels = ElementTree.fromstring(archive.read("xl/_rels/workbook.xml.rels"))
             rid = next(e.get(f"{{{_REL_NS}}}id") for e in book.iter(f"{{{_MAIN_NS}}}sheet") if e.get("name") == sheet)
             target = next(e.get("Target") for e in rels if e.get("Id") == rid)
+            if target is None:  # a relationship without a target: the package does not say
+                return None
             path = target.lstrip("/") if target.startswith("/") else f"xl/{target}"
             return archive.read(path)
     except (KeyError, StopIteration, ElementTree.ParseError, zipfile.BadZipFile, OSError):
@@ -543,7 +548,7 @@ def read_csv(raw: RawFile) -> Sheet:
     return _under_header(raw.rel, None, spec.header_row, rows)
 
 
-def _under_header(file: str, sheet: str | None, header_row: int, cells: list[list[object]], *,
+def _under_header(file: str, sheet: str | None, header_row: int, cells: Sequence[Sequence[object]], *,
                   repeated_titles: bool = False) -> Sheet:
     """The rows under the header row, each as wide as the header. A title written twice is an error unless
     `repeated_titles` (EUSurvey repeats them; the caller keys them apart)."""

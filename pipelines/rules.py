@@ -24,9 +24,10 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from pipelines import indicators
 from pipelines.corrections import Correction
 from pipelines.eusurvey import strip_answer_shortname
 from pipelines.normalise import (
@@ -44,20 +45,14 @@ from pipelines.normalise import (
     to_stored_int,
 )
 from pipelines.readers import header_text
-from pipelines.schema import INDICATORS
+from pipelines.schema import INDICATORS, REPORTED_INDICATORS, Reject
 from pipelines.sidecar import SurveySpec
 
-# The largest value one member can plausibly report for one activity year, in the indicator's unit. Above it a
-# value is taken as a typing error (digits repeated, a unit mix-up) and rejected with reason code "implausible_value".
-# Set well above the largest real Pact members (a large-scale partnership coordinator reports hundreds of
-# thousands of people; the whole Pact reported 2 million people and EUR 160 million in 2022).
-CEILINGS: dict[str, int] = {
-    "people_trained": 5_000_000,
-    "training_programmes": 100_000,
-    "investment_eur": 5_000_000_000,  # EUR, i.e. 5 bn: more than any member's yearly training budget
-    "people_reached": 100_000_000,
-    "stakeholders_joined": 1_000_000,
-}
+# The largest value one member can plausibly report for one activity year, per reported indicator, in its unit
+# (the catalogue's `ceiling`, pipelines/indicators.yml). Above it a value is taken as a typing error (digits
+# repeated, a unit mix-up) and rejected with reason code "implausible_value".
+CEILINGS: dict[str, int] = {name: indicators.ceiling(name) for name in REPORTED_INDICATORS}
+
 
 @dataclass(frozen=True)
 class RegistryIndex:
@@ -106,20 +101,20 @@ class RawRow:
     """One data row of a survey export; `cells` maps header key -> cell as read."""
 
     source_file: str
-    sheet: str
+    sheet: str | None
     row: int
     cells: dict[str, object]
     spec: SurveySpec  # the sidecar of the file the row comes from, its column names resolved to header keys
     column_sheets: Mapping[str, str] = field(default_factory=dict)  # for a wide export: the sheet of a column
 
-    def sheet_of(self, column: str) -> str:
-        return self.column_sheets.get(column, self.sheet)
+    def sheet_of(self, column: str | None) -> str | None:
+        return self.column_sheets.get(column, self.sheet) if column is not None else self.sheet
 
 
 @dataclass
 class WaveResult:
     submissions: list[dict] = field(default_factory=list)
-    rejects: list[dict] = field(default_factory=list)
+    rejects: list[Reject] = field(default_factory=list)
     values: list[dict] = field(default_factory=list)  # reported values of accepted submissions (fact rows)
     corrections: list[dict] = field(default_factory=list)  # whole-submission exclusions, as corrections_applied
 
@@ -151,7 +146,7 @@ def classify_wave(
     rows: list[RawRow],
     registry: RegistryIndex,
     countries: Mapping[str, str],
-    exclusions: list[Correction] = (),
+    exclusions: Sequence[Correction] = (),
 ) -> WaveResult:
     """Apply the rules of the data to every raw row of one wave (from one export or several: a member's
     submissions compete across them). Every row gets exactly one submission record."""
@@ -175,13 +170,11 @@ def classify_wave(
             "contribution_id": cid or None, "member_id": None, "created_at": None, "updated_at": None,
         }
 
-        def reject(column: str, code: str, reason: str, raw: RawRow = raw, cid: str = cid,
+        def reject(column: str | None, code: str, reason: str, raw: RawRow = raw, cid: str = cid,
                    personal: set[str] = personal) -> None:
             value = None if column in personal else cell_text(_cell(raw, column)) or None
-            result.rejects.append({
-                "source_file": raw.source_file, "sheet": raw.sheet_of(column), "row": raw.row, "column": column,
-                "contribution_id": cid or None, "value": value, "reason_code": code, "reason": reason,
-            })
+            result.rejects.append(Reject(raw.source_file, raw.sheet_of(column), raw.row, column, cid or None, value,
+                                         code, reason))
 
         def finish(status: str, code: str | None, reason: str | None, record: dict = record) -> None:
             result.submissions.append(record | {"status": status, "reason_code": code, "reason": reason})
@@ -254,8 +247,10 @@ def classify_wave(
         if problems:
             finish("rejected", problems[0][0], "; ".join(reason for _, reason in problems))
             continue
-        key = latest_first_key(stamps["updated_at"], stamps["created_at"], cid, raw.row)
-        candidates[member_id].append((key, record, raw))
+        updated, created = stamps["updated_at"], stamps["created_at"]
+        # a row without a member or a readable timestamp was rejected above
+        assert member_id is not None and updated is not None and created is not None
+        candidates[member_id].append((latest_first_key(updated, created, cid, raw.row), record, raw))
 
     # 5. one submission per member and wave
     for member_id in sorted(candidates):
@@ -285,7 +280,7 @@ def classify_wave(
     return result
 
 
-def submission_values(raw: RawRow, submission: dict, spec: SurveySpec, rejects: list[dict]) -> list[dict]:
+def submission_values(raw: RawRow, submission: dict, spec: SurveySpec, rejects: list[Reject]) -> list[dict]:
     """The reported values of an accepted submission, one per indicator; each bad cell rejects that value only."""
     personal = personal_columns(spec)
     base = {
@@ -295,12 +290,9 @@ def submission_values(raw: RawRow, submission: dict, spec: SurveySpec, rejects: 
     }
 
     def reject(column: str, code: str, reason: str) -> None:
-        rejects.append({
-            "source_file": raw.source_file, "sheet": raw.sheet_of(column), "row": raw.row, "column": column,
-            "contribution_id": submission["contribution_id"],
-            "value": None if column in personal else cell_text(_cell(raw, column)) or None,
-            "reason_code": code, "reason": reason,
-        })
+        value = None if column in personal else cell_text(_cell(raw, column)) or None
+        rejects.append(Reject(raw.source_file, raw.sheet_of(column), raw.row, column, submission["contribution_id"],
+                              value, code, reason))
 
     per_indicator: dict[str, list[tuple[str, int]]] = defaultdict(list)
     for column, indicator in spec.indicators.items():
@@ -368,8 +360,8 @@ def reported_value(cell: object, indicator: str, spec: SurveySpec) -> int:
     multiplier = spec.multipliers.get(indicator, 1)
     catalogue = INDICATORS[indicator]
     stored = to_stored_int(number, multiplier=multiplier, scale=catalogue.scale)
-    ceiling = CEILINGS.get(indicator)
-    if ceiling is not None and stored > ceiling * catalogue.scale:
+    ceiling = CEILINGS[indicator]  # every reported indicator has one (the catalogue requires it)
+    if stored > ceiling * catalogue.scale:
         raise ValueProblem(
             "implausible_value",
             f"{cell_text(cell)!r} (= {stored // catalogue.scale:,} {catalogue.unit}) is above the plausible "

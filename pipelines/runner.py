@@ -124,8 +124,8 @@ def run(raw_dir: Path | str, curated_dir: Path | str, force: bool = False, progr
             digest = snapshots.inputs_digest([(f.rel, f.sha256) for f in files]
                                              + [(f"{f.rel}.source.yml", f.sidecar_sha256) for f in files])
             code = snapshots.code_digest()
-            previous = snapshots.current_manifest(curated_dir)
-            same = (previous is not None and previous.get("inputs_sha256") == digest
+            previous = snapshots.current_manifest(curated_dir) or {}  # {}: no current snapshot
+            same = (bool(previous) and previous.get("inputs_sha256") == digest
                     and previous.get("rules_version") == RULES_VERSION and previous.get("code_sha256") == code)
             if publish and same and not force:
                 duration = round(time.monotonic() - clock, 3)
@@ -201,7 +201,7 @@ def run(raw_dir: Path | str, curated_dir: Path | str, force: bool = False, progr
             append_run(curated_dir, entry)
             log_summary(ctx, f"snapshot {vintage_id} written in {duration:.1f} s from {len(files)} files")
             return RunResult("ok", vintage_id, final, duration, inputs,
-                             dict(ctx.wave_counts), manifest["counts"], skipped, list(collected.messages))
+                             dict(ctx.wave_counts), table_counts, skipped, list(collected.messages))
         except BaseException as exc:
             if tmp is not None:
                 if publish:

@@ -262,7 +262,7 @@ def draft_sidecar(export: Path, *, today: dt.date) -> Draft:
         if prior is None:
             raise ScaffoldError("cannot guess the wave: no Export Date on row 2, no creation dates and no earlier "
                                 "wave's sidecar in the folder", file=export)
-        guess = WaveGuess(prior[1].survey.wave + 1, f"no dates in the file; the wave after {prior[0].name}'s")
+        guess = WaveGuess(prior[1].survey_spec.wave + 1, f"no dates in the file; the wave after {prior[0].name}'s")
     wave = guess.wave
     draft = Draft("", guess, prior[0].name if prior else None)
 
@@ -273,7 +273,7 @@ def draft_sidecar(export: Path, *, today: dt.date) -> Draft:
         "# map what is UNMAPPED by hand, then run `python -m pipelines check` (model: pipelines/sidecar.py; README).",
     ]
     before = prior[1] if prior else None
-    bwave = before.survey.wave if before else wave - 1
+    bwave = before.survey_spec.wave if before else wave - 1
 
     # provenance: last wave's, with its year moved on
     if before is not None:
@@ -480,8 +480,9 @@ def decimal_evidence(parts: list[ExportPart], columns: list[str]) -> Counter:
         at = [part.sheet.header.index(c) for c in columns if c in part.sheet.header]
         for row in part.sheet.rows:
             for i in at:
-                if i < len(row) and isinstance(row[i], str):
-                    found = _DECIMAL_TAIL.match(row[i].strip())
+                cell = row[i] if i < len(row) else None
+                if isinstance(cell, str):
+                    found = _DECIMAL_TAIL.match(cell.strip())
                     if found:
                         seen[found.group(1)] += 1
     return seen

@@ -1,4 +1,4 @@
-"""Column contracts of the curated tables, and the indicator catalogue.
+"""Column contracts of the curated tables, and the indicator lists read from the catalogue (indicators.yml).
 
 Declared as data so that the pipeline's finishing step, the dashboard's data layer and the tests all check
 against one definition. Every curated table is written as `<table>.parquet` with exactly this schema, sorted
@@ -10,69 +10,17 @@ catalogue's `scale` is 100), so that a value reported as "1.234,56" or in thousa
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import pyarrow as pa
 
+from pipelines.indicators import CATALOGUE, Indicator, reported
 
-@dataclass(frozen=True)
-class Indicator:
-    name: str
-    label: str
-    unit: str
-    scale: int  # stored integer / scale = value in `unit`
-    definition: str
-    kind: str  # "flow" (a quantity over the activity year) or "stock"
-    sum_over_members: bool
-    sum_over_years: bool
-    sum_over_partnerships: bool  # always False: a member in two partnerships counts in both
-
-
-_INDICATORS = (
-    Indicator(
-        "people_trained", "People up-/reskilled", "people", 1,
-        "People who took part in up- or reskilling activities provided or funded by the member in the activity year.",
-        "flow", True, True, False,
-    ),
-    Indicator(
-        "training_programmes", "Training programmes updated or developed", "programmes", 1,
-        "Training programmes or courses the member updated or newly developed in the activity year.",
-        "flow", True, True, False,
-    ),
-    Indicator(
-        "investment_eur", "Investment in up-/reskilling", "EUR", 100,
-        "Money the member invested in up- and reskilling in the activity year, in euro (stored in cents).",
-        "flow", True, True, False,
-    ),
-    Indicator(
-        "people_reached", "People reached by promotion", "people", 1,
-        "People reached by the member's promotion and dissemination of up-/reskilling in the activity year.",
-        "flow", True, True, False,
-    ),
-    Indicator(
-        "stakeholders_joined", "Stakeholders joined in partnerships", "stakeholders", 1,
-        "Stakeholders the member brought into skills partnerships or networks in the activity year.",
-        "flow", True, True, False,
-    ),
-    Indicator(
-        "commitments_reported", "Commitments reported on", "commitments", 1,
-        "Commitments for which the member reported a progress status in the wave.",
-        "stock", True, False, False,
-    ),
-    Indicator(
-        "commitments_progressing", "Commitments progressing", "commitments", 1,
-        "Commitments reported as progressing (as planned or completed); the share progressing is "
-        "commitments_progressing / commitments_reported.",
-        "stock", True, False, False,
-    ),
-)
-
-INDICATORS: dict[str, Indicator] = {i.name: i for i in _INDICATORS}
-INDICATOR_NAMES: tuple[str, ...] = tuple(INDICATORS)
+INDICATORS: dict[str, Indicator] = {i.name: i for i in CATALOGUE.indicators}
+INDICATOR_NAMES: tuple[str, ...] = CATALOGUE.names()
 # Indicators a survey question maps to directly; the two commitment ones come from the progress matrix.
-REPORTED_INDICATORS: tuple[str, ...] = (
-    "people_trained", "training_programmes", "investment_eur", "people_reached", "stakeholders_joined",
-)
+REPORTED_INDICATORS: tuple[str, ...] = reported()
 
 SUBMISSION_STATUSES = ("accepted", "superseded", "test", "blank", "rejected")
 
@@ -167,14 +115,25 @@ TABLES: dict[str, tuple[pa.Schema, tuple[str, ...]]] = {
 }
 
 
+@dataclass(frozen=True, slots=True)
+class Reject:
+    """One `rejects` row: a value or a row that did not land, where it was and why. The one way steps build it."""
+
+    source_file: str
+    sheet: str | None
+    row: int
+    column: str | None
+    contribution_id: str | None
+    value: str | None  # the cell as text; None for a personal column or an empty cell
+    reason_code: str
+    reason: str
+
+    def record(self) -> dict[str, object]:
+        return dataclasses.asdict(self)
+
+
 def indicator_table() -> pa.Table:
     """The catalogue as the curated `indicators` table."""
-    rows = [
-        {
-            "indicator": i.name, "label": i.label, "unit": i.unit, "scale": i.scale, "definition": i.definition,
-            "kind": i.kind, "sum_over_members": i.sum_over_members, "sum_over_years": i.sum_over_years,
-            "sum_over_partnerships": i.sum_over_partnerships,
-        }
-        for i in _INDICATORS
-    ]
-    return pa.Table.from_pylist(rows, schema=TABLES["indicators"][0]).sort_by([("indicator", "ascending")])
+    schema = TABLES["indicators"][0]
+    rows = [{"indicator": i.name} | i.model_dump(include=set(schema.names) - {"indicator"}) for i in CATALOGUE.indicators]
+    return pa.Table.from_pylist(rows, schema=schema).sort_by([("indicator", "ascending")])

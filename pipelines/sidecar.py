@@ -168,6 +168,13 @@ class Sidecar(Strict):
     read: ReadSpec
     survey: SurveySpec | None = None
 
+    @property
+    def survey_spec(self) -> SurveySpec:
+        """The survey section of a survey sidecar (validation guarantees one there)."""
+        if self.survey is None:
+            raise ValueError(f"a {self.kind} sidecar has no 'survey' section")
+        return self.survey
+
     @model_validator(mode="after")
     def _kind_matches(self) -> Sidecar:
         if self.kind == "survey" and self.survey is None:

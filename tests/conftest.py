@@ -10,16 +10,18 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import shutil
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 import xlsxwriter
 import yaml
-from playwright.sync_api import Browser, sync_playwright
 
 from pipelines.sample.eusurvey import write_eusurvey_xlsx
+
+if TYPE_CHECKING:  # the runner is imported where a fixture runs it
+    from pipelines.runner import RunResult
 
 REPO = Path(__file__).resolve().parents[1]
 COMMITTED_RAW = REPO / "data" / "raw"
@@ -190,6 +192,27 @@ def raw(tmp_path: Path) -> TinyRaw:
     return tree
 
 
+@dataclass(frozen=True)
+class SampleRun:
+    raw: Path  # the committed data/raw
+    curated: Path
+    result: RunResult
+
+
+@pytest.fixture(scope="session")
+def sample_run(tmp_path_factory: pytest.TempPathFactory) -> SampleRun:
+    """The bundled sample (data/raw) through the pipeline once per session. Tests read it and write nothing
+    under it: one that needs to change the data builds its own."""
+    from pipelines.runner import run
+
+    if not any(COMMITTED_RAW.rglob("*.source.yml")):
+        pytest.skip("no bundled sample in data/raw")
+    curated = tmp_path_factory.mktemp("sample") / "curated"
+    result = run(COMMITTED_RAW, curated, progress=False)
+    assert result.status == "ok"
+    return SampleRun(COMMITTED_RAW, curated, result)
+
+
 @pytest.fixture
 def curated(tmp_path: Path, raw: TinyRaw) -> Path:
     """A curated directory holding one good snapshot of `raw`."""
@@ -198,31 +221,3 @@ def curated(tmp_path: Path, raw: TinyRaw) -> Path:
     path = tmp_path / "curated"
     assert run(raw.root, path, progress=False).status == "ok"
     return path
-
-
-# ------------------------------------------------------------------------------------------------ the browser
-# One Playwright and one Chromium for the whole session: Playwright's sync API refuses a second instance while
-# one is running in the same process, so every browser test in any folder takes this fixture.
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",  # root in a container: Chromium's sandbox cannot start
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Browser]:
-    # launch() gives every session a fresh, throw-away user-data dir (Playwright creates and deletes it), so no
-    # profile, cache or cookie from an earlier run can hide a problem.
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, timeout=60_000)
-        try:
-            yield chromium
-        finally:
-            chromium.close()

@@ -6,23 +6,17 @@ import csv
 import io
 import json
 import zipfile
-from pathlib import Path
 
 import openpyxl
 import pyarrow.parquet as pq
 import pytest
 
 from dashboard import data
-from pipelines.runner import run
-
-REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
-def curated(tmp_path_factory):
-    target = tmp_path_factory.mktemp("api") / "curated"
-    run(REPO / "data" / "raw", target, progress=False)
-    return target
+def curated(sample_run):
+    return sample_run.curated
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ import nbformat
 from nbclient import NotebookClient
 
 from dashboard import data
-from pipelines.runner import run
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOK = REPO / "notebooks" / "data_access.ipynb"
@@ -23,9 +22,8 @@ def _text(nb: nbformat.NotebookNode) -> str:
     return "\n".join(parts)
 
 
-def test_data_access_notebook_executes(tmp_path, monkeypatch):
-    run(REPO / "data" / "raw", tmp_path / "curated", progress=False)
-    monkeypatch.setenv(data.CURATED_ENV, str(tmp_path / "curated"))
+def test_data_access_notebook_executes(sample_run, tmp_path, monkeypatch):
+    monkeypatch.setenv(data.CURATED_ENV, str(sample_run.curated))
     monkeypatch.setenv("IPYTHONDIR", str(tmp_path / "ipython"))
     monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(tmp_path / "jupyter"))
     monkeypatch.delenv("PACT_BASE_URL", raising=False)

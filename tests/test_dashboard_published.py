@@ -3,38 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from dashboard import data
 from dashboard.analysis import target_progress
-
-REPO = Path(__file__).resolve().parent.parent
-RAW = REPO / "data" / "raw"
-
-# docs/rules_of_the_data.md, "The bundled sample": P published, ≈P published as "nearly", D derived by arithmetic.
-EXPECTED = {
-    2022: {"respondents": 461, "people_trained": 2_000_000, "training_programmes": 15_500,
-           "investment_eur": 160_000_000, "people_reached": 19_000_000, "stakeholders_joined": 21_500,
-           "commitments_progressing_share": 0.90},
-    2023: {"people_trained": 1_500_000, "training_programmes": 32_500, "investment_eur": 150_000_000},
-    2024: {"people_trained": 2_600_000, "training_programmes": 48_000, "stakeholders_joined": 42_000},
-}
+from tests.conftest import SampleRun
+from tests.sample_figures import PUBLISHED
 
 
 @pytest.fixture(scope="module")
-def sample_vintage(tmp_path_factory: pytest.TempPathFactory) -> Iterator[data.Vintage]:
-    if not any(RAW.rglob("*.source.yml")):
-        pytest.skip("no bundled sample in data/raw")
-    import pipelines
-
-    curated = tmp_path_factory.mktemp("sample") / "curated"
-    result = pipelines.run(RAW, curated, progress=False)
-    assert result.status == "ok"
+def sample_vintage(sample_run: SampleRun) -> Iterator[data.Vintage]:
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv(data.CURATED_ENV, str(curated))
+        mp.setenv(data.CURATED_ENV, str(sample_run.curated))
         data.reset()
         choice = data.resolve_vintage(None)
         assert choice.vintage is not None
@@ -43,10 +25,10 @@ def sample_vintage(tmp_path_factory: pytest.TempPathFactory) -> Iterator[data.Vi
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("year", sorted(EXPECTED))
+@pytest.mark.parametrize("year", sorted(PUBLISHED))
 def test_progress_cards_equal_the_published_figures(sample_vintage, year):
     kpis = {k.key: k for k in data.kpis(sample_vintage, year)}
-    for key, value in EXPECTED[year].items():
+    for key, value in PUBLISHED[year].items():
         assert kpis[key].value == pytest.approx(value, abs=1e-9), (year, key)
         assert kpis[key].flags.comparison in ("equal", "consistent"), (year, key, kpis[key].flags)
         assert not kpis[key].flags.not_published

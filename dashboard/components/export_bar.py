@@ -31,10 +31,6 @@ def export_href(page: str, view: str, fmt: str, search: str | None = "") -> str:
     return f"/export/{quote(page)}/{quote(view)}.{fmt}{search or ''}"
 
 
-def pack_href(page: str, search: str | None = "") -> str:
-    return f"/export/{quote(page)}/pack.zip{search or ''}"
-
-
 def export_links(page: str, view: str, search: str | None = "", *, what: str = "this view",
                  images: bool = True) -> html.Div:
     """"Download: CSV XLSX [PNG SVG]" for one chart or table of `page`."""

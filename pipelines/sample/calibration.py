@@ -106,14 +106,6 @@ WAVES: dict[int, WaveCalibration] = {
     ),
 }
 
-# The published cross-checks the three waves must meet together.
-CROSS_CHECKS = {
-    ("people_trained", 2022, 2023): 3_500_000,
-    ("training_programmes", 2022, 2023): 48_000,
-    ("investment_eur", 2022, 2023): 310_000_000,
-    ("people_trained", 2022, 2024): 6_100_000,
-}
-
 # Values at or above this (in the question's own unit) are planted as "absurd"; every valid value in the sample is
 # far below VALID_CEILING, so a pipeline may put its plausibility limit anywhere between the two.
 ABSURD_FLOOR = 10**12

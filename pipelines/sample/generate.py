@@ -217,18 +217,18 @@ def generate(out: Path = RAW, truth: Path = DEFAULT_TRUTH, seed: int = DEFAULT_S
         path = out / spec.source_file
         exported = cal.WAVES[year].exported_at
         if spec.workbooks == 1:
-            written = write_eusurvey_xlsx(path, alias=spec.alias, export_date=exported, header=spec.header,
-                                          rows=output.parts[0], created=exported)
+            rows_written = write_eusurvey_xlsx(path, alias=spec.alias, export_date=exported, header=spec.header,
+                                               rows=output.parts[0], created=exported)
         else:
             names = [part.removeprefix(f"{spec.source_file}/") for part in spec.part_files]
-            written = sum(write_eusurvey_zip(path, parts=list(zip(names, output.parts, strict=True)),
-                                             alias=spec.alias, export_date=exported, header=spec.header,
-                                             created=exported))
-        files[spec.source_file] = written
+            rows_written = sum(write_eusurvey_zip(path, parts=list(zip(names, output.parts, strict=True)),
+                                                  alias=spec.alias, export_date=exported, header=spec.header,
+                                                  created=exported))
+        files[spec.source_file] = rows_written
         _write_yaml(sidecar_path(path), survey_sidecar(spec, scale), path.name)
         output.parts = []  # written: at 100x the cells of one wave are millions of Python objects
         waves.append(output)
-        log.info("wave %s: %s rows (%.1f s)", year, f"{written:,}", time.perf_counter() - t0)
+        log.info("wave %s: %s rows (%.1f s)", year, f"{rows_written:,}", time.perf_counter() - t0)
 
     rows = pd.concat([w.truth_rows for w in waves], ignore_index=True)
     facts = pd.concat([w.truth_facts for w in waves], ignore_index=True)

@@ -152,7 +152,7 @@ def written_countries(rng: np.random.Generator, members: pd.DataFrame, ref: Refe
         if code == "EL" and u < 0.4:
             out.append("GR")
         elif u > 0.97:
-            out.append(alternates.get(code, names[code]) if u > 0.995 else names[code])
+            out.append(alternates[code] if u > 0.995 and code in alternates else names[code])
         else:
             out.append(code)
     return out

@@ -30,18 +30,6 @@ SHEET = "Content"
 FIRST_DATA_ROW = 5  # spreadsheet row of the first answer (header on row 4)
 NBSP = "\u00a0"
 
-# Reason codes of the truth (and the plain reasons they stand for).
-REASONS = {
-    "superseded": "a later submission of the same member in the same wave counts instead",
-    "test_entry": "matches the sidecar's test-entry rule",
-    "blank_row": "the row has no content",
-    "unknown_member": "neither the registration ID nor the normalised organisation name is in the registry",
-    "unknown_member_state": "the Member State answered is not an EU-27 code, alias or name",
-    "negative_value": "a negative number",
-    "not_a_number": "text that is not a number",
-    "implausible_value": "a number far beyond any plausible value (at least 10^12 in the question's unit)",
-}
-
 ANSWER_RATE = {
     "people_trained": 0.9, "training_programmes": 0.72, "investment_eur": 0.58, "people_reached": 0.55,
     "stakeholders_joined": 0.5,
@@ -634,10 +622,10 @@ def generate_wave(
     slots = [(i, ind) for i in plain if not silent[i] for ind in REPORTED_INDICATORS if values[ind][i] < 0]
     picked = rng.choice(len(slots), size=n_invalid - len(planted), replace=False).tolist()
     for j, (i, ind) in enumerate(planted + [slots[k] for k in picked]):
-        kind = kinds[j % 3]
-        cell = render_invalid(kind, rng, spec.decimal_separator)
-        accepted[i].answers[ind] = cell
-        accepted[i].rejects.append((spec.column("indicator", ind).header, _as_text(cell), kind))
+        invalid_kind = kinds[j % 3]
+        invalid = render_invalid(invalid_kind, rng, spec.decimal_separator)
+        accepted[i].answers[ind] = invalid
+        accepted[i].rejects.append((spec.column("indicator", ind).header, _as_text(invalid), invalid_kind))
 
     # -- test entries: recognised by the sidecar rule, whatever they contain
     tests: list[Submission] = []
@@ -646,6 +634,7 @@ def generate_wave(
         if flavour == 1:
             # a colleague testing with a real member's ID and name, after that member answered
             win = accepted[int(shadowed[j % len(shadowed)])]
+            assert win.member is not None  # every accepted submission is a member's
             sub = base(int(win.member), "QA Tester", "test_by_user_name")
             sub.user = f"qa.tester{j}@test.example.org"
             sub.member_id_typed, sub.organisation_typed = win.member_id_typed, win.organisation_typed

@@ -14,20 +14,22 @@ from pipelines.context import Context
 from pipelines.corrections import Correction
 from pipelines.normalise import normalise_member_id
 from pipelines.readers import header_text
+from pipelines.steps.submissions import SubmissionsHandoff
 
 log = logging.getLogger(__name__)
 
 
 def run(ctx: Context) -> None:
     # load
-    values: list[dict] = ctx.work["reported_values"]
-    corrections = [c for c in ctx.work["corrections"] if not c.whole_submission]
+    handed = ctx.work.get(SubmissionsHandoff)
+    values = handed.reported_values
+    corrections = [c for c in handed.corrections if not c.whole_submission]
     # the submissions are looked up only to place a correction (270,000 of them at 100x the sample)
     submissions = ctx.table("submissions").to_pylist() if corrections else []
     columns = questions_by_indicator(ctx)
     # process
     facts, applied = apply_corrections(values, submissions, corrections, columns)
-    applied = ctx.work["corrections_applied"] + applied
+    applied = handed.corrections_applied + applied
     per_wave = Counter(f["year"] for f in facts)
     for wave, counts in ctx.wave_counts.items():
         counts["facts"] = per_wave[wave]
@@ -97,7 +99,8 @@ def apply_corrections(
             applied.append(c.record(status="applied", member_id=target["member_id"], old_value=old,
                                     detail=f"{c.indicator} value {old} dropped"))
             continue
-        column = current["column"] if current else columns.get((c.wave, c.indicator))
+        # an indicator-level correction names its indicator (the whole-submission ones acted earlier)
+        column = current["column"] if current else columns.get((c.wave, c.indicator or ""))
         if column is None:
             applied.append(c.record(status="not applied", member_id=target["member_id"],
                                     detail=f"wave {c.wave} does not ask for {c.indicator}"))

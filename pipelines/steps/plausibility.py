@@ -15,7 +15,7 @@ from pipelines.context import Context
 def run(ctx: Context) -> None:
     # load
     facts = ctx.table("facts").select(["year", "member_id", "indicator", "value"]).to_pandas()
-    specs = {raw.sidecar.survey.wave: raw.sidecar.survey for raw in ctx.files_of("survey")}
+    specs = {raw.sidecar.survey_spec.wave: raw.sidecar.survey_spec for raw in ctx.files_of("survey")}
     # process
     acknowledged = plausible_across_waves(facts, specs)
     # save

@@ -36,16 +36,21 @@ class SurveySheet:
     spec: SurveySpec
 
 
+@dataclass(frozen=True)
+class QuestionsHandoff:
+    survey_sheets: list[SurveySheet]  # every workbook of every wave, read once here for the submissions step
+
+
 def run(ctx: Context) -> None:
     # load
     surveys = [sheet for raw in ctx.files_of("survey") for sheet in read_survey(raw)]
     # process
-    one_export_per_wave([SurveyFile(s.raw.rel, s.raw.sidecar.survey, s.part.export_date) for s in surveys])
+    one_export_per_wave([SurveyFile(s.raw.rel, s.raw.sidecar.survey_spec, s.part.export_date) for s in surveys])
     rows = question_rows(surveys)
     # save
     ctx.save("indicators", indicator_table())
     ctx.save("questions", rows)
-    ctx.work["survey_sheets"] = surveys
+    ctx.work.put(QuestionsHandoff(surveys))
 
 
 def read_survey(raw: RawFile) -> list[SurveySheet]:
@@ -53,9 +58,9 @@ def read_survey(raw: RawFile) -> list[SurveySheet]:
     sheets = []
     for part in read_survey_export(raw):
         table = part.sheet
-        index = HeaderIndex(table.header, part.titles, part.places, shortnames=raw.sidecar.survey.show_shortnames,
+        index = HeaderIndex(table.header, part.titles, part.places, shortnames=raw.sidecar.survey_spec.show_shortnames,
                             file=table.file, sheet=table.sheet, header_row=table.header_row)
-        sheets.append(SurveySheet(raw, part, resolve_survey_spec(raw.sidecar.survey, index)))
+        sheets.append(SurveySheet(raw, part, resolve_survey_spec(raw.sidecar.survey_spec, index)))
     raw.rows = sum(len(s.part.sheet.rows) for s in sheets)
     return sheets
 

@@ -8,6 +8,8 @@ kept by hand, so a bad cell is a fatal error naming file, row and column rather 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pandas as pd
 import pyarrow as pa
 
@@ -29,6 +31,11 @@ TRUE_WORDS = {"true", "yes", "y", "1"}
 FALSE_WORDS = {"false", "no", "n", "0"}
 
 
+@dataclass(frozen=True)
+class ReferenceHandoff:
+    country_lookup: dict[str, str]  # every Member State spelling (code, ISO code, name, alias) -> Eurostat code
+
+
 def run(ctx: Context) -> None:
     # load
     files = reference_files(ctx)
@@ -41,7 +48,7 @@ def run(ctx: Context) -> None:
     # save
     for name in REFERENCE_TABLES:
         ctx.save(name, tables[name])
-    ctx.work["country_lookup"] = lookup
+    ctx.work.put(ReferenceHandoff(lookup))
 
 
 def reference_files(ctx: Context) -> dict[str, RawFile]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from dataclasses import dataclass
 
 from pipelines.context import Context
 from pipelines.errors import PipelineError
@@ -30,6 +31,8 @@ from pipelines.normalise import (
 )
 from pipelines.readers import RawFile, Sheet, read_xlsx, require_columns
 from pipelines.rules import RegistryIndex
+from pipelines.schema import Reject
+from pipelines.steps.reference import ReferenceHandoff
 
 log = logging.getLogger(__name__)
 
@@ -54,16 +57,21 @@ SHEET_KEYS = {"members": ("members",), "memberships": ("memberships", "partnersh
 DATE_FORMATS = ("%Y-%m-%d", "%d/%m/%Y")
 
 
+@dataclass(frozen=True)
+class RegistryHandoff:
+    index: RegistryIndex  # how a survey answer finds its member
+
+
 def run(ctx: Context) -> None:
     # load
     raw = registry_file(ctx)
     sheets = {table: read_registry_sheet(raw, table) for table in SHEETS}
     raw.rows = sum(len(s.rows) for s in sheets.values())
-    countries = ctx.work["country_lookup"]
+    countries = ctx.work.get(ReferenceHandoff).country_lookup
     ecosystems = ecosystem_lookup(ctx.table("ecosystems").to_pylist())
     partnerships = {p["partnership_id"] for p in ctx.table("partnerships").to_pylist()}
     # process
-    rejects: list[dict] = []
+    rejects: list[Reject] = []
     members, member_ecosystems = member_records(sheets["members"], countries, ecosystems, rejects)
     by_key = {normalise_member_id(m["member_id"]): m["member_id"] for m in members}  # unique: member_records saw to it
     memberships = membership_records(sheets["memberships"], by_key, partnerships, rejects)
@@ -75,7 +83,7 @@ def run(ctx: Context) -> None:
     ctx.save("memberships", memberships)
     ctx.save("commitments", commitments)
     ctx.rejects += rejects
-    ctx.work["registry_index"] = index
+    ctx.work.put(RegistryHandoff(index))
 
 
 def registry_file(ctx: Context) -> RawFile:
@@ -116,11 +124,10 @@ def _rows(sheet: Sheet, columns: dict[str, str]):
         yield sheet.first_row + offset, {target: cells[i] for target, i in positions.items()}
 
 
-def _reject(rejects: list[dict], sheet: Sheet, row: int, column: str, value: object, code: str, reason: str) -> None:
-    rejects.append({
-        "source_file": sheet.file, "sheet": sheet.sheet, "row": row, "column": column, "contribution_id": None,
-        "value": cell_text(value) or None, "reason_code": code, "reason": reason,
-    })
+def _reject(rejects: list[Reject], sheet: Sheet, row: int, column: str, value: object, code: str,
+            reason: str) -> None:
+    # a registry row has no Contribution Id: it is not a survey submission
+    rejects.append(Reject(sheet.file, sheet.sheet, row, column, None, cell_text(value) or None, code, reason))
 
 
 def _date(sheet: Sheet, row: int, column: str, value: object):
@@ -139,7 +146,7 @@ def _source_columns(columns: dict[str, str]) -> dict[str, str]:
 
 
 def member_records(
-    sheet: Sheet, countries: dict[str, str], ecosystems: dict[str, str], rejects: list[dict],
+    sheet: Sheet, countries: dict[str, str], ecosystems: dict[str, str], rejects: list[Reject],
 ) -> tuple[list[dict], list[dict]]:
     members, member_ecosystems = [], []
     seen: dict[str, int] = {}
@@ -180,9 +187,9 @@ def member_records(
 
 
 def membership_records(
-    sheet: Sheet, by_key: dict[str, str], partnerships: set[str], rejects: list[dict],
+    sheet: Sheet, by_key: dict[str, str], partnerships: set[str], rejects: list[Reject],
 ) -> list[dict]:
-    records = {}
+    records: dict[tuple[str, str], dict] = {}
     col = _source_columns(MEMBERSHIP_COLUMNS)
     for row, cells in _rows(sheet, MEMBERSHIP_COLUMNS):
         member_id = by_key.get(normalise_member_id(cells["member_id"]))
@@ -210,7 +217,7 @@ def membership_records(
     return list(records.values())
 
 
-def commitment_records(sheet: Sheet, by_key: dict[str, str], rejects: list[dict]) -> list[dict]:
+def commitment_records(sheet: Sheet, by_key: dict[str, str], rejects: list[Reject]) -> list[dict]:
     records = []
     seen = set()
     col = _source_columns(COMMITMENT_COLUMNS)

@@ -16,6 +16,6 @@ def run(ctx: Context) -> None:
     # process: a reject on the row of an accepted submission is a value reject (the rest of the row landed)
     accepted = {(s["source_file"], s["row"]): s["wave"] for s in submissions if s["status"] == "accepted"}
     for wave, counts in ctx.wave_counts.items():
-        counts["value_rejects"] = sum(1 for r in rejects if accepted.get((r["source_file"], r["row"])) == wave)
+        counts["value_rejects"] = sum(1 for r in rejects if accepted.get((r.source_file, r.row)) == wave)
     # save
-    ctx.save("rejects", rejects)
+    ctx.save("rejects", [r.record() for r in rejects])

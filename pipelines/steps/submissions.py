@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from dataclasses import dataclass
 
 from pipelines.checks import SurveyFile, contribution_ids_unique_across_waves, dates_match_wave
 from pipelines.context import WAVE_COUNT_KEYS, Context
@@ -19,17 +20,26 @@ from pipelines.errors import PipelineError
 from pipelines.readers import read_csv
 from pipelines.rules import RawRow, classify_wave
 from pipelines.schema import SUBMISSION_STATUSES
-from pipelines.steps.questions import SurveySheet
+from pipelines.steps.questions import QuestionsHandoff, SurveySheet
+from pipelines.steps.reference import ReferenceHandoff
+from pipelines.steps.registry import RegistryHandoff
 
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class SubmissionsHandoff:
+    reported_values: list[dict]  # fact records of the accepted submissions, before corrections
+    corrections: list[Correction]  # the corrections file, parsed; the facts step applies the value ones
+    corrections_applied: list[dict]  # what became of the whole-submission exclusions (corrections_applied rows)
+
+
 def run(ctx: Context) -> None:
     # load
-    surveys: list[SurveySheet] = ctx.work["survey_sheets"]
+    surveys = ctx.work.get(QuestionsHandoff).survey_sheets
     corrections = load_corrections(ctx)
-    registry = ctx.work["registry_index"]
-    countries = ctx.work["country_lookup"]
+    registry = ctx.work.get(RegistryHandoff).index
+    countries = ctx.work.get(ReferenceHandoff).country_lookup
     # process
     by_wave: dict[int, list[SurveySheet]] = defaultdict(list)
     for survey in surveys:
@@ -57,9 +67,7 @@ def run(ctx: Context) -> None:
             applied.append(c.record(status="not applied", detail=f"there is no survey export of wave {c.wave}"))
     # save
     ctx.save("submissions", submissions)
-    ctx.work["reported_values"] = values
-    ctx.work["corrections"] = corrections
-    ctx.work["corrections_applied"] = applied
+    ctx.work.put(SubmissionsHandoff(values, corrections, applied))
 
 
 def load_corrections(ctx: Context) -> list[Correction]:

@@ -28,9 +28,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Page, Request, Response, Route
-
-from tests.conftest import CHROMIUM
+from playwright.sync_api import Browser, ConsoleMessage, Page, Request, Response, Route, sync_playwright
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +39,33 @@ PIPELINE_TIMEOUT_S = 240
 SERVER_START_TIMEOUT_S = 90
 WAIT_MS = 20_000  # the upper bound of any single wait on a page
 AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21aa"]
+
+
+# One Playwright and one Chromium for the whole session: Playwright's sync API refuses a second instance while
+# one is running in the same process, so every browser test takes this fixture.
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",  # root in a container: Chromium's sandbox cannot start
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    # launch() gives every session a fresh, throw-away user-data dir (Playwright creates and deletes it), so no
+    # profile, cache or cookie from an earlier run can hide a problem.
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, timeout=60_000)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
