@@ -42,6 +42,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from dashboard import disclosure
+from pipelines import indicators
 from pipelines.schema import INDICATOR_NAMES, SUBMISSION_STATUSES, TABLES
 
 log = logging.getLogger(__name__)
@@ -1000,7 +1001,7 @@ class Kpi:
         return self.value / self.previous - 1.0
 
 
-KPI_INDICATORS = ("people_trained", "training_programmes", "investment_eur", "people_reached", "stakeholders_joined")
+KPI_INDICATORS = indicators.headline_order()  # the headline cards, in the catalogue's order
 
 
 @_cached
