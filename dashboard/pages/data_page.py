@@ -4,6 +4,8 @@ Commission's published figures beside the figures computed here."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import dash_bootstrap_components as dbc
 import pandas as pd
 from dash import Input, Output, State, callback, dcc, html, no_update, register_page
@@ -11,13 +13,17 @@ from dash import Input, Output, State, callback, dcc, html, no_update, register_
 from dashboard import data, figures, ui
 from dashboard.components.export_bar import export_links, pack_button, register_export_bar
 from dashboard.data import Vintage
+from dashboard.export_registry import ExportContext, ExportRequest, PageViews, View, register
+from dashboard.exports import Column, ExportTable
 from dashboard.formatting import full, percent
 from dashboard.state import DataState, Messages, parse_data
 
 PAGE_ID = "data"
+PATH = "/data"
+NAME = "Data"
 TITLE = "Data: provenance and quality"
 
-register_page(__name__, path="/data", name="Data", title="Data · Pact Monitor", order=3)
+register_page(__name__, path=PATH, name=NAME, title=f"{NAME} · Pact Monitor", order=3)
 ui.register_url_sync(PAGE_ID)
 register_export_bar(PAGE_ID)
 
@@ -295,3 +301,77 @@ def update_wave(wave: object, pinned: object):
     parsed = parse_data({"wave": wave}, data.dimensions(choice.vintage), messages)
     state = DataState(parsed.wave, choice.vintage.vintage_id if choice.pinned else None)
     return rejects_view(choice.vintage, state.wave), state.search()
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Exports: the rows behind each view, and the figures on screen
+# --------------------------------------------------------------------------------------------------------------
+
+
+def data_views(vintage: data.Vintage, st: DataState, ctx: ExportContext) -> tuple[View, ...]:
+    wave_filter = (("Survey wave", str(st.wave)),) if st.wave else (("Survey wave", "all"),)
+    published = data.published_vs_computed(vintage)
+    pub_meta = ctx.meta("Published figures beside the figures computed here", frame=None, slug="data-published",
+                        filters=(), view="Data - published vs computed",
+                        flags=("s",) if ctx.info.synthetic else ())
+    views = [View("published", ExportTable(published, (
+        Column("figure_id", "Figure"), Column("indicator", "Indicator"),
+        Column("period_start", "From", "integer"), Column("period_end", "To", "integer"),
+        Column("period_kind", "Period kind"), Column("unit", "Unit"), Column("qualifier", "Qualifier"),
+        Column("published", "Published value (in unit)", "decimal"),
+        Column("computed", "Computed here (in unit)", "decimal"), Column("comparison", "Comparison"),
+        Column("status", "Published or derived"), Column("derivation", "Derivation"),
+        Column("source_url", "Source"),
+    ), pub_meta))]
+    rates = data.response_rates(vintage)
+    rates["response_rate"] = rates["response_rate"] * 100
+    statuses = data.status_counts(vintage)
+    waves = rates.merge(statuses, on="year", how="outer").sort_values("year").reset_index(drop=True)
+    count_columns = [Column(s, f"Rows {s}", "integer") for s in ("accepted", "superseded", "test", "blank",
+                                                                  "rejected")]
+    wave_meta = ctx.meta("Survey rows and response rate per wave", frame=None, slug="data-waves", filters=(),
+                         view="Data - waves", flags=("s",) if ctx.info.synthetic else ())
+    views.append(View("waves", ExportTable(waves, (
+        Column("year", "Survey wave (activity year)", "integer"), Column("rows_read", "Rows read", "integer"),
+        *count_columns, Column("n_respondents", "Respondents", "integer"),
+        Column("n_registered", "Members registered at year end", "integer"),
+        Column("response_rate", "Response rate (%)", "percent"),
+    ), wave_meta), figures.response_figure(data.response_rates(vintage))))
+    rejects = data.rejects(vintage)
+    if st.wave is not None:
+        rejects = rejects[rejects["source_file"].isin(data.survey_files(vintage, st.wave))].reset_index(drop=True)
+    reject_meta = ctx.meta("Rejected values and rows, with reasons", frame=None, slug="data-rejects",
+                           filters=wave_filter, view="Data - rejects", flags=(),
+                           notes=(f"At most {data.MAX_REJECT_ROWS:,} rows; the full list is rejects.parquet in the "
+                                  "snapshot.",))
+    views.append(View("rejects", ExportTable(rejects, (
+        Column("source_file", "File"), Column("sheet", "Sheet"), Column("row", "Row", "integer"),
+        Column("column", "Column"), Column("contribution_id", "Contribution Id"),
+        Column("value", "Value as received"), Column("reason_code", "Reason code"), Column("reason", "Reason"),
+    ), reject_meta)))
+    corrections = data.corrections(vintage)
+    public_columns = (Column("wave", "Wave", "integer"), Column("indicator", "Indicator"), Column("action", "Action"),
+                      Column("status", "Status"), Column("corrections", "Corrections", "integer"))
+    correction_columns = [
+        Column("correction_id", "Correction"), Column("wave", "Wave", "integer"),
+        Column("contribution_id", "Contribution Id"), Column("member_id", "Member"), Column("indicator", "Indicator"),
+        Column("action", "Action"), Column("old_value", "Old value", "integer"),
+        Column("new_value", "New value", "integer"), Column("status", "Status"), Column("reason", "Reason"),
+        Column("corrected_by", "By"), Column("corrected_on", "On", "date"),
+    ]
+    if "detail" in corrections.columns:
+        correction_columns.append(Column("detail", "Detail"))
+    if tuple(corrections.columns) == data.PUBLIC_CORRECTION_COLUMNS:  # public mode: counts only
+        correction_columns = list(public_columns)
+    corr_meta = ctx.meta("Corrections applied to reported values", frame=None, slug="data-corrections", filters=(),
+                         view="Data - corrections", flags=())
+    views.append(View("corrections", ExportTable(corrections, tuple(correction_columns), corr_meta)))
+    return tuple(views)
+
+
+@register(PAGE_ID, path=PATH, title=NAME)
+def export_views(request: ExportRequest) -> PageViews:
+    st = parse_data(request.query, data.dimensions(request.vintage), request.messages)
+    st = dataclasses.replace(st, vintage=request.vintage.vintage_id)
+    ctx = request.context(st.search())
+    return PageViews(ctx, data_views(request.vintage, st, ctx))

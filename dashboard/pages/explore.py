@@ -4,6 +4,7 @@ sets the matching filter (clicking it again clears it)."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import dash_bootstrap_components as dbc
@@ -11,8 +12,22 @@ import pandas as pd
 from dash import Input, Output, State, callback, ctx, dcc, html, no_update, register_page
 
 from dashboard import data, figures, ui
+from dashboard.briefing import coverage_text
 from dashboard.components.export_bar import export_links, pack_button, register_export_bar
 from dashboard.data import IndicatorMeta, Vintage
+from dashboard.export_registry import (
+    EU_TOTAL_RULE,
+    NOT_ADDITIVE,
+    ExportContext,
+    ExportRequest,
+    PageViews,
+    View,
+    definitions,
+    flag_codes,
+    register,
+    withheld_cells,
+)
+from dashboard.exports import Column, ExportTable, year_span
 from dashboard.formatting import full, years_label
 from dashboard.state import (
     BREAKDOWN_LABELS,
@@ -24,12 +39,14 @@ from dashboard.state import (
 )
 
 PAGE_ID = "explore"
+PATH = "/explore"
+NAME = "Explore"
 TITLE = "Explore the indicators"
 FILTER_IDS = ("explore-ecosystem", "explore-country", "explore-partnership", "explore-type")
 
 VIEW_LABELS = (("chart", "Chart"), ("map", "EU map"), ("table", "Table"))
 
-register_page(__name__, path="/explore", name="Explore", title="Explore · Pact Monitor", order=1)
+register_page(__name__, path=PATH, name=NAME, title=f"{NAME} · Pact Monitor", order=1)
 ui.register_url_sync(PAGE_ID)
 ui.register_view_switch("explore-view", [v for v, _ in VIEW_LABELS])
 for _control in FILTER_IDS:
@@ -368,3 +385,100 @@ def _clicked_key(click: object) -> str | None:
         return None
     return key if isinstance(key, str) and len(key) <= 80 else None
 
+
+# --------------------------------------------------------------------------------------------------------------
+# Exports: the rows behind the chart, map and table, and the figure on screen
+# --------------------------------------------------------------------------------------------------------------
+
+
+def _value_column(meta: data.IndicatorMeta) -> Column:
+    kind = "euro" if meta.unit == "EUR" else ("integer" if meta.scale == 1 else "decimal")
+    return Column("value", f"{meta.label} ({meta.unit})", kind)
+
+
+def _explore_filters(dims: data.Dimensions, st: ExploreState) -> tuple[tuple[str, str], ...]:
+    def names(pairs: tuple[tuple[str, str], ...], codes: tuple[str, ...]) -> str:
+        lookup = dict(pairs)
+        return ", ".join(f"{lookup.get(c, c)} ({c})" for c in codes)
+
+    shown = []
+    if st.ecosystems:
+        shown.append(("Industrial ecosystem", names(dims.ecosystems, st.ecosystems)))
+    if st.countries:
+        shown.append(("Member State", names(dims.member_states, st.countries)))
+    if st.partnerships:
+        shown.append(("Partnership", names(dims.partnerships, st.partnerships)))
+    if st.member_types:
+        shown.append(("Member type", ", ".join(st.member_types)))
+    return tuple(shown)
+
+
+def explore_table(vintage: data.Vintage, st: ExploreState, ctx: ExportContext) -> ExportTable:
+    """The rows behind the Explore chart, map and table: one indicator by one dimension over the year range."""
+    meta = data.indicator_meta(vintage, st.indicator)
+    year_from, year_to = data.effective_years(meta, st.by, st.year_from, st.year_to)
+    by_label = BREAKDOWN_LABELS[st.by]
+    title = f"{meta.label} by {by_label.lower()}, {year_span(year_from, year_to)}"
+    selection = (("Indicator", f"{meta.label} ({st.indicator})"), ("Breakdown", by_label),
+                 ("Years", year_span(year_from, year_to)), *ctx.filters)
+    notes = [EU_TOTAL_RULE]
+    if st.by == "year":
+        frame = data.yearly_totals(vintage, st.indicator, st.filters)
+        frame = frame[frame["year"].between(year_from, year_to)].reset_index(drop=True)
+        frame["flags"] = [
+            flag_codes(synthetic=r.synthetic, not_published=r.not_published, break_in_series=r.break_in_series,
+                       derived=r.published_status == "derived", withheld=hidden)
+            for r, hidden in zip(frame.itertuples(), withheld_cells(frame), strict=True)
+        ]
+        columns = (
+            Column("year", "Year", "integer"),
+            _value_column(meta),
+            Column("flags", "Flags"),
+            Column("n_reporting", "Members reporting", "integer"),
+            Column("n_respondents", "Survey respondents", "integer"),
+            Column("n_registered", "Members registered at year end", "integer"),
+            Column("published_value", f"Published figure ({meta.unit})",
+                   "euro" if meta.unit == "EUR" else "decimal"),
+            Column("published_qualifier", "Published qualifier"),
+            Column("comparison", "Computed vs published"),
+        )
+        coverage = "; ".join(
+            f"{int(r.year)}: {coverage_text(int(r.n_reporting), int(r.n_respondents))}" for r in frame.itertuples()
+        )
+    else:
+        frame = data.breakdown(vintage, st.indicator, st.by, year_from, year_to, st.filters)
+        breaks = any(data.break_in_series(vintage, st.indicator, y) for y in range(year_from, year_to + 1))
+        # The Commission publishes EU totals only: no breakdown row has a published counterpart.
+        frame["flags"] = [flag_codes(synthetic=ctx.info.synthetic, not_published=True, break_in_series=breaks,
+                                     withheld=hidden) for hidden in withheld_cells(frame)]
+        columns = (
+            Column("key", f"{by_label} code"),
+            Column("label", by_label),
+            _value_column(meta),
+            Column("flags", "Flags"),
+            Column("n_reporting", "Members reporting", "integer"),
+        )
+        coverage = f"{int(frame['n_reporting'].sum()) if st.by != 'partnership' else 'see'} members reporting"
+        if st.by == "partnership":
+            notes.append(NOT_ADDITIVE)
+            coverage = "members reporting per partnership in the table (a member may count in several)"
+    table_meta = ctx.meta(
+        title, frame=frame, indicator=st.indicator, breakdown=st.by, years=(year_from, year_to),
+        filters=selection, definitions=definitions(vintage, [st.indicator]), notes=tuple(notes),
+        coverage=coverage, subtitle=f"{meta.definition}",
+    )
+    return ExportTable(frame, columns, table_meta)
+
+
+
+@register(PAGE_ID, path=PATH, title=NAME)
+def export_views(request: ExportRequest) -> PageViews:
+    vintage = request.vintage
+    st = _state(vintage, dict(request.query), request.messages, vintage.vintage_id)
+    ctx = request.context(_search(vintage, st), _explore_filters(data.dimensions(vintage), st))
+    # The map always shows Member States, whatever the bar chart's breakdown: its rows are that breakdown.
+    shown = dataclasses.replace(st, by="member_state") if st.view == "map" else st
+    table = explore_table(vintage, shown, ctx)
+    view = build_view(vintage, shown)
+    figure = build_map(vintage, st)[0] if st.view == "map" else view["figure"]
+    return PageViews(ctx, (View(PAGE_ID, table, figure, view["summary"]),))
