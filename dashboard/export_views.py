@@ -24,7 +24,6 @@ from dashboard.briefing import (
     HeadlineRow,
     build_docx,
     change_sentence,
-    exact,
     share_sentence,
     target_sentence,
 )
@@ -42,9 +41,9 @@ from dashboard.exports import (
     export_filename,
     figure_for_export,
     to_xlsx_bytes,
-    year_span,
     zip_bytes,
 )
+from dashboard.formatting import count, exact, fixed, percent, year_span
 
 __all__ = ["PAGE_PATHS", "ExportUnavailable", "PageExport", "View", "pack_bytes", "page_export", "query_from_args"]
 
@@ -144,8 +143,8 @@ def _headline(vintage: data.Vintage) -> tuple[tuple[int, ...], tuple[HeadlineRow
             sentences.append(text)
     rates = data.response_rates(vintage)
     coverage = tuple(
-        f"{int(r.year)}: {int(r.n_respondents):,} survey respondents of {int(r.n_registered):,} members registered "
-        f"at the end of the year" + (f" (response rate {r.response_rate * 100:.0f}%)"
+        f"{int(r.year)}: {count(r.n_respondents)} survey respondents of {count(r.n_registered)} members registered "
+        f"at the end of the year" + (f" (response rate {percent(r.response_rate)})"
                                      if not math.isnan(r.response_rate) else "") + "."
         for r in rates.itertuples()
     )
@@ -173,10 +172,10 @@ def _doc_table(table: ExportTable, limit: int = 40) -> DataTable | None:
             elif column.kind == "euro":
                 cells.append(exact(float(value), "EUR"))
             elif column.kind in ("integer",):
-                cells.append(f"{int(value):,}" if column.key not in ("year", "previous_year", "version") and
+                cells.append(count(int(value)) if column.key not in ("year", "previous_year", "version") and
                              "year" not in column.key else str(int(value)))
             elif column.kind in ("decimal", "percent"):
-                cells.append(f"{float(value):,.1f}" if not float(value).is_integer() else f"{float(value):,.0f}")
+                cells.append(fixed(float(value), 0 if float(value).is_integer() else 1, half_up=False))
             else:
                 cells.append(str(value))
         rows.append(tuple(cells))

@@ -13,7 +13,7 @@ from dash import dcc, html
 
 from dashboard import data, style
 from dashboard.data import Coverage, Flags, Kpi, VintageChoice
-from dashboard.formatting import BREAK_CAVEAT, change, clip, compact, full
+from dashboard.formatting import BREAK_CAVEAT, change, clip, compact, count, full
 from dashboard.state import Messages
 
 log = logging.getLogger(__name__)
@@ -314,8 +314,8 @@ def number_column(field: str, header: str, unit: str = "", **extra: Any) -> dict
 
 
 def coverage_text(coverage: Coverage) -> str:
-    return (f"Reported by {coverage.reporting:,} of {coverage.respondents:,} respondents "
-            f"({coverage.registered:,} members registered by year end)")
+    return (f"Reported by {count(coverage.reporting)} of {count(coverage.respondents)} respondents "
+            f"({count(coverage.registered)} members registered by year end)")
 
 
 def flag_badges(flags: Flags, unit: str = "") -> list[Any]:
@@ -365,9 +365,9 @@ def kpi_card(kpi: Kpi) -> dbc.Card:
     delta = html.Div(delta_text, className="small text-body-secondary",
                      title=BREAK_CAVEAT.format(year=kpi.year) if across_break else None)
     # registered = members who had joined by the end of the activity year, as in the response rate
-    coverage = (f"{kpi.coverage.reporting:,} of {kpi.coverage.respondents:,} respondents reported"
+    coverage = (f"{count(kpi.coverage.reporting)} of {count(kpi.coverage.respondents)} respondents reported"
                 if kpi.key != "respondents"
-                else f"of {kpi.coverage.registered:,} members registered by 31 Dec {kpi.year}")
+                else f"of {count(kpi.coverage.registered)} members registered by 31 Dec {kpi.year}")
     return dbc.Card(
         dbc.CardBody([
             html.Div(KPI_SHORT_LABELS.get(kpi.key, kpi.label), title=kpi.label,

@@ -15,6 +15,7 @@ from dashboard import data, figures, ui
 from dashboard.briefing import coverage_text
 from dashboard.components.export_bar import export_links, pack_button, register_export_bar
 from dashboard.data import IndicatorMeta, Vintage
+from dashboard.disclosure import THRESHOLD
 from dashboard.export_registry import (
     EU_TOTAL_RULE,
     NOT_ADDITIVE,
@@ -27,8 +28,8 @@ from dashboard.export_registry import (
     register,
     withheld_cells,
 )
-from dashboard.exports import Column, ExportTable, year_span
-from dashboard.formatting import full, years_label
+from dashboard.exports import Column, ExportTable
+from dashboard.formatting import full, year_span
 from dashboard.state import (
     BREAKDOWN_LABELS,
     ExploreState,
@@ -162,7 +163,7 @@ def build_view(vintage: Vintage, state: ExploreState) -> dict[str, Any]:
 
 
 def _filename(state: ExploreState) -> str:
-    return f"pact-{state.indicator}-by-{state.by}-{years_label(state.year_from, state.year_to)}".replace("–", "-")
+    return f"pact-{state.indicator}-by-{state.by}-{year_span(state.year_from, state.year_to)}".replace("–", "-")
 
 
 def _withheld(frame: pd.DataFrame) -> pd.Series:
@@ -176,7 +177,7 @@ def _withheld_note(frame: pd.DataFrame) -> str:
         return ""
     return (f" {withheld} figure{'s' if withheld > 1 else ''} withheld: this public deployment shows a figure only "
             "where it follows from the published totals (EU, and by ecosystem, Member State, member type and "
-            "partnership) without revealing what fewer than 3 members reported.")
+            f"partnership) without revealing what fewer than {THRESHOLD} members reported.")
 
 
 def _grid_frame(frame: pd.DataFrame, meta: IndicatorMeta, by: str) -> pd.DataFrame:
@@ -234,7 +235,7 @@ def status_line(vintage: Vintage, state: ExploreState, meta: IndicatorMeta) -> l
         # A withheld year leaves the range's total unknown, not the sum of the other years.
         total_value = None if _withheld(rows).any() else rows["value"].sum(min_count=1)
         total = (f"{full(total_value, meta.unit)} {meta.unit if meta.unit != 'EUR' else ''} in "
-                 f"{years_label(state.year_from, state.year_to)}, each member counted once")
+                 f"{year_span(state.year_from, state.year_to)}, each member counted once")
     else:
         last = rows[rows["year"] == state.year_to]
         total = f"{full(last['value'].iloc[0] if not last.empty else None, meta.unit)} in {state.year_to}"

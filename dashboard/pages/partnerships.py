@@ -13,7 +13,6 @@ from dash import Input, Output, State, callback, dcc, html, no_update, register_
 
 from dashboard import analysis, data, figures, ui
 from dashboard.analysis import SMALL_PEER_GROUP
-from dashboard.briefing import exact
 from dashboard.components.export_bar import export_links, pack_button, register_export_bar
 from dashboard.data import Vintage
 from dashboard.disclosure import public_mode
@@ -28,7 +27,7 @@ from dashboard.export_registry import (
     register,
 )
 from dashboard.exports import Column, ExportTable
-from dashboard.formatting import compact, full
+from dashboard.formatting import compact, exact, full
 from dashboard.state import PEER_GROUPS, Messages, PartnershipsState, parse_partnerships, partnerships_defaults
 
 PAGE_ID = "partnerships"

@@ -24,8 +24,8 @@ from dashboard.export_registry import (
     flag_codes,
     register,
 )
-from dashboard.exports import Column, ExportTable, year_span
-from dashboard.formatting import compact, full, round_figure
+from dashboard.exports import Column, ExportTable
+from dashboard.formatting import compact, full, round_figure, year_span
 from dashboard.state import Messages, ProgressState, parse_progress
 
 PAGE_ID = "progress"
