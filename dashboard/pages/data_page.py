@@ -15,7 +15,7 @@ from dashboard.components.export_bar import export_links, pack_button, register_
 from dashboard.data import Vintage
 from dashboard.export_registry import ExportContext, ExportRequest, PageViews, View, register
 from dashboard.exports import Column, ExportTable
-from dashboard.formatting import full, percent
+from dashboard.formatting import count, fixed, full, percent
 from dashboard.state import DataState, Messages, parse_data
 
 PAGE_ID = "data"
@@ -157,20 +157,20 @@ def _published_summary(frame: pd.DataFrame) -> str:
 
 
 def _status_rows(frame: pd.DataFrame) -> list[dict]:
-    return [{"Wave": int(r.year), "Accepted": f"{int(r.accepted):,}", "Superseded": f"{int(r.superseded):,}",
-             "Test": f"{int(r.test):,}", "Blank": f"{int(r.blank):,}", "Rejected": f"{int(r.rejected):,}",
-             "Rows read": f"{int(r.rows_read):,}"} for r in frame.itertuples()]
+    return [{"Wave": int(r.year), "Accepted": f"{count(int(r.accepted))}", "Superseded": f"{count(int(r.superseded))}",
+             "Test": f"{count(int(r.test))}", "Blank": f"{count(int(r.blank))}", "Rejected": f"{count(int(r.rejected))}",
+             "Rows read": f"{count(int(r.rows_read))}"} for r in frame.itertuples()]
 
 
 def _rate_rows(frame: pd.DataFrame) -> list[dict]:
-    return [{"Wave": int(r.year), "Respondents": f"{int(r.n_respondents):,}",
-             "Registered": f"{int(r.n_registered):,}", "Response rate": percent(r.response_rate)}
+    return [{"Wave": int(r.year), "Respondents": f"{count(int(r.n_respondents))}",
+             "Registered": f"{count(int(r.n_registered))}", "Response rate": percent(r.response_rate)}
             for r in frame.itertuples()]
 
 
 def _rate_summary(frame: pd.DataFrame) -> str:
     return "Response rate per wave: " + "; ".join(
-        f"{int(r.year)}: {percent(r.response_rate)} ({int(r.n_respondents):,} of {int(r.n_registered):,})"
+        f"{int(r.year)}: {percent(r.response_rate)} ({count(int(r.n_respondents))} of {count(int(r.n_registered))})"
         for r in frame.itertuples()) + "."
 
 
@@ -193,10 +193,10 @@ def rejects_view(vintage: Vintage, wave: int | None) -> list:
         files = data.survey_files(vintage, wave)
         frame = frame[frame["source_file"].isin(files)]
     counts = frame["reason_code"].value_counts()
-    summary = (f"{len(frame):,} rejects" + (f" in the {wave} wave" if wave else "") + ": "
-               + ", ".join(f"{n:,} {code}" for code, n in counts.items()) + "." if len(frame) else "No rejects.")
+    summary = (f"{count(len(frame))} rejects" + (f" in the {wave} wave" if wave else "") + ": "
+               + ", ".join(f"{count(n)} {code}" for code, n in counts.items()) + "." if len(frame) else "No rejects.")
     if total > data.MAX_REJECT_ROWS:
-        summary += f" The grid holds the first {data.MAX_REJECT_ROWS:,} of {total:,}."
+        summary += f" The grid holds the first {count(data.MAX_REJECT_ROWS)} of {count(total)}."
     return [
         html.P(summary, className="small", id="data-rejects-summary"),
         ui.grid("data-rejects", frame, REJECT_COLUMNS, height=320),
@@ -256,9 +256,9 @@ def expected_changes_view(vintage: Vintage) -> html.Div:
         rows.append({
             "Wave": int(r.wave), "Indicator": meta.label,
             "Previous wave": "" if pd.isna(r.previous_wave) else int(r.previous_wave),
-            "Before": "" if pd.isna(r.previous_total) else f"{r.previous_total / meta.scale:,.0f} {meta.unit}",
-            "This wave": "" if pd.isna(r.total) else f"{r.total / meta.scale:,.0f} {meta.unit}",
-            "Change": "" if pd.isna(r.factor) else f"×{r.factor:,.2f}", "Reason": r.reason,
+            "Before": "" if pd.isna(r.previous_total) else f"{fixed(r.previous_total / meta.scale, 0, half_up=False)} {meta.unit}",
+            "This wave": "" if pd.isna(r.total) else f"{fixed(r.total / meta.scale, 0, half_up=False)} {meta.unit}",
+            "Change": "" if pd.isna(r.factor) else f"×{fixed(r.factor, 2, half_up=False)}", "Reason": r.reason,
         })
     return html.Div([note, ui.simple_table(rows, table_id="data-changes-table",
                                            numeric=("Before", "This wave", "Change"))], id="data-changes")
@@ -342,7 +342,7 @@ def data_views(vintage: data.Vintage, st: DataState, ctx: ExportContext) -> tupl
         rejects = rejects[rejects["source_file"].isin(data.survey_files(vintage, st.wave))].reset_index(drop=True)
     reject_meta = ctx.meta("Rejected values and rows, with reasons", frame=None, slug="data-rejects",
                            filters=wave_filter, view="Data - rejects", flags=(),
-                           notes=(f"At most {data.MAX_REJECT_ROWS:,} rows; the full list is rejects.parquet in the "
+                           notes=(f"At most {count(data.MAX_REJECT_ROWS)} rows; the full list is rejects.parquet in the "
                                   "snapshot.",))
     views.append(View("rejects", ExportTable(rejects, (
         Column("source_file", "File"), Column("sheet", "Sheet"), Column("row", "Row", "integer"),

@@ -29,7 +29,7 @@ from dashboard.export_registry import (
     withheld_cells,
 )
 from dashboard.exports import Column, ExportTable
-from dashboard.formatting import full, year_span
+from dashboard.formatting import count, full, year_span
 from dashboard.state import (
     BREAKDOWN_LABELS,
     ExploreState,
@@ -212,7 +212,7 @@ def status_line(vintage: Vintage, state: ExploreState, meta: IndicatorMeta) -> l
     totals = data.yearly_totals(vintage, state.indicator, state.filters)
     rows = totals[totals["year"].between(state.year_from, state.year_to)]
     coverage = " · ".join(
-        f"{int(r.year)}: {int(r.n_reporting):,} of {int(r.n_respondents):,} respondents"
+        f"{int(r.year)}: {count(int(r.n_reporting))} of {count(int(r.n_respondents))} respondents"
         for r in rows.itertuples()
     )
     badges: list[Any] = []

@@ -25,7 +25,7 @@ from dashboard.export_registry import (
     register,
 )
 from dashboard.exports import Column, ExportTable
-from dashboard.formatting import compact, full, round_figure, year_span
+from dashboard.formatting import compact, count, full, round_figure, year_span
 from dashboard.state import Messages, ProgressState, parse_progress
 
 PAGE_ID = "progress"
@@ -162,12 +162,12 @@ def _pace_summary(cumulative: pd.DataFrame, progress: tuple[TargetProgress, ...]
 def _members_chart(vintage: data.Vintage) -> html.Figure:
     registry = data.members_over_time(vintage)
     published = data.membership_timeline(vintage)
-    latest = (f"{int(registry['members'].iloc[-1]):,} members registered by {registry['as_of'].iloc[-1]:%d %b %Y}"
+    latest = (f"{count(int(registry['members'].iloc[-1]))} members registered by {registry['as_of'].iloc[-1]:%d %b %Y}"
               if not registry.empty else "No members")
     pub = published[published["members"].notna()]
-    pub_text = "; ".join(f"{d:%b %Y}: {(q + ' ') if q else ''}{int(m):,}" for d, q, m in
+    pub_text = "; ".join(f"{d:%b %Y}: {(q + ' ') if q else ''}{count(int(m))}" for d, q, m in
                          zip(pub["as_of"], pub["qualifier"].fillna(""), pub["members"], strict=True))
-    rows = [{"Date": f"{d:%d %b %Y}", "Published members": f"{(q + ' ') if q else ''}{int(m):,}"}
+    rows = [{"Date": f"{d:%d %b %Y}", "Published members": f"{(q + ' ') if q else ''}{count(int(m))}"}
             for d, q, m in zip(pub["as_of"], pub["qualifier"].fillna(""), pub["members"], strict=True)]
     return ui.chart("progress-members-chart", figures.members_figure(registry, published),
                     f"{latest} in the registry. Published counts: {pub_text or 'none'}.",
@@ -313,7 +313,7 @@ def progress_views(vintage: data.Vintage, st: ProgressState, ctx: ExportContext)
         Column("n_reporting", "Members reporting", "integer"),
     ]
     columns += [Column(f"path_{t.target_id}", f"Required path to the {t.qualifier + ' ' if t.qualifier else ''}"
-                       f"{t.people:,} pledge (people)", "decimal") for t in progress if t.path]
+                       f"{count(t.people)} pledge (people)", "decimal") for t in progress if t.path]
     first, last = (int(frame["year"].min()), int(frame["year"].max())) if len(frame) else (year, year)
     cum_meta = ctx.meta(f"Cumulative people up-/reskilled against the partnerships' pledges, {year_span(first, last)}",
                         frame=frame, indicator="people_trained", slug="progress-cumulative-vs-targets",
