@@ -15,17 +15,27 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from dashboard import data, state
-from dashboard.exports import Definition, ExportMeta, ExportTable, InputFile
+from dashboard.exports import (
+    Definition,
+    ExportMeta,
+    ExportTable,
+    InputFile,
+    figure_for_export,
+    to_csv_bytes,
+    to_xlsx_bytes,
+)
 
 NOT_ADDITIVE = ("A member in several partnerships counts in each, so figures across partnerships are not additive: "
                 "never sum or stack them.")
 EU_TOTAL_RULE = "An EU total counts each member once; a breakdown by ecosystem uses the member's primary ecosystem."
-TABLE_FORMATS = ("csv", "xlsx")
-CHART_FORMATS = ("png", "svg")
 
 
 class ExportUnavailable(RuntimeError):
     """No curated data to export (the pipeline has not run)."""
+
+
+class FormatUnavailable(RuntimeError):
+    """This server cannot write the format now (chart images without a working Chromium)."""
 
 
 @dataclass(frozen=True)
@@ -40,7 +50,45 @@ class View:
     @property
     def formats(self) -> tuple[str, ...]:
         """The file formats this view exports to: its rows always, a picture only for a chart."""
-        return TABLE_FORMATS + (CHART_FORMATS if self.figure is not None else ())
+        return tuple(f.ext for f in VIEW_FORMATS.values() if not f.chart or self.figure is not None)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# File formats of one view (the export bar's links and the /export/<page>/<view>.<ext> route read them here)
+# --------------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ExportFormat:
+    ext: str
+    label: str  # on the download link
+    icon: str  # Bootstrap icon class
+    media_type: str
+    chart: bool  # a picture of the view's chart, so only for a view with a figure
+    write: Callable[[View], bytes]
+
+
+def _image(fmt: str) -> Callable[[View], bytes]:
+    def write(view: View) -> bytes:
+        from dashboard import images  # imported here: starting Chromium is only for chart images
+
+        try:
+            return images.render(figure_for_export(view.figure, view.table.meta), fmt)  # type: ignore[arg-type]
+        except images.ImageRenderError as exc:
+            raise FormatUnavailable(str(exc)) from exc
+
+    return write
+
+
+VIEW_FORMATS: dict[str, ExportFormat] = {f.ext: f for f in (
+    ExportFormat("csv", "CSV", "bi-filetype-csv", "text/csv; charset=utf-8", False,
+                 lambda view: to_csv_bytes(view.table)),
+    ExportFormat("xlsx", "XLSX", "bi-file-earmark-spreadsheet",
+                 "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", False,
+                 lambda view: to_xlsx_bytes(view.table)),
+    ExportFormat("png", "PNG", "bi-file-earmark-image", "image/png", True, _image("png")),
+    ExportFormat("svg", "SVG", "bi-filetype-svg", "image/svg+xml", True, _image("svg")),
+)}
 
 
 @dataclass(frozen=True)
