@@ -288,7 +288,7 @@ RUN_COLUMNS = [
 
 @callback(
     Output("data-rejects-view", "children"),
-    Output("data-permalink", "data"),
+    Output(ui.permalink_id(PAGE_ID), "data"),
     Input("data-wave", "value"),
     State("data-vintage", "data"),
     prevent_initial_call=True,

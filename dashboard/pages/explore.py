@@ -43,13 +43,38 @@ PAGE_ID = "explore"
 PATH = "/explore"
 NAME = "Explore"
 TITLE = "Explore the indicators"
-FILTER_IDS = ("explore-ecosystem", "explore-country", "explore-partnership", "explore-type")
+
+
+class ID:
+    """The page's component ids, each written once (the tests and the browser suite name the same strings)."""
+
+    BY = "explore-by"
+    CHART = "explore-chart"
+    CHART_SUMMARY = "explore-chart-summary"
+    COUNTRY = "explore-country"
+    ECOSYSTEM = "explore-ecosystem"
+    GRID = "explore-grid"
+    GRID_CAPTION = "explore-grid-caption"
+    INDICATOR = "explore-indicator"
+    MAP = "explore-map"
+    MAP_SUMMARY = "explore-map-summary"
+    PARTNERSHIP = "explore-partnership"
+    RESET = "explore-reset"
+    STATUS = "explore-status"
+    TYPE = "explore-type"
+    VIEW = "explore-view"
+    VINTAGE = "explore-vintage"
+    YEAR_FROM = "explore-year-from"
+    YEAR_TO = "explore-year-to"
+
+
+FILTER_IDS = (ID.ECOSYSTEM, ID.COUNTRY, ID.PARTNERSHIP, ID.TYPE)
 
 VIEW_LABELS = (("chart", "Chart"), ("map", "EU map"), ("table", "Table"))
 
 register_page(__name__, path=PATH, name=NAME, title=f"{NAME} · Pact Monitor", order=1)
 ui.register_url_sync(PAGE_ID)
-ui.register_view_switch("explore-view", [v for v, _ in VIEW_LABELS])
+ui.register_view_switch(ID.VIEW, [v for v, _ in VIEW_LABELS])
 for _control in FILTER_IDS:
     ui.register_selection_summary(_control)
 register_export_bar(PAGE_ID)
@@ -80,38 +105,38 @@ def _page(choice: data.VintageChoice, query: dict, messages: Messages) -> html.D
     map_fig, map_text = build_map(vintage, state) if state.view == "map" else (
         figures.empty_figure("EU map", "Loading the map…"), "")
     controls = ui.control_card([
-        ui.select("explore-indicator", "Indicator", [(m.indicator, m.label) for m in _indicators(vintage)],
+        ui.select(ID.INDICATOR, "Indicator", [(m.indicator, m.label) for m in _indicators(vintage)],
                   state.indicator),
-        ui.select("explore-by", "Break down by", list(BREAKDOWN_LABELS.items()), state.by),
+        ui.select(ID.BY, "Break down by", list(BREAKDOWN_LABELS.items()), state.by),
         dbc.Row([
-            dbc.Col(ui.select("explore-year-from", "From year", [(y, str(y)) for y in dims.years], state.year_from)),
-            dbc.Col(ui.select("explore-year-to", "To year", [(y, str(y)) for y in dims.years], state.year_to)),
+            dbc.Col(ui.select(ID.YEAR_FROM, "From year", [(y, str(y)) for y in dims.years], state.year_from)),
+            dbc.Col(ui.select(ID.YEAR_TO, "To year", [(y, str(y)) for y in dims.years], state.year_to)),
         ], className="g-2"),
         html.Hr(className="my-2"),
         html.P("Filters (empty = all members)", className="small fw-semibold mb-1"),
-        ui.multi_select("explore-ecosystem", "Industrial ecosystem (primary)", dims.ecosystems, state.ecosystems),
-        ui.multi_select("explore-country", "Member State", dims.member_states, state.countries),
-        ui.multi_select("explore-partnership", "Partnership (members since joining)", dims.partnerships,
+        ui.multi_select(ID.ECOSYSTEM, "Industrial ecosystem (primary)", dims.ecosystems, state.ecosystems),
+        ui.multi_select(ID.COUNTRY, "Member State", dims.member_states, state.countries),
+        ui.multi_select(ID.PARTNERSHIP, "Partnership (members since joining)", dims.partnerships,
                         state.partnerships),
-        ui.multi_select("explore-type", "Member type", [(t, t) for t in dims.member_types], state.member_types),
+        ui.multi_select(ID.TYPE, "Member type", [(t, t) for t in dims.member_types], state.member_types),
         html.A("Reset the selection", href="/explore" + (f"?vintage={pinned}" if pinned else ""),
-               className="small", id="explore-reset"),
+               className="small", id=ID.RESET),
     ])
     panes = html.Div([
-        html.Div(ui.chart("explore-chart", view["figure"], view["summary"], filename=view["filename"]),
-                 id="explore-view-pane-chart", hidden=state.view != "chart"),
-        html.Div(ui.chart("explore-map", map_fig, map_text, filename=view["filename"] + "-map", geo=True),
-                 id="explore-view-pane-map", hidden=state.view != "map"),
+        html.Div(ui.chart(ID.CHART, view["figure"], view["summary"], filename=view["filename"]),
+                 id=ui.pane_id(ID.VIEW, "chart"), hidden=state.view != "chart"),
+        html.Div(ui.chart(ID.MAP, map_fig, map_text, filename=view["filename"] + "-map", geo=True),
+                 id=ui.pane_id(ID.VIEW, "map"), hidden=state.view != "map"),
         html.Div([
-            html.P(view["table_caption"], id="explore-grid-caption", className="small text-body-secondary"),
-            ui.grid("explore-grid", view["rows"], view["columns"], height=420, column_size=None),
-        ], id="explore-view-pane-table", hidden=state.view != "table"),
+            html.P(view["table_caption"], id=ID.GRID_CAPTION, className="small text-body-secondary"),
+            ui.grid(ID.GRID, view["rows"], view["columns"], height=420, column_size=None),
+        ], id=ui.pane_id(ID.VIEW, "table"), hidden=state.view != "table"),
     ])
-    tabs = html.Div([ui.view_switch("explore-view", VIEW_LABELS, state.view, "Show the selection as"), panes])
+    tabs = html.Div([ui.view_switch(ID.VIEW, VIEW_LABELS, state.view, "Show the selection as"), panes])
     body = [dbc.Row([
         dbc.Col(controls, lg=3),
         dbc.Col([pack_button(PAGE_ID),
-                 html.Div(view["status"], id="explore-status", className="status-line mb-2", **{"aria-live": "polite"}),
+                 html.Div(view["status"], id=ID.STATUS, className="status-line mb-2", **{"aria-live": "polite"}),
                  tabs, export_links(PAGE_ID, "explore", search, what="this selection")], lg=9),
     ])]
     return ui.page(PAGE_ID, TITLE,
@@ -119,7 +144,7 @@ def _page(choice: data.VintageChoice, query: dict, messages: Messages) -> html.D
                    "bar or a country to filter on it.",
                    body, choice, messages,
                    [*ui.url_sync(PAGE_ID, search),
-                    dcc.Store(id="explore-vintage", data=pinned)])
+                    dcc.Store(id=ID.VINTAGE, data=pinned)])
 
 
 def _filters_text(vintage: Vintage, state: ExploreState) -> str:
@@ -257,15 +282,15 @@ def build_map(vintage: Vintage, state: ExploreState) -> tuple[Any, str]:
 
 
 CONTROL_INPUTS = [
-    Input("explore-indicator", "value"),
-    Input("explore-by", "value"),
-    Input("explore-year-from", "value"),
-    Input("explore-year-to", "value"),
-    Input("explore-ecosystem", "value"),
-    Input("explore-country", "value"),
-    Input("explore-partnership", "value"),
-    Input("explore-type", "value"),
-    Input("explore-view", "value"),
+    Input(ID.INDICATOR, "value"),
+    Input(ID.BY, "value"),
+    Input(ID.YEAR_FROM, "value"),
+    Input(ID.YEAR_TO, "value"),
+    Input(ID.ECOSYSTEM, "value"),
+    Input(ID.COUNTRY, "value"),
+    Input(ID.PARTNERSHIP, "value"),
+    Input(ID.TYPE, "value"),
+    Input(ID.VIEW, "value"),
 ]
 
 
@@ -285,17 +310,17 @@ def parse_controls(
 
 
 @callback(
-    Output("explore-chart", "figure"),
-    Output("explore-chart-summary", "children"),
-    Output("explore-grid", "rowData"),
-    Output("explore-grid", "columnDefs"),
-    Output("explore-grid-caption", "children"),
-    Output("explore-status", "children"),
-    Output("explore-permalink", "data"),
-    Output("explore-messages", "children"),
+    Output(ID.CHART, "figure"),
+    Output(ID.CHART_SUMMARY, "children"),
+    Output(ID.GRID, "rowData"),
+    Output(ID.GRID, "columnDefs"),
+    Output(ID.GRID_CAPTION, "children"),
+    Output(ID.STATUS, "children"),
+    Output(ui.permalink_id(PAGE_ID), "data"),
+    Output(ui.messages_id(PAGE_ID), "children"),
     *CONTROL_INPUTS,
-    State("explore-grid", "columnState"),
-    State("explore-vintage", "data"),
+    State(ID.GRID, "columnState"),
+    State(ID.VINTAGE, "data"),
     prevent_initial_call=True,
 )
 def update_view(*args: object):
@@ -304,7 +329,7 @@ def update_view(*args: object):
         return (no_update,) * 8
     view = build_view(choice.vintage, state)
     rows = ui.grid_records(view["rows"])
-    alerts = ui.message_alerts(messages, "explore").children if messages else None
+    alerts = ui.message_alerts(messages, PAGE_ID).children if messages else None
     return (view["figure"], view["summary"], rows, view["columns"], view["table_caption"], view["status"],
             _search(choice.vintage, state), alerts)
 
@@ -314,10 +339,10 @@ def _search(vintage: Vintage, state: ExploreState) -> str:
 
 
 @callback(
-    Output("explore-permalink", "data", allow_duplicate=True),
-    Input("explore-grid", "columnState"),
+    Output(ui.permalink_id(PAGE_ID), "data", allow_duplicate=True),
+    Input(ID.GRID, "columnState"),
     *[State(c.component_id, c.component_property) for c in CONTROL_INPUTS],
-    State("explore-vintage", "data"),
+    State(ID.VINTAGE, "data"),
     prevent_initial_call=True,
 )
 def sort_to_url(column_state: object, *args: object):
@@ -327,10 +352,10 @@ def sort_to_url(column_state: object, *args: object):
 
 
 @callback(
-    Output("explore-map", "figure"),
-    Output("explore-map-summary", "children"),
+    Output(ID.MAP, "figure"),
+    Output(ID.MAP_SUMMARY, "children"),
     *CONTROL_INPUTS,
-    State("explore-vintage", "data"),
+    State(ID.VINTAGE, "data"),
     prevent_initial_call=True,
 )
 def update_map(*args: object):
@@ -341,19 +366,19 @@ def update_map(*args: object):
 
 
 @callback(
-    Output("explore-ecosystem", "value"),
-    Output("explore-country", "value"),
-    Output("explore-partnership", "value"),
-    Output("explore-type", "value"),
-    Output("explore-year-from", "value"),
-    Output("explore-year-to", "value"),
-    Input("explore-chart", "clickData"),
-    Input("explore-map", "clickData"),
-    State("explore-by", "value"),
-    State("explore-ecosystem", "value"),
-    State("explore-country", "value"),
-    State("explore-partnership", "value"),
-    State("explore-type", "value"),
+    Output(ID.ECOSYSTEM, "value"),
+    Output(ID.COUNTRY, "value"),
+    Output(ID.PARTNERSHIP, "value"),
+    Output(ID.TYPE, "value"),
+    Output(ID.YEAR_FROM, "value"),
+    Output(ID.YEAR_TO, "value"),
+    Input(ID.CHART, "clickData"),
+    Input(ID.MAP, "clickData"),
+    State(ID.BY, "value"),
+    State(ID.ECOSYSTEM, "value"),
+    State(ID.COUNTRY, "value"),
+    State(ID.PARTNERSHIP, "value"),
+    State(ID.TYPE, "value"),
     prevent_initial_call=True,
 )
 def apply_click(chart_click: object, map_click: object, by: object, eco: object, country: object,
@@ -361,11 +386,11 @@ def apply_click(chart_click: object, map_click: object, by: object, eco: object,
     """A clicked bar or country becomes the filter of its dimension; clicking the only selected one clears it."""
     unchanged = [no_update] * 6
     source = ctx.triggered_id
-    click = map_click if source == "explore-map" else chart_click
+    click = map_click if source == ID.MAP else chart_click
     key = _clicked_key(click)
     if key is None:
         return unchanged
-    dimension = "member_state" if source == "explore-map" else by
+    dimension = "member_state" if source == ID.MAP else by
     if dimension == "year":
         return [no_update] * 4 + [key, key]
     slot = {"ecosystem": 0, "member_state": 1, "partnership": 2, "member_type": 3}.get(str(dimension))

@@ -206,8 +206,8 @@ def _stat(label: str, value: str) -> html.Div:
 @callback(
     Output("partnerships-peer", "children"),
     Output("partnerships-trend", "children"),
-    Output("partnerships-permalink", "data"),
-    Output("partnerships-messages", "children"),
+    Output(ui.permalink_id(PAGE_ID), "data"),
+    Output(ui.messages_id(PAGE_ID), "children"),
     Input("partnerships-partnership", "value"),
     Input("partnerships-group", "value"),
     Input("partnerships-indicator", "value"),

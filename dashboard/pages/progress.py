@@ -207,7 +207,7 @@ def partnerships_caption(launches: pd.DataFrame, undated: dict[str, int], publis
 
 @callback(
     Output("progress-kpis", "children"),
-    Output("progress-permalink", "data"),
+    Output(ui.permalink_id(PAGE_ID), "data"),
     Input("progress-year", "value"),
     State("progress-vintage", "data"),
     prevent_initial_call=True,
