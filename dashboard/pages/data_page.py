@@ -23,6 +23,29 @@ PATH = "/data"
 NAME = "Data"
 TITLE = "Data: provenance and quality"
 
+
+class ID:
+    """The page's component ids, each written once (the tests and the browser suite name the same strings)."""
+
+    CHANGES = "data-changes"
+    CHANGES_TABLE = "data-changes-table"
+    CORRECTIONS = "data-corrections"
+    CORRECTIONS_COUNTS = "data-corrections-counts"
+    CORRECTIONS_GRID = "data-corrections-grid"
+    INPUTS = "data-inputs"
+    PUBLISHED = "data-published"
+    PUBLISHED_SUMMARY = "data-published-summary"
+    REJECTS = "data-rejects"
+    REJECTS_SUMMARY = "data-rejects-summary"
+    REJECTS_VIEW = "data-rejects-view"
+    RESPONSE = "data-response"
+    RESPONSE_CHART = "data-response-chart"
+    RUNS = "data-runs"
+    STATUS = "data-status"
+    VINTAGE = "data-vintage"
+    WAVE = "data-wave"
+
+
 register_page(__name__, path=PATH, name=NAME, title=f"{NAME} · Pact Monitor", order=3)
 ui.register_url_sync(PAGE_ID)
 register_export_bar(PAGE_ID)
@@ -56,29 +79,29 @@ def _page(choice: data.VintageChoice, query: dict, messages: Messages) -> html.D
                    "below; “more than”/“over”: up to 10% above; a round figure: within its rounding, at most 0.5%). Derived "
                    "figures are the Commission's figures combined by arithmetic (e.g. 2024 = cumulative − 2022–23).",
                    className="small text-body-secondary"),
-            ui.grid("data-published", _published_rows(published, {m.indicator: m.label for m in
+            ui.grid(ID.PUBLISHED, _published_rows(published, {m.indicator: m.label for m in
                                                                   data.indicator_catalogue(vintage)}),
                     PUBLISHED_COLUMNS, height=340),
-            html.P(_published_summary(published), className="small mt-1", id="data-published-summary"),
+            html.P(_published_summary(published), className="small mt-1", id=ID.PUBLISHED_SUMMARY),
             export_links(PAGE_ID, "published", state.search(), what="the published-vs-computed table", images=False),
         ]),
         _section("rows", "Survey rows per wave, and response rate", [dbc.Row([
             dbc.Col([
                 ui.simple_table(_status_rows(statuses), caption="Every raw row is accounted for: rows read = "
-                                "accepted + superseded + test + blank + rejected", table_id="data-status",
+                                "accepted + superseded + test + blank + rejected", table_id=ID.STATUS,
                                 numeric=("Accepted", "Superseded", "Test", "Blank", "Rejected", "Rows read")),
                 ui.simple_table(_rate_rows(rates), caption="Respondents and members registered by the end of the "
-                                "activity year", table_id="data-response",
+                                "activity year", table_id=ID.RESPONSE,
                                 numeric=("Respondents", "Registered", "Response rate")),
             ], lg=7),
-            dbc.Col([ui.chart("data-response-chart", figures.response_figure(rates), _rate_summary(rates),
+            dbc.Col([ui.chart(ID.RESPONSE_CHART, figures.response_figure(rates), _rate_summary(rates),
                              filename="pact-response-rate"),
                      export_links(PAGE_ID, "waves", state.search(), what="the survey rows and response rates")], lg=5),
         ])]),
         _section("rejects", "Rejected values and rows", [
-            dbc.Row([dbc.Col(ui.select("data-wave", "Survey wave", [("all", "All waves")] +
+            dbc.Row([dbc.Col(ui.select(ID.WAVE, "Survey wave", [("all", "All waves")] +
                                        [(y, str(y)) for y in dims.years], state.wave or "all"), md=3)]),
-            html.Div(rejects_view(vintage, state.wave), id="data-rejects-view"),
+            html.Div(rejects_view(vintage, state.wave), id=ID.REJECTS_VIEW),
             export_links(PAGE_ID, "rejects", state.search(), what="the rejects of the chosen wave", images=False),
         ]),
         _section("corrections", "Corrections applied", [
@@ -87,10 +110,10 @@ def _page(choice: data.VintageChoice, query: dict, messages: Messages) -> html.D
         ]),
         _section("changes", "Large changes on the previous wave, acknowledged", [expected_changes_view(vintage)]),
         _section("inputs", "Input files of this vintage", [
-            ui.grid("data-inputs", data.inputs(vintage), INPUT_COLUMNS, height=260),
+            ui.grid(ID.INPUTS, data.inputs(vintage), INPUT_COLUMNS, height=260),
         ]),
         _section("runs", "Pipeline runs (newest first)", [
-            ui.grid("data-runs", data.runs(), RUN_COLUMNS, height=260),
+            ui.grid(ID.RUNS, data.runs(), RUN_COLUMNS, height=260),
             html.P("Failed runs are listed too; a failed run never replaces the current data.",
                    className="small text-body-secondary mt-1"),
         ]),
@@ -99,7 +122,7 @@ def _page(choice: data.VintageChoice, query: dict, messages: Messages) -> html.D
                    "What was ingested, from which files, what was rejected and why, and how the figures computed "
                    "here compare with those the Commission published.",
                    body, choice, messages,
-                   [*ui.url_sync(PAGE_ID, state.search()), dcc.Store(id="data-vintage", data=pinned)])
+                   [*ui.url_sync(PAGE_ID, state.search()), dcc.Store(id=ID.VINTAGE, data=pinned)])
 
 
 def _section(anchor: str, title: str, children: list) -> html.Section:
@@ -198,8 +221,8 @@ def rejects_view(vintage: Vintage, wave: int | None) -> list:
     if total > data.MAX_REJECT_ROWS:
         summary += f" The grid holds the first {count(data.MAX_REJECT_ROWS)} of {count(total)}."
     return [
-        html.P(summary, className="small", id="data-rejects-summary"),
-        ui.grid("data-rejects", frame, REJECT_COLUMNS, height=320),
+        html.P(summary, className="small", id=ID.REJECTS_SUMMARY),
+        ui.grid(ID.REJECTS, frame, REJECT_COLUMNS, height=320),
     ]
 
 
@@ -222,21 +245,21 @@ def corrections_view(vintage: Vintage) -> html.Div:
     frame = data.corrections(vintage)
     if frame.empty:
         return html.Div(html.P("No corrections: every figure is as the members reported it (after validation).",
-                               className="small"), id="data-corrections")
+                               className="small"), id=ID.CORRECTIONS)
     if tuple(frame.columns) == data.PUBLIC_CORRECTION_COLUMNS:  # public mode: how many, never which or why
         rows = [{"Wave": int(r.wave), "Indicator": r.indicator, "Action": r.action, "Status": r.status,
                  "Corrections": int(r.corrections)} for r in frame.itertuples()]
         return html.Div([
             html.P(f"{int(frame['corrections'].sum())} corrections in the corrections file, counted by wave and "
                    "indicator; which submissions they concern is not shown in public mode.", className="small"),
-            ui.simple_table(rows, table_id="data-corrections-counts", numeric=("Corrections",)),
-        ], id="data-corrections")
+            ui.simple_table(rows, table_id=ID.CORRECTIONS_COUNTS, numeric=("Corrections",)),
+        ], id=ID.CORRECTIONS)
     frame = frame.assign(corrected_on=frame["corrected_on"].astype(str))
     applied = int((frame["status"] == "applied").sum())
     return html.Div([
         html.P(f"{len(frame)} corrections in the corrections file; {applied} applied.", className="small"),
-        ui.grid("data-corrections-grid", frame, CORRECTION_COLUMNS, height=240),
-    ], id="data-corrections")
+        ui.grid(ID.CORRECTIONS_GRID, frame, CORRECTION_COLUMNS, height=240),
+    ], id=ID.CORRECTIONS)
 
 
 def expected_changes_view(vintage: Vintage) -> html.Div:
@@ -248,7 +271,7 @@ def expected_changes_view(vintage: Vintage) -> html.Div:
                   "the change with a reason.", className="small text-body-secondary")
     if frame.empty:
         return html.Div([note, html.P("No change was acknowledged: no indicator moved that much.", className="small")],
-                        id="data-changes")
+                        id=ID.CHANGES)
     metas = {m.indicator: m for m in data.indicator_catalogue(vintage)}
     rows = []
     for r in frame.itertuples():
@@ -260,8 +283,8 @@ def expected_changes_view(vintage: Vintage) -> html.Div:
             "This wave": "" if pd.isna(r.total) else f"{fixed(r.total / meta.scale, 0, half_up=False)} {meta.unit}",
             "Change": "" if pd.isna(r.factor) else f"×{fixed(r.factor, 2, half_up=False)}", "Reason": r.reason,
         })
-    return html.Div([note, ui.simple_table(rows, table_id="data-changes-table",
-                                           numeric=("Before", "This wave", "Change"))], id="data-changes")
+    return html.Div([note, ui.simple_table(rows, table_id=ID.CHANGES_TABLE,
+                                           numeric=("Before", "This wave", "Change"))], id=ID.CHANGES)
 
 
 INPUT_COLUMNS = [
@@ -287,10 +310,10 @@ RUN_COLUMNS = [
 
 
 @callback(
-    Output("data-rejects-view", "children"),
+    Output(ID.REJECTS_VIEW, "children"),
     Output(ui.permalink_id(PAGE_ID), "data"),
-    Input("data-wave", "value"),
-    State("data-vintage", "data"),
+    Input(ID.WAVE, "value"),
+    State(ID.VINTAGE, "data"),
     prevent_initial_call=True,
 )
 def update_wave(wave: object, pinned: object):
