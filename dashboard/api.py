@@ -28,8 +28,9 @@ import pyarrow.parquet as pq
 from flask import Blueprint, Response, request
 
 from dashboard import data, state
+from dashboard.export_registry import VIEW_FORMATS, FormatUnavailable
 from dashboard.export_views import ExportUnavailable, PageExport, pack_bytes, page_export, query_from_args
-from dashboard.exports import ExportTable, export_filename, figure_for_export, neutralise, to_csv_bytes, to_xlsx_bytes
+from dashboard.exports import ExportTable, export_filename, neutralise, to_csv_bytes
 from dashboard.formatting import clip
 
 log = logging.getLogger(__name__)
@@ -39,11 +40,8 @@ blueprint = Blueprint("pact_api", __name__)
 API_PREFIX = "/api/v1"
 EXPORT_PREFIX = "/export"
 FORMATS = {
-    "csv": "text/csv; charset=utf-8",
-    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    **{f.ext: f.media_type for f in VIEW_FORMATS.values()},
     "parquet": "application/vnd.apache.parquet",
-    "png": "image/png",
-    "svg": "image/svg+xml",
     "zip": "application/zip",
 }
 _NAME = re.compile(r"^[a-z][a-z0-9-]{0,40}$")
@@ -214,7 +212,7 @@ def _page_export_or_error(page: str, drop: tuple[str, ...] = ()) -> PageExport |
 
 @blueprint.get(f"{EXPORT_PREFIX}/<page>/<view>.<fmt>")
 def export_file(page: str, view: str, fmt: str) -> Response:
-    if fmt not in ("csv", "xlsx", "png", "svg") or not _NAME.match(view):
+    if fmt not in VIEW_FORMATS or not _NAME.match(view):
         return _problem(404, "no such export")
     export = _page_export_or_error(page)
     if isinstance(export, Response):
@@ -223,22 +221,14 @@ def export_file(page: str, view: str, fmt: str) -> Response:
         chosen = export.view(view)
     except KeyError:
         return _problem(404, f"the {page} page has no view {view!r}; it has {', '.join(export.keys)}")
-    table = chosen.table
-    filename = export_filename(table.meta, fmt)
-    if fmt == "csv":
-        return _attachment(to_csv_bytes(table), filename, fmt)
-    if fmt == "xlsx":
-        return _attachment(to_xlsx_bytes(table), filename, fmt)
-    if chosen.figure is None:
+    if fmt not in chosen.formats:
         return _problem(404, f"the {view} view is a table: download CSV or XLSX")
-    from dashboard import images
-
     try:
-        content = images.render(figure_for_export(chosen.figure, table.meta), fmt)  # type: ignore[arg-type]
-    except images.ImageRenderError as exc:
+        content = VIEW_FORMATS[fmt].write(chosen)
+    except FormatUnavailable as exc:
         log.error("%s", exc)
         return _problem(503, "chart images are unavailable on this server", [str(exc)])
-    return _attachment(content, filename, fmt)
+    return _attachment(content, export_filename(chosen.table.meta, fmt), fmt)
 
 
 PACK_TOKEN = re.compile(r"^[a-z0-9]{6,40}$")

@@ -24,8 +24,16 @@ from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 from docx.shared import Cm, Pt, RGBColor
 
-from dashboard.exports import FLAG_LEGEND, neutralise, year_span
-from dashboard.formatting import BREAK_CAVEAT, fixed
+from dashboard.exports import FLAG_LEGEND, neutralise
+from dashboard.formatting import (
+    BREAK_CAVEAT,
+    count,
+    exact,
+    humanise,
+    percent,
+    short_span,
+    year_span,
+)
 
 # How each indicator reads in a sentence: "<quantity> <phrase> in <year>".
 SENTENCE_PHRASES: dict[str, str] = {
@@ -35,51 +43,7 @@ SENTENCE_PHRASES: dict[str, str] = {
     "people_reached": "people reached by promotion",
     "stakeholders_joined": "stakeholders joined in partnerships",
 }
-MISSING = "–"
 _NOT_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
-
-
-# --------------------------------------------------------------------------------------------------------------
-# Numbers in words
-# --------------------------------------------------------------------------------------------------------------
-
-
-def _round_sig(value: float, decimals: int = 1) -> str:
-    text = fixed(value, decimals)
-    return text.rstrip("0").rstrip(".") if "." in text else text
-
-
-def humanise(value: float, unit: str = "") -> str:
-    """2_600_000 -> '2.6 million'; 15_500 -> '15,500'; with unit 'EUR' -> '€160 million'."""
-    magnitude = abs(value)
-    if magnitude >= 1e9:
-        text = f"{_round_sig(value / 1e9)} billion"
-    elif magnitude >= 1e6:
-        text = f"{_round_sig(value / 1e6)} million"
-    elif float(value).is_integer():
-        text = f"{int(value):,}"
-    else:
-        text = _round_sig(value)
-    return f"€{text}" if unit == "EUR" else text
-
-
-def exact(value: float | None, unit: str = "") -> str:
-    """Full figure for a table: '2,000,000', '€160,000,000', '90.0%'; missing -> en dash."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return MISSING
-    if unit == "%":
-        return f"{value:.1f}%"
-    text = f"{value:,.0f}" if float(value).is_integer() or abs(value) >= 1000 else f"{value:,.2f}"
-    return f"€{text}" if unit == "EUR" else text
-
-
-def short_span(first: int, last: int) -> str:
-    """2022, 2024 -> '2022–24' (as a briefing writes a pace period)."""
-    if first == last:
-        return str(first)
-    if first // 100 == last // 100:
-        return f"{first}–{last % 100:02d}"
-    return f"{first}–{last}"
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -117,7 +81,7 @@ def share_sentence(year: int, share: float | None, previous_year: int | None, pr
     """'90% of reported commitments progressing in 2022.' (share as a fraction)."""
     if share is None or math.isnan(share):
         return None
-    sentence = f"{share * 100:.0f}% of reported commitments progressing in {year}"
+    sentence = f"{percent(share)} of reported commitments progressing in {year}"
     if previous_year is not None and previous is not None and not math.isnan(previous):
         points = round((share - previous) * 100)
         if points:
@@ -166,9 +130,9 @@ def target_sentence(
 
 def coverage_text(reporting: int, respondents: int, registered: int | None = None) -> str:
     """'reported by 455 of 461 respondents (1,012 members registered)'."""
-    text = f"reported by {reporting:,} of {respondents:,} respondents"
+    text = f"reported by {count(reporting)} of {count(respondents)} respondents"
     if registered:
-        text += f" ({registered:,} members registered)"
+        text += f" ({count(registered)} members registered)"
     return text
 
 

@@ -26,6 +26,9 @@ import pandas as pd
 import plotly.graph_objects as go
 import xlsxwriter
 
+from dashboard.disclosure import THRESHOLD
+from dashboard.formatting import year_span
+
 # OWASP's list of characters that make a spreadsheet treat a cell as a formula (or DDE command), with the
 # full-width forms that spreadsheets in East Asian locales also take as formula starts, and the minus sign.
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20", "\u2212")
@@ -43,7 +46,7 @@ FLAG_LEGEND: dict[str, str] = {
     "p": "provisional",
     "d": "derived: the published counterpart is arithmetic on published figures",
     "c": "confidential: withheld in public mode (it does not follow from the published totals, or would reveal "
-         "what fewer than 3 members reported)",
+         f"what fewer than {THRESHOLD} members reported)",
 }
 
 XLSX_MAX_COL_WIDTH = 60
@@ -144,11 +147,6 @@ class ExportTable:
         missing = [c.key for c in self.columns if c.key not in self.frame.columns]
         if missing:
             raise ValueError(f"export columns not in the rows: {', '.join(missing)}")
-
-
-def year_span(first: int, last: int) -> str:
-    """2022, 2024 -> '2022–2024' (en dash, as in print); one year -> '2022'."""
-    return str(first) if first == last else f"{first}–{last}"
 
 
 _SLUG = re.compile(r"[^a-z0-9]+")

@@ -15,7 +15,7 @@ import plotly.graph_objects as go
 from dashboard import style
 from dashboard.analysis import PACT_LAUNCH_YEAR, SMALL_PEER_GROUP, PeerBenchmark, TargetProgress
 from dashboard.data import IndicatorMeta
-from dashboard.formatting import BREAK_CAVEAT, change, compact, full, percent, round_figure, years_label
+from dashboard.formatting import BREAK_CAVEAT, change, compact, count, full, percent, round_figure, year_span
 
 # Eurostat country codes (EL for Greece) -> ISO 3166 alpha-3, which plotly's map geometry is keyed on.
 EUROSTAT_TO_ISO3 = {
@@ -96,8 +96,8 @@ def _hover(meta: IndicatorMeta) -> str:
 
 def breakdown_title(meta: IndicatorMeta, by: str, year_from: int, year_to: int) -> str:
     if by == "year":
-        return f"{meta.label}, {years_label(year_from, year_to)}"
-    return f"{meta.label} by {BY_WORDS[by]}, {years_label(year_from, year_to)}"
+        return f"{meta.label}, {year_span(year_from, year_to)}"
+    return f"{meta.label} by {BY_WORDS[by]}, {year_span(year_from, year_to)}"
 
 
 def breakdown_figure(
@@ -190,7 +190,7 @@ def map_figure(
     subtitle: str | None = None,
 ) -> go.Figure:
     """EU map of a breakdown by Member State (Eurostat codes in `key`)."""
-    title = f"{meta.label} by Member State, {years_label(year_from, year_to)}"
+    title = f"{meta.label} by Member State, {year_span(year_from, year_to)}"
     known = frame[frame["key"].isin(EUROSTAT_TO_ISO3)]
     traces: list = []
     if not known.empty:
@@ -221,7 +221,7 @@ def map_figure(
 
 def map_summary(frame: pd.DataFrame, meta: IndicatorMeta, year_from: int, year_to: int, n_states: int) -> str:
     known = frame[frame["key"].isin(EUROSTAT_TO_ISO3)]
-    head = f"Map of {meta.label.lower()} by Member State, {years_label(year_from, year_to)}"
+    head = f"Map of {meta.label.lower()} by Member State, {year_span(year_from, year_to)}"
     if known.empty:
         return f"{head}: no Member State has data for the selection."
     top = known.iloc[0]
@@ -292,7 +292,7 @@ def _target_label(target: TargetProgress) -> str:
 
 def target_sentence(target: TargetProgress) -> str:
     """On-track status in words."""
-    years = years_label(target.first_year, target.latest_year)
+    years = year_span(target.first_year, target.latest_year)
     head = (f"{_target_label(target)}: {compact(target.cumulative)} people trained to {target.latest_year} "
             f"({percent(target.share_attained)} of the pledge).")
     if target.status == "reached":
@@ -341,7 +341,7 @@ def progress_headline(cumulative: pd.DataFrame, progress: Sequence[TargetProgres
             text += f", on track to be reached in {target.projected_year}."
         elif target.status == "off track":
             reach = f"in {target.projected_year}" if target.projected_year else "not at all"
-            text += (f": off track. At the {years_label(first, target.latest_year)} pace it would be reached "
+            text += (f": off track. At the {year_span(first, target.latest_year)} pace it would be reached "
                      f"{reach}; {compact(target.needed_pace)} a year is needed.")
         else:
             text += ": reached."
@@ -406,7 +406,7 @@ def members_figure(registry: pd.DataFrame, published: pd.DataFrame) -> go.Figure
         ))
     pub = published[published["members"].notna()]
     if not pub.empty:
-        labels = [f"{q} {m:,.0f}".strip() for q, m in zip(pub["qualifier"].fillna(""), pub["members"], strict=True)]
+        labels = [f"{q} {count(m)}".strip() for q, m in zip(pub["qualifier"].fillna(""), pub["members"], strict=True)]
         traces.append(go.Scatter(
             x=pub["as_of"].tolist(), y=pub["members"].tolist(), mode="markers", name="Published count",
             marker={"color": style.SECONDARY, "size": 10, "symbol": "diamond", "line": {"color": "black", "width": 1}},

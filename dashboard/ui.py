@@ -13,7 +13,7 @@ from dash import dcc, html
 
 from dashboard import data, style
 from dashboard.data import Coverage, Flags, Kpi, VintageChoice
-from dashboard.formatting import BREAK_CAVEAT, change, clip, compact, full
+from dashboard.formatting import BREAK_CAVEAT, change, clip, compact, count, full
 from dashboard.state import Messages
 from pipelines.indicators import CATALOGUE
 
@@ -33,9 +33,19 @@ def resolve(query: Mapping[str, object]) -> tuple[VintageChoice, Messages]:
     return choice, messages
 
 
+def permalink_id(page_id: str) -> str:
+    """The store holding a page's query string (the export bar and the address bar follow it)."""
+    return f"{page_id}-permalink"
+
+
+def messages_id(page_id: str) -> str:
+    """Where a page says which settings of its link were not used."""
+    return f"{page_id}-messages"
+
+
 def message_alerts(messages: Sequence[str], page_id: str) -> html.Div:
     if not messages:
-        return html.Div(id=f"{page_id}-messages", role="status")
+        return html.Div(id=messages_id(page_id), role="status")
     shown = list(messages[:8])
     if len(messages) > 8:
         shown.append(f"… and {len(messages) - 8} more.")
@@ -45,7 +55,7 @@ def message_alerts(messages: Sequence[str], page_id: str) -> html.Div:
                                                                             className="mb-0 mt-1")],
             color="warning", className="py-2",
         ),
-        id=f"{page_id}-messages", role="status",
+        id=messages_id(page_id), role="status",
     )
 
 
@@ -115,7 +125,7 @@ def guarded(page_id: str, title: str, build: Callable[[], html.Div], messages: S
 
 def permalink_store(page_id: str, search: str) -> dcc.Store:
     """The page's current query string; a clientside callback mirrors it into the address bar."""
-    return dcc.Store(id=f"{page_id}-permalink", data=search)
+    return dcc.Store(id=permalink_id(page_id), data=search)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -193,13 +203,18 @@ def view_switch(control_id: str, views: Sequence[tuple[str, str]], value: str, l
     ], role="group", **{"aria-labelledby": f"{control_id}-label"}, className="mb-2")
 
 
+def pane_id(control_id: str, pane: str) -> str:
+    """The container a view switch shows for one of its choices."""
+    return f"{control_id}-pane-{pane}"
+
+
 def register_view_switch(control_id: str, panes: Sequence[str]) -> None:
     """Show the chosen pane and hide the others (in the browser: switching views costs no request)."""
     from dash import ClientsideFunction, Input, Output, clientside_callback
 
     clientside_callback(
         ClientsideFunction(namespace="pact", function_name="showPane"),
-        [Output(f"{control_id}-pane-{pane}", "hidden") for pane in panes],
+        [Output(pane_id(control_id, pane), "hidden") for pane in panes],
         Input(control_id, "value"),
         prevent_initial_call=True,
     )
@@ -314,8 +329,8 @@ def number_column(field: str, header: str, unit: str = "", **extra: Any) -> dict
 
 
 def coverage_text(coverage: Coverage) -> str:
-    return (f"Reported by {coverage.reporting:,} of {coverage.respondents:,} respondents "
-            f"({coverage.registered:,} members registered by year end)")
+    return (f"Reported by {count(coverage.reporting)} of {count(coverage.respondents)} respondents "
+            f"({count(coverage.registered)} members registered by year end)")
 
 
 def flag_badges(flags: Flags, unit: str = "") -> list[Any]:
@@ -362,9 +377,9 @@ def kpi_card(kpi: Kpi) -> dbc.Card:
     delta = html.Div(delta_text, className="small text-body-secondary",
                      title=BREAK_CAVEAT.format(year=kpi.year) if across_break else None)
     # registered = members who had joined by the end of the activity year, as in the response rate
-    coverage = (f"{kpi.coverage.reporting:,} of {kpi.coverage.respondents:,} respondents reported"
+    coverage = (f"{count(kpi.coverage.reporting)} of {count(kpi.coverage.respondents)} respondents reported"
                 if kpi.key != "respondents"
-                else f"of {kpi.coverage.registered:,} members registered by 31 Dec {kpi.year}")
+                else f"of {count(kpi.coverage.registered)} members registered by 31 Dec {kpi.year}")
     return dbc.Card(
         dbc.CardBody([
             html.Div(KPI_SHORT_LABELS.get(kpi.key, kpi.label), title=kpi.label,
@@ -403,7 +418,7 @@ def register_url_sync(page_id: str) -> None:
     clientside_callback(
         ClientsideFunction(namespace="pact", function_name="syncUrl"),
         Output(f"{page_id}-url-sync", "children"),
-        Input(f"{page_id}-permalink", "data"),
+        Input(permalink_id(page_id), "data"),
     )
 
 

@@ -15,15 +15,12 @@ from urllib.parse import quote
 
 from dash import ALL, MATCH, Input, Output, State, clientside_callback, html
 
+from dashboard.export_registry import VIEW_FORMATS
+
 LINK = "pm-export-link"
 PACK_BUTTON = "pm-pack-button"
 PACK_STATUS = "pm-pack-status"
-FORMATS: tuple[tuple[str, str, str], ...] = (
-    ("csv", "CSV", "bi-filetype-csv"),
-    ("xlsx", "XLSX", "bi-file-earmark-spreadsheet"),
-    ("png", "PNG", "bi-file-earmark-image"),
-    ("svg", "SVG", "bi-filetype-svg"),
-)
+
 _registered: set[str] = set()
 
 
@@ -34,18 +31,18 @@ def export_href(page: str, view: str, fmt: str, search: str | None = "") -> str:
 def export_links(page: str, view: str, search: str | None = "", *, what: str = "this view",
                  images: bool = True) -> html.Div:
     """"Download: CSV XLSX [PNG SVG]" for one chart or table of `page`."""
-    formats = FORMATS if images else FORMATS[:2]
+    formats = [f for f in VIEW_FORMATS.values() if images or not f.chart]
     links = [
         html.A(
-            [html.I(className=f"bi {icon} me-1", **{"aria-hidden": "true"}), label],
-            id={"type": LINK, "page": page, "view": view, "fmt": fmt},
-            href=export_href(page, view, fmt, search),
+            [html.I(className=f"bi {f.icon} me-1", **{"aria-hidden": "true"}), f.label],
+            id={"type": LINK, "page": page, "view": view, "fmt": f.ext},
+            href=export_href(page, view, f.ext, search),
             download="",
             className="btn btn-outline-secondary btn-sm",
-            title=f"Download {what} as {label}",
-            **{"aria-label": f"Download {what} as {label}"},
+            title=f"Download {what} as {f.label}",
+            **{"aria-label": f"Download {what} as {f.label}"},
         )
-        for fmt, label, icon in formats
+        for f in formats
     ]
     return html.Div(
         [html.Span("Download:", className="small text-body-secondary me-2"),

@@ -3,6 +3,8 @@ the data vintage (with a permalink to each kept snapshot)."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import dash_bootstrap_components as dbc
 import pandas as pd
 from dash import dcc, html, register_page
@@ -12,12 +14,24 @@ from dashboard.analysis import SMALL_PEER_GROUP, target_progress
 from dashboard.components import pledges
 from dashboard.components.export_bar import export_links, pack_button, register_export_bar
 from dashboard.disclosure import THRESHOLD, public_mode
+from dashboard.export_registry import (
+    ExportContext,
+    ExportRequest,
+    PageViews,
+    View,
+    counting_rule,
+    definitions,
+    register,
+)
+from dashboard.exports import Column, ExportTable
 from dashboard.state import Messages, parse_vintage_only
 
 PAGE_ID = "about"
+PATH = "/about"
+NAME = "About"
 TITLE = "About the figures"
 
-register_page(__name__, path="/about", name="About", title="About · Pact Monitor", order=4)
+register_page(__name__, path=PATH, name=NAME, title=f"{NAME} · Pact Monitor", order=4)
 ui.register_url_sync(PAGE_ID)
 register_export_bar(PAGE_ID)
 
@@ -180,3 +194,36 @@ def _page(choice: data.VintageChoice, rules: html.Section, messages: Messages) -
     return ui.page(PAGE_ID, TITLE, "Definitions, counting rules, sources and data vintage.", body, choice, messages,
                    [*ui.url_sync(PAGE_ID, search),
                     dcc.Store(id="about-vintage-store", data=pinned)])
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Exports: the rows behind each view, and the figures on screen
+# --------------------------------------------------------------------------------------------------------------
+
+
+def about_views(vintage: data.Vintage, ctx: ExportContext) -> tuple[View, ...]:
+    catalogue = pd.DataFrame([dataclasses.asdict(m) for m in data.indicator_catalogue(vintage)])
+    catalogue["counting_rule"] = [counting_rule(m) for m in data.indicator_catalogue(vintage)]
+    cat_meta = ctx.meta("Indicator definitions and counting rules", frame=None, slug="about-indicators", filters=(),
+                        definitions=definitions(vintage), view="About - indicators", flags=())
+    sources = data.sources(vintage)
+    src_meta = ctx.meta("Public sources cited by the reference tables", frame=None, slug="about-sources",
+                        filters=(), view="About - sources", flags=())
+    return (
+        View("indicators", ExportTable(catalogue, (
+            Column("indicator", "Indicator"), Column("label", "Label"), Column("unit", "Unit"),
+            Column("scale", "Stored integer per unit", "integer"), Column("definition", "Definition"),
+            Column("kind", "Flow or stock"), Column("counting_rule", "Counting rule"),
+        ), cat_meta)),
+        View("sources", ExportTable(sources, (
+            Column("reference_table", "Reference table"), Column("url", "Source"),
+            Column("rows_citing", "Rows citing it", "integer"),
+        ), src_meta)),
+    )
+
+
+@register(PAGE_ID, path=PATH, title=NAME)
+def export_views(request: ExportRequest) -> PageViews:
+    parse_vintage_only(request.query, request.messages)
+    ctx = request.context(f"?vintage={request.vintage.vintage_id}")
+    return PageViews(ctx, about_views(request.vintage, ctx))

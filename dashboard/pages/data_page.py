@@ -4,6 +4,8 @@ Commission's published figures beside the figures computed here."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import dash_bootstrap_components as dbc
 import pandas as pd
 from dash import Input, Output, State, callback, dcc, html, no_update, register_page
@@ -11,13 +13,40 @@ from dash import Input, Output, State, callback, dcc, html, no_update, register_
 from dashboard import data, figures, ui
 from dashboard.components.export_bar import export_links, pack_button, register_export_bar
 from dashboard.data import Vintage
-from dashboard.formatting import full, percent
+from dashboard.export_registry import ExportContext, ExportRequest, PageViews, View, register
+from dashboard.exports import Column, ExportTable
+from dashboard.formatting import count, fixed, full, percent
 from dashboard.state import DataState, Messages, parse_data
 
 PAGE_ID = "data"
+PATH = "/data"
+NAME = "Data"
 TITLE = "Data: provenance and quality"
 
-register_page(__name__, path="/data", name="Data", title="Data · Pact Monitor", order=3)
+
+class ID:
+    """The page's component ids, each written once (the tests and the browser suite name the same strings)."""
+
+    CHANGES = "data-changes"
+    CHANGES_TABLE = "data-changes-table"
+    CORRECTIONS = "data-corrections"
+    CORRECTIONS_COUNTS = "data-corrections-counts"
+    CORRECTIONS_GRID = "data-corrections-grid"
+    INPUTS = "data-inputs"
+    PUBLISHED = "data-published"
+    PUBLISHED_SUMMARY = "data-published-summary"
+    REJECTS = "data-rejects"
+    REJECTS_SUMMARY = "data-rejects-summary"
+    REJECTS_VIEW = "data-rejects-view"
+    RESPONSE = "data-response"
+    RESPONSE_CHART = "data-response-chart"
+    RUNS = "data-runs"
+    STATUS = "data-status"
+    VINTAGE = "data-vintage"
+    WAVE = "data-wave"
+
+
+register_page(__name__, path=PATH, name=NAME, title=f"{NAME} · Pact Monitor", order=3)
 ui.register_url_sync(PAGE_ID)
 register_export_bar(PAGE_ID)
 
@@ -50,29 +79,29 @@ def _page(choice: data.VintageChoice, query: dict, messages: Messages) -> html.D
                    "below; “more than”/“over”: up to 10% above; a round figure: within its rounding, at most 0.5%). Derived "
                    "figures are the Commission's figures combined by arithmetic (e.g. 2024 = cumulative − 2022–23).",
                    className="small text-body-secondary"),
-            ui.grid("data-published", _published_rows(published, {m.indicator: m.label for m in
+            ui.grid(ID.PUBLISHED, _published_rows(published, {m.indicator: m.label for m in
                                                                   data.indicator_catalogue(vintage)}),
                     PUBLISHED_COLUMNS, height=340),
-            html.P(_published_summary(published), className="small mt-1", id="data-published-summary"),
+            html.P(_published_summary(published), className="small mt-1", id=ID.PUBLISHED_SUMMARY),
             export_links(PAGE_ID, "published", state.search(), what="the published-vs-computed table", images=False),
         ]),
         _section("rows", "Survey rows per wave, and response rate", [dbc.Row([
             dbc.Col([
                 ui.simple_table(_status_rows(statuses), caption="Every raw row is accounted for: rows read = "
-                                "accepted + superseded + test + blank + rejected", table_id="data-status",
+                                "accepted + superseded + test + blank + rejected", table_id=ID.STATUS,
                                 numeric=("Accepted", "Superseded", "Test", "Blank", "Rejected", "Rows read")),
                 ui.simple_table(_rate_rows(rates), caption="Respondents and members registered by the end of the "
-                                "activity year", table_id="data-response",
+                                "activity year", table_id=ID.RESPONSE,
                                 numeric=("Respondents", "Registered", "Response rate")),
             ], lg=7),
-            dbc.Col([ui.chart("data-response-chart", figures.response_figure(rates), _rate_summary(rates),
+            dbc.Col([ui.chart(ID.RESPONSE_CHART, figures.response_figure(rates), _rate_summary(rates),
                              filename="pact-response-rate"),
                      export_links(PAGE_ID, "waves", state.search(), what="the survey rows and response rates")], lg=5),
         ])]),
         _section("rejects", "Rejected values and rows", [
-            dbc.Row([dbc.Col(ui.select("data-wave", "Survey wave", [("all", "All waves")] +
+            dbc.Row([dbc.Col(ui.select(ID.WAVE, "Survey wave", [("all", "All waves")] +
                                        [(y, str(y)) for y in dims.years], state.wave or "all"), md=3)]),
-            html.Div(rejects_view(vintage, state.wave), id="data-rejects-view"),
+            html.Div(rejects_view(vintage, state.wave), id=ID.REJECTS_VIEW),
             export_links(PAGE_ID, "rejects", state.search(), what="the rejects of the chosen wave", images=False),
         ]),
         _section("corrections", "Corrections applied", [
@@ -81,10 +110,10 @@ def _page(choice: data.VintageChoice, query: dict, messages: Messages) -> html.D
         ]),
         _section("changes", "Large changes on the previous wave, acknowledged", [expected_changes_view(vintage)]),
         _section("inputs", "Input files of this vintage", [
-            ui.grid("data-inputs", data.inputs(vintage), INPUT_COLUMNS, height=260),
+            ui.grid(ID.INPUTS, data.inputs(vintage), INPUT_COLUMNS, height=260),
         ]),
         _section("runs", "Pipeline runs (newest first)", [
-            ui.grid("data-runs", data.runs(), RUN_COLUMNS, height=260),
+            ui.grid(ID.RUNS, data.runs(), RUN_COLUMNS, height=260),
             html.P("Failed runs are listed too; a failed run never replaces the current data.",
                    className="small text-body-secondary mt-1"),
         ]),
@@ -93,7 +122,7 @@ def _page(choice: data.VintageChoice, query: dict, messages: Messages) -> html.D
                    "What was ingested, from which files, what was rejected and why, and how the figures computed "
                    "here compare with those the Commission published.",
                    body, choice, messages,
-                   [*ui.url_sync(PAGE_ID, state.search()), dcc.Store(id="data-vintage", data=pinned)])
+                   [*ui.url_sync(PAGE_ID, state.search()), dcc.Store(id=ID.VINTAGE, data=pinned)])
 
 
 def _section(anchor: str, title: str, children: list) -> html.Section:
@@ -151,20 +180,20 @@ def _published_summary(frame: pd.DataFrame) -> str:
 
 
 def _status_rows(frame: pd.DataFrame) -> list[dict]:
-    return [{"Wave": int(r.year), "Accepted": f"{int(r.accepted):,}", "Superseded": f"{int(r.superseded):,}",
-             "Test": f"{int(r.test):,}", "Blank": f"{int(r.blank):,}", "Rejected": f"{int(r.rejected):,}",
-             "Rows read": f"{int(r.rows_read):,}"} for r in frame.itertuples()]
+    return [{"Wave": int(r.year), "Accepted": f"{count(int(r.accepted))}", "Superseded": f"{count(int(r.superseded))}",
+             "Test": f"{count(int(r.test))}", "Blank": f"{count(int(r.blank))}", "Rejected": f"{count(int(r.rejected))}",
+             "Rows read": f"{count(int(r.rows_read))}"} for r in frame.itertuples()]
 
 
 def _rate_rows(frame: pd.DataFrame) -> list[dict]:
-    return [{"Wave": int(r.year), "Respondents": f"{int(r.n_respondents):,}",
-             "Registered": f"{int(r.n_registered):,}", "Response rate": percent(r.response_rate)}
+    return [{"Wave": int(r.year), "Respondents": f"{count(int(r.n_respondents))}",
+             "Registered": f"{count(int(r.n_registered))}", "Response rate": percent(r.response_rate)}
             for r in frame.itertuples()]
 
 
 def _rate_summary(frame: pd.DataFrame) -> str:
     return "Response rate per wave: " + "; ".join(
-        f"{int(r.year)}: {percent(r.response_rate)} ({int(r.n_respondents):,} of {int(r.n_registered):,})"
+        f"{int(r.year)}: {percent(r.response_rate)} ({count(int(r.n_respondents))} of {count(int(r.n_registered))})"
         for r in frame.itertuples()) + "."
 
 
@@ -187,13 +216,13 @@ def rejects_view(vintage: Vintage, wave: int | None) -> list:
         files = data.survey_files(vintage, wave)
         frame = frame[frame["source_file"].isin(files)]
     counts = frame["reason_code"].value_counts()
-    summary = (f"{len(frame):,} rejects" + (f" in the {wave} wave" if wave else "") + ": "
-               + ", ".join(f"{n:,} {code}" for code, n in counts.items()) + "." if len(frame) else "No rejects.")
+    summary = (f"{count(len(frame))} rejects" + (f" in the {wave} wave" if wave else "") + ": "
+               + ", ".join(f"{count(n)} {code}" for code, n in counts.items()) + "." if len(frame) else "No rejects.")
     if total > data.MAX_REJECT_ROWS:
-        summary += f" The grid holds the first {data.MAX_REJECT_ROWS:,} of {total:,}."
+        summary += f" The grid holds the first {count(data.MAX_REJECT_ROWS)} of {count(total)}."
     return [
-        html.P(summary, className="small", id="data-rejects-summary"),
-        ui.grid("data-rejects", frame, REJECT_COLUMNS, height=320),
+        html.P(summary, className="small", id=ID.REJECTS_SUMMARY),
+        ui.grid(ID.REJECTS, frame, REJECT_COLUMNS, height=320),
     ]
 
 
@@ -216,21 +245,21 @@ def corrections_view(vintage: Vintage) -> html.Div:
     frame = data.corrections(vintage)
     if frame.empty:
         return html.Div(html.P("No corrections: every figure is as the members reported it (after validation).",
-                               className="small"), id="data-corrections")
+                               className="small"), id=ID.CORRECTIONS)
     if tuple(frame.columns) == data.PUBLIC_CORRECTION_COLUMNS:  # public mode: how many, never which or why
         rows = [{"Wave": int(r.wave), "Indicator": r.indicator, "Action": r.action, "Status": r.status,
                  "Corrections": int(r.corrections)} for r in frame.itertuples()]
         return html.Div([
             html.P(f"{int(frame['corrections'].sum())} corrections in the corrections file, counted by wave and "
                    "indicator; which submissions they concern is not shown in public mode.", className="small"),
-            ui.simple_table(rows, table_id="data-corrections-counts", numeric=("Corrections",)),
-        ], id="data-corrections")
+            ui.simple_table(rows, table_id=ID.CORRECTIONS_COUNTS, numeric=("Corrections",)),
+        ], id=ID.CORRECTIONS)
     frame = frame.assign(corrected_on=frame["corrected_on"].astype(str))
     applied = int((frame["status"] == "applied").sum())
     return html.Div([
         html.P(f"{len(frame)} corrections in the corrections file; {applied} applied.", className="small"),
-        ui.grid("data-corrections-grid", frame, CORRECTION_COLUMNS, height=240),
-    ], id="data-corrections")
+        ui.grid(ID.CORRECTIONS_GRID, frame, CORRECTION_COLUMNS, height=240),
+    ], id=ID.CORRECTIONS)
 
 
 def expected_changes_view(vintage: Vintage) -> html.Div:
@@ -242,7 +271,7 @@ def expected_changes_view(vintage: Vintage) -> html.Div:
                   "the change with a reason.", className="small text-body-secondary")
     if frame.empty:
         return html.Div([note, html.P("No change was acknowledged: no indicator moved that much.", className="small")],
-                        id="data-changes")
+                        id=ID.CHANGES)
     metas = {m.indicator: m for m in data.indicator_catalogue(vintage)}
     rows = []
     for r in frame.itertuples():
@@ -250,12 +279,12 @@ def expected_changes_view(vintage: Vintage) -> html.Div:
         rows.append({
             "Wave": int(r.wave), "Indicator": meta.label,
             "Previous wave": "" if pd.isna(r.previous_wave) else int(r.previous_wave),
-            "Before": "" if pd.isna(r.previous_total) else f"{r.previous_total / meta.scale:,.0f} {meta.unit}",
-            "This wave": "" if pd.isna(r.total) else f"{r.total / meta.scale:,.0f} {meta.unit}",
-            "Change": "" if pd.isna(r.factor) else f"×{r.factor:,.2f}", "Reason": r.reason,
+            "Before": "" if pd.isna(r.previous_total) else f"{fixed(r.previous_total / meta.scale, 0, half_up=False)} {meta.unit}",
+            "This wave": "" if pd.isna(r.total) else f"{fixed(r.total / meta.scale, 0, half_up=False)} {meta.unit}",
+            "Change": "" if pd.isna(r.factor) else f"×{fixed(r.factor, 2, half_up=False)}", "Reason": r.reason,
         })
-    return html.Div([note, ui.simple_table(rows, table_id="data-changes-table",
-                                           numeric=("Before", "This wave", "Change"))], id="data-changes")
+    return html.Div([note, ui.simple_table(rows, table_id=ID.CHANGES_TABLE,
+                                           numeric=("Before", "This wave", "Change"))], id=ID.CHANGES)
 
 
 INPUT_COLUMNS = [
@@ -281,10 +310,10 @@ RUN_COLUMNS = [
 
 
 @callback(
-    Output("data-rejects-view", "children"),
-    Output("data-permalink", "data"),
-    Input("data-wave", "value"),
-    State("data-vintage", "data"),
+    Output(ID.REJECTS_VIEW, "children"),
+    Output(ui.permalink_id(PAGE_ID), "data"),
+    Input(ID.WAVE, "value"),
+    State(ID.VINTAGE, "data"),
     prevent_initial_call=True,
 )
 def update_wave(wave: object, pinned: object):
@@ -295,3 +324,77 @@ def update_wave(wave: object, pinned: object):
     parsed = parse_data({"wave": wave}, data.dimensions(choice.vintage), messages)
     state = DataState(parsed.wave, choice.vintage.vintage_id if choice.pinned else None)
     return rejects_view(choice.vintage, state.wave), state.search()
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Exports: the rows behind each view, and the figures on screen
+# --------------------------------------------------------------------------------------------------------------
+
+
+def data_views(vintage: data.Vintage, st: DataState, ctx: ExportContext) -> tuple[View, ...]:
+    wave_filter = (("Survey wave", str(st.wave)),) if st.wave else (("Survey wave", "all"),)
+    published = data.published_vs_computed(vintage)
+    pub_meta = ctx.meta("Published figures beside the figures computed here", frame=None, slug="data-published",
+                        filters=(), view="Data - published vs computed",
+                        flags=("s",) if ctx.info.synthetic else ())
+    views = [View("published", ExportTable(published, (
+        Column("figure_id", "Figure"), Column("indicator", "Indicator"),
+        Column("period_start", "From", "integer"), Column("period_end", "To", "integer"),
+        Column("period_kind", "Period kind"), Column("unit", "Unit"), Column("qualifier", "Qualifier"),
+        Column("published", "Published value (in unit)", "decimal"),
+        Column("computed", "Computed here (in unit)", "decimal"), Column("comparison", "Comparison"),
+        Column("status", "Published or derived"), Column("derivation", "Derivation"),
+        Column("source_url", "Source"),
+    ), pub_meta))]
+    rates = data.response_rates(vintage)
+    rates["response_rate"] = rates["response_rate"] * 100
+    statuses = data.status_counts(vintage)
+    waves = rates.merge(statuses, on="year", how="outer").sort_values("year").reset_index(drop=True)
+    count_columns = [Column(s, f"Rows {s}", "integer") for s in ("accepted", "superseded", "test", "blank",
+                                                                  "rejected")]
+    wave_meta = ctx.meta("Survey rows and response rate per wave", frame=None, slug="data-waves", filters=(),
+                         view="Data - waves", flags=("s",) if ctx.info.synthetic else ())
+    views.append(View("waves", ExportTable(waves, (
+        Column("year", "Survey wave (activity year)", "integer"), Column("rows_read", "Rows read", "integer"),
+        *count_columns, Column("n_respondents", "Respondents", "integer"),
+        Column("n_registered", "Members registered at year end", "integer"),
+        Column("response_rate", "Response rate (%)", "percent"),
+    ), wave_meta), figures.response_figure(data.response_rates(vintage))))
+    rejects = data.rejects(vintage)
+    if st.wave is not None:
+        rejects = rejects[rejects["source_file"].isin(data.survey_files(vintage, st.wave))].reset_index(drop=True)
+    reject_meta = ctx.meta("Rejected values and rows, with reasons", frame=None, slug="data-rejects",
+                           filters=wave_filter, view="Data - rejects", flags=(),
+                           notes=(f"At most {count(data.MAX_REJECT_ROWS)} rows; the full list is rejects.parquet in the "
+                                  "snapshot.",))
+    views.append(View("rejects", ExportTable(rejects, (
+        Column("source_file", "File"), Column("sheet", "Sheet"), Column("row", "Row", "integer"),
+        Column("column", "Column"), Column("contribution_id", "Contribution Id"),
+        Column("value", "Value as received"), Column("reason_code", "Reason code"), Column("reason", "Reason"),
+    ), reject_meta)))
+    corrections = data.corrections(vintage)
+    public_columns = (Column("wave", "Wave", "integer"), Column("indicator", "Indicator"), Column("action", "Action"),
+                      Column("status", "Status"), Column("corrections", "Corrections", "integer"))
+    correction_columns = [
+        Column("correction_id", "Correction"), Column("wave", "Wave", "integer"),
+        Column("contribution_id", "Contribution Id"), Column("member_id", "Member"), Column("indicator", "Indicator"),
+        Column("action", "Action"), Column("old_value", "Old value", "integer"),
+        Column("new_value", "New value", "integer"), Column("status", "Status"), Column("reason", "Reason"),
+        Column("corrected_by", "By"), Column("corrected_on", "On", "date"),
+    ]
+    if "detail" in corrections.columns:
+        correction_columns.append(Column("detail", "Detail"))
+    if tuple(corrections.columns) == data.PUBLIC_CORRECTION_COLUMNS:  # public mode: counts only
+        correction_columns = list(public_columns)
+    corr_meta = ctx.meta("Corrections applied to reported values", frame=None, slug="data-corrections", filters=(),
+                         view="Data - corrections", flags=())
+    views.append(View("corrections", ExportTable(corrections, tuple(correction_columns), corr_meta)))
+    return tuple(views)
+
+
+@register(PAGE_ID, path=PATH, title=NAME)
+def export_views(request: ExportRequest) -> PageViews:
+    st = parse_data(request.query, data.dimensions(request.vintage), request.messages)
+    st = dataclasses.replace(st, vintage=request.vintage.vintage_id)
+    ctx = request.context(st.search())
+    return PageViews(ctx, data_views(request.vintage, st, ctx))

@@ -4,6 +4,7 @@ sets the matching filter (clicking it again clears it)."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import dash_bootstrap_components as dbc
@@ -11,9 +12,24 @@ import pandas as pd
 from dash import Input, Output, State, callback, ctx, dcc, html, no_update, register_page
 
 from dashboard import data, figures, ui
+from dashboard.briefing import coverage_text
 from dashboard.components.export_bar import export_links, pack_button, register_export_bar
 from dashboard.data import IndicatorMeta, Vintage
-from dashboard.formatting import full, years_label
+from dashboard.disclosure import THRESHOLD
+from dashboard.export_registry import (
+    EU_TOTAL_RULE,
+    NOT_ADDITIVE,
+    ExportContext,
+    ExportRequest,
+    PageViews,
+    View,
+    definitions,
+    flag_codes,
+    register,
+    withheld_cells,
+)
+from dashboard.exports import Column, ExportTable
+from dashboard.formatting import count, full, year_span
 from dashboard.state import (
     BREAKDOWN_LABELS,
     ExploreState,
@@ -24,14 +40,41 @@ from dashboard.state import (
 )
 
 PAGE_ID = "explore"
+PATH = "/explore"
+NAME = "Explore"
 TITLE = "Explore the indicators"
-FILTER_IDS = ("explore-ecosystem", "explore-country", "explore-partnership", "explore-type")
+
+
+class ID:
+    """The page's component ids, each written once (the tests and the browser suite name the same strings)."""
+
+    BY = "explore-by"
+    CHART = "explore-chart"
+    CHART_SUMMARY = "explore-chart-summary"
+    COUNTRY = "explore-country"
+    ECOSYSTEM = "explore-ecosystem"
+    GRID = "explore-grid"
+    GRID_CAPTION = "explore-grid-caption"
+    INDICATOR = "explore-indicator"
+    MAP = "explore-map"
+    MAP_SUMMARY = "explore-map-summary"
+    PARTNERSHIP = "explore-partnership"
+    RESET = "explore-reset"
+    STATUS = "explore-status"
+    TYPE = "explore-type"
+    VIEW = "explore-view"
+    VINTAGE = "explore-vintage"
+    YEAR_FROM = "explore-year-from"
+    YEAR_TO = "explore-year-to"
+
+
+FILTER_IDS = (ID.ECOSYSTEM, ID.COUNTRY, ID.PARTNERSHIP, ID.TYPE)
 
 VIEW_LABELS = (("chart", "Chart"), ("map", "EU map"), ("table", "Table"))
 
-register_page(__name__, path="/explore", name="Explore", title="Explore · Pact Monitor", order=1)
+register_page(__name__, path=PATH, name=NAME, title=f"{NAME} · Pact Monitor", order=1)
 ui.register_url_sync(PAGE_ID)
-ui.register_view_switch("explore-view", [v for v, _ in VIEW_LABELS])
+ui.register_view_switch(ID.VIEW, [v for v, _ in VIEW_LABELS])
 for _control in FILTER_IDS:
     ui.register_selection_summary(_control)
 register_export_bar(PAGE_ID)
@@ -62,38 +105,38 @@ def _page(choice: data.VintageChoice, query: dict, messages: Messages) -> html.D
     map_fig, map_text = build_map(vintage, state) if state.view == "map" else (
         figures.empty_figure("EU map", "Loading the map…"), "")
     controls = ui.control_card([
-        ui.select("explore-indicator", "Indicator", [(m.indicator, m.label) for m in _indicators(vintage)],
+        ui.select(ID.INDICATOR, "Indicator", [(m.indicator, m.label) for m in _indicators(vintage)],
                   state.indicator),
-        ui.select("explore-by", "Break down by", list(BREAKDOWN_LABELS.items()), state.by),
+        ui.select(ID.BY, "Break down by", list(BREAKDOWN_LABELS.items()), state.by),
         dbc.Row([
-            dbc.Col(ui.select("explore-year-from", "From year", [(y, str(y)) for y in dims.years], state.year_from)),
-            dbc.Col(ui.select("explore-year-to", "To year", [(y, str(y)) for y in dims.years], state.year_to)),
+            dbc.Col(ui.select(ID.YEAR_FROM, "From year", [(y, str(y)) for y in dims.years], state.year_from)),
+            dbc.Col(ui.select(ID.YEAR_TO, "To year", [(y, str(y)) for y in dims.years], state.year_to)),
         ], className="g-2"),
         html.Hr(className="my-2"),
         html.P("Filters (empty = all members)", className="small fw-semibold mb-1"),
-        ui.multi_select("explore-ecosystem", "Industrial ecosystem (primary)", dims.ecosystems, state.ecosystems),
-        ui.multi_select("explore-country", "Member State", dims.member_states, state.countries),
-        ui.multi_select("explore-partnership", "Partnership (members since joining)", dims.partnerships,
+        ui.multi_select(ID.ECOSYSTEM, "Industrial ecosystem (primary)", dims.ecosystems, state.ecosystems),
+        ui.multi_select(ID.COUNTRY, "Member State", dims.member_states, state.countries),
+        ui.multi_select(ID.PARTNERSHIP, "Partnership (members since joining)", dims.partnerships,
                         state.partnerships),
-        ui.multi_select("explore-type", "Member type", [(t, t) for t in dims.member_types], state.member_types),
+        ui.multi_select(ID.TYPE, "Member type", [(t, t) for t in dims.member_types], state.member_types),
         html.A("Reset the selection", href="/explore" + (f"?vintage={pinned}" if pinned else ""),
-               className="small", id="explore-reset"),
+               className="small", id=ID.RESET),
     ])
     panes = html.Div([
-        html.Div(ui.chart("explore-chart", view["figure"], view["summary"], filename=view["filename"]),
-                 id="explore-view-pane-chart", hidden=state.view != "chart"),
-        html.Div(ui.chart("explore-map", map_fig, map_text, filename=view["filename"] + "-map", geo=True),
-                 id="explore-view-pane-map", hidden=state.view != "map"),
+        html.Div(ui.chart(ID.CHART, view["figure"], view["summary"], filename=view["filename"]),
+                 id=ui.pane_id(ID.VIEW, "chart"), hidden=state.view != "chart"),
+        html.Div(ui.chart(ID.MAP, map_fig, map_text, filename=view["filename"] + "-map", geo=True),
+                 id=ui.pane_id(ID.VIEW, "map"), hidden=state.view != "map"),
         html.Div([
-            html.P(view["table_caption"], id="explore-grid-caption", className="small text-body-secondary"),
-            ui.grid("explore-grid", view["rows"], view["columns"], height=420, column_size=None),
-        ], id="explore-view-pane-table", hidden=state.view != "table"),
+            html.P(view["table_caption"], id=ID.GRID_CAPTION, className="small text-body-secondary"),
+            ui.grid(ID.GRID, view["rows"], view["columns"], height=420, column_size=None),
+        ], id=ui.pane_id(ID.VIEW, "table"), hidden=state.view != "table"),
     ])
-    tabs = html.Div([ui.view_switch("explore-view", VIEW_LABELS, state.view, "Show the selection as"), panes])
+    tabs = html.Div([ui.view_switch(ID.VIEW, VIEW_LABELS, state.view, "Show the selection as"), panes])
     body = [dbc.Row([
         dbc.Col(controls, lg=3),
         dbc.Col([pack_button(PAGE_ID),
-                 html.Div(view["status"], id="explore-status", className="status-line mb-2", **{"aria-live": "polite"}),
+                 html.Div(view["status"], id=ID.STATUS, className="status-line mb-2", **{"aria-live": "polite"}),
                  tabs, export_links(PAGE_ID, "explore", search, what="this selection")], lg=9),
     ])]
     return ui.page(PAGE_ID, TITLE,
@@ -101,7 +144,7 @@ def _page(choice: data.VintageChoice, query: dict, messages: Messages) -> html.D
                    "bar or a country to filter on it.",
                    body, choice, messages,
                    [*ui.url_sync(PAGE_ID, search),
-                    dcc.Store(id="explore-vintage", data=pinned)])
+                    dcc.Store(id=ID.VINTAGE, data=pinned)])
 
 
 def _filters_text(vintage: Vintage, state: ExploreState) -> str:
@@ -145,7 +188,7 @@ def build_view(vintage: Vintage, state: ExploreState) -> dict[str, Any]:
 
 
 def _filename(state: ExploreState) -> str:
-    return f"pact-{state.indicator}-by-{state.by}-{years_label(state.year_from, state.year_to)}".replace("–", "-")
+    return f"pact-{state.indicator}-by-{state.by}-{year_span(state.year_from, state.year_to)}".replace("–", "-")
 
 
 def _withheld(frame: pd.DataFrame) -> pd.Series:
@@ -159,7 +202,7 @@ def _withheld_note(frame: pd.DataFrame) -> str:
         return ""
     return (f" {withheld} figure{'s' if withheld > 1 else ''} withheld: this public deployment shows a figure only "
             "where it follows from the published totals (EU, and by ecosystem, Member State, member type and "
-            "partnership) without revealing what fewer than 3 members reported.")
+            f"partnership) without revealing what fewer than {THRESHOLD} members reported.")
 
 
 def _grid_frame(frame: pd.DataFrame, meta: IndicatorMeta, by: str) -> pd.DataFrame:
@@ -194,7 +237,7 @@ def status_line(vintage: Vintage, state: ExploreState, meta: IndicatorMeta) -> l
     totals = data.yearly_totals(vintage, state.indicator, state.filters)
     rows = totals[totals["year"].between(state.year_from, state.year_to)]
     coverage = " · ".join(
-        f"{int(r.year)}: {int(r.n_reporting):,} of {int(r.n_respondents):,} respondents"
+        f"{int(r.year)}: {count(int(r.n_reporting))} of {count(int(r.n_respondents))} respondents"
         for r in rows.itertuples()
     )
     badges: list[Any] = []
@@ -217,7 +260,7 @@ def status_line(vintage: Vintage, state: ExploreState, meta: IndicatorMeta) -> l
         # A withheld year leaves the range's total unknown, not the sum of the other years.
         total_value = None if _withheld(rows).any() else rows["value"].sum(min_count=1)
         total = (f"{full(total_value, meta.unit)} {meta.unit if meta.unit != 'EUR' else ''} in "
-                 f"{years_label(state.year_from, state.year_to)}, each member counted once")
+                 f"{year_span(state.year_from, state.year_to)}, each member counted once")
     else:
         last = rows[rows["year"] == state.year_to]
         total = f"{full(last['value'].iloc[0] if not last.empty else None, meta.unit)} in {state.year_to}"
@@ -239,15 +282,15 @@ def build_map(vintage: Vintage, state: ExploreState) -> tuple[Any, str]:
 
 
 CONTROL_INPUTS = [
-    Input("explore-indicator", "value"),
-    Input("explore-by", "value"),
-    Input("explore-year-from", "value"),
-    Input("explore-year-to", "value"),
-    Input("explore-ecosystem", "value"),
-    Input("explore-country", "value"),
-    Input("explore-partnership", "value"),
-    Input("explore-type", "value"),
-    Input("explore-view", "value"),
+    Input(ID.INDICATOR, "value"),
+    Input(ID.BY, "value"),
+    Input(ID.YEAR_FROM, "value"),
+    Input(ID.YEAR_TO, "value"),
+    Input(ID.ECOSYSTEM, "value"),
+    Input(ID.COUNTRY, "value"),
+    Input(ID.PARTNERSHIP, "value"),
+    Input(ID.TYPE, "value"),
+    Input(ID.VIEW, "value"),
 ]
 
 
@@ -267,17 +310,17 @@ def parse_controls(
 
 
 @callback(
-    Output("explore-chart", "figure"),
-    Output("explore-chart-summary", "children"),
-    Output("explore-grid", "rowData"),
-    Output("explore-grid", "columnDefs"),
-    Output("explore-grid-caption", "children"),
-    Output("explore-status", "children"),
-    Output("explore-permalink", "data"),
-    Output("explore-messages", "children"),
+    Output(ID.CHART, "figure"),
+    Output(ID.CHART_SUMMARY, "children"),
+    Output(ID.GRID, "rowData"),
+    Output(ID.GRID, "columnDefs"),
+    Output(ID.GRID_CAPTION, "children"),
+    Output(ID.STATUS, "children"),
+    Output(ui.permalink_id(PAGE_ID), "data"),
+    Output(ui.messages_id(PAGE_ID), "children"),
     *CONTROL_INPUTS,
-    State("explore-grid", "columnState"),
-    State("explore-vintage", "data"),
+    State(ID.GRID, "columnState"),
+    State(ID.VINTAGE, "data"),
     prevent_initial_call=True,
 )
 def update_view(*args: object):
@@ -286,7 +329,7 @@ def update_view(*args: object):
         return (no_update,) * 8
     view = build_view(choice.vintage, state)
     rows = ui.grid_records(view["rows"])
-    alerts = ui.message_alerts(messages, "explore").children if messages else None
+    alerts = ui.message_alerts(messages, PAGE_ID).children if messages else None
     return (view["figure"], view["summary"], rows, view["columns"], view["table_caption"], view["status"],
             _search(choice.vintage, state), alerts)
 
@@ -296,10 +339,10 @@ def _search(vintage: Vintage, state: ExploreState) -> str:
 
 
 @callback(
-    Output("explore-permalink", "data", allow_duplicate=True),
-    Input("explore-grid", "columnState"),
+    Output(ui.permalink_id(PAGE_ID), "data", allow_duplicate=True),
+    Input(ID.GRID, "columnState"),
     *[State(c.component_id, c.component_property) for c in CONTROL_INPUTS],
-    State("explore-vintage", "data"),
+    State(ID.VINTAGE, "data"),
     prevent_initial_call=True,
 )
 def sort_to_url(column_state: object, *args: object):
@@ -309,10 +352,10 @@ def sort_to_url(column_state: object, *args: object):
 
 
 @callback(
-    Output("explore-map", "figure"),
-    Output("explore-map-summary", "children"),
+    Output(ID.MAP, "figure"),
+    Output(ID.MAP_SUMMARY, "children"),
     *CONTROL_INPUTS,
-    State("explore-vintage", "data"),
+    State(ID.VINTAGE, "data"),
     prevent_initial_call=True,
 )
 def update_map(*args: object):
@@ -323,19 +366,19 @@ def update_map(*args: object):
 
 
 @callback(
-    Output("explore-ecosystem", "value"),
-    Output("explore-country", "value"),
-    Output("explore-partnership", "value"),
-    Output("explore-type", "value"),
-    Output("explore-year-from", "value"),
-    Output("explore-year-to", "value"),
-    Input("explore-chart", "clickData"),
-    Input("explore-map", "clickData"),
-    State("explore-by", "value"),
-    State("explore-ecosystem", "value"),
-    State("explore-country", "value"),
-    State("explore-partnership", "value"),
-    State("explore-type", "value"),
+    Output(ID.ECOSYSTEM, "value"),
+    Output(ID.COUNTRY, "value"),
+    Output(ID.PARTNERSHIP, "value"),
+    Output(ID.TYPE, "value"),
+    Output(ID.YEAR_FROM, "value"),
+    Output(ID.YEAR_TO, "value"),
+    Input(ID.CHART, "clickData"),
+    Input(ID.MAP, "clickData"),
+    State(ID.BY, "value"),
+    State(ID.ECOSYSTEM, "value"),
+    State(ID.COUNTRY, "value"),
+    State(ID.PARTNERSHIP, "value"),
+    State(ID.TYPE, "value"),
     prevent_initial_call=True,
 )
 def apply_click(chart_click: object, map_click: object, by: object, eco: object, country: object,
@@ -343,11 +386,11 @@ def apply_click(chart_click: object, map_click: object, by: object, eco: object,
     """A clicked bar or country becomes the filter of its dimension; clicking the only selected one clears it."""
     unchanged = [no_update] * 6
     source = ctx.triggered_id
-    click = map_click if source == "explore-map" else chart_click
+    click = map_click if source == ID.MAP else chart_click
     key = _clicked_key(click)
     if key is None:
         return unchanged
-    dimension = "member_state" if source == "explore-map" else by
+    dimension = "member_state" if source == ID.MAP else by
     if dimension == "year":
         return [no_update] * 4 + [key, key]
     slot = {"ecosystem": 0, "member_state": 1, "partnership": 2, "member_type": 3}.get(str(dimension))
@@ -368,3 +411,100 @@ def _clicked_key(click: object) -> str | None:
         return None
     return key if isinstance(key, str) and len(key) <= 80 else None
 
+
+# --------------------------------------------------------------------------------------------------------------
+# Exports: the rows behind the chart, map and table, and the figure on screen
+# --------------------------------------------------------------------------------------------------------------
+
+
+def _value_column(meta: data.IndicatorMeta) -> Column:
+    kind = "euro" if meta.unit == "EUR" else ("integer" if meta.scale == 1 else "decimal")
+    return Column("value", f"{meta.label} ({meta.unit})", kind)
+
+
+def _explore_filters(dims: data.Dimensions, st: ExploreState) -> tuple[tuple[str, str], ...]:
+    def names(pairs: tuple[tuple[str, str], ...], codes: tuple[str, ...]) -> str:
+        lookup = dict(pairs)
+        return ", ".join(f"{lookup.get(c, c)} ({c})" for c in codes)
+
+    shown = []
+    if st.ecosystems:
+        shown.append(("Industrial ecosystem", names(dims.ecosystems, st.ecosystems)))
+    if st.countries:
+        shown.append(("Member State", names(dims.member_states, st.countries)))
+    if st.partnerships:
+        shown.append(("Partnership", names(dims.partnerships, st.partnerships)))
+    if st.member_types:
+        shown.append(("Member type", ", ".join(st.member_types)))
+    return tuple(shown)
+
+
+def explore_table(vintage: data.Vintage, st: ExploreState, ctx: ExportContext) -> ExportTable:
+    """The rows behind the Explore chart, map and table: one indicator by one dimension over the year range."""
+    meta = data.indicator_meta(vintage, st.indicator)
+    year_from, year_to = data.effective_years(meta, st.by, st.year_from, st.year_to)
+    by_label = BREAKDOWN_LABELS[st.by]
+    title = f"{meta.label} by {by_label.lower()}, {year_span(year_from, year_to)}"
+    selection = (("Indicator", f"{meta.label} ({st.indicator})"), ("Breakdown", by_label),
+                 ("Years", year_span(year_from, year_to)), *ctx.filters)
+    notes = [EU_TOTAL_RULE]
+    if st.by == "year":
+        frame = data.yearly_totals(vintage, st.indicator, st.filters)
+        frame = frame[frame["year"].between(year_from, year_to)].reset_index(drop=True)
+        frame["flags"] = [
+            flag_codes(synthetic=r.synthetic, not_published=r.not_published, break_in_series=r.break_in_series,
+                       derived=r.published_status == "derived", withheld=hidden)
+            for r, hidden in zip(frame.itertuples(), withheld_cells(frame), strict=True)
+        ]
+        columns = (
+            Column("year", "Year", "integer"),
+            _value_column(meta),
+            Column("flags", "Flags"),
+            Column("n_reporting", "Members reporting", "integer"),
+            Column("n_respondents", "Survey respondents", "integer"),
+            Column("n_registered", "Members registered at year end", "integer"),
+            Column("published_value", f"Published figure ({meta.unit})",
+                   "euro" if meta.unit == "EUR" else "decimal"),
+            Column("published_qualifier", "Published qualifier"),
+            Column("comparison", "Computed vs published"),
+        )
+        coverage = "; ".join(
+            f"{int(r.year)}: {coverage_text(int(r.n_reporting), int(r.n_respondents))}" for r in frame.itertuples()
+        )
+    else:
+        frame = data.breakdown(vintage, st.indicator, st.by, year_from, year_to, st.filters)
+        breaks = any(data.break_in_series(vintage, st.indicator, y) for y in range(year_from, year_to + 1))
+        # The Commission publishes EU totals only: no breakdown row has a published counterpart.
+        frame["flags"] = [flag_codes(synthetic=ctx.info.synthetic, not_published=True, break_in_series=breaks,
+                                     withheld=hidden) for hidden in withheld_cells(frame)]
+        columns = (
+            Column("key", f"{by_label} code"),
+            Column("label", by_label),
+            _value_column(meta),
+            Column("flags", "Flags"),
+            Column("n_reporting", "Members reporting", "integer"),
+        )
+        coverage = f"{int(frame['n_reporting'].sum()) if st.by != 'partnership' else 'see'} members reporting"
+        if st.by == "partnership":
+            notes.append(NOT_ADDITIVE)
+            coverage = "members reporting per partnership in the table (a member may count in several)"
+    table_meta = ctx.meta(
+        title, frame=frame, indicator=st.indicator, breakdown=st.by, years=(year_from, year_to),
+        filters=selection, definitions=definitions(vintage, [st.indicator]), notes=tuple(notes),
+        coverage=coverage, subtitle=f"{meta.definition}",
+    )
+    return ExportTable(frame, columns, table_meta)
+
+
+
+@register(PAGE_ID, path=PATH, title=NAME)
+def export_views(request: ExportRequest) -> PageViews:
+    vintage = request.vintage
+    st = _state(vintage, dict(request.query), request.messages, vintage.vintage_id)
+    ctx = request.context(_search(vintage, st), _explore_filters(data.dimensions(vintage), st))
+    # The map always shows Member States, whatever the bar chart's breakdown: its rows are that breakdown.
+    shown = dataclasses.replace(st, by="member_state") if st.view == "map" else st
+    table = explore_table(vintage, shown, ctx)
+    view = build_view(vintage, shown)
+    figure = build_map(vintage, st)[0] if st.view == "map" else view["figure"]
+    return PageViews(ctx, (View(PAGE_ID, table, figure, view["summary"]),))

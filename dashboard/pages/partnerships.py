@@ -4,24 +4,38 @@ ledger, and unnamed everywhere in a public deployment."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import dash_bootstrap_components as dbc
 import pandas as pd
 from dash import Input, Output, State, callback, dcc, html, no_update, register_page
 
-from dashboard import data, figures, ui
+from dashboard import analysis, data, figures, ui
 from dashboard.analysis import SMALL_PEER_GROUP
 from dashboard.components.export_bar import export_links, pack_button, register_export_bar
 from dashboard.data import Vintage
 from dashboard.disclosure import public_mode
-from dashboard.formatting import compact, full
+from dashboard.export_registry import (
+    NOT_ADDITIVE,
+    ExportContext,
+    ExportRequest,
+    PageViews,
+    View,
+    definitions,
+    flag_codes,
+    register,
+)
+from dashboard.exports import Column, ExportTable
+from dashboard.formatting import compact, exact, full
 from dashboard.state import PEER_GROUPS, Messages, PartnershipsState, parse_partnerships, partnerships_defaults
 
 PAGE_ID = "partnerships"
+PATH = "/partnerships"
+NAME = "Partnerships"
 TITLE = "Partnerships: pledges, members' reports and peers"
 
-register_page(__name__, path="/partnerships", name="Partnerships", title="Partnerships · Pact Monitor", order=2)
+register_page(__name__, path=PATH, name=NAME, title=f"{NAME} · Pact Monitor", order=2)
 ui.register_url_sync(PAGE_ID)
 register_export_bar(PAGE_ID)
 
@@ -192,8 +206,8 @@ def _stat(label: str, value: str) -> html.Div:
 @callback(
     Output("partnerships-peer", "children"),
     Output("partnerships-trend", "children"),
-    Output("partnerships-permalink", "data"),
-    Output("partnerships-messages", "children"),
+    Output(ui.permalink_id(PAGE_ID), "data"),
+    Output(ui.messages_id(PAGE_ID), "children"),
     Input("partnerships-partnership", "value"),
     Input("partnerships-group", "value"),
     Input("partnerships-indicator", "value"),
@@ -212,3 +226,82 @@ def update_benchmark(partnership: object, group: object, indicator: object, year
     view = benchmark_view(choice.vintage, state)
     alerts = ui.message_alerts(messages, PAGE_ID).children if messages else None
     return view["peer"], view["trend"], state.search(_defaults(choice.vintage)), alerts
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Exports: the rows behind each view, and the figures on screen
+# --------------------------------------------------------------------------------------------------------------
+
+
+LEDGER_EXPORT_COLUMNS = (
+    Column("partnership_id", "Partnership code"), Column("name", "Partnership"), Column("kind", "Kind"),
+    Column("ecosystem", "Industrial ecosystem"), Column("region", "Region"), Column("launched_on", "Launched", "date"),
+    Column("pledge_kind", "Pledge kind"), Column("pledge_text", "Pledge (own terms)"),
+    Column("pledge_people", "Pledged people (people)", "integer"), Column("pledge_share", "Pledged share", "decimal"),
+    Column("pledge_year", "Pledge year", "integer"), Column("n_members", "Members", "integer"),
+    Column("delivered", "Members reported to date, all their activity (people)", "integer"),
+    Column("share_attained", "Members reported / pledge (%)", "percent"),
+    Column("pace_achieved", "Members reported a year (people)", "decimal"),
+    Column("n_reporting_latest", "Members reporting (latest wave)", "integer"),
+    Column("flags", "Flags"),
+)
+
+
+def partnerships_views(vintage: data.Vintage, st: PartnershipsState, ctx: ExportContext) -> tuple[View, ...]:
+    ledger = data.partnership_ledger(vintage)
+    ledger["share_attained"] = ledger["share_attained"] * 100
+    ledger["launched_on"] = pd.to_datetime(ledger["launched_on"]).dt.date
+    ledger["flags"] = flag_codes(synthetic=ctx.info.synthetic, not_published=True)
+    latest = data.latest_year(vintage)
+    ledger_meta = ctx.meta("Each partnership's pledge beside what its members reported", frame=ledger, slug="partnerships-ledger",
+                           years=(ctx.dims.years[0], latest) if ctx.dims.years and latest else None, filters=(),
+                           definitions=definitions(vintage, ["people_trained"]), notes=(NOT_ADDITIVE,),
+                           view="Partnerships - ledger")
+    # The page shows the ledger as a grid, not a chart: the pack carries it as a table.
+    views = [View("ledger", ExportTable(ledger, LEDGER_EXPORT_COLUMNS, ledger_meta))]
+    if st.partnership is None or st.year is None:
+        return tuple(views)
+    meta = data.indicator_meta(vintage, st.indicator)
+    bench = analysis.peer_benchmark(data.partnerships(vintage), data.partnership_values(vintage, st.indicator),
+                                    st.partnership, st.group, st.year)
+    peers = pd.DataFrame({"rank": range(1, len(bench.peers) + 1), "partnership": [p for p, _ in bench.peers],
+                          "value": [v for _, v in bench.peers]})
+    peers["is_selected"] = peers["partnership"] == bench.name
+    peers["flags"] = flag_codes(synthetic=ctx.info.synthetic, not_published=True)
+    stats = (("Median", bench.median), ("Lower quartile", bench.q1), ("Upper quartile", bench.q3))
+    selection = (("Partnership", f"{bench.name} ({st.partnership})"), ("Peers", bench.group_label),
+                 ("Indicator", f"{meta.label} ({st.indicator})"), ("Year", str(st.year)),
+                 *((label, exact(v, meta.unit)) for label, v in stats))
+    value_column = Column("value", f"{meta.label} ({meta.unit})", "euro" if meta.unit == "EUR" else "decimal")
+    peer_meta = ctx.meta(f"{bench.name} among {bench.group_label}: {meta.label.lower()}, {st.year}", frame=peers,
+                         indicator=st.indicator, breakdown="peer", years=(st.year, st.year), filters=selection,
+                         definitions=definitions(vintage, [st.indicator]),
+                         notes=(NOT_ADDITIVE, "Peers are named as in the ledger; a public deployment shows them "
+                                "as Peer 1, Peer 2... by rank."),
+                         view="Partnerships - peers")
+    views.append(View("peers", ExportTable(peers, (
+        Column("rank", "Rank (1 = highest)", "integer"), Column("partnership", "Partnership"), value_column,
+        Column("is_selected", "Selected partnership", "boolean"), Column("flags", "Flags"),
+    ), peer_meta), figures.peer_figure(bench, meta), figures.peer_summary(bench, meta)))
+    trend = pd.DataFrame(bench.trend, columns=["year", "value", "peer_median"])
+    trend["value"] = trend["value"].astype("float64")
+    trend["peer_median"] = trend["peer_median"].astype("float64")
+    trend["flags"] = flag_codes(synthetic=ctx.info.synthetic, not_published=True)
+    trend_meta = ctx.meta(f"{bench.name}: {meta.label.lower()} by year against the peer median", frame=trend,
+                          indicator=st.indicator, breakdown="year", filters=selection[:3],
+                          years=(int(trend["year"].min()), int(trend["year"].max())) if len(trend) else None,
+                          definitions=definitions(vintage, [st.indicator]), notes=(NOT_ADDITIVE,),
+                          view="Partnerships - trend")
+    views.append(View("trend", ExportTable(trend, (
+        Column("year", "Year", "integer"), dataclasses.replace(value_column, header=f"{bench.name} ({meta.unit})"),
+        Column("peer_median", f"Peer median ({meta.unit})", "decimal"), Column("flags", "Flags"),
+    ), trend_meta), figures.trend_figure(bench, meta)))
+    return tuple(views)
+
+
+@register(PAGE_ID, path=PATH, title=NAME)
+def export_views(request: ExportRequest) -> PageViews:
+    vintage = request.vintage
+    st = _state(vintage, dict(request.query), request.messages, vintage.vintage_id)
+    ctx = request.context(st.search(_defaults(vintage)))
+    return PageViews(ctx, partnerships_views(vintage, st, ctx))

@@ -1,0 +1,25 @@
+"""The one formatting module: Babel's English digits and signs, the house's own short forms, one rounding rule
+for sentences and cards (half up) and the stored float's own rounding for tables."""
+
+from __future__ import annotations
+
+from dashboard.formatting import compact, count, currency, exact, fixed, full, humanise, percent, year_span
+
+
+def test_currency_and_counts_follow_the_english_locale():
+    assert currency(160_000_000) == "€160,000,000"
+    assert currency(1234.5, 2) == "€1,234.50"
+    assert count(2_000_000) == "2,000,000"
+    # CLDR's English puts the minus before the sign; the same figure reads the same in a card and a table
+    assert currency(-1200) == "-€1,200" and full(-1200.0, "EUR") == "-€1,200"
+    assert compact(-1_200_000, "EUR") == "-€1.2 M"
+
+
+def test_sentences_round_half_up_and_tables_keep_the_stored_rounding():
+    assert fixed(3.15, 1) == "3.2" and humanise(3_150_000) == "3.2 million"
+    assert full(3.15) == "3.1" and exact(150_000_000.5, "EUR") == "€150,000,000"
+
+
+def test_percentages_are_never_grouped_and_spans_use_an_en_dash():
+    assert percent(12.5) == "1250%" and percent(0.905, 1) == "90.5%"
+    assert year_span(2022, 2024) == "2022–2024" and year_span(2024, 2024) == "2024"
