@@ -34,15 +34,10 @@ from dashboard.formatting import (
     short_span,
     year_span,
 )
+from pipelines import indicators
 
-# How each indicator reads in a sentence: "<quantity> <phrase> in <year>".
-SENTENCE_PHRASES: dict[str, str] = {
-    "people_trained": "people trained",
-    "training_programmes": "training programmes updated or developed",
-    "investment_eur": "invested in up- and reskilling",
-    "people_reached": "people reached by promotion",
-    "stakeholders_joined": "stakeholders joined in partnerships",
-}
+# How each indicator reads in a sentence ("<quantity> <phrase> in <year>"), from the indicator catalogue.
+SENTENCE_PHRASES: dict[str, str] = indicators.briefing_phrases()
 _NOT_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
