@@ -14,6 +14,7 @@ from pathlib import Path
 import docx
 import pytest
 
+from dashboard import app as _app  # noqa: F401  (registers the pages and their exports)
 from dashboard.briefing import (
     MIN_COLUMN_CM,
     Briefing,
