@@ -16,13 +16,17 @@ The cast is small but covers the counting rules:
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 
 from pipelines.schema import TABLES, indicator_table
 
@@ -287,3 +291,28 @@ def write_curated_snapshot(
     with (Path(curated_dir) / "runs.jsonl").open("a", encoding="utf-8") as log:
         log.write(json.dumps(run) + "\n")
     return snapshot
+
+
+@contextlib.contextmanager
+def serving_fixture_snapshot(root: Path) -> Iterator[Path]:
+    """The fixture snapshot written under `root` and served by the data layer for the duration (a module fixture)."""
+    from dashboard import data
+
+    write_curated_snapshot(root)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(data.CURATED_ENV, str(root))
+        data.reset()
+        yield root
+    data.reset()
+
+
+def walk(component: Any) -> Iterator[Any]:
+    """Every Dash component of a layout and every text in it, depth first."""
+    if isinstance(component, (list, tuple)):
+        for child in component:
+            yield from walk(child)
+        return
+    yield component
+    children = getattr(component, "children", None)
+    if children is not None:
+        yield from walk(children)

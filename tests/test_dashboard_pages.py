@@ -17,7 +17,7 @@ from dash._utils import AttributeDict
 from dashboard import app as app_module  # registers the pages
 from dashboard import data, state
 from dashboard.pages import about, data_page, explore, partnerships, progress
-from tests.dashboard_fixtures import FIXTURE_VINTAGE, write_curated_snapshot
+from tests.dashboard_fixtures import FIXTURE_VINTAGE, serving_fixture_snapshot, walk, write_curated_snapshot
 
 PAGES = {"progress": progress, "explore": explore, "partnerships": partnerships, "data": data_page, "about": about}
 CONTROLS = {
@@ -39,27 +39,8 @@ HOSTILE = ["<script>alert(1)</script>", "x' OR '1'='1", "'; DROP TABLE facts; --
 
 @pytest.fixture(scope="module")
 def curated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    root = tmp_path_factory.mktemp("curated-pages")
-    write_curated_snapshot(root)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv(data.CURATED_ENV, str(root))
-        data.reset()
+    with serving_fixture_snapshot(tmp_path_factory.mktemp("curated-pages")) as root:
         yield root
-    data.reset()
-
-
-def walk(component: Any) -> Iterator[Any]:
-    if isinstance(component, (list, tuple)):
-        for child in component:
-            yield from walk(child)
-        return
-    yield component
-    children = getattr(component, "children", None)
-    if isinstance(children, (list, tuple)):
-        for child in children:
-            yield from walk(child)
-    elif children is not None:
-        yield from walk(children)
 
 
 def ids(component: Any) -> set[str]:

@@ -25,6 +25,7 @@ from tests.dashboard_fixtures import (
     PARTNERSHIPS,
     _table,
     fixture_tables,
+    serving_fixture_snapshot,
     write_curated_snapshot,
 )
 
@@ -42,13 +43,8 @@ FILTER_CASES = [
 
 @pytest.fixture(scope="module")
 def curated(tmp_path_factory: pytest.TempPathFactory):
-    root = tmp_path_factory.mktemp("curated")
-    write_curated_snapshot(root)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv(data.CURATED_ENV, str(root))
-        data.reset()
+    with serving_fixture_snapshot(tmp_path_factory.mktemp("curated")) as root:
         yield root
-    data.reset()
 
 
 @pytest.fixture(scope="module")

@@ -5,16 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from dashboard import app as app_module  # loads the pages, which register their exports
-from dashboard import data
 from dashboard.components.export_bar import LINK
 from dashboard.export_registry import registered
 from dashboard.export_views import page_export
-from tests.dashboard_fixtures import write_curated_snapshot
+from tests.dashboard_fixtures import serving_fixture_snapshot, walk
 
 BASE = "http://127.0.0.1:8050"
 # What each format's bytes open with: a CSV's BOM, a ZIP (XLSX) header, a PNG signature, an SVG root element.
@@ -23,24 +21,8 @@ OPENS_WITH = {"csv": b"\xef\xbb\xbf", "xlsx": b"PK", "png": b"\x89PNG", "svg": b
 
 @pytest.fixture(scope="module")
 def curated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    root = tmp_path_factory.mktemp("curated-registry")
-    write_curated_snapshot(root)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv(data.CURATED_ENV, str(root))
-        data.reset()
+    with serving_fixture_snapshot(tmp_path_factory.mktemp("curated-registry")) as root:
         yield root
-    data.reset()
-
-
-def _components(component: Any) -> Iterator[Any]:
-    if isinstance(component, (list, tuple)):
-        for child in component:
-            yield from _components(child)
-        return
-    yield component
-    children = getattr(component, "children", None)
-    if children is not None and not isinstance(children, str):
-        yield from _components(children)
 
 
 def test_every_page_registers_its_exports_under_its_own_path():
@@ -67,7 +49,7 @@ def test_a_pages_download_links_name_only_views_and_formats_it_registered(curate
     for page, exports in registered().items():
         layout = next(m for m in app_module.dash.page_registry.values() if m["path"] == exports.path)["layout"]
         declared = {(v.key, fmt) for v in page_export(page, {}, BASE).views for fmt in v.formats}
-        linked = {(c.id["view"], c.id["fmt"]) for c in _components(layout())
+        linked = {(c.id["view"], c.id["fmt"]) for c in walk(layout())
                   if isinstance(getattr(c, "id", None), dict) and c.id.get("type") == LINK}
         assert linked, page
         assert linked <= declared, (page, linked - declared)
