@@ -46,7 +46,7 @@ from dashboard import disclosure
 from pipelines import indicators
 from pipelines.runlog import RUNLOG, RunRecord, parse_runlog
 from pipelines.schema import INDICATOR_NAMES, SUBMISSION_STATUSES, TABLES
-from pipelines.snapshots import CURRENT, MANIFEST, SNAPSHOTS
+from pipelines.snapshots import CURRENT, MANIFEST, SNAPSHOTS, Manifest
 
 log = logging.getLogger(__name__)
 
@@ -371,26 +371,25 @@ def _manifest(path: str) -> str:
         raise DataUnavailable(f"cannot read {manifest}: {exc}") from exc
 
 
-def manifest(vintage: Vintage) -> dict[str, Any]:
-    """A fresh dict of the snapshot's manifest.json."""
+def manifest(vintage: Vintage) -> Manifest:
+    """The snapshot's manifest.json, read by the contract the runner writes it with."""
     try:
         value = json.loads(_manifest(vintage.path))
     except json.JSONDecodeError as exc:
         raise DataUnavailable(f"manifest of {vintage.vintage_id} is not valid JSON: {exc}") from exc
     if not isinstance(value, dict):
         raise DataUnavailable(f"manifest of {vintage.vintage_id} is not a JSON object")
-    return value
+    return Manifest.from_json(value)
 
 
 def vintage_info(vintage: Vintage) -> VintageInfo:
     m = manifest(vintage)
-    counts = m.get("counts") or {}
     return VintageInfo(
-        vintage_id=str(m.get("vintage_id", vintage.vintage_id)),
-        created_at=str(m.get("created_at", "")),
-        synthetic=bool(m.get("synthetic", False)),
-        inputs=len(m.get("inputs") or []),
-        counts=tuple(sorted((str(k), v) for k, v in counts.items())) if isinstance(counts, dict) else (),
+        vintage_id=m.vintage_id or vintage.vintage_id,
+        created_at=m.created_at,
+        synthetic=m.synthetic,
+        inputs=len(m.inputs),
+        counts=tuple(sorted((str(k), v) for k, v in m.counts.items())),
     )
 
 
@@ -1375,9 +1374,8 @@ def runs() -> pd.DataFrame:
 
 def inputs(vintage: Vintage) -> pd.DataFrame:
     """The input files of a snapshot with their checksums, as listed in its manifest."""
-    entries = manifest(vintage).get("inputs") or []
     columns = ["path", "kind", "rows", "sha256", "title", "received"]
-    rows = [{c: entry.get(c) for c in columns} for entry in entries if isinstance(entry, dict)]
+    rows = [{c: getattr(entry, c) for c in columns} for entry in manifest(vintage).inputs]
     return pd.DataFrame(rows, columns=columns)
 
 

@@ -151,19 +151,9 @@ def definitions(vintage: data.Vintage, indicators: Sequence[str] | None = None) 
 
 
 def _inputs(vintage: data.Vintage) -> tuple[InputFile, ...]:
-    entries = data.manifest(vintage).get("inputs") or []
-    files = []
-    for entry in entries:
-        if not isinstance(entry, dict):
-            continue
-        rows = entry.get("rows")
-        files.append(InputFile(
-            path=str(entry.get("path", "")), kind=str(entry.get("kind", "")), sha256=str(entry.get("sha256", "")),
-            rows=int(rows) if isinstance(rows, int) else None, title=str(entry.get("title") or ""),
-            publisher=str(entry.get("publisher") or ""), received=str(entry.get("received") or ""),
-            source_url=str(entry.get("source_url") or ""),
-        ))
-    return tuple(files)
+    return tuple(InputFile(path=i.path, kind=i.kind, sha256=i.sha256, rows=i.rows, title=i.title,
+                           publisher=i.publisher, received=i.received, source_url=i.source_url)
+                 for i in data.manifest(vintage).inputs)
 
 
 @dataclass(frozen=True)

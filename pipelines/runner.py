@@ -8,6 +8,7 @@ changes then. `run(..., publish=False)` is the check before publishing: everythi
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import fcntl
 import gc
@@ -153,13 +154,14 @@ def run(raw_dir: Path | str, curated_dir: Path | str, force: bool = False, progr
                 raise RuntimeError(f"no step saved {', '.join(missing)}")
 
             counts = run_counts(ctx)
-            inputs = [
-                {"path": f.rel, "sha256": f.sha256, "kind": f.kind, "rows": f.rows, "title": f.sidecar.title,
-                 "received": f.sidecar.received.isoformat(), "synthetic": f.sidecar.synthetic,
-                 "publisher": f.sidecar.publisher, "source_url": " ; ".join(f.sidecar.sources),
-                 "sidecar_sha256": f.sidecar_sha256}
+            manifest_inputs = tuple(
+                snapshots.ManifestInput(
+                    path=f.rel, sha256=f.sha256, sidecar_sha256=f.sidecar_sha256, kind=f.kind, rows=f.rows,
+                    title=f.sidecar.title, received=f.sidecar.received.isoformat(), synthetic=f.sidecar.synthetic,
+                    publisher=f.sidecar.publisher, source_url=" ; ".join(f.sidecar.sources))
                 for f in files
-            ]
+            )
+            inputs = [dataclasses.asdict(i) for i in manifest_inputs]
             logged_inputs = [{"path": i["path"], "sha256": i["sha256"], "sidecar_sha256": i["sidecar_sha256"],
                               "rows": i["rows"]} for i in inputs]
             table_counts = {name: table.num_rows for name, table in sorted(ctx.tables.items())}
@@ -177,18 +179,12 @@ def run(raw_dir: Path | str, curated_dir: Path | str, force: bool = False, progr
                                  previous["vintage_id"] if same else None)
 
             vintage_id = snapshots.new_vintage_id(_utc_now(), digest, curated_dir)
-            manifest = {
-                "vintage_id": vintage_id,
-                "created_at": _iso(_utc_now()),
-                "synthetic": any(f.sidecar.synthetic for f in files),
-                "rules_version": RULES_VERSION,
-                "inputs_sha256": digest,
-                "code_sha256": code,
-                "inputs": inputs,
-                "counts": table_counts,
-                "waves": {str(w): c for w, c in sorted(ctx.wave_counts.items())},
-                "run_counts": counts,
-            }
+            manifest = snapshots.Manifest(
+                vintage_id=vintage_id, created_at=_iso(_utc_now()), synthetic=any(f.sidecar.synthetic for f in files),
+                rules_version=RULES_VERSION, inputs_sha256=digest, code_sha256=code, inputs=manifest_inputs,
+                counts=table_counts, waves={str(w): c for w, c in sorted(ctx.wave_counts.items())},
+                run_counts=counts,
+            )
             snapshots.write_manifest(tmp, manifest)
             final = snapshots.publish(tmp, curated_dir, vintage_id)
             tmp = None

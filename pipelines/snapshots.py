@@ -14,7 +14,10 @@ import logging
 import os
 import shutil
 import uuid
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +27,66 @@ MANIFEST = "manifest.json"
 TMP_PREFIX = ".tmp-"
 KEEP = 5
 STAMP = "%Y%m%dT%H%M%SZ"
+
+
+@dataclass(frozen=True)
+class ManifestInput:
+    """One input file of a snapshot, as its manifest lists it."""
+
+    path: str
+    sha256: str
+    sidecar_sha256: str = ""
+    kind: str = ""
+    rows: int | None = None
+    title: str = ""
+    received: str = ""
+    synthetic: bool = False
+    publisher: str = ""
+    source_url: str = ""  # the sidecar's sources, " ; "-separated
+
+    @classmethod
+    def from_json(cls, value: Mapping[str, Any]) -> ManifestInput:
+        rows = value.get("rows")
+        return cls(**{f.name: str(value.get(f.name) or "") for f in fields(cls)
+                      if f.name not in ("rows", "synthetic")},
+                   rows=rows if isinstance(rows, int) else None, synthetic=bool(value.get("synthetic", False)))
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """manifest.json of a snapshot: written by the runner, read by the data layer. Read leniently, so a snapshot
+    written before a field existed still opens (the field reads as its default)."""
+
+    vintage_id: str
+    created_at: str = ""
+    synthetic: bool = False
+    rules_version: str = ""
+    inputs_sha256: str = ""
+    code_sha256: str = ""
+    inputs: tuple[ManifestInput, ...] = ()
+    counts: Mapping[str, int] = field(default_factory=dict)  # rows per curated table
+    waves: Mapping[str, Mapping[str, int]] = field(default_factory=dict)  # rows per status, per wave
+    run_counts: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self) | {"inputs": [asdict(i) for i in self.inputs]}
+
+    @classmethod
+    def from_json(cls, value: Mapping[str, Any]) -> Manifest:
+        inputs = value.get("inputs")
+
+        def mapping(name: str) -> dict[str, Any]:
+            found = value.get(name)
+            return found if isinstance(found, dict) else {}
+
+        return cls(
+            vintage_id=str(value.get("vintage_id") or ""), created_at=str(value.get("created_at") or ""),
+            synthetic=bool(value.get("synthetic", False)), rules_version=str(value.get("rules_version") or ""),
+            inputs_sha256=str(value.get("inputs_sha256") or ""), code_sha256=str(value.get("code_sha256") or ""),
+            inputs=tuple(ManifestInput.from_json(i) for i in inputs if isinstance(i, dict))
+            if isinstance(inputs, list) else (),
+            counts=mapping("counts"), waves=mapping("waves"), run_counts=mapping("run_counts"),
+        )
 
 
 def snapshots_dir(curated_dir: Path) -> Path:
@@ -109,8 +172,9 @@ def clean_stale_tmp(curated_dir: Path) -> list[str]:
     return removed
 
 
-def write_manifest(snapshot: Path, manifest: dict) -> None:
-    (snapshot / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+def write_manifest(snapshot: Path, manifest: Manifest) -> None:
+    (snapshot / MANIFEST).write_text(json.dumps(manifest.to_json(), indent=2, sort_keys=False) + "\n",
+                                     encoding="utf-8")
 
 
 def fsync_tree(directory: Path) -> None:
