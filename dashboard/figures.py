@@ -79,6 +79,9 @@ def _note(text: str, x: float = 0.5, y: float = 0.5) -> dict:
             "font": {"size": 14, "color": style.MUTED}}
 
 
+MAP_HEIGHT = 540
+
+
 def empty_figure(title: str, message: str) -> go.Figure:
     return figure([], {**base_layout(title), "xaxis": {"visible": False}, "yaxis": {"visible": False},
                        "annotations": [_note(message)]})
@@ -204,7 +207,7 @@ def map_figure(
             colorbar={"title": {"text": meta.unit}, "thickness": 12, "len": 0.7}, name=meta.label,
         ))
     layout = {
-        **base_layout(title, subtitle, height=540),
+        **base_layout(title, subtitle, height=MAP_HEIGHT),
         # Lambert azimuthal equal-area centred on Europe (the projection of the EU's own maps), framed on the EU-27
         # whatever the selection, drawn from the world geometry at 1:50m (the "europe" file leaves Cyprus out).
         "geo": {"scope": "world", "resolution": 50,

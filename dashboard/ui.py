@@ -230,8 +230,8 @@ def chart(graph_id: str, figure: Any, summary: str, table: Any = None, filename:
           extra: Sequence[Any] = (), geo: bool = False) -> html.Figure:
     """A chart with its text alternative: a caption summarising it, and its data as a table behind a disclosure."""
     children: list[Any] = [
-        dcc.Loading(dcc.Graph(id=graph_id, figure=figure, config=graph_config(filename, geo)), type="circle",
-                    delay_show=300),
+        dcc.Loading(dcc.Graph(id=graph_id, figure=figure, config=graph_config(filename, geo),
+                              style=graph_style(figure)), type="circle", delay_show=300),
         html.Figcaption(summary, id=f"{graph_id}-summary", className="small text-body-secondary mt-1"),
         *extra,
     ]
@@ -241,6 +241,20 @@ def chart(graph_id: str, figure: Any, summary: str, table: Any = None, filename:
             className="mt-1",
         ))
     return html.Figure(children, className="mb-3", id=f"{graph_id}-figure")
+
+
+def graph_style(figure: Any) -> dict[str, str]:
+    """The graph's box as tall as its figure.
+
+    With `responsive` in the config, dcc.Graph drops the figure's own height and fills its container; a container
+    without a height of its own is then 0 px tall whenever the chart was first drawn while hidden (the Explore map
+    behind its view switch), and the caption, export bar and footer land on top of the chart.
+    """
+    try:
+        height = figure["layout"]["height"]
+    except (KeyError, TypeError):
+        height = None
+    return {"height": f"{int(height or style.CHART_HEIGHT)}px"}
 
 
 def simple_table(rows: Sequence[Mapping[str, object]], caption: str | None = None, table_id: str | None = None,

