@@ -1,8 +1,11 @@
 /* Clientside helpers of Pact Monitor (served from the app's own origin: no inline script needed). */
 window.dash_clientside = Object.assign({}, window.dash_clientside, {
     pact: {
-        /* Mirror a page's query string into the address bar without a reload. replaceState does not tell
-           Dash's Location components, so the page is not rebuilt and the focused control keeps its focus. */
+        /* Mirror a page's query string into the address bar without a reload. pushState does not tell
+           Dash's Location components, so the page is not rebuilt and the focused control keeps its focus.
+           A view the person chose gets a history entry of its own, so Back and Forward move between views (the
+           Location component hears popstate and rebuilds the page from the query); the page's first sync only
+           tidies the address of the entry it was opened with. */
         syncUrl: function (search) {
             if (typeof search !== "string") {
                 return window.dash_clientside.no_update;
@@ -10,7 +13,13 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
             var target = window.location.pathname + search + window.location.hash;
             var now = window.location.pathname + window.location.search + window.location.hash;
             if (target !== now) {
-                window.history.replaceState(window.history.state, "", target);
+                var triggered = (window.dash_clientside.callback_context || {}).triggered || [];
+                var initial = triggered.length === 0 || triggered[0].prop_id === ".";
+                if (initial) {
+                    window.history.replaceState(window.history.state, "", target);
+                } else {
+                    window.history.pushState(window.history.state, "", target);
+                }
             }
             return window.dash_clientside.no_update;
         },
@@ -30,3 +39,17 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
         }
     }
 });
+
+/* Back and Forward within one page: the entries syncUrl pushed are views of the same page, which Dash's Location
+   component does not see (it still holds the query the page was opened with), so the page is opened afresh from
+   the entry's query. Moving between pages is left to the Location component. */
+(function () {
+    var shownPath = window.location.pathname;
+    window.addEventListener("popstate", function () {
+        if (window.location.pathname === shownPath) {
+            window.location.reload();
+        }
+        shownPath = window.location.pathname;
+    });
+    window.addEventListener("_dashprivate_pushstate", function () { shownPath = window.location.pathname; });
+}());
