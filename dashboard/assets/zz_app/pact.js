@@ -45,9 +45,13 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
    the entry's query. Moving between pages is left to the Location component. */
 (function () {
     var shownPath = window.location.pathname;
-    window.addEventListener("popstate", function () {
+    // Registered before Dash mounts its Location component, so this listener runs first and can keep it from
+    // starting a rebuild that the reload would only cancel.
+    window.addEventListener("popstate", function (event) {
         if (window.location.pathname === shownPath) {
+            event.stopImmediatePropagation();
             window.location.reload();
+            return;
         }
         shownPath = window.location.pathname;
     });
