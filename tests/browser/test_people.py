@@ -70,3 +70,36 @@ def test_back_and_forward_move_between_views(app_page: PageProbe):
     # a page opened afresh while the previous one still loaded its favicon cancels that request: not a fault
     app_page.failed_requests[:] = [r for r in app_page.failed_requests if "/_favicon.ico" not in r]
     app_page.assert_clean()
+
+
+PAGES = ("/", "/explore", "/partnerships", "/data", "/about")
+
+
+@pytest.fixture
+def phone_page(app_page: PageProbe) -> PageProbe:
+    app_page.page.set_viewport_size(PHONE)
+    return app_page
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_on_a_phone_the_navigation_folds_and_the_page_never_scrolls_sideways(phone_page: PageProbe, path: str):
+    page = phone_page.page
+    phone_page.open(path)
+    nav_height = page.evaluate("() => document.querySelector('header nav').getBoundingClientRect().height")
+    assert nav_height <= 72, f"the folded navigation takes {nav_height} of {PHONE['height']} px"
+    overflow = page.evaluate("() => document.documentElement.scrollWidth - document.documentElement.clientWidth")
+    assert overflow <= 0, f"the page scrolls {overflow} px sideways at {PHONE['width']} px"
+    toggler = page.locator("#navbar-toggler")
+    assert toggler.get_attribute("aria-expanded") == "false"
+    assert not page.locator("#main-nav").is_visible()
+    toggler.focus()
+    page.keyboard.press("Enter")
+    page.wait_for_function("() => document.getElementById('navbar-toggler').getAttribute('aria-expanded') === 'true'",
+                           timeout=WAIT_MS)
+    page.locator("#main-nav").wait_for(state="visible", timeout=WAIT_MS)
+    page.keyboard.press("Space")
+    page.wait_for_function("() => document.getElementById('navbar-toggler').getAttribute('aria-expanded') === 'false'",
+                           timeout=WAIT_MS)
+    name = "progress" if path == "/" else path.strip("/")
+    save_screenshots(page, f"{name}-phone")
+    phone_page.assert_clean()

@@ -32,6 +32,14 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
             if (chosen.length <= 2) { return chosen.join(", "); }
             return chosen.length + " selected";
         },
+        /* The phone menu: the button opens and closes it, following a link closes it; aria-expanded follows. */
+        toggleMenu: function (clicks, pathname, search, isOpen) {
+            var byButton = (window.dash_clientside.callback_context.triggered || []).some(function (t) {
+                return t.prop_id === "navbar-toggler.n_clicks";
+            });
+            var open = byButton ? !isOpen : false;
+            return [open, open ? "true" : "false"];
+        },
         /* One pane per view: hidden unless it is the chosen one (order of outputs = order of panes). */
         showPane: function (value) {
             var outputs = window.dash_clientside.callback_context.outputs_list;
