@@ -190,7 +190,8 @@ def test_no_data_gives_a_page_saying_so(tmp_path, monkeypatch):
 def test_explore_update_view_and_permalink(curated):
     out = explore.update_view("investment_eur", "partnership", "2023", "2024", ["CONS"], [], [], [], "table", None,
                               None)
-    figure, summary, rows, columns, caption, _status, search, messages = out
+    figure, summary, rows, columns, caption, _status, search, messages, graph_style = out
+    assert graph_style == {"height": f"{figure.layout.height}px"}  # the graph's box follows the figure's height
     assert figure.layout.title.text == "Investment in up-/reskilling by partnership, 2023–2024"
     assert "Not additive" in summary and "Not additive" in caption
     assert {r["label"] for r in rows} == {"Construction partnership", "Lombardy regional partnership"}
@@ -228,7 +229,7 @@ def test_explore_callback_with_tampered_values(curated, monkeypatch):
     spy = SqlSpy(monkeypatch)
     out = explore.update_view("x' OR 1=1", "<script>", "99999999999", "2024", ["CONS", "' OR 1=1"], None, None,
                               ["a" * 500], "grid", [{"colId": "value", "sort": "sideways"}], None)
-    figure, *_rest, search, messages = out
+    figure, *_rest, search, messages, _graph_style = out
     assert figure.layout.title.text == "People up-/reskilled by industrial ecosystem, 2022–2024"
     assert "Ignored" in text(messages)
     assert search == "?ecosystem=CONS"

@@ -268,7 +268,6 @@ def parse_controls(
 
 @callback(
     Output("explore-chart", "figure"),
-    Output("explore-chart", "style"),
     Output("explore-chart-summary", "children"),
     Output("explore-grid", "rowData"),
     Output("explore-grid", "columnDefs"),
@@ -276,6 +275,7 @@ def parse_controls(
     Output("explore-status", "children"),
     Output("explore-permalink", "data"),
     Output("explore-messages", "children"),
+    Output("explore-chart", "style"),  # last: the figure's height (see ui.graph_style)
     *CONTROL_INPUTS,
     State("explore-grid", "columnState"),
     State("explore-vintage", "data"),
@@ -288,8 +288,8 @@ def update_view(*args: object):
     view = build_view(choice.vintage, state)
     rows = ui.grid_records(view["rows"])
     alerts = ui.message_alerts(messages, "explore").children if messages else None
-    return (view["figure"], ui.graph_style(view["figure"]), view["summary"], rows, view["columns"], view["table_caption"], view["status"],
-            _search(choice.vintage, state), alerts)
+    return (view["figure"], view["summary"], rows, view["columns"], view["table_caption"], view["status"],
+            _search(choice.vintage, state), alerts, ui.graph_style(view["figure"]))
 
 
 def _search(vintage: Vintage, state: ExploreState) -> str:
