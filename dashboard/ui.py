@@ -258,7 +258,7 @@ def graph_style(figure: Any) -> dict[str, str]:
 
 
 def simple_table(rows: Sequence[Mapping[str, object]], caption: str | None = None, table_id: str | None = None,
-                 numeric: Sequence[str] = ()) -> dbc.Table:
+                 numeric: Sequence[str] = ()) -> html.Div | dbc.Table:
     """A small, plain HTML table (the text alternative of a chart, or a short list)."""
     if not rows:
         return dbc.Table([html.Tbody(html.Tr(html.Td("No rows.")))], size="sm", **_id(table_id))
@@ -271,8 +271,12 @@ def simple_table(rows: Sequence[Mapping[str, object]], caption: str | None = Non
         for r in rows
     ])
     parts: list[Any] = [html.Caption(caption, className="caption-top small")] if caption else []
-    return dbc.Table([*parts, head, body], size="sm", striped=True, hover=True, responsive=True,
-                     className="small mb-2", **_id(table_id))
+    table = dbc.Table([*parts, head, body], size="sm", striped=True, hover=True, className="small mb-2",
+                      **_id(table_id))
+    # On a phone a wide table scrolls sideways inside its own box: a named region a keyboard can focus and scroll
+    # with the arrow keys (WCAG 2.1.1; axe's scrollable-region-focusable), the page itself never scrolls sideways.
+    return html.Div(table, className="table-responsive table-scroll", tabIndex="0", role="region",
+                    **{"aria-label": caption or ("Table: " + ", ".join(str(c) for c in columns))[:120]})
 
 
 def _id(component_id: str | None) -> dict[str, str]:
@@ -301,7 +305,10 @@ def grid(grid_id: str, frame: pd.DataFrame, column_defs: Sequence[Mapping[str, A
         defaultColDef={"sortable": True, "filter": True, "resizable": True, "floatingFilter": False,
                        "minWidth": 90, "wrapHeaderText": True, "autoHeaderHeight": True},
         dashGridOptions={"animateRows": False, "ensureDomOrder": True, "enableCellTextSelection": True,
-                         "domLayout": "normal", "suppressColumnVirtualisation": True},
+                         "domLayout": "normal", "suppressColumnVirtualisation": True,
+                         # One Tab enters the grid and the next leaves it; arrow keys move between cells inside
+                         # (WCAG 2.1.1 without a hundred Tab presses to get past a table).
+                         "tabToNextCell": {"function": "false"}, "tabToNextHeader": {"function": "false"}},
         columnSize=column_size,
         style={"height": f"{height}px", "width": "100%"},
         className="ag-theme-alpine",

@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from tests.browser.conftest import WAIT_MS, PageProbe, save_screenshots, wait_for_dash
+from tests.browser.conftest import WAIT_MS, PageProbe, axe_violations, save_screenshots, wait_for_dash
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
 
@@ -103,3 +103,57 @@ def test_on_a_phone_the_navigation_folds_and_the_page_never_scrolls_sideways(pho
     name = "progress" if path == "/" else path.strip("/")
     save_screenshots(page, f"{name}-phone")
     phone_page.assert_clean()
+
+
+# Each page's main control, and a bound on the Tab presses to reach it and to reach the footer (past every grid):
+# a grid is one stop, its cells are walked with the arrow keys.
+MAIN_CONTROLS = {
+    "/": ("progress-year", 20),
+    "/explore": ("explore-indicator", 20),
+    "/partnerships": ("partnerships-year", 25),
+    "/data": ("data-wave", 40),
+    "/about": (None, 0),
+}
+MAX_TABS_TO_FOOTER = 80
+
+_FOCUS = """() => {
+    const element = document.activeElement;
+    return {id: element ? element.id : '', in_footer: !!(element && element.closest('footer')),
+            in_grid: !!(element && element.closest('.ag-root-wrapper'))};
+}"""
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_tab_reaches_the_main_control_and_gets_past_every_grid_in_a_few_presses(app_page: PageProbe, path: str):
+    page = app_page.page
+    app_page.open(path)
+    target, bound = MAIN_CONTROLS[path]
+    reached_target = None
+    grid_stops = []
+    for press in range(1, MAX_TABS_TO_FOOTER + 1):
+        page.keyboard.press("Tab")
+        focus = page.evaluate(_FOCUS)
+        if target and reached_target is None and focus["id"] == target:
+            reached_target = press
+        if focus["in_grid"]:
+            grid_stops.append(press)
+        if focus["in_footer"]:
+            break
+    else:
+        pytest.fail(f"{MAX_TABS_TO_FOOTER} Tab presses did not reach the footer of {path}")
+    if target:
+        assert reached_target is not None and reached_target <= bound, (
+            f"#{target} reached after {reached_target} presses (bound {bound})")
+    grids = page.locator(".ag-root-wrapper").count()
+    assert len(grid_stops) <= 2 * grids, f"{len(grid_stops)} Tab stops inside {grids} grid(s) on {path}"
+    app_page.assert_clean()
+
+
+@pytest.mark.parametrize("width", [1366, PHONE["width"]])
+@pytest.mark.parametrize("path", PAGES)
+def test_no_serious_accessibility_violation_on_desktop_and_phone(app_page: PageProbe, path: str, width: int):
+    page = app_page.page
+    page.set_viewport_size({"width": width, "height": 844 if width < 500 else 768})
+    app_page.open(path)
+    violations = axe_violations(page)
+    assert violations == [], f"{path} at {width} px: {violations}"
