@@ -65,3 +65,74 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
     });
     window.addEventListener("_dashprivate_pushstate", function () { shownPath = window.location.pathname; });
 }());
+
+/* Charts on a narrow screen (a phone): long titles wrap instead of being clipped, a year axis labels every other
+   year upright instead of cutting "2022" to "202", smaller title type. Applied after each draw of a chart that is
+   narrower than 576 px; the figure itself (and so every export of it) is unchanged. */
+(function () {
+    var NARROW = 576;
+    var tweaked = new WeakSet();
+    function wrap(text, width) {
+        if (typeof text !== "string" || text.indexOf("<br>") !== -1 || text.length <= width) { return text; }
+        var lines = [], line = "";
+        text.split(" ").forEach(function (word) {
+            if (line && (line + " " + word).length > width) { lines.push(line); line = word; }
+            else { line = line ? line + " " + word : word; }
+        });
+        if (line) { lines.push(line); }
+        return lines.join("<br>");
+    }
+    function fit(gd) {
+        var layout = gd.layout;
+        if (!layout || tweaked.has(layout) || !window.Plotly || !gd._fullLayout) { return; }
+        var width = gd.clientWidth;
+        if (!width || width >= NARROW) { return; }
+        tweaked.add(layout);
+        var update = {};
+        var title = layout.title || {};
+        var chars = Math.max(24, Math.floor(width / 8.5));
+        var lines = 1;
+        if (typeof title.text === "string") {
+            update["title.text"] = wrap(title.text, chars);
+            lines = update["title.text"].split("<br>").length;
+            update["title.font.size"] = 14;
+        }
+        if (title.subtitle && typeof title.subtitle.text === "string") {
+            var sub = wrap(title.subtitle.text, Math.floor(chars * 1.2));
+            update["title.subtitle.text"] = sub;
+            lines += sub.split("<br>").length;
+        }
+        if (lines > 2 && layout.margin) {
+            update["margin.t"] = (layout.margin.t || 56) + 18 * (lines - 2);
+        }
+        var x = gd._fullLayout.xaxis;
+        if (x && x.type === "linear" && x.dtick === 1 && x.range && x.range[1] - x.range[0] > 6) {
+            update["xaxis.dtick"] = 2;
+            update["xaxis.tickangle"] = 0;
+        }
+        if (layout.legend && layout.legend.orientation === "h" && layout.showlegend !== false) {
+            // Below the axis labels, at the foot of the chart, with room made for it (one entry a line at worst).
+            var entries = (gd.data || []).filter(function (t) { return t.showlegend !== false; }).length;
+            update["legend.font.size"] = 11;
+            update["legend.yref"] = "container";
+            update["legend.y"] = 0;
+            update["legend.yanchor"] = "bottom";
+            update["margin.b"] = 50 + 19 * entries;
+            var box = gd.closest(".dash-graph");
+            if (box) {  // the graph's box is as tall as the figure (ui.graph_style): it grows with the legend
+                box.style.height = ((gd._fullLayout.height || 380) + 19 * entries) + "px";
+            }
+        }
+        window.Plotly.relayout(gd, update).catch(function () { return null; });
+    }
+    function watch(root) {
+        (root.querySelectorAll ? root.querySelectorAll(".js-plotly-plot") : []).forEach(function (gd) {
+            if (gd.__pactWatched || typeof gd.on !== "function") { return; }
+            gd.__pactWatched = true;
+            gd.on("plotly_afterplot", function () { fit(gd); });
+            fit(gd);
+        });
+    }
+    new MutationObserver(function () { watch(document); })
+        .observe(document.documentElement, {childList: true, subtree: true});
+}());
