@@ -302,8 +302,11 @@ def grid(grid_id: str, frame: pd.DataFrame, column_defs: Sequence[Mapping[str, A
         id=grid_id,
         rowData=records,
         columnDefs=list(column_defs),
+        # Long text (regional partnership names, pledges) wraps onto more lines of a taller row: readable whole
+        # without a mouse, and two names that start alike stay distinguishable.
         defaultColDef={"sortable": True, "filter": True, "resizable": True, "floatingFilter": False,
-                       "minWidth": 90, "wrapHeaderText": True, "autoHeaderHeight": True},
+                       "minWidth": 90, "wrapHeaderText": True, "autoHeaderHeight": True,
+                       "wrapText": True, "autoHeight": True},
         dashGridOptions={"animateRows": False, "ensureDomOrder": True, "enableCellTextSelection": True,
                          "domLayout": "normal", "suppressColumnVirtualisation": True,
                          # One Tab enters the grid and the next leaves it; arrow keys move between cells inside

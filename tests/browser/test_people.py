@@ -157,3 +157,23 @@ def test_no_serious_accessibility_violation_on_desktop_and_phone(app_page: PageP
     app_page.open(path)
     violations = axe_violations(page)
     assert violations == [], f"{path} at {width} px: {violations}"
+
+
+def test_printing_lays_out_every_row_of_every_grid_and_long_names_wrap(app_page: PageProbe):
+    page = app_page.page
+    app_page.open("/partnerships")
+    grid = "#partnerships-ledger" if page.locator("#partnerships-ledger").count() else ".ag-theme-alpine"
+    wrapped = page.evaluate(
+        "() => [...document.querySelectorAll('.ag-cell-wrap-text')].some(c => c.getBoundingClientRect().height > 30)")
+    assert wrapped, "no grid cell wraps its text onto a second line"
+    page.evaluate("() => window.dispatchEvent(new Event('beforeprint'))")
+    page.emulate_media(media="print")
+    page.wait_for_timeout(500)
+    counts = page.evaluate("""(selector) => [...document.querySelectorAll(selector)].map(el => {
+        const api = window.dash_ag_grid.getApi(el.id);
+        return [el.id, api.getDisplayedRowCount(), el.querySelectorAll('.ag-center-cols-container .ag-row').length];
+    })""", grid)
+    assert counts and all(shown == total for _id, total, shown in counts), counts
+    page.emulate_media(media="screen")
+    page.evaluate("() => window.dispatchEvent(new Event('afterprint'))")
+    app_page.assert_clean()

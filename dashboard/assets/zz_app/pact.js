@@ -136,3 +136,21 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
     new MutationObserver(function () { watch(document); })
         .observe(document.documentElement, {childList: true, subtree: true});
 }());
+
+/* Print: every AG Grid lays out all its rows (domLayout "print", no virtualised rows left blank below the
+   fold), then goes back to its scrolling box. */
+(function () {
+    function grids() {
+        var api = window.dash_ag_grid && window.dash_ag_grid.getApi;
+        if (!api) { return []; }
+        return Array.prototype.map.call(document.querySelectorAll(".ag-theme-alpine[id]"), function (el) {
+            try { return api(el.id); } catch (e) { return null; }
+        }).filter(function (a) { return a; });
+    }
+    window.addEventListener("beforeprint", function () {
+        grids().forEach(function (api) { api.setGridOption("domLayout", "print"); });
+    });
+    window.addEventListener("afterprint", function () {
+        grids().forEach(function (api) { api.setGridOption("domLayout", "normal"); });
+    });
+}());
