@@ -4,6 +4,7 @@ sets the matching filter (clicking it again clears it)."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import dash_bootstrap_components as dbc
@@ -120,7 +121,10 @@ def build_view(vintage: Vintage, state: ExploreState) -> dict[str, Any]:
     """Everything the chart and table views show for one selection (pure apart from the cached queries)."""
     meta = data.indicator_meta(vintage, state.indicator)
     year_from, year_to = data.effective_years(meta, state.by, state.year_from, state.year_to)
-    frame = data.breakdown(vintage, state.indicator, state.by, state.year_from, state.year_to, state.filters)
+    # A filter on the dimension broken down by highlights its bars among all of them: filtering would collapse the
+    # chart to the chosen bars, and a click on a bar would leave nothing to compare it with.
+    frame = data.breakdown(vintage, state.indicator, state.by, state.year_from, state.year_to,
+                           _filters_beside(state))
     if state.by == "year":
         frame = frame[frame["key"].astype(int).between(state.year_from, state.year_to)].reset_index(drop=True)
     filters_text = _filters_text(vintage, state)
@@ -142,6 +146,16 @@ def build_view(vintage: Vintage, state: ExploreState) -> dict[str, Any]:
         "status": status_line(vintage, state, meta),
         "filename": _filename(state),
     }
+
+
+SAME_DIMENSION = {"ecosystem": "ecosystems", "member_state": "countries", "partnership": "partnerships",
+                  "member_type": "member_types"}
+
+
+def _filters_beside(state: ExploreState) -> data.Filters:
+    """The selection's filters without the one on the breakdown's own dimension (its values are highlighted)."""
+    field = SAME_DIMENSION.get(state.by)
+    return dataclasses.replace(state.filters, **{field: ()}) if field else state.filters
 
 
 def _filename(state: ExploreState) -> str:

@@ -177,3 +177,26 @@ def test_printing_lays_out_every_row_of_every_grid_and_long_names_wrap(app_page:
     page.emulate_media(media="screen")
     page.evaluate("() => window.dispatchEvent(new Event('afterprint'))")
     app_page.assert_clean()
+
+
+_BARS = """() => [...document.querySelectorAll('#explore-chart .point path')].map(p => p.style.fill || p.getAttribute('style'))"""
+
+
+def test_clicking_a_bar_highlights_it_among_the_others_instead_of_collapsing_the_chart(app_page: PageProbe):
+    page = app_page.page
+    app_page.open("/explore?by=ecosystem")
+    page.wait_for_function("() => document.querySelectorAll('#explore-chart .point path').length >= 3",
+                           timeout=WAIT_MS)
+    before = page.evaluate(_BARS)
+    assert len(before) >= 3, before
+    box = page.locator("#explore-chart .point path").nth(1).bounding_box()
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.wait_for_url(re.compile(r"[?&]ecosystem="), timeout=WAIT_MS)
+    wait_for_dash(page)
+    page.wait_for_function("() => new Set((" + _BARS + ")()).size === 2", timeout=WAIT_MS)
+    after = page.evaluate(_BARS)
+    assert len(after) == len(before), f"the chart went from {len(before)} bars to {len(after)}"
+    # the same choice is a ticked box in the Member State / ecosystem filter group: the keyboard path to it
+    ticked = page.evaluate("() => [...document.querySelectorAll('#explore-ecosystem input:checked')].length")
+    assert ticked == 1
+    app_page.assert_clean()
