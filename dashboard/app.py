@@ -11,7 +11,7 @@ from pathlib import Path
 
 import dash
 import dash_bootstrap_components as dbc
-from dash import Dash, Input, Output, callback, html
+from dash import ClientsideFunction, Dash, Input, Output, State, callback, clientside_callback, html
 from flask_compress import Compress
 
 from dashboard import data, style
@@ -94,11 +94,17 @@ def navbar() -> html.Nav:
     return html.Nav(dbc.Navbar(
         dbc.Container([
             dbc.NavbarBrand([html.I(className="bi bi-bar-chart-line-fill me-2", **{"aria-hidden": "true"}),
-                             style.APP_TITLE, html.Span(" · EU Pact for Skills", className="fw-normal opacity-75")],
+                             style.APP_TITLE, html.Span(" · EU Pact for Skills", className="fw-normal opacity-75 d-none d-sm-inline")],
                             href="/", className="fw-semibold"),
-            dbc.Nav(links, navbar=True, className="ms-auto", id="main-nav"),
+            # Below the md breakpoint the links fold behind a menu button (a native <button> with aria-expanded,
+            # operated by Enter and Space); from md up they always show.
+            html.Button(html.Span(className="navbar-toggler-icon"), id="navbar-toggler", type="button",
+                        className="navbar-toggler", n_clicks=0,
+                        **{"aria-controls": "navbar-collapse", "aria-expanded": "false", "aria-label": "Menu"}),
+            dbc.Collapse(dbc.Nav(links, navbar=True, className="ms-auto", id="main-nav"),
+                         id="navbar-collapse", is_open=False, navbar=True),
         ], fluid="xxl"),
-        color=style.EU_BLUE, dark=True, className="py-1", tag="div",
+        color=style.EU_BLUE, dark=True, className="py-1", tag="div", expand="md",
     ), **{"aria-label": "Main"})
 
 
@@ -120,6 +126,19 @@ def shell() -> html.Div:
 
 
 app.layout = shell
+
+
+# The menu button opens and closes the links; following a link closes them (in the browser: no round trip).
+clientside_callback(
+    ClientsideFunction(namespace="pact", function_name="toggleMenu"),
+    Output("navbar-collapse", "is_open"),
+    Output("navbar-toggler", "aria-expanded"),
+    Input("navbar-toggler", "n_clicks"),
+    Input("_pages_location", "pathname"),
+    Input("_pages_location", "search"),
+    State("navbar-collapse", "is_open"),
+    prevent_initial_call=True,
+)
 
 
 @callback(Output("synthetic-banner", "children"), Input("_pages_location", "search"))

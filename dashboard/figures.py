@@ -79,6 +79,13 @@ def _note(text: str, x: float = 0.5, y: float = 0.5) -> dict:
             "font": {"size": 14, "color": style.MUTED}}
 
 
+MAP_HEIGHT = 540
+# Countries outside the EU: lighter than a Member State without data (style.NO_DATA), and named in the map's key.
+OUTSIDE_EU = "#f1f1f1"
+# Member States too small to see on the EU map, marked by a circle at (longitude, latitude).
+SMALL_STATES = {"MT": (14.45, 35.9), "LU": (6.13, 49.78), "CY": (33.2, 35.05)}
+
+
 def empty_figure(title: str, message: str) -> go.Figure:
     return figure([], {**base_layout(title), "xaxis": {"visible": False}, "yaxis": {"visible": False},
                        "annotations": [_note(message)]})
@@ -192,6 +199,12 @@ def map_figure(
     """EU map of a breakdown by Member State (Eurostat codes in `key`)."""
     title = f"{meta.label} by Member State, {year_span(year_from, year_to)}"
     known = frame[frame["key"].isin(EUROSTAT_TO_ISO3)]
+    valued = known[known["value"].notna()]
+    # Colours from 0 to the largest value: one country, or equal values, still give a readable colour bar.
+    zmax = float(valued["value"].max()) if not valued.empty else 1.0
+    scale = {"colorscale": [list(stop) for stop in style.MAP_SCALE], "zmin": 0, "zmax": zmax or 1.0}
+    # Member States without data: their own grey, darker than the countries outside the EU.
+    no_data = [k for k in EUROSTAT_TO_ISO3 if k not in set(valued["key"])]
     traces: list = []
     if not known.empty:
         custom = list(zip(known["key"], known["label"],
@@ -199,22 +212,54 @@ def map_figure(
                           strict=True))
         traces.append(go.Choropleth(
             locations=[EUROSTAT_TO_ISO3[k] for k in known["key"]], locationmode="ISO-3",
-            z=known["value"].tolist(), customdata=custom, hovertemplate=_hover(meta),
-            colorscale=[list(stop) for stop in style.MAP_SCALE], marker={"line": {"color": "white", "width": 0.6}},
+            z=known["value"].tolist(), customdata=custom, hovertemplate=_hover(meta), **scale,
+            marker={"line": {"color": "white", "width": 0.6}},
             colorbar={"title": {"text": meta.unit}, "thickness": 12, "len": 0.7}, name=meta.label,
         ))
+        # Malta, Luxembourg and Cyprus are a few pixels at this scale: a circle in the same colour marks each.
+        small = valued[valued["key"].isin(SMALL_STATES)]
+        if not small.empty:
+            by_key = dict(zip(known["key"], custom, strict=True))
+            traces.append(go.Scattergeo(
+                lon=[SMALL_STATES[k][0] for k in small["key"]], lat=[SMALL_STATES[k][1] for k in small["key"]],
+                mode="markers", customdata=[by_key[k] for k in small["key"]], hovertemplate=_hover(meta),
+                showlegend=False, name=meta.label,
+                marker={"size": 12, "line": {"color": "#212529", "width": 1}, "color": small["value"].tolist(),
+                        "cmin": 0, "cmax": scale["zmax"], "colorscale": scale["colorscale"], "showscale": False},
+            ))
+    if no_data:  # drawn after the values' trace (fig.data[0] stays the values), apart from them
+        labels = dict(zip(known["key"], known["label"], strict=True))
+        traces.append(go.Choropleth(
+            locations=[EUROSTAT_TO_ISO3[k] for k in no_data], locationmode="ISO-3", z=[0] * len(no_data),
+            text=[labels.get(k, k) for k in no_data], hovertemplate="%{text}: no data<extra></extra>",
+            colorscale=[[0, style.NO_DATA], [1, style.NO_DATA]], showscale=False,
+            marker={"line": {"color": "white", "width": 0.6}}, name="no data",
+        ))
+        small_empty = [k for k in no_data if k in SMALL_STATES]
+        if small_empty:
+            traces.append(go.Scattergeo(
+                lon=[SMALL_STATES[k][0] for k in small_empty], lat=[SMALL_STATES[k][1] for k in small_empty],
+                mode="markers", text=[labels.get(k, k) for k in small_empty],
+                hovertemplate="%{text}: no data<extra></extra>", showlegend=False, name="no data",
+                marker={"size": 12, "color": style.NO_DATA, "line": {"color": "#212529", "width": 1}},
+            ))
+    legend = (f"<span style='color:{style.NO_DATA}'>■</span> Member State without data   "
+              f"<span style='color:{OUTSIDE_EU}'>■</span> outside the EU   "
+              "○ Malta, Luxembourg, Cyprus (too small to see at this scale)")
     layout = {
-        **base_layout(title, subtitle, height=540),
+        **base_layout(title, subtitle, height=MAP_HEIGHT),
         # Lambert azimuthal equal-area centred on Europe (the projection of the EU's own maps), framed on the EU-27
         # whatever the selection, drawn from the world geometry at 1:50m (the "europe" file leaves Cyprus out).
         "geo": {"scope": "world", "resolution": 50,
                 "projection": {"type": "azimuthal equal area", "rotation": {"lon": 12, "lat": 52}},
                 "lonaxis": {"range": [-24, 44]}, "lataxis": {"range": [33.5, 70.5]},
-                "showland": True, "landcolor": style.NO_DATA, "showcountries": True, "countrycolor": "white",
+                "showland": True, "landcolor": OUTSIDE_EU, "showcountries": True, "countrycolor": "white",
                 "showcoastlines": False, "showframe": False, "showocean": False, "bgcolor": "white"},
-        "margin": {"l": 0, "r": 0, "t": 78 if subtitle else 56, "b": 0},
+        "margin": {"l": 0, "r": 0, "t": 78 if subtitle else 56, "b": 30},
         "clickmode": "event",
-        "annotations": [] if not known.empty else [_note("No Member State has data for the selection.")],
+        "annotations": [{"text": legend, "showarrow": False, "x": 0, "y": 0, "xref": "paper", "yref": "paper",
+                         "xanchor": "left", "yanchor": "top", "yshift": -6, "font": {"size": 12, "color": "#212529"}},
+                        *([] if not known.empty else [_note("No Member State has data for the selection.")])],
     }
     return figure(traces, layout)
 

@@ -246,8 +246,8 @@ def chart(graph_id: str, figure: Any, summary: str, table: Any = None, filename:
           extra: Sequence[Any] = (), geo: bool = False) -> html.Figure:
     """A chart with its text alternative: a caption summarising it, and its data as a table behind a disclosure."""
     children: list[Any] = [
-        dcc.Loading(dcc.Graph(id=graph_id, figure=figure, config=graph_config(filename, geo)), type="circle",
-                    delay_show=300),
+        dcc.Loading(dcc.Graph(id=graph_id, figure=figure, config=graph_config(filename, geo),
+                              style=graph_style(figure)), type="circle", delay_show=300),
         html.Figcaption(summary, id=f"{graph_id}-summary", className="small text-body-secondary mt-1"),
         *extra,
     ]
@@ -259,8 +259,22 @@ def chart(graph_id: str, figure: Any, summary: str, table: Any = None, filename:
     return html.Figure(children, className="mb-3", id=f"{graph_id}-figure")
 
 
+def graph_style(figure: Any) -> dict[str, str]:
+    """The graph's box as tall as its figure.
+
+    With `responsive` in the config, dcc.Graph drops the figure's own height and fills its container; a container
+    without a height of its own is then 0 px tall whenever the chart was first drawn while hidden (the Explore map
+    behind its view switch), and the caption, export bar and footer land on top of the chart.
+    """
+    try:
+        height = figure["layout"]["height"]
+    except (KeyError, TypeError):
+        height = None
+    return {"height": f"{int(height or style.CHART_HEIGHT)}px"}
+
+
 def simple_table(rows: Sequence[Mapping[str, object]], caption: str | None = None, table_id: str | None = None,
-                 numeric: Sequence[str] = ()) -> dbc.Table:
+                 numeric: Sequence[str] = ()) -> html.Div | dbc.Table:
     """A small, plain HTML table (the text alternative of a chart, or a short list)."""
     if not rows:
         return dbc.Table([html.Tbody(html.Tr(html.Td("No rows.")))], size="sm", **_id(table_id))
@@ -273,8 +287,12 @@ def simple_table(rows: Sequence[Mapping[str, object]], caption: str | None = Non
         for r in rows
     ])
     parts: list[Any] = [html.Caption(caption, className="caption-top small")] if caption else []
-    return dbc.Table([*parts, head, body], size="sm", striped=True, hover=True, responsive=True,
-                     className="small mb-2", **_id(table_id))
+    table = dbc.Table([*parts, head, body], size="sm", striped=True, hover=True, className="small mb-2",
+                      **_id(table_id))
+    # On a phone a wide table scrolls sideways inside its own box: a named region a keyboard can focus and scroll
+    # with the arrow keys (WCAG 2.1.1; axe's scrollable-region-focusable), the page itself never scrolls sideways.
+    return html.Div(table, className="table-responsive table-scroll", tabIndex="0", role="region",
+                    **{"aria-label": caption or ("Table: " + ", ".join(str(c) for c in columns))[:120]})
 
 
 def _id(component_id: str | None) -> dict[str, str]:
@@ -300,10 +318,16 @@ def grid(grid_id: str, frame: pd.DataFrame, column_defs: Sequence[Mapping[str, A
         id=grid_id,
         rowData=records,
         columnDefs=list(column_defs),
+        # Long text (regional partnership names, pledges) wraps onto more lines of a taller row: readable whole
+        # without a mouse, and two names that start alike stay distinguishable.
         defaultColDef={"sortable": True, "filter": True, "resizable": True, "floatingFilter": False,
-                       "minWidth": 90, "wrapHeaderText": True, "autoHeaderHeight": True},
+                       "minWidth": 90, "wrapHeaderText": True, "autoHeaderHeight": True,
+                       "wrapText": True, "autoHeight": True},
         dashGridOptions={"animateRows": False, "ensureDomOrder": True, "enableCellTextSelection": True,
-                         "domLayout": "normal", "suppressColumnVirtualisation": True},
+                         "domLayout": "normal", "suppressColumnVirtualisation": True,
+                         # One Tab enters the grid and the next leaves it; arrow keys move between cells inside
+                         # (WCAG 2.1.1 without a hundred Tab presses to get past a table).
+                         "tabToNextCell": {"function": "false"}, "tabToNextHeader": {"function": "false"}},
         columnSize=column_size,
         style={"height": f"{height}px", "width": "100%"},
         className="ag-theme-alpine",

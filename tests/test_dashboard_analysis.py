@@ -225,3 +225,18 @@ def test_the_progress_headline_says_what_its_period_is_and_caveats_a_break():
     caveated = figures.progress_headline(published_like_progress(), progress, break_in_series=True)
     assert "(+73% on 2023; the survey question changed in 2024, so the change may partly reflect the new wording)" \
         in caveated
+
+
+def test_map_marks_small_member_states_and_keeps_no_data_apart_from_outside_the_eu():
+    frame = pd.DataFrame({"key": ["MT"], "label": ["Malta"], "value": [37370.0], "raw_value": [37370],
+                          "n_reporting": [4]})
+    fig = figures.map_figure(frame, PEOPLE, 2024, 2024)
+    values = fig.data[0]
+    assert list(values.locations) == ["MLT"]
+    assert (values.zmin, values.zmax) == (0, 37370.0)  # not a degenerate 37.3696k-37.3704k colour bar
+    markers = [t for t in fig.data if t.type == "scattergeo" and t.customdata is not None]
+    assert [c[0] for c in markers[0].customdata] == ["MT"]  # Malta visible as a circle, clickable as its shape
+    no_data = next(t for t in fig.data if t.type == "choropleth" and t.name == "no data")
+    assert len(no_data.locations) == 26 and "MLT" not in no_data.locations
+    assert fig.layout.geo.landcolor != no_data.colorscale[0][1]  # outside the EU is not the "no data" grey
+    assert "outside the EU" in fig.layout.annotations[0].text

@@ -171,7 +171,8 @@ def test_no_data_gives_a_page_saying_so(tmp_path, monkeypatch):
 def test_explore_update_view_and_permalink(curated):
     out = explore.update_view("investment_eur", "partnership", "2023", "2024", ["CONS"], [], [], [], "table", None,
                               None)
-    figure, summary, rows, columns, caption, _status, search, messages = out
+    figure, summary, rows, columns, caption, _status, search, messages, graph_style = out
+    assert graph_style == {"height": f"{figure.layout.height}px"}  # the graph's box follows the figure's height
     assert figure.layout.title.text == "Investment in up-/reskilling by partnership, 2023–2024"
     assert "Not additive" in summary and "Not additive" in caption
     assert {r["label"] for r in rows} == {"Construction partnership", "Lombardy regional partnership"}
@@ -209,7 +210,7 @@ def test_explore_callback_with_tampered_values(curated, monkeypatch):
     spy = SqlSpy(monkeypatch)
     out = explore.update_view("x' OR 1=1", "<script>", "99999999999", "2024", ["CONS", "' OR 1=1"], None, None,
                               ["a" * 500], "grid", [{"colId": "value", "sort": "sideways"}], None)
-    figure, *_rest, search, messages = out
+    figure, *_rest, search, messages, _graph_style = out
     assert figure.layout.title.text == "People up-/reskilled by industrial ecosystem, 2022–2024"
     assert "Ignored" in text(messages)
     assert search == "?ecosystem=CONS"
@@ -222,8 +223,9 @@ def test_explore_map_only_when_visible(curated):
     assert explore.update_map("people_trained", "ecosystem", "2022", "2024", [], [], [], [], "chart", None) == (
         no_update, no_update)
     figure, summary = explore.update_map("people_trained", "ecosystem", "2022", "2024", [], [], [], [], "map", None)
-    assert figure.data[-1].type == "choropleth"
-    assert sorted(figure.data[-1].locations) == ["BEL", "FRA", "GRC", "ITA"]
+    values = figure.data[0]  # the values' choropleth; Member States without data are a grey trace of their own
+    assert values.type == "choropleth"
+    assert sorted(values.locations) == ["BEL", "FRA", "GRC", "ITA"]
     assert "4 of 4 Member States have data" in summary
 
 

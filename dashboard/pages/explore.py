@@ -103,7 +103,7 @@ def _page(choice: data.VintageChoice, query: dict, messages: Messages) -> html.D
     view = build_view(vintage, state)
     search = _search(vintage, state)
     map_fig, map_text = build_map(vintage, state) if state.view == "map" else (
-        figures.empty_figure("EU map", "Loading the map…"), "")
+        figures.empty_figure("EU map", "Loading the map…").update_layout(height=figures.MAP_HEIGHT), "")
     controls = ui.control_card([
         ui.select(ID.INDICATOR, "Indicator", [(m.indicator, m.label) for m in _indicators(vintage)],
                   state.indicator),
@@ -163,7 +163,10 @@ def build_view(vintage: Vintage, state: ExploreState) -> dict[str, Any]:
     """Everything the chart and table views show for one selection (pure apart from the cached queries)."""
     meta = data.indicator_meta(vintage, state.indicator)
     year_from, year_to = data.effective_years(meta, state.by, state.year_from, state.year_to)
-    frame = data.breakdown(vintage, state.indicator, state.by, state.year_from, state.year_to, state.filters)
+    # A filter on the dimension broken down by highlights its bars among all of them: filtering would collapse the
+    # chart to the chosen bars, and a click on a bar would leave nothing to compare it with.
+    frame = data.breakdown(vintage, state.indicator, state.by, state.year_from, state.year_to,
+                           _filters_beside(state))
     if state.by == "year":
         frame = frame[frame["key"].astype(int).between(state.year_from, state.year_to)].reset_index(drop=True)
     filters_text = _filters_text(vintage, state)
@@ -185,6 +188,16 @@ def build_view(vintage: Vintage, state: ExploreState) -> dict[str, Any]:
         "status": status_line(vintage, state, meta),
         "filename": _filename(state),
     }
+
+
+SAME_DIMENSION = {"ecosystem": "ecosystems", "member_state": "countries", "partnership": "partnerships",
+                  "member_type": "member_types"}
+
+
+def _filters_beside(state: ExploreState) -> data.Filters:
+    """The selection's filters without the one on the breakdown's own dimension (its values are highlighted)."""
+    field = SAME_DIMENSION.get(state.by)
+    return dataclasses.replace(state.filters, **{field: ()}) if field else state.filters
 
 
 def _filename(state: ExploreState) -> str:
@@ -318,6 +331,7 @@ def parse_controls(
     Output(ID.STATUS, "children"),
     Output(ui.permalink_id(PAGE_ID), "data"),
     Output(ui.messages_id(PAGE_ID), "children"),
+    Output(ID.CHART, "style"),  # last: the figure's height (see ui.graph_style)
     *CONTROL_INPUTS,
     State(ID.GRID, "columnState"),
     State(ID.VINTAGE, "data"),
@@ -326,12 +340,12 @@ def parse_controls(
 def update_view(*args: object):
     choice, state, messages = parse_controls(args[:-2], args[-1], grid_sort(args[-2]))
     if state is None:
-        return (no_update,) * 8
+        return (no_update,) * 9
     view = build_view(choice.vintage, state)
     rows = ui.grid_records(view["rows"])
     alerts = ui.message_alerts(messages, PAGE_ID).children if messages else None
     return (view["figure"], view["summary"], rows, view["columns"], view["table_caption"], view["status"],
-            _search(choice.vintage, state), alerts)
+            _search(choice.vintage, state), alerts, ui.graph_style(view["figure"]))
 
 
 def _search(vintage: Vintage, state: ExploreState) -> str:

@@ -178,10 +178,11 @@ def benchmark_view(vintage: Vintage, state: PartnershipsState) -> dict[str, Any]
               if bench.rank else "–"}]
     filename = f"pact-{state.partnership}-{state.indicator}-{state.year}-peers"
     key_figures = dbc.Row([
-        dbc.Col(_stat("Value", compact(bench.value, meta.unit)), width=3),
-        dbc.Col(_stat("Rank", f"{bench.rank} / {bench.n_with_data}" if bench.rank else "–"), width=3),
-        dbc.Col(_stat("Peer median", compact(bench.median, meta.unit)), width=3),
-        dbc.Col(_stat("Quartiles", f"{compact(bench.q1, meta.unit)}–{compact(bench.q3, meta.unit)}"), width=3),
+        # two tiles a row on a phone, four from md up; a figure never breaks inside ("105.3 / k")
+        dbc.Col(_stat("Value", compact(bench.value, meta.unit)), xs=6, md=3),
+        dbc.Col(_stat("Rank", f"{bench.rank} / {bench.n_with_data}" if bench.rank else "–"), xs=6, md=3),
+        dbc.Col(_stat("Peer median", compact(bench.median, meta.unit)), xs=6, md=3),
+        dbc.Col(_stat("Quartiles", f"{compact(bench.q1, meta.unit)}–{compact(bench.q3, meta.unit)}"), xs=6, md=3),
     ], className="g-2 mb-2", id="partnerships-stats")
     peer = html.Div([
         key_figures,
@@ -200,7 +201,8 @@ def benchmark_view(vintage: Vintage, state: PartnershipsState) -> dict[str, Any]
 
 def _stat(label: str, value: str) -> html.Div:
     return html.Div([html.Div(label, className="small text-body-secondary"),
-                     html.Div(value, className="fw-bold fs-5")], className="border rounded px-2 py-1 h-100")
+                     html.Div(value, className="fw-bold fs-5 text-nowrap")],
+                    className="border rounded px-2 py-1 h-100 stat-tile")
 
 
 @callback(
