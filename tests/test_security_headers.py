@@ -19,7 +19,7 @@ import dash_ag_grid as dag
 import dash_bootstrap_components as dbc
 import plotly.graph_objects as go
 import pytest
-from dash import Input, Output, callback, dcc, html
+from dash import Input, Output, _callback, dcc, html
 
 from dashboard.security import BASE_POLICY, STATIC_HEADERS, content_security_policy, install_security_headers
 
@@ -48,11 +48,11 @@ def _zoo_app() -> dash.Dash:
         dbc.Tabs([dbc.Tab(label="one"), dbc.Tab(label="two")]),
     ])
 
-    @callback(Output("zoo-out", "children"), Output("zoo-line", "figure"), Input("zoo-dd", "value"))
+    @app.callback(Output("zoo-out", "children"), Output("zoo-line", "figure"), Input("zoo-dd", "value"))
     def _answer(value: str) -> tuple[str, go.Figure]:
         return f"chose {value}", go.Figure(go.Scatter(x=[1, 2, 3], y=[3, 1, 2]))
 
-    @callback(Output("zoo-download", "data"), Input("zoo-dl-btn", "n_clicks"), prevent_initial_call=True)
+    @app.callback(Output("zoo-download", "data"), Input("zoo-dl-btn", "n_clicks"), prevent_initial_call=True)
     def _download(_: int) -> dict[str, object]:
         return dcc.send_string("a,b\n1,2\n", "zoo.csv")
 
@@ -60,6 +60,17 @@ def _zoo_app() -> dash.Dash:
         "function(n) { return n ? 'pressed' : 'not pressed'; }", Output("zoo-btn", "title"), Input("zoo-btn", "n_clicks")
     )
     install_security_headers(app.server, app)
+    # An app takes every callback registered with dash.callback when it is first set up: set the zoo up now, with the
+    # dashboard's page callbacks (registered globally when its pages were imported) set aside, so it neither serves
+    # them nor takes them from the dashboard's own app in the same test process.
+    saved_map, saved_list = dict(_callback.GLOBAL_CALLBACK_MAP), list(_callback.GLOBAL_CALLBACK_LIST)
+    _callback.GLOBAL_CALLBACK_MAP.clear()
+    _callback.GLOBAL_CALLBACK_LIST.clear()
+    try:
+        app._setup_server()
+    finally:
+        _callback.GLOBAL_CALLBACK_MAP.update(saved_map)
+        _callback.GLOBAL_CALLBACK_LIST[:] = saved_list
     return app
 
 
