@@ -526,20 +526,6 @@ def figure_for_export(
     return out
 
 
-def image_config(meta: ExportMeta, *, fmt: Literal["png", "svg"] = "png") -> dict[str, Any]:
-    """`dcc.Graph(config=...)` so that the chart's own camera button saves a sensibly named image."""
-    return {
-        "displaylogo": False,
-        "toImageButtonOptions": {
-            "format": fmt,
-            "filename": export_filename(meta, fmt).rsplit(".", 1)[0],
-            "width": CHART_WIDTH,
-            "height": CHART_HEIGHT,
-            "scale": 2 if fmt == "png" else 1,
-        },
-    }
-
-
 def zip_bytes(files: Mapping[str, bytes], *, when: dt.datetime | None = None) -> bytes:
     """A deflated ZIP of `name -> content`; entries keep the given order and one timestamp."""
     stamp = (when or dt.datetime.now(dt.UTC)).timetuple()[:6]

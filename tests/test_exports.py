@@ -21,7 +21,6 @@ from dashboard.exports import (
     InputFile,
     export_filename,
     figure_for_export,
-    image_config,
     neutralise,
     to_csv_bytes,
     to_xlsx_bytes,
@@ -243,13 +242,6 @@ def test_two_views_with_different_filters_never_share_a_file_name():
     long = export_filename(_meta(filters=(("Member State", "Belgium (BE), Bulgaria (BG), Czechia (CZ), Denmark (DK), "
                                                            "Germany (DE)"),)), "csv")
     assert len(long) <= 120 and re.fullmatch(r"[a-z0-9._-]+", long)
-
-
-def test_image_config_names_the_toolbar_download():
-    config = image_config(_meta(filters=()))
-    assert config["toImageButtonOptions"]["filename"] == "pact_people-trained_by-member_2022-2024_20250101t000000z-abc123"
-    assert config["toImageButtonOptions"]["format"] == "png"
-    assert image_config(_meta(), fmt="svg")["toImageButtonOptions"]["format"] == "svg"
 
 
 def test_zip_holds_files_in_order():
