@@ -321,13 +321,20 @@ _caches: list[Any] = []
 
 
 def _cached(fn: F) -> F:
-    """lru_cache whose DataFrame results are copied on the way out (cached objects are never handed out)."""
-    cached = functools.lru_cache(maxsize=512)(fn)
+    """lru_cache whose DataFrame results are copied on the way out (cached objects are never handed out).
+
+    Public mode is read inside many cached functions (what to withhold), so it is part of every key: a change of
+    PACT_PUBLIC gives the right answers without a reset()."""
+
+    @functools.lru_cache(maxsize=512)
+    def cached(public: bool, *args: Any, **kwargs: Any) -> Any:
+        return fn(*args, **kwargs)
+
     _caches.append(cached)
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        result = cached(*args, **kwargs)
+        result = cached(disclosure.public_mode(), *args, **kwargs)
         return result.copy() if isinstance(result, pd.DataFrame) else result
 
     return wrapper  # type: ignore[return-value]

@@ -531,3 +531,14 @@ def test_a_snapshot_written_before_launched_by_counts_its_dated_partnerships(tmp
     assert over_time.groupby("kind")["partnerships"].max().to_dict() == {"large-scale": 3, "regional": 1}
     assert data.undated_partnerships(vintage) == {}
     data.reset()
+
+
+def test_public_mode_is_part_of_every_cached_answer(curated, monkeypatch):
+    """Flipping PACT_PUBLIC between two calls, with no reset(), gives each mode its own answer both ways."""
+    vintage = data.resolve_vintage(None).vintage
+    internal = data.expected_changes(vintage).iloc[0]
+    assert internal["total"] == 42
+    monkeypatch.setenv("PACT_PUBLIC", "1")
+    assert pd.isna(data.expected_changes(vintage).iloc[0]["total"])
+    monkeypatch.delenv("PACT_PUBLIC")
+    assert data.expected_changes(vintage).iloc[0]["total"] == 42
