@@ -357,17 +357,21 @@ def coverage_text(coverage: Coverage) -> str:
             f"({count(coverage.registered)} members registered by year end)")
 
 
+def comparison_words(comparison: str, published_status: str | None) -> str:
+    """"matches the published figure", "consistent with the figure derived from published totals"...: plain words
+    (a "derived" figure is arithmetic on two published ones, e.g. a cumulative minus a year)."""
+    what = "the figure derived from published totals" if published_status == "derived" else "the published figure"
+    word = {"equal": "matches", "consistent": "consistent with", "differs": "differs from"}.get(comparison, "beside")
+    return f"{word} {what}"
+
+
 def flag_badges(flags: Flags, unit: str = "") -> list[Any]:
     badges: list[Any] = []
     if not flags.not_published and flags.published_value is not None:
         qualifier = f"{flags.published_qualifier} " if flags.published_qualifier else ""
-        # plain words: a "derived" figure is arithmetic on two published ones (e.g. a cumulative minus a year)
-        what = ("the figure derived from published totals" if flags.published_status == "derived"
-                else "the published figure")
-        word = {"equal": "matches", "consistent": "consistent with", "differs": "differs from"}.get(flags.comparison,
-                                                                                                    "beside")
         colour = {"equal": "success", "consistent": "info", "differs": "danger"}.get(flags.comparison, "secondary")
-        badges.append(dbc.Badge(f"{word} {what}: {qualifier}{compact(flags.published_value, unit)}",
+        badges.append(dbc.Badge(f"{comparison_words(flags.comparison, flags.published_status)}: {qualifier}"
+                                f"{compact(flags.published_value, unit)}",
                                 color=colour, className="me-1 fw-normal text-wrap", text_color=None))
     if flags.not_published:
         badges.append(dbc.Badge("not published", color="light", text_color="dark", className="me-1 fw-normal border"))

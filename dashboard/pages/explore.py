@@ -261,7 +261,7 @@ def status_line(vintage: Vintage, state: ExploreState, meta: IndicatorMeta) -> l
                                     title="The survey question changed that year: compare with care"))
         if not r.not_published and r.comparison:
             badges.append(dbc.Badge(
-                f"{int(r.year)} {r.comparison} {r.published_status or 'published'} figure"
+                f"{int(r.year)} {ui.comparison_words(r.comparison, r.published_status)}"
                 f" ({(r.published_qualifier + ' ') if r.published_qualifier else ''}"
                 f"{full(r.published_value, meta.unit)})",
                 color={"equal": "success", "consistent": "info"}.get(r.comparison, "danger"),
