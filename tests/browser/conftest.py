@@ -300,6 +300,9 @@ def app_page(browser: Browser, app_server: AppServer) -> Iterator[PageProbe]:
             probe.bad_responses.append(f"{response.status} {response.request.method} {response.url}")
 
     def on_request_failed(request: Request) -> None:
+        # the browser's own favicon fetch is cancelled when a navigation starts before it ends: not the app's failure
+        if "/_favicon.ico" in request.url and request.failure == "net::ERR_ABORTED":
+            return
         if _is_same_origin(request.url, probe.origin):
             probe.failed_requests.append(f"{request.method} {request.url}: {request.failure}")
 
