@@ -1,4 +1,4 @@
-"""The query layer (dashboard/data.py over DuckDB) against plain pandas answering the same questions on the same
+"""The query layer (dashboard/data/ over DuckDB) against plain pandas answering the same questions on the same
 Parquet, with a check that both give the same numbers.
 
 The yardstick is `pandas_mem`: the filter/merge/groupby on frames already in memory, read once (outside the

@@ -1,7 +1,7 @@
 """`python -m benchmarks.rebuild_memory [--rebuilds 20]`: a worker's memory across pipeline rebuilds.
 
 A long-lived dashboard worker sees every new snapshot the pipeline publishes. Each one it reads gets a DuckDB
-schema with in-memory copies of the hot tables (dashboard/data.py); the pipeline keeps 5 snapshots and prunes the
+schema with in-memory copies of the hot tables (dashboard/data/core.py); the pipeline keeps 5 snapshots and prunes the
 rest. This measures what that costs over `--rebuilds` rebuilds: one process plays the worker (the real app
 through Flask's test client) and, after each `python -m pipelines --force` (a subprocess, as in production, so its
 own memory is not counted), requests the data URL and the Explore layout, which read the new vintage. After each

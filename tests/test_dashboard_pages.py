@@ -16,6 +16,7 @@ from dash._utils import AttributeDict
 
 from dashboard import app as app_module  # registers the pages
 from dashboard import data, state
+from dashboard.data import catalogue, core, filters, inventory, membership, public, totals
 from dashboard.pages import about, data_page, explore, partnerships, progress
 from tests.dashboard_fixtures import FIXTURE_VINTAGE, serving_fixture_snapshot, walk, write_curated_snapshot
 
@@ -73,7 +74,10 @@ class SqlSpy:
             self.calls.append((sql, dict(params or {})))
             return original(vintage, sql, params)
 
-        monkeypatch.setattr(data, "_query", spy)
+        # every part of the data package calls the one _query it imported from core
+        for part in (core, catalogue, filters, totals, membership, inventory, public):
+            if hasattr(part, "_query"):
+                monkeypatch.setattr(part, "_query", spy)
 
     def mentions(self, payload: str) -> bool:
         for sql, params in self.calls:

@@ -1,0 +1,197 @@
+"""Public mode (PACT_PUBLIC=1): the release decided once per indicator and year (dashboard/disclosure.py), applied to every figure the data layer returns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from dashboard import disclosure
+from dashboard.data.core import Vintage, _cached, _query
+from dashboard.data.filters import NO_FILTERS, Filters
+
+# --------------------------------------------------------------------------------------------------------------
+# Public mode (PACT_PUBLIC=1): small-cell suppression, applied here so every page, export and URL gets it
+# --------------------------------------------------------------------------------------------------------------
+# The rules are dashboard/disclosure.py's: one release per indicator and year, decided over the atoms (reporting
+# members grouped by everything a filter or a breakdown selects on), and every figure shown only when it follows
+# from that release, so no combination of views gives back what one view withholds. Withheld figures become
+# missing values (NaN): every consumer already shows a missing value as "no figure". Member counts stay: who is
+# a Pact member is public, values are not.
+
+# Per year, the reporting members grouped by primary ecosystem, Member State, member type and the partnerships
+# they had joined by that year (a partnership counts its members from the year they joined, as in every query).
+_ATOMS_SQL = """
+WITH reporting AS (
+    SELECT
+        year,
+        mi
+    FROM hot_facts
+    WHERE ic = (SELECT ic FROM hot_indicators WHERE indicator = $indicator)
+),
+joined AS (
+    SELECT
+        r.year,
+        r.mi,
+        list_sort(list_distinct(list(ms.partnership_id))) AS partnerships
+    FROM reporting AS r
+    LEFT JOIN hot_memberships AS ms
+        ON ms.mi = r.mi
+       AND ms.joined_year <= r.year
+    GROUP BY r.year, r.mi
+)
+SELECT
+    CAST(j.year AS INTEGER) AS year,
+    m.primary_ecosystem_id AS ecosystem,
+    m.country_code AS member_state,
+    m.member_type,
+    j.partnerships,
+    count(*) AS n_members
+FROM joined AS j
+JOIN hot_members AS m USING (mi)
+GROUP BY ALL
+ORDER BY ALL
+"""
+
+# Filter name -> the atom column it selects on; a breakdown by ecosystem, member_state or member_type uses the
+# atom column of the same name.
+_FILTER_COLUMNS = (("ecosystems", "ecosystem"), ("countries", "member_state"), ("member_types", "member_type"))
+_CELL_COLUMNS = ("ecosystem", "member_state", "member_type")
+
+
+@dataclass(frozen=True)
+class _YearRelease:
+    """One indicator's atoms in one year and the release decided over them."""
+
+    atoms: pd.DataFrame  # ecosystem, member_state, member_type, n_members
+    partnership_ids: tuple[str, ...]
+    joined: np.ndarray  # bool, atoms x partnership_ids: the partnerships each atom's members had joined
+    release: disclosure.Release
+
+    def scope(self, filters: Filters) -> np.ndarray:
+        """The atoms a selection keeps (filters combine with "and", values within one with "or")."""
+        kept = np.ones(len(self.atoms), dtype=bool)
+        for name, column in _FILTER_COLUMNS:
+            values = getattr(filters, name)
+            if values:
+                kept &= self.atoms[column].isin(values).to_numpy(dtype=bool)
+        if filters.partnerships:
+            kept &= self.in_any(filters.partnerships)
+        return kept
+
+    def in_any(self, partnerships: tuple[str, ...]) -> np.ndarray:
+        columns = [k for k, p in enumerate(self.partnership_ids) if p in partnerships]
+        return self.joined[:, columns].any(axis=1)
+
+    def cell(self, by: str, key: object) -> np.ndarray:
+        """The atoms in one cell of a breakdown (by ecosystem, member_state, member_type or partnership)."""
+        if by == "partnership":
+            return self.in_any((str(key),))
+        return _attribute_cell(self.atoms, by, key)
+
+
+def _attribute_cell(atoms: pd.DataFrame, column: str, key: object) -> np.ndarray:
+    """The atoms whose `column` is `key` (a missing key: the atoms where it is missing, as SQL groups them)."""
+    values = atoms[column]
+    return (values.isna() if pd.isna(key) else values == key).to_numpy(dtype=bool)
+
+
+def _plan_year(atoms: pd.DataFrame) -> _YearRelease:
+    ids = tuple(sorted({p for listed in atoms["partnerships"] for p in listed}))
+    position = {p: k for k, p in enumerate(ids)}
+    joined = np.zeros((len(atoms), len(ids)), dtype=bool)
+    for row, listed in enumerate(atoms["partnerships"]):
+        joined[row, [position[p] for p in listed]] = True
+    atoms = atoms[["ecosystem", "member_state", "member_type", "n_members"]].reset_index(drop=True)
+    sizes = atoms["n_members"].to_numpy(dtype=np.int64)
+    # The order of importance: the EU total, then each breakdown's cells, largest first (so a breakdown's
+    # complement is its smallest cell that is safe on its own).
+    candidates = [np.ones(len(atoms), dtype=bool)]
+    for column in _CELL_COLUMNS:
+        cells = atoms.groupby(column, dropna=False, sort=True)["n_members"].sum()
+        for key in cells.sort_values(ascending=False, kind="stable").index:
+            candidates.append(_attribute_cell(atoms, column, key))
+    members = (joined * sizes[:, np.newaxis]).sum(axis=0)
+    for k in sorted(range(len(ids)), key=lambda k: (-members[k], ids[k])):
+        candidates.append(joined[:, k])
+    return _YearRelease(atoms, ids, joined, disclosure.plan_release(sizes, np.array(candidates)))
+
+
+@_cached
+def _releases(vintage: Vintage, indicator: str) -> dict[int, _YearRelease]:
+    """Per year with facts, the indicator's release (shared by every cached result: never altered)."""
+    frame = _query(vintage, _ATOMS_SQL, {"indicator": indicator})
+    return {int(year): _plan_year(atoms) for year, atoms in frame.groupby("year", sort=True)}
+
+
+def _shown(
+    vintage: Vintage, indicator: str, filters: Filters, by: str, keys: list[object], year_from: int, year_to: int
+) -> np.ndarray:
+    """Per key, whether its figure (the cell of breakdown `by`, or with `by=""` the filtered total, one key)
+    follows from the release in every year of the range."""
+    shown = np.ones(len(keys), dtype=bool)
+    for year, planned in _releases(vintage, indicator).items():
+        if not year_from <= year <= year_to:
+            continue
+        scope = planned.scope(filters)
+        if by == "year":
+            views = np.array([scope if key == str(year) else np.zeros_like(scope) for key in keys])
+        elif by:
+            views = np.array([scope & planned.cell(by, key) for key in keys])
+        else:
+            views = scope[np.newaxis, :]
+        shown &= planned.release.shows(views)
+    return shown
+
+
+def _withhold(frame: pd.DataFrame, shown: np.ndarray) -> pd.DataFrame:
+    frame = frame.copy()
+    frame["value"] = frame["value"].where(shown, float("nan")).astype("float64")
+    frame["raw_value"] = frame["raw_value"].astype("Float64").where(shown, pd.NA)
+    return frame
+
+
+def _eu_total_shown(n_reporting: pd.Series) -> pd.Series:
+    """The EU total is the release's first figure: published unless built from 1 or 2 members. Deciding it from
+    the count spares the Progress and Data pages a release per indicator."""
+    return ~n_reporting.between(1, disclosure.THRESHOLD - 1)
+
+
+def _withhold_yearly(vintage: Vintage, indicator: str, filters: Filters, frame: pd.DataFrame) -> pd.DataFrame:
+    if filters.is_empty:
+        shown = _eu_total_shown(frame["n_reporting"]).to_numpy(dtype=bool)
+    else:
+        shown = np.array([_shown(vintage, indicator, filters, "", [None], y, y)[0] for y in frame["year"]], dtype=bool)
+    return _withhold(frame, shown)
+
+
+def _withhold_breakdown(
+    vintage: Vintage, indicator: str, by: str, year_from: int, year_to: int, filters: Filters, frame: pd.DataFrame
+) -> pd.DataFrame:
+    return _withhold(frame, _shown(vintage, indicator, filters, by, list(frame["key"]), year_from, year_to))
+
+
+def _withhold_partnership_values(vintage: Vintage, indicator: str, frame: pd.DataFrame) -> pd.DataFrame:
+    shown = np.ones(len(frame), dtype=bool)
+    for year, rows in frame.groupby("year", sort=False).indices.items():
+        keys = list(frame["partnership_id"].iloc[rows])
+        shown[rows] = _shown(vintage, indicator, NO_FILTERS, "partnership", keys, int(year), int(year))
+    return _withhold(frame, shown)
+
+
+def _public_rejects(vintage: Vintage) -> pd.DataFrame:
+    """Rejects as counts per file, column and reason: a reject's row, submission, value and its reason text
+    (which quotes the value) are member-level and stay on the server."""
+    frame = _query(vintage, 'SELECT source_file, sheet, "column", reason_code FROM rejects')
+    counts = disclosure.public_rejects(frame)
+    return pd.DataFrame({
+        "source_file": counts["source_file"],
+        "sheet": counts["sheet"],
+        "row": pd.array([pd.NA] * len(counts), dtype="Int32"),
+        "column": counts["column"],
+        "contribution_id": "",
+        "value": "",
+        "reason_code": counts["reason_code"],
+        "reason": [f"{n} value(s) or row(s) rejected (public mode: details withheld)" for n in counts["rejects"]],
+    })

@@ -1,0 +1,320 @@
+"""Totals by year, breakdowns by one dimension and the headline cards."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from dashboard import disclosure
+from dashboard.data.catalogue import IndicatorMeta, dimensions, indicator_meta, is_synthetic
+from dashboard.data.core import BREAKDOWNS, Vintage, _cached, _query
+from dashboard.data.filters import (
+    _BREAKDOWN_SQL,
+    _PARTNERSHIP_BREAKDOWN_SQL,
+    _YEARLY_ALL_SQL,
+    _YEARLY_ALL_UNFILTERED_SQL,
+    _YEARLY_SQL,
+    NO_FILTERS,
+    Coverage,
+    Filters,
+    Flags,
+    _flags,
+    compare_published,
+    published_figure,
+)
+from dashboard.data.public import _eu_total_shown, _withhold_breakdown, _withhold_yearly
+from pipelines import indicators
+
+# --------------------------------------------------------------------------------------------------------------
+# Totals by year, breakdowns, KPIs
+# --------------------------------------------------------------------------------------------------------------
+
+
+@_cached
+def _yearly_all(vintage: Vintage, filters: Filters) -> dict[str, pd.DataFrame]:
+    """_YEARLY_SQL's frame for every indicator of the catalogue, from one grouped query."""
+    if filters.is_empty:
+        frame = _query(vintage, _YEARLY_ALL_UNFILTERED_SQL)
+    else:
+        frame = _query(vintage, _YEARLY_ALL_SQL, filters.params())
+    frames: dict[str, pd.DataFrame] = {}
+    for indicator, rows in frame.groupby("indicator", sort=False):
+        rows = rows.drop(columns="indicator").reset_index(drop=True)
+        # DuckDB hands a BIGINT column over as int64, or as Int64 when it holds a NULL: keep the dtype the
+        # indicator's own query gave, so every result stays exactly what it was.
+        if not rows["raw_value"].isna().any():
+            rows["raw_value"] = rows["raw_value"].astype("int64")
+        frames[str(indicator)] = rows
+    return frames
+
+
+@_cached
+def _yearly_frame(vintage: Vintage, indicator: str, filters: Filters) -> pd.DataFrame:
+    meta = indicator_meta(vintage, indicator)
+    shared = _yearly_all(vintage, filters).get(indicator)
+    if shared is not None:
+        frame = shared.copy()  # the cached frames are shared: never alter them
+    else:
+        frame = _query(vintage, _YEARLY_SQL, {"indicator": indicator, **filters.params()})
+    raw = frame["raw_value"].astype("Float64").to_numpy(dtype="float64", na_value=float("nan"))
+    frame["value"] = raw / meta.scale
+    frame.loc[frame["n_reporting"] == 0, "value"] = float("nan")
+    frame["year"] = frame["year"].astype("int64")
+    for column in ("n_reporting", "n_respondents", "n_registered"):
+        frame[column] = frame[column].astype("int64")
+    frame = frame[["year", "value", "raw_value", "n_reporting", "n_respondents", "n_registered"]]
+    if disclosure.public_mode():
+        frame = _withhold_yearly(vintage, indicator, filters, frame)
+    return frame
+
+
+@dataclass(frozen=True)
+class YearFigure:
+    year: int
+    value: float | None
+    coverage: Coverage
+    flags: Flags
+
+
+@_cached
+def yearly_totals(vintage: Vintage, indicator: str, filters: Filters = NO_FILTERS) -> pd.DataFrame:
+    """One row per survey wave: value (in the indicator's unit), coverage counts and flags."""
+    frame = _yearly_frame(vintage, indicator, filters)
+    flags = [
+        _flags(vintage, indicator, int(row.year), None if pd.isna(row.value) else float(row.value), filters)
+        for row in frame.itertuples()
+    ]
+    frame["synthetic"] = [f.synthetic for f in flags]
+    frame["not_published"] = [f.not_published for f in flags]
+    frame["break_in_series"] = [f.break_in_series for f in flags]
+    frame["published_value"] = [f.published_value for f in flags]
+    frame["published_qualifier"] = [f.published_qualifier for f in flags]
+    frame["published_status"] = [f.published_status for f in flags]
+    frame["comparison"] = [f.comparison for f in flags]
+    return frame
+
+
+def year_figure(vintage: Vintage, indicator: str, year: int, filters: Filters = NO_FILTERS) -> YearFigure:
+    frame = _yearly_frame(vintage, indicator, filters)
+    rows = frame[frame["year"] == year]
+    if rows.empty:
+        coverage = Coverage(0, 0, 0)
+        value = None
+    else:
+        row = rows.iloc[0]
+        value = None if pd.isna(row["value"]) else float(row["value"])
+        coverage = Coverage(int(row["n_reporting"]), int(row["n_respondents"]), int(row["n_registered"]))
+    return YearFigure(year, value, coverage, _flags(vintage, indicator, year, value, filters))
+
+
+def breakdown(
+    vintage: Vintage,
+    indicator: str,
+    by: str,
+    year_from: int,
+    year_to: int,
+    filters: Filters = NO_FILTERS,
+) -> pd.DataFrame:
+    """`indicator` summed over the years in range, by one dimension: key, label, value, n_reporting.
+
+    Partnership rows overlap (a member in two partnerships counts in both): never add them up.
+    An indicator that may not be summed over years (a stock) uses the last year of the range only.
+    """
+    return _breakdown(vintage, indicator, by, int(year_from), int(year_to), filters)
+
+
+def effective_years(meta: IndicatorMeta, by: str, year_from: int, year_to: int) -> tuple[int, int]:
+    if by != "year" and not meta.sum_over_years:
+        return year_to, year_to
+    return year_from, year_to
+
+
+@_cached
+def _breakdown(
+    vintage: Vintage, indicator: str, by: str, year_from: int, year_to: int, filters: Filters
+) -> pd.DataFrame:
+    if by not in BREAKDOWNS:
+        raise ValueError(f"unknown breakdown {by!r}")
+    meta = indicator_meta(vintage, indicator)
+    year_from, year_to = effective_years(meta, by, year_from, year_to)
+    params = {"indicator": indicator, "year_from": year_from, "year_to": year_to, **filters.params()}
+    if by == "partnership":
+        frame = _query(vintage, _PARTNERSHIP_BREAKDOWN_SQL, params)
+    else:
+        frame = _query(vintage, _BREAKDOWN_SQL, {**params, "by": by})
+    dims = dimensions(vintage)
+    frame["key"] = frame["key"].astype("str")
+    frame["label"] = [dims.label(by, key) for key in frame["key"]]
+    frame["value"] = (frame["raw_value"].astype("float64") / meta.scale).astype("float64")
+    frame["n_reporting"] = frame["n_reporting"].astype("int64")
+    if disclosure.public_mode():
+        frame = _withhold_breakdown(vintage, indicator, by, year_from, year_to, filters, frame)
+    frame = frame.sort_values("key") if by == "year" else frame.sort_values(["value", "label"], ascending=[False, True])
+    return frame[["key", "label", "value", "raw_value", "n_reporting"]].reset_index(drop=True)
+
+
+@dataclass(frozen=True)
+class Kpi:
+    key: str
+    label: str
+    unit: str
+    year: int
+    value: float | None
+    previous_year: int | None
+    previous: float | None
+    coverage: Coverage
+    flags: Flags
+
+    @property
+    def change(self) -> float | None:
+        """Relative change on the previous year (0.1 = +10 %), when both years have a value."""
+        if self.value is None or self.previous in (None, 0):
+            return None
+        return self.value / self.previous - 1.0
+
+
+KPI_INDICATORS = indicators.headline_order()  # the headline cards, in the catalogue's order
+
+
+@_cached
+def _respondents_frame(vintage: Vintage) -> pd.DataFrame:
+    return _query(
+        vintage,
+        """
+        WITH waves AS (
+            SELECT DISTINCT wave AS year
+            FROM hot_accepted
+        ),
+        respondents AS (
+            SELECT
+                wave AS year,
+                count(DISTINCT mi) AS n_respondents
+            FROM hot_accepted
+            GROUP BY wave
+        ),
+        registered AS (
+            SELECT
+                w.year,
+                count(m.mi) AS n_registered
+            FROM waves AS w
+            LEFT JOIN hot_members AS m
+                ON m.joined_year <= w.year
+            GROUP BY w.year
+        )
+        SELECT
+            w.year,
+            coalesce(r.n_respondents, 0) AS n_respondents,
+            coalesce(g.n_registered, 0) AS n_registered
+        FROM waves AS w
+        LEFT JOIN respondents AS r USING (year)
+        LEFT JOIN registered AS g USING (year)
+        ORDER BY w.year
+        """,
+    ).astype({"year": "int64", "n_respondents": "int64", "n_registered": "int64"})
+
+
+def response_rates(vintage: Vintage) -> pd.DataFrame:
+    """Per wave: respondents, members registered by the end of the activity year, and the response rate."""
+    frame = _respondents_frame(vintage)
+    frame["response_rate"] = [
+        (r / n) if n else float("nan") for r, n in zip(frame["n_respondents"], frame["n_registered"], strict=True)
+    ]
+    return frame
+
+
+@_cached
+def _commitments_frame(vintage: Vintage) -> pd.DataFrame:
+    frame = _query(
+        vintage,
+        """
+        WITH per_member AS (
+            SELECT
+                f.year,
+                f.mi,
+                sum(f.value) FILTER (WHERE i.indicator = 'commitments_reported') AS reported,
+                sum(f.value) FILTER (WHERE i.indicator = 'commitments_progressing') AS progressing
+            FROM hot_facts AS f
+            JOIN hot_indicators AS i USING (ic)
+            WHERE i.indicator IN ('commitments_reported', 'commitments_progressing')
+            GROUP BY f.year, f.mi
+        )
+        SELECT
+            year,
+            CAST(coalesce(sum(reported), 0) AS BIGINT) AS reported,
+            CAST(coalesce(sum(progressing), 0) AS BIGINT) AS progressing,
+            count(mi) FILTER (WHERE reported > 0) AS n_reporting,
+            count(mi) AS n_members
+        FROM per_member
+        GROUP BY year
+        ORDER BY year
+        """,
+    ).astype({"year": "int64", "reported": "int64", "progressing": "int64", "n_reporting": "int64",
+              "n_members": "int64"})
+    if disclosure.public_mode():
+        frame = frame.astype({"reported": "Int64", "progressing": "Int64"})
+        frame.loc[~_eu_total_shown(frame["n_members"]), ["reported", "progressing"]] = pd.NA
+    return frame.drop(columns="n_members")
+
+
+def commitments_progress(vintage: Vintage) -> pd.DataFrame:
+    """Per wave: commitments reported, progressing, and the share progressing."""
+    frame = _commitments_frame(vintage)
+    frame["share"] = [float(p / r) if not pd.isna(r) and r else float("nan")
+                      for p, r in zip(frame["progressing"], frame["reported"], strict=True)]
+    return frame
+
+
+def _value_at(frame: pd.DataFrame, year: int | None, column: str) -> float | None:
+    if year is None:
+        return None
+    rows = frame[frame["year"] == year]
+    if rows.empty:
+        return None
+    value = rows.iloc[0][column]
+    return None if pd.isna(value) else float(value)
+
+
+@_cached
+def kpis(vintage: Vintage, year: int) -> tuple[Kpi, ...]:
+    """The Progress page's headline cards for `year`, each with the previous wave's value, coverage and flags."""
+    years = dimensions(vintage).years
+    previous_year = max((y for y in years if y < year), default=None)
+    synthetic = is_synthetic(vintage)
+    result: list[Kpi] = []
+    for indicator in KPI_INDICATORS:
+        meta = indicator_meta(vintage, indicator)
+        current = year_figure(vintage, indicator, year)
+        previous = year_figure(vintage, indicator, previous_year).value if previous_year else None
+        result.append(Kpi(indicator, meta.label, meta.unit, year, current.value, previous_year, previous,
+                          current.coverage, current.flags))
+    rates = _respondents_frame(vintage)
+    respondents = _value_at(rates, year, "n_respondents")
+    registered = int(_value_at(rates, year, "n_registered") or 0)
+    result.append(Kpi(
+        "respondents", "Survey respondents", "members", year, respondents, previous_year,
+        _value_at(rates, previous_year, "n_respondents"),
+        Coverage(int(respondents or 0), int(respondents or 0), registered),
+        _published_flags(vintage, "respondents", year, respondents, synthetic),
+    ))
+    progress = commitments_progress(vintage)
+    share = _value_at(progress, year, "share")
+    reporting = int(_value_at(progress, year, "n_reporting") or 0)
+    result.append(Kpi(
+        "commitments_progressing_share", "Commitments progressing", "share", year, share, previous_year,
+        _value_at(progress, previous_year, "share"),
+        Coverage(reporting, int(respondents or 0), registered),
+        _published_flags(vintage, "commitments_progressing_share", year, share, synthetic),
+    ))
+    return tuple(result)
+
+
+def _published_flags(vintage: Vintage, indicator: str, year: int, value: float | None, synthetic: bool) -> Flags:
+    pub = published_figure(vintage, indicator, year, year)
+    if pub is None:
+        return Flags(synthetic=synthetic, not_published=True, break_in_series=False)
+    return Flags(
+        synthetic=synthetic, not_published=False, break_in_series=False, published_value=float(pub["value"]),
+        published_qualifier=str(pub["qualifier"] or ""), published_status=str(pub["status"] or ""),
+        comparison=compare_published(value, float(pub["value"]), str(pub["qualifier"] or "")),
+    )
