@@ -542,3 +542,11 @@ def test_public_mode_is_part_of_every_cached_answer(curated, monkeypatch):
     assert pd.isna(data.expected_changes(vintage).iloc[0]["total"])
     monkeypatch.delenv("PACT_PUBLIC")
     assert data.expected_changes(vintage).iloc[0]["total"] == 42
+
+
+def test_without_the_setting_the_data_layer_reads_the_repositorys_curated_directory(monkeypatch):
+    """`make run` serves data/curated/ of the repository: the default must not move when the module does."""
+    monkeypatch.delenv(data.CURATED_ENV, raising=False)
+    repo = Path(__file__).resolve().parents[1]
+    assert data.curated_dir() == repo / "data" / "curated"
+    assert (data.REPO_ROOT / "pyproject.toml").is_file()

@@ -45,7 +45,7 @@ from pipelines.snapshots import CURRENT, MANIFEST, SNAPSHOTS
 
 log = logging.getLogger(__name__)
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]  # dashboard/data/core.py -> the repository
 CURATED_ENV = "PACT_CURATED_DIR"
 VINTAGE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
 # Views are created for exactly these names, from the contract; nothing else ever names a table.
