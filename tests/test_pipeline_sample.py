@@ -30,8 +30,8 @@ RAW = REPO / "data" / "raw"
 
 pytestmark = pytest.mark.skipif(not (RAW / "surveys").is_dir(), reason="the bundled sample is not in data/raw")
 
-# The published figures as the design query below returns them: the share progressing in whole percent.
-DESIGN_TABLE = {
+# The published figures as the calibration query below returns them: the share progressing in whole percent.
+CALIBRATION_TABLE = {
     year: {("progressing_pct" if name == "commitments_progressing_share" else name):
            (round(100 * value) if name == "commitments_progressing_share" else value)
            for name, value in figures.items()}
@@ -148,7 +148,7 @@ def _design_query(con) -> pd.DataFrame:
 def test_duckdb_reproduces_the_design_table(con):
     table = _design_query(con)
     assert list(table.index) == [2022, 2023, 2024]
-    for year, figures in DESIGN_TABLE.items():
+    for year, figures in CALIBRATION_TABLE.items():
         for name, expected in figures.items():
             assert table.loc[year, name] == expected, (year, name)
 

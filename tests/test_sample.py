@@ -43,7 +43,7 @@ META_ORDER = ("contribution_id", "user_name", "creation_date", "last_update", "l
 
 REPORTED = ("people_trained", "training_programmes", "investment_eur", "people_reached", "stakeholders_joined")
 # Every figure of every wave the sample must reproduce: the published one, else (None) the one chosen for it.
-DESIGN_TABLE = {
+CALIBRATION_TABLE = {
     wave: {name: PUBLISHED[wave].get(name) for name in ("respondents", *REPORTED, "commitments_progressing_share")}
     for wave in PUBLISHED
 }
@@ -81,9 +81,9 @@ def wave_figures(truth: dict[str, pd.DataFrame]) -> dict[int, dict[str, float]]:
 # ---- calibration ------------------------------------------------------------------------------------------------
 
 
-def test_truth_reproduces_every_figure_of_the_design_table(truth):
+def test_truth_reproduces_every_figure_of_the_calibration_table(truth):
     figures = wave_figures(truth)
-    for wave, expected in DESIGN_TABLE.items():
+    for wave, expected in CALIBRATION_TABLE.items():
         for name, value in expected.items():
             got = figures[wave][name]
             if value is None:
