@@ -8,7 +8,7 @@ import functools
 import pandas as pd
 
 from dashboard import disclosure
-from dashboard.data.catalogue import indicator_catalogue
+from dashboard.data.catalogue import indicator_catalogue, partnerships
 from dashboard.data.core import MAX_REJECT_ROWS, Vintage, _cached, _query, curated_dir
 from dashboard.data.filters import _published, compare_published
 from dashboard.data.membership import membership_timeline
@@ -199,7 +199,7 @@ def _published_counts_vs_computed(vintage: Vintage) -> pd.DataFrame:
     timeline = membership_timeline(vintage)
     joined = _query(vintage, "SELECT joined_on FROM members WHERE joined_on IS NOT NULL")["joined_on"]
     joined = pd.to_datetime(joined)
-    known = _query(vintage, "SELECT kind, launched_by FROM partnerships WHERE launched_by IS NOT NULL")
+    known = partnerships(vintage)[["kind", "launched_by"]].dropna()
     known["launched_by"] = pd.to_datetime(known["launched_by"])
     rows = []
     for r in timeline.itertuples():

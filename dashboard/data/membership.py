@@ -107,8 +107,8 @@ def partnerships_over_time(vintage: Vintage) -> pd.DataFrame:
 @_cached
 def undated_partnerships(vintage: Vintage) -> dict[str, int]:
     """Partnerships per kind that the sources name but place in no year."""
-    frame = _query(vintage, "SELECT kind, count(*) AS n FROM partnerships WHERE launched_by IS NULL GROUP BY kind")
-    return {str(k): int(n) for k, n in zip(frame["kind"], frame["n"], strict=True)}
+    reference = partnerships(vintage)
+    return {str(k): int(n) for k, n in reference[reference["launched_by"].isna()]["kind"].value_counts().items()}
 
 
 @_cached
