@@ -18,26 +18,34 @@ from __future__ import annotations
 import io
 import json
 import logging
+import math
 import os
 import re
 import time
 import urllib.parse
 
+import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 from flask import Blueprint, Response, request
 
 from dashboard import data, state
-from dashboard.export_registry import VIEW_FORMATS, FormatUnavailable
+from dashboard.api_docs import API_PREFIX, DATA_FORMATS, PARAMETER_DOCS, allowed_values, openapi_document
+from dashboard.export_registry import (
+    VIEW_FORMATS,
+    ExportRequest,
+    FormatUnavailable,
+    data_url_builder,
+    page_exports,
+)
 from dashboard.export_views import ExportUnavailable, PageExport, pack_bytes, page_export, query_from_args
-from dashboard.exports import ExportTable, export_filename, neutralise, to_csv_bytes
+from dashboard.exports import FLAG_LEGEND, ExportTable, export_filename, neutralise, to_csv_bytes
 from dashboard.formatting import clip
 
 log = logging.getLogger(__name__)
 
 blueprint = Blueprint("pact_api", __name__)
 
-API_PREFIX = "/api/v1"
 EXPORT_PREFIX = "/export"
 FORMATS = {
     **{f.ext: f.media_type for f in VIEW_FORMATS.values()},
@@ -97,11 +105,14 @@ def _checked_query() -> dict[str, object]:
 # --------------------------------------------------------------------------------------------------------------
 
 
-def strict_explore(query: dict[str, object], base_url: str) -> PageExport:
-    """The Explore export for `query`, or BadRequest listing every value that is not accepted."""
-    if "view" in query:
-        # `view` only picks chart/map/table on screen; the rows are the same, so it is accepted and ignored.
-        query = {k: v for k, v in query.items() if k != "view"}
+MAX_BREAKDOWNS = 2
+
+
+def strict_explore(query: dict[str, object]) -> tuple[data.Vintage, dict[str, object], tuple[str, ...]]:
+    """The vintage, the query with its first breakdown and every breakdown asked for (one or two), or BadRequest
+    listing every value that is not accepted."""
+    # `view`, `show`, `year` and `sort` only arrange the page on screen; the rows are the same, so they are ignored.
+    query = {k: v for k, v in query.items() if k not in ("view", "show", "year", "sort")}
     choice = data.resolve_vintage(query.get("vintage"))
     if choice.superseded:
         raise BadRequest([f"Data vintage “{clip(query.get('vintage'))}” has been updated: the public site serves only "
@@ -111,14 +122,32 @@ def strict_explore(query: dict[str, object], base_url: str) -> PageExport:
                           f"{API_PREFIX}/"])
     if choice.vintage is None:
         raise ExportUnavailable("no curated data yet: run the pipeline (make run)")
+    raw_by = query.get("by")
+    by = tuple(raw_by) if isinstance(raw_by, list) else ((raw_by,) if raw_by else ("ecosystem",))
+    problems = []
+    if len(by) > MAX_BREAKDOWNS:
+        problems.append(f"At most {MAX_BREAKDOWNS} breakdowns (by) in one call, not {len(by)}")
+    elif len(set(by)) != len(by):
+        problems.append(f"The two breakdowns must differ, not “{clip(by[0])}” twice")
+    problems += [f"Breakdown “{clip(b)}”: not one of {', '.join(data.BREAKDOWNS)}" for b in by
+                 if b not in data.BREAKDOWNS]
+    single = {**query, "by": by[0]}
     messages = state.Messages()
     dims = data.dimensions(choice.vintage)
     indicators = tuple(m.indicator for m in data.indicator_catalogue(choice.vintage))
-    state.parse_explore(query, dims, indicators, messages)
-    if messages:
-        # The page's parser says "Ignored …" because a page falls back to defaults; the API refuses instead.
-        raise BadRequest([m.removeprefix("Ignored ")[:1].upper() + m.removeprefix("Ignored ")[1:] for m in messages])
-    return page_export("explore", query, base_url)
+    state.parse_explore({k: v for k, v in single.items() if k != "by" or v in data.BREAKDOWNS}, dims, indicators,
+                        messages)
+    # The page's parser says "Ignored …" because a page falls back to defaults; the API refuses instead.
+    problems += [m.removeprefix("Ignored ")[:1].upper() + m.removeprefix("Ignored ")[1:] for m in messages]
+    if problems:
+        raise BadRequest(problems)
+    return choice.vintage, single, tuple(str(b) for b in by)
+
+
+def data_table(query: dict[str, object], base_url: str) -> ExportTable:
+    vintage, single, by = strict_explore(query)
+    request = ExportRequest(page_exports("explore"), vintage, single, base_url)
+    return data_url_builder("explore")(request, by)
 
 
 def _parquet_bytes(table: ExportTable) -> bytes:
@@ -147,20 +176,61 @@ def _parquet_bytes(table: ExportTable) -> bytes:
 
 @blueprint.get(f"{API_PREFIX}/data.<fmt>")
 def data_url(fmt: str) -> Response:
-    if fmt not in ("csv", "parquet"):
-        return _problem(404, f"unknown format {neutralise(fmt)[:20]!r}: use data.csv or data.parquet")
+    if fmt not in DATA_FORMATS:
+        return _problem(404, f"unknown format {neutralise(fmt)[:20]!r}: use data.csv, data.parquet or data.json")
     try:
-        export = strict_explore(_checked_query(), base_url())
+        table = data_table(_checked_query(), base_url())
     except BadRequest as exc:
         return _problem(400, "invalid query: nothing was returned", exc.details)
     except ExportUnavailable as exc:
         return _problem(503, str(exc))
-    table = export.view("explore").table
-    content = to_csv_bytes(table) if fmt == "csv" else _parquet_bytes(table)
-    response = _attachment(content, export_filename(table.meta, fmt), fmt)
-    response.headers["X-Pact-Vintage"] = export.vintage.vintage_id
-    response.headers["Link"] = f'<{export.permalink}>; rel="alternate"; type="text/html"'
+    if fmt == "json":
+        response = Response(json.dumps(json_document(table), ensure_ascii=False, allow_nan=False),
+                            mimetype="application/json")
+    else:
+        content = to_csv_bytes(table) if fmt == "csv" else _parquet_bytes(table)
+        response = _attachment(content, export_filename(table.meta, fmt), fmt)
+    response.headers["X-Pact-Vintage"] = table.meta.vintage_id
+    response.headers["Link"] = f'<{table.meta.permalink}>; rel="alternate"; type="text/html"'
     return response
+
+
+def _json_value(value: object, kind: str) -> object:
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if kind == "integer":
+        return int(value)  # type: ignore[call-overload]
+    if kind in ("decimal", "euro", "percent"):
+        return float(value)  # type: ignore[arg-type]
+    return str(value)
+
+
+def json_document(table: ExportTable) -> dict[str, object]:
+    """The data URL as JSON: the records (null where there is no figure) and what a reader needs to use them."""
+    meta = table.meta
+    records = [
+        {c.key: _json_value(v, c.kind) for c, v in zip(table.columns, row, strict=True)}
+        for row in table.frame[[c.key for c in table.columns]].itertuples(index=False, name=None)
+    ]
+    return {
+        "metadata": {
+            "title": meta.title,
+            "vintage": {"id": meta.vintage_id, "created": meta.vintage_created},
+            "permalink": meta.permalink,
+            "synthetic": meta.synthetic,
+            "source": meta.source_line,
+            "parameters": dict(meta.filters),
+            "columns": [{"key": c.key, "header": c.header, "kind": c.kind} for c in table.columns],
+            "units": {d.indicator: d.unit for d in meta.definitions},
+            "definitions": [{"indicator": d.indicator, "label": d.label, "unit": d.unit, "definition": d.definition,
+                             "counting_rule": d.counting_rule} for d in meta.definitions],
+            "flags": dict(FLAG_LEGEND),
+            "coverage": "n_reporting of n_respondents per record: members who reported the indicator, of the "
+                        "survey respondents in the cell",
+            "notes": list(meta.notes),
+        },
+        "records": records,
+    }
 
 
 @blueprint.get(f"{API_PREFIX}/")
@@ -169,26 +239,31 @@ def api_index() -> Response:
     choice = data.resolve_vintage(None)
     if choice.vintage is None:
         return _problem(503, "no curated data yet: run the pipeline (make run)")
-    dims = data.dimensions(choice.vintage)
+    values = allowed_values(choice.vintage)
+    years = values["from"]
     body = {
-        "endpoints": [f"{API_PREFIX}/data.csv", f"{API_PREFIX}/data.parquet"],
-        "description": "The rows of the Explore view for the same query parameters as /explore. Repeat a filter "
-                       "parameter for 'any of'. Unknown parameters or values give a 400 naming them.",
-        "parameters": {
-            "indicator": [m.indicator for m in data.indicator_catalogue(choice.vintage)],
-            "by": list(data.BREAKDOWNS),
-            "from": list(dims.years), "to": list(dims.years),
-            "ecosystem": [c for c, _ in dims.ecosystems],
-            "country": [c for c, _ in dims.member_states],
-            "partnership": [c for c, _ in dims.partnerships],
-            "type": list(dims.member_types),
-            "vintage": list(data.served_vintages()),
-        },
+        "endpoints": [f"{API_PREFIX}/data.{fmt}" for fmt in DATA_FORMATS],
+        "openapi": f"{API_PREFIX}/openapi.json",
+        "description": "The cells of the Explore view for the same query parameters as /explore, with one or two "
+                       "breakdowns. Repeat a filter parameter for 'any of'. Unknown parameters or values give a 400 "
+                       "naming them.",
+        "parameters": values,
+        "parameter_docs": {name: {"description": text, "repeatable": repeatable}
+                           for name, (text, repeatable) in PARAMETER_DOCS.items()},
         "current_vintage": choice.vintage.vintage_id,
-        "example": f"{base_url()}{API_PREFIX}/data.csv?indicator=people_trained&by=member_state&from="
-                   f"{dims.years[0] if dims.years else ''}",
+        "example": f"{base_url()}{API_PREFIX}/data.json?indicator=people_trained&by=member_state&by=year&from="
+                   f"{years[0] if years else ''}",
     }
     return Response(json.dumps(body, ensure_ascii=False, indent=2), mimetype="application/json")
+
+
+@blueprint.get(f"{API_PREFIX}/openapi.json")
+def openapi() -> Response:
+    choice = data.resolve_vintage(None)
+    if choice.vintage is None:
+        return _problem(503, "no curated data yet: run the pipeline (make run)")
+    return Response(json.dumps(openapi_document(choice.vintage), ensure_ascii=False, indent=2),
+                    mimetype="application/json")
 
 
 # --------------------------------------------------------------------------------------------------------------

@@ -132,7 +132,7 @@ def _codes_in(frame: pd.DataFrame, column: str = "flags") -> tuple[str, ...]:
     if column not in frame.columns:
         return ()
     found = {code for text in frame[column].dropna() for code in str(text).split()}
-    return tuple(code for code in ("s", "n", "b", "p", "d", "c") if code in found)
+    return tuple(code for code in ("s", "n", "b", "p", "d", "m", "c") if code in found)
 
 
 def counting_rule(meta: data.IndicatorMeta) -> str:
@@ -241,3 +241,23 @@ def page_exports(page: str) -> PageExports:
     if not _REGISTRY:
         raise ExportUnavailable(f"the {page} page is not registered: import dashboard.app first")
     raise KeyError(page)
+
+
+# The data URL (/api/v1/data.<fmt>) answers with the rows one page makes from its own query string and one or two
+# breakdowns; that page registers the builder here.
+DataUrlBuilder = Callable[[ExportRequest, tuple[str, ...]], ExportTable]
+_DATA_URLS: dict[str, DataUrlBuilder] = {}
+
+
+def register_data_url(page: str) -> Callable[[DataUrlBuilder], DataUrlBuilder]:
+    def decorate(build: DataUrlBuilder) -> DataUrlBuilder:
+        _DATA_URLS[page] = build
+        return build
+
+    return decorate
+
+
+def data_url_builder(page: str) -> DataUrlBuilder:
+    if page not in _DATA_URLS:
+        raise ExportUnavailable(f"the {page} page is not registered: import dashboard.app first")
+    return _DATA_URLS[page]

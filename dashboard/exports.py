@@ -45,6 +45,7 @@ FLAG_LEGEND: dict[str, str] = {
     "b": "break in series: the survey question changed in this wave",
     "p": "provisional",
     "d": "derived: the published counterpart is arithmetic on published figures",
+    "m": "missing: no member in this cell reported the indicator (shown as “:”)",
     "c": "confidential: withheld in public mode (it does not follow from the published totals, or would reveal "
          f"what fewer than {THRESHOLD} members reported)",
 }
@@ -69,6 +70,7 @@ class Column:
     key: str
     header: str
     kind: ColumnKind = "text"
+    missing: str = ""  # written for a missing value (":" in Eurostat-style tables; CSV and XLSX only)
 
 
 @dataclass(frozen=True)
@@ -222,9 +224,9 @@ def to_csv_bytes(table: ExportTable) -> bytes:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow([neutralise(c.header) for c in table.columns])
-    kinds = [c.kind for c in table.columns]
     for record in _records(table):
-        writer.writerow([_csv_cell(v, k) for v, k in zip(record, kinds, strict=True)])
+        writer.writerow([c.missing if _is_missing(v) else _csv_cell(v, c.kind)
+                         for v, c in zip(record, table.columns, strict=True)])
     return buffer.getvalue().encode("utf-8-sig")
 
 
@@ -304,7 +306,10 @@ def _write_data_sheet(sheet: _Sheet, table: ExportTable) -> None:
     for row, record in enumerate(_records(table), start=1):
         for col, (value, column) in enumerate(zip(record, table.columns, strict=True)):
             if column.kind in ("integer", "decimal", "euro", "percent"):
-                sheet.number(row, col, value, column.kind)
+                if column.missing and _is_missing(value):
+                    sheet.text(row, col, column.missing)
+                else:
+                    sheet.number(row, col, value, column.kind)
             elif column.kind == "boolean":
                 if _is_missing(value):
                     ws.write_blank(row, col, None)

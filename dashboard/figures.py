@@ -15,7 +15,17 @@ import plotly.graph_objects as go
 from dashboard import style
 from dashboard.analysis import PACT_LAUNCH_YEAR, SMALL_PEER_GROUP, PeerBenchmark, TargetProgress
 from dashboard.data import IndicatorMeta
-from dashboard.formatting import BREAK_CAVEAT, change, compact, count, full, percent, round_figure, year_span
+from dashboard.formatting import (
+    BREAK_CAVEAT,
+    MISSING,
+    change,
+    compact,
+    count,
+    full,
+    percent,
+    round_figure,
+    year_span,
+)
 
 # Eurostat country codes (EL for Greece) -> ISO 3166 alpha-3, which plotly's map geometry is keyed on.
 EUROSTAT_TO_ISO3 = {
@@ -94,6 +104,22 @@ def empty_figure(title: str, message: str) -> go.Figure:
 def _hover(meta: IndicatorMeta) -> str:
     money = "€" if meta.unit == "EUR" else ""
     return f"%{{customdata[1]}}<br>{money}%{{customdata[2]}}<br>reported by %{{customdata[3]}} members<extra></extra>"
+
+
+FLAG_WORDS = {"s": "synthetic sample", "n": "not published", "b": "break in series", "d": "derived",
+              "c": "withheld", "m": "not reported"}
+
+
+def flag_words(codes: object) -> str:
+    """"s b" -> "synthetic sample, break in series" (hover text); "none" without flags."""
+    words = [FLAG_WORDS.get(code, code) for code in str(codes or "").split()]
+    return ", ".join(words) or "none"
+
+
+def _map_hover(meta: IndicatorMeta) -> str:
+    money = "€" if meta.unit == "EUR" else ""
+    return (f"%{{customdata[1]}}<br>{money}%{{customdata[2]}}<br>reported by %{{customdata[3]}} of "
+            "%{customdata[4]} respondents<br>flags: %{customdata[5]}<extra></extra>")
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -189,6 +215,85 @@ def breakdown_summary(frame: pd.DataFrame, meta: IndicatorMeta, by: str, year_fr
     return text
 
 
+LINE_DASHES = ("solid", "dash", "dot", "dashdot", "longdash", "longdashdot")
+
+
+def lines_title(meta: IndicatorMeta, by: str, year_from: int, year_to: int) -> str:
+    what = "" if by == "year" else f" by {BY_WORDS[by]}"
+    return f"{meta.label}{what}, {year_span(year_from, year_to)}"
+
+
+def lines_figure(
+    frame: pd.DataFrame,
+    meta: IndicatorMeta,
+    by: str,
+    year_from: int,
+    year_to: int,
+    breaks: Sequence[int] = (),
+    subtitle: str | None = None,
+) -> go.Figure:
+    """One line per category over the survey years (frame: key, label, year, value, n_reporting, flags).
+
+    A year a category has no figure for leaves a gap in its line and a hollow marker on the axis; a break in
+    series is a dashed vertical line, so no one reads a change across it as like for like. Colour and dash both
+    tell the lines apart.
+    """
+    title = lines_title(meta, by, year_from, year_to)
+    if frame.empty or frame["value"].notna().sum() == 0:
+        return empty_figure(title, "No figure to draw for the selection.")
+    traces: list = []
+    for n, (_key, rows) in enumerate(frame.groupby("key", sort=False)):
+        colour = style.SERIES[n % len(style.SERIES)]
+        label = str(rows["label"].iloc[0])
+        values = [full(v, meta.unit) for v in rows["value"]]
+        custom = list(zip(rows["key"], rows["label"], values, rows["n_reporting"],
+                          [flag_words(f) for f in rows["flags"]], strict=True))
+        traces.append(go.Scatter(
+            x=rows["year"].astype(str).tolist(), y=rows["value"].tolist(), mode="lines+markers", name=short_label(label),
+            line={"color": colour, "dash": LINE_DASHES[n % len(LINE_DASHES)], "width": 2.5}, marker={"size": 8},
+            customdata=custom, connectgaps=False,
+            hovertemplate="%{customdata[1]}, %{x}<br>%{customdata[2]}<br>reported by %{customdata[3]} members"
+                          "<br>flags: %{customdata[4]}<extra></extra>",
+        ))
+        gaps = rows[rows["value"].isna()]
+        if not gaps.empty:
+            why = ["withheld" if "c" in str(f).split() else "not reported" for f in gaps["flags"]]
+            traces.append(go.Scatter(
+                x=gaps["year"].astype(str).tolist(), y=[0] * len(gaps), mode="markers", showlegend=False,
+                marker={"symbol": "circle-open", "size": 11, "color": colour, "line": {"width": 2}},
+                text=[f"{label}, {y}: no figure ({w})" for y, w in zip(gaps["year"], why, strict=True)],
+                hovertemplate="%{text}<extra></extra>", name=f"{short_label(label)}: no figure",
+            ))
+    shown_years = [str(y) for y in sorted(frame["year"].astype(int).unique())]
+    shapes, notes = [], []
+    for year in breaks:
+        if str(year) in shown_years:
+            shapes.append({"type": "line", "xref": "x", "yref": "paper", "x0": str(year), "x1": str(year),
+                           "y0": 0, "y1": 1, "line": {"color": style.MUTED, "dash": "dash", "width": 1}})
+            notes.append({"text": "break in series", "x": str(year), "xref": "x", "y": 1, "yref": "paper",
+                          "showarrow": False, "yanchor": "bottom", "font": {"size": 11, "color": style.MUTED}})
+    layout = {
+        **base_layout(title, subtitle), "showlegend": True, "hovermode": "closest",
+        "legend": {"orientation": "h", "y": -0.18, "x": 0},
+        "xaxis": _axis(type="category", title=None, categoryorder="array", categoryarray=shown_years),
+        "yaxis": _axis(title=meta.unit, rangemode="tozero" if meta.unit != "share" or frame["value"].min() >= 0
+                       else "normal", tickformat=".0%" if meta.unit == "share" else None),
+        "shapes": shapes, "annotations": notes, "height": style.CHART_HEIGHT + 60,
+    }
+    return figure(traces, layout)
+
+
+def lines_summary(frame: pd.DataFrame, meta: IndicatorMeta, by: str, year_from: int, year_to: int) -> str:
+    title = lines_title(meta, by, year_from, year_to)
+    parts = []
+    for _key, rows in frame.groupby("key", sort=False):
+        points = ", ".join(f"{int(y)}: {full(v, meta.unit)}" for y, v in zip(rows["year"], rows["value"], strict=True))
+        parts.append(f"{rows['label'].iloc[0]} ({points})")
+    if not parts:
+        return f"{title}: no figure for the selection."
+    return f"{title}. " + "; ".join(parts) + f". {MISSING} means no figure (not reported, or withheld)."
+
+
 def map_figure(
     frame: pd.DataFrame,
     meta: IndicatorMeta,
@@ -207,12 +312,15 @@ def map_figure(
     no_data = [k for k in EUROSTAT_TO_ISO3 if k not in set(valued["key"])]
     traces: list = []
     if not known.empty:
+        # Coverage ("reported by n of N respondents") and flags travel with each country when the frame has them.
+        respondents = known["n_respondents"] if "n_respondents" in known else pd.Series("?", index=known.index)
+        flags = known["flags"].fillna("") if "flags" in known else pd.Series("", index=known.index)
         custom = list(zip(known["key"], known["label"],
                           [full(v, meta.unit).lstrip("€") for v in known["value"]], known["n_reporting"],
-                          strict=True))
+                          respondents, [flag_words(f) for f in flags], strict=True))
         traces.append(go.Choropleth(
             locations=[EUROSTAT_TO_ISO3[k] for k in known["key"]], locationmode="ISO-3",
-            z=known["value"].tolist(), customdata=custom, hovertemplate=_hover(meta), **scale,
+            z=known["value"].tolist(), customdata=custom, hovertemplate=_map_hover(meta), **scale,
             marker={"line": {"color": "white", "width": 0.6}},
             colorbar={"title": {"text": meta.unit}, "thickness": 12, "len": 0.7}, name=meta.label,
         ))
@@ -222,7 +330,7 @@ def map_figure(
             by_key = dict(zip(known["key"], custom, strict=True))
             traces.append(go.Scattergeo(
                 lon=[SMALL_STATES[k][0] for k in small["key"]], lat=[SMALL_STATES[k][1] for k in small["key"]],
-                mode="markers", customdata=[by_key[k] for k in small["key"]], hovertemplate=_hover(meta),
+                mode="markers", customdata=[by_key[k] for k in small["key"]], hovertemplate=_map_hover(meta),
                 showlegend=False, name=meta.label,
                 marker={"size": 12, "line": {"color": "#212529", "width": 1}, "color": small["value"].tolist(),
                         "cmin": 0, "cmax": scale["zmax"], "colorscale": scale["colorscale"], "showscale": False},

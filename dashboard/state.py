@@ -14,6 +14,7 @@ from urllib.parse import urlencode
 
 from dashboard.data import BREAKDOWNS, Dimensions, Filters
 from dashboard.formatting import clip
+from dashboard.measures import MEASURES, parse_change
 
 MAX_VALUES = 50  # more selected codes than any dimension has is tampering
 BREAKDOWN_LABELS = {
@@ -23,7 +24,8 @@ BREAKDOWN_LABELS = {
     "partnership": "Partnership",
     "member_type": "Member type",
 }
-VIEWS = ("chart", "map", "table")
+VIEWS = ("chart", "lines", "map", "table")
+MAX_SHOWN_LINES = 12  # more lines than this are unreadable on one chart
 # The Explore grid's sortable columns; `sort=-value` sorts descending (as datasette's _sort_desc), "" keeps the
 # breakdown's own order (largest first, as the chart).
 GRID_SORT_FIELDS = ("label", "value", "n_reporting", "share")
@@ -141,7 +143,16 @@ class ExploreState:
     member_types: tuple[str, ...] = ()
     view: str = "chart"
     sort: str = ""
+    measure: str = "total"
+    change: str = ""  # "2022-2024": change columns between two survey years
+    show: tuple[str, ...] = ()  # the lines view's categories; empty: the largest few and the total
+    map_year: int | None = None  # the map's single year; None: the year range
     vintage: str | None = None
+
+    @property
+    def change_years(self) -> tuple[int, int] | None:
+        first, _, last = self.change.partition("-")
+        return (int(first), int(last)) if self.change else None
 
     @property
     def filters(self) -> Filters:
@@ -150,7 +161,7 @@ class ExploreState:
     def search(self, defaults: ExploreState) -> str:
         pairs: list[tuple[str, object]] = []
         names = {"year_from": "from", "year_to": "to", "ecosystems": "ecosystem", "countries": "country",
-                 "partnerships": "partnership", "member_types": "type"}
+                 "partnerships": "partnership", "member_types": "type", "map_year": "year"}
         for f in fields(self):
             value = getattr(self, f.name)
             if value != getattr(defaults, f.name) or f.name == "vintage":
@@ -159,7 +170,7 @@ class ExploreState:
 
 
 EXPLORE_KEYS = ("indicator", "by", "from", "to", "ecosystem", "country", "partnership", "type", "view", "sort",
-                "vintage")
+                "measure", "change", "show", "year", "vintage")
 
 
 def explore_defaults(dims: Dimensions, indicators: Sequence[str]) -> ExploreState:
@@ -189,7 +200,40 @@ def parse_explore(
         member_types=many_of(query.get("type"), dims.member_types, "member type", messages),
         view=one_of(query.get("view"), VIEWS, "chart", "view", messages),
         sort=one_of(query.get("sort"), GRID_SORTS, "", "table sort", messages),
+        measure=one_of(query.get("measure"), tuple(MEASURES), "total", "measure", messages),
+        change=_change_of(query.get("change"), dims.years, messages),
+        show=_shown_lines(query.get("show"), messages),
+        map_year=year_of(query.get("year"), dims.years, None, "map year", messages),
     )
+
+
+def _change_of(raw: object, years: Sequence[int], messages: Messages) -> str:
+    values = _values(raw)
+    if not values:
+        return ""
+    pair = parse_change(str(values[-1]), years) if isinstance(values[-1], str) else None
+    if pair is None or len(values) > 1:
+        messages.ignored("change", values[-1] if pair is None else values[:-1],
+                         "give two survey years, the earlier first, as in 2022-2024" if pair is None
+                         else "only one value can be chosen")
+    return f"{pair[0]}-{pair[1]}" if pair else ""
+
+
+def _shown_lines(raw: object, messages: Messages) -> tuple[str, ...]:
+    """The lines to draw, as codes; checked against the breakdown's categories where they are drawn."""
+    values = _values(raw)
+    if len(values) > MAX_SHOWN_LINES:
+        messages.ignored("lines", f"{len(values)} values", f"at most {MAX_SHOWN_LINES} lines can be drawn")
+        return ()
+    codes: list[str] = []
+    for value in values:
+        if isinstance(value, str) and value.isascii() and 0 < len(value) <= 40 and value.replace("-", "").replace(
+                "_", "").isalnum():
+            if value not in codes:
+                codes.append(value)
+        else:
+            messages.ignored("line", value, "not a category code")
+    return tuple(codes)
 
 
 def grid_sort(column_state: object) -> str:

@@ -347,6 +347,17 @@ def number_column(field: str, header: str, unit: str = "", **extra: Any) -> dict
             "valueFormatter": formatter, **extra}
 
 
+def cross_column(field: str, header: str, unit: str, flags_field: str, signed: bool = False) -> dict:
+    """A cross-table cell: ":" where there is no figure (Eurostat's convention), its flags as its tooltip."""
+    sign = "+" if signed else ""
+    number = (f"'€' + d3.format('{sign},.0f')(params.value)" if unit == "EUR" else
+              f"d3.format('{sign}.1%')(params.value)" if unit == "share" else
+              f"d3.format('{sign},.1~f')(params.value)")
+    return {"field": field, "headerName": header, "type": "numericColumn", "filter": "agNumberColumnFilter",
+            "valueFormatter": {"function": f"params.value == null ? ':' : {number}"}, "tooltipField": flags_field,
+            "minWidth": 110}
+
+
 # --------------------------------------------------------------------------------------------------------------
 # Figures with coverage and flags
 # --------------------------------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ import json
 import zipfile
 
 import openpyxl
+import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
@@ -42,11 +43,81 @@ def test_csv_equals_the_query_layer(client):
     assert disposition.startswith('attachment; filename="pact_investment-eur_by-member-state_2022-2023_company-sme-')
     assert disposition.endswith(f'_{_vintage().vintage_id.lower()}.csv"')
     rows = list(csv.DictReader(io.StringIO(response.data.decode("utf-8-sig"), newline="")))
-    expected = data.breakdown(_vintage(), "investment_eur", "member_state", 2022, 2023,
-                              data.Filters(member_types=("company", "SME")))
-    assert [r["Member State code"] for r in rows] == list(expected["key"])
-    assert [float(r["Investment in up-/reskilling (EUR)"]) for r in rows] == pytest.approx(list(expected["value"]))
+    selection = data.Filters(member_types=("company", "SME"))
+    expected = data.breakdown(_vintage(), "investment_eur", "member_state", 2022, 2023, selection)
+    # The EU-27 row first, then every Member State in protocol order, ":" where one has no figure.
+    assert [r["Member State code"] for r in rows] == [
+        "EU27_2020", *(c for c, _ in data.dimensions(_vintage()).member_states)]
+    values = {r["Member State code"]: r["Investment in up-/reskilling (EUR)"] for r in rows}
+    for key, value in zip(expected["key"], expected["value"], strict=True):
+        assert float(values[key]) == pytest.approx(value)
+    assert all(values[k] == ":" for k in values if k not in set(expected["key"]) and k != "EU27_2020")
+    eu = data.yearly_totals(_vintage(), "investment_eur", selection)
+    assert float(values["EU27_2020"]) == pytest.approx(eu[eu["year"].between(2022, 2023)]["value"].sum())
     assert response.headers["X-Pact-Vintage"] == _vintage().vintage_id
+
+
+def test_two_breakdowns_in_one_call_equal_an_independent_computation(client, curated):
+    """by=member_state&by=year, checked against pandas over the curated Parquet (facts joined to members)."""
+    response = client.get("/api/v1/data.csv?indicator=people_trained&by=member_state&by=year&from=2023")
+    assert response.status_code == 200
+    rows = list(csv.DictReader(io.StringIO(response.data.decode("utf-8-sig"), newline="")))
+    snapshot = curated / "current"
+    facts = pd.read_parquet(snapshot / "facts.parquet")
+    members = pd.read_parquet(snapshot / "members.parquet", columns=["member_id", "country_code"])
+    facts = facts[(facts["indicator"] == "people_trained") & (facts["year"] >= 2023)].merge(members, on="member_id")
+    expected = facts.groupby(["country_code", "year"])["value"].sum()
+    states = [c for c, _ in data.dimensions(_vintage()).member_states]
+    assert [(r["Member State code"], r["Year"]) for r in rows] == [
+        (code, str(year)) for code in ["EU27_2020", *states] for year in (2023, 2024)]
+    for r in rows[2:]:
+        key = (r["Member State code"], int(r["Year"]))
+        value = r["People up-/reskilled (people)"]
+        if key in expected.index:
+            assert int(value) == int(expected[key]), key
+        else:
+            assert value == ":" and "m" in r["Flags"].split(), key
+    totals = facts.groupby("year")["value"].sum()
+    assert [int(r["People up-/reskilled (people)"]) for r in rows[:2]] == [int(totals[2023]), int(totals[2024])]
+
+
+def test_json_form_carries_records_and_metadata(client, curated):
+    response = client.get("/api/v1/data.json?indicator=people_trained&by=ecosystem&by=year&measure=share"
+                          "&change=2022-2024")
+    assert response.status_code == 200 and response.mimetype == "application/json"
+    body = json.loads(response.data)
+    meta = body["metadata"]
+    assert meta["vintage"]["id"] == _vintage().vintage_id
+    assert meta["permalink"].startswith("/explore?") and "measure=share" in meta["permalink"]
+    assert meta["flags"]["m"].startswith("missing") and meta["flags"]["c"].startswith("confidential")
+    assert meta["units"] == {"people_trained": "people"}
+    assert [c["key"] for c in meta["columns"]][:4] == ["ecosystem", "ecosystem_label", "year", "value"]
+    records = body["records"]
+    totals = {r["year"]: r["figure"] for r in records if r["ecosystem"] == "TOTAL"}
+    for r in records:
+        if r["ecosystem"] != "TOTAL" and r["figure"] is not None:
+            assert r["value"] == pytest.approx(r["figure"] / totals[r["year"]])
+        if r["figure"] is None:
+            assert r["value"] is None and "m" in r["flags"].split()
+    first = {r["ecosystem"]: r for r in records if r["year"] == 2022}
+    last = {r["ecosystem"]: r for r in records if r["year"] == 2024}
+    for code, r in last.items():
+        if r["figure"] is not None and first[code]["figure"]:
+            assert r["change"] == pytest.approx(r["figure"] - first[code]["figure"])
+            assert r["change_pct"] == pytest.approx(r["figure"] / first[code]["figure"] - 1)
+
+
+def test_openapi_description_is_valid_and_names_every_parameter(client):
+    from openapi_spec_validator import validate
+
+    document = json.loads(client.get("/api/v1/openapi.json").data)
+    validate(document)
+    get = document["paths"]["/api/v1/data.{format}"]["get"]
+    names = {p["name"] for p in get["parameters"]}
+    assert names == {"format", "indicator", "by", "from", "to", "measure", "change", "ecosystem", "country",
+                     "partnership", "type", "vintage"}
+    index = json.loads(client.get("/api/v1/").data)
+    assert set(index["parameter_docs"]) == names - {"format"}
 
 
 def test_parquet_is_typed_and_says_where_it_comes_from(client):
@@ -82,7 +153,7 @@ def test_unknown_values_are_a_400_naming_them(client, query, named):
 
 def test_index_lists_parameters_and_values(client):
     body = json.loads(client.get("/api/v1/").data)
-    assert body["endpoints"] == ["/api/v1/data.csv", "/api/v1/data.parquet"]
+    assert body["endpoints"] == ["/api/v1/data.csv", "/api/v1/data.parquet", "/api/v1/data.json"]
     assert "people_trained" in body["parameters"]["indicator"]
     assert body["parameters"]["from"] == [2022, 2023, 2024]
     assert body["current_vintage"] == _vintage().vintage_id

@@ -38,4 +38,5 @@ def test_data_access_notebook_executes(sample_run, tmp_path, monkeypatch):
     assert "The data URL and the query module agree on all 27 Member States." in text
     assert "refused:" in text and "XX" in text
     assert "permalink: /explore?" in text  # relative: the notebook sets no PACT_BASE_URL
+    assert "27 Member States and the EU-27 row" in text  # the cross-table from the JSON data URL
     assert "synthetic sample: true" in text

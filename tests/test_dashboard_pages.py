@@ -155,8 +155,8 @@ def test_pinned_vintage_is_kept_in_the_permalink(tmp_path, monkeypatch):
     assert by_id(page, "explore-permalink").data == "?by=year&vintage=20240101T000000Z-old"
     assert by_id(page, "explore-vintage").data == "20240101T000000Z-old"
     assert "Pinned to data vintage 20240101T000000Z-old" in text(by_id(page, "vintage-notice"))
-    out = explore.update_view("people_trained", "member_state", "2022", "2024", [], [], [], [], "chart", None,
-                              "20240101T000000Z-old")
+    out = explore.update_view("people_trained", "member_state", "2022", "2024", [], [], [], [], "chart", *NEW_CONTROLS,
+                              None, "20240101T000000Z-old")
     assert out[6] == "?by=member_state&vintage=20240101T000000Z-old"
 
 
@@ -171,15 +171,19 @@ def test_no_data_gives_a_page_saying_so(tmp_path, monkeypatch):
 
 # ------------------------------------------------------------------------------------------------- callbacks
 
+# The Explore controls added for analysts, at their defaults: measure, change columns, lines shown, map year.
+NEW_CONTROLS = ("total", "", [], "range")
+
 
 def test_explore_update_view_and_permalink(curated):
-    out = explore.update_view("investment_eur", "partnership", "2023", "2024", ["CONS"], [], [], [], "table", None,
-                              None)
-    figure, summary, rows, columns, caption, _status, search, messages, graph_style = out
+    out = explore.update_view("investment_eur", "partnership", "2023", "2024", ["CONS"], [], [], [], "table",
+                              *NEW_CONTROLS, None, None)
+    figure, summary, rows, columns, caption, _status, search, messages, *_lines, graph_style = out
     assert graph_style == {"height": f"{figure.layout.height}px"}  # the graph's box follows the figure's height
     assert figure.layout.title.text == "Investment in up-/reskilling by partnership, 2023–2024"
     assert "Not additive" in summary and "Not additive" in caption
-    assert {r["label"] for r in rows} == {"Construction partnership", "Lombardy regional partnership"}
+    assert {r["label"] for r in rows} == {"Total (each member once)", "Construction partnership",
+                                          "Lombardy regional partnership"}
     assert "share" not in {c["field"] for c in columns}  # no shares of a non-additive breakdown
     assert search == "?indicator=investment_eur&by=partnership&from=2023&ecosystem=CONS&view=table"
     assert messages is None
@@ -192,7 +196,7 @@ def test_explore_update_view_and_permalink(curated):
 
 
 def test_explore_table_sort_is_in_the_permalink(curated):
-    controls = ("people_trained", "member_state", "2022", "2024", [], [], [], [], "table")
+    controls = ("people_trained", "member_state", "2022", "2024", [], [], [], [], "table", *NEW_CONTROLS)
     # Sorting the grid (dash-ag-grid reports it in columnState) changes the permalink, and only that.
     by_members = [{"colId": "label", "sort": None}, {"colId": "n_reporting", "sort": "desc", "sortIndex": 0}]
     assert explore.sort_to_url(by_members, *controls, None) == "?by=member_state&view=table&sort=-n_reporting"
@@ -200,8 +204,9 @@ def test_explore_table_sort_is_in_the_permalink(curated):
     # The URL's sort comes back as the grid's column sort, and a control change keeps it.
     page = explore.layout(by="member_state", view="table", sort="label")
     columns = {c["field"]: c.get("sort") for c in by_id(page, "explore-grid").columnDefs}
-    assert columns == {"label": "asc", "value": None, "n_reporting": None, "share": None}
-    out = explore.update_view(*controls[:-1], "chart", [{"colId": "label", "sort": "asc"}], None)
+    assert columns == {"label": "asc", "y2022": None, "y2023": None, "y2024": None, "value": None,
+                       "n_reporting": None, "flags": None}
+    out = explore.update_view(*controls[:8], "chart", *NEW_CONTROLS, [{"colId": "label", "sort": "asc"}], None)
     assert out[6] == "?by=member_state&sort=label"
     assert {c["field"]: c.get("sort") for c in out[3]}["label"] == "asc"
     # A sort that is not one of the grid's columns is ignored with a message.
@@ -213,8 +218,9 @@ def test_explore_callback_with_tampered_values(curated, monkeypatch):
     data.reset()
     spy = SqlSpy(monkeypatch)
     out = explore.update_view("x' OR 1=1", "<script>", "99999999999", "2024", ["CONS", "' OR 1=1"], None, None,
-                              ["a" * 500], "grid", [{"colId": "value", "sort": "sideways"}], None)
-    figure, *_rest, search, messages, _graph_style = out
+                              ["a" * 500], "grid", "ratio", "2024-2022", ["<b>"], "1999",
+                              [{"colId": "value", "sort": "sideways"}], None)
+    figure, _summary, _rows, _columns, _caption, _status, search, messages, *_rest = out
     assert figure.layout.title.text == "People up-/reskilled by industrial ecosystem, 2022–2024"
     assert "Ignored" in text(messages)
     assert search == "?ecosystem=CONS"
@@ -224,9 +230,10 @@ def test_explore_callback_with_tampered_values(curated, monkeypatch):
 def test_explore_map_only_when_visible(curated):
     from dash import no_update
 
-    assert explore.update_map("people_trained", "ecosystem", "2022", "2024", [], [], [], [], "chart", None) == (
-        no_update, no_update)
-    figure, summary = explore.update_map("people_trained", "ecosystem", "2022", "2024", [], [], [], [], "map", None)
+    assert explore.update_map("people_trained", "ecosystem", "2022", "2024", [], [], [], [], "chart", *NEW_CONTROLS,
+                              None) == (no_update, no_update)
+    figure, summary = explore.update_map("people_trained", "ecosystem", "2022", "2024", [], [], [], [], "map",
+                                         *NEW_CONTROLS, None)
     values = figure.data[0]  # the values' choropleth; Member States without data are a grey trace of their own
     assert values.type == "choropleth"
     assert sorted(values.locations) == ["BEL", "FRA", "GRC", "ITA"]

@@ -92,21 +92,41 @@ def _sheet_rows(content: bytes, sheet: str = "Data") -> list[list[object]]:
 
 
 def test_explore_files_equal_the_query_layer(on_sample):
+    """The cross-table: the EU-27 row, then every Member State in protocol order; each year's figure and the
+    range's equal the query layer's breakdown; ":" where a Member State has no figure, its flags saying why."""
     query = {"indicator": "people_trained", "by": "member_state", "from": "2023", "to": "2024",
              "ecosystem": ["CONS", "DIGI"]}
     export = page_export("explore", query, BASE)
     vintage = data.resolve_vintage(None).vintage
-    expected = data.breakdown(vintage, "people_trained", "member_state", 2023, 2024,
-                              data.Filters(ecosystems=("CONS", "DIGI")))
+    selection = data.Filters(ecosystems=("CONS", "DIGI"))
+    expected = data.breakdown(vintage, "people_trained", "member_state", 2023, 2024, selection)
     assert not expected.empty
     table = export.view("explore").table
     rows = _csv_rows(to_csv_bytes(table))
-    assert rows[0][:3] == ["Member State code", "Member State", "People up-/reskilled (people)"]
-    assert [r[0] for r in rows[1:]] == list(expected["key"])
-    assert [int(r[2]) for r in rows[1:]] == [int(v) for v in expected["value"]]
+    header = rows[0]
+    assert header[:6] == ["Member State code", "Member State", "2023 (people)", "2023 flags", "2024 (people)",
+                          "2024 flags"]
+    codes = [r[0] for r in rows[1:]]
+    assert codes == ["EU27_2020", *(c for c, _ in data.dimensions(vintage).member_states)]
+    in_range = header.index("2023–2024 (people)")
+    by_code = {r[0]: r for r in rows[1:]}
+    for key, value in zip(expected["key"], expected["value"], strict=True):
+        assert int(by_code[key][in_range]) == int(value)
+    for year in (2023, 2024):
+        yearly = data.breakdown(vintage, "people_trained", "member_state", year, year, selection)
+        column = header.index(f"{year} (people)")
+        assert {r[0]: int(r[column]) for r in rows[2:] if r[column] != ":"} == dict(
+            zip(yearly["key"], yearly["value"].astype(int), strict=True))
+    total = data.yearly_totals(vintage, "people_trained", selection)
+    assert int(by_code["EU27_2020"][header.index("2024 (people)")]) == int(total.set_index("year").loc[2024, "value"])
+    assert all("m" in r[in_range + 1].split() for r in rows[2:] if r[0] not in set(expected["key"]))
+    # A narrow selection leaves Member States with no figure: listed all the same, ":" and flagged m.
+    narrow = page_export("explore", {**query, "ecosystem": "CONS", "type": "SME", "from": "2024"}, BASE)
+    narrow_rows = _csv_rows(to_csv_bytes(narrow.view("explore").table))
+    empty = [r for r in narrow_rows[2:] if r[2] == ":"]
+    assert len(narrow_rows) == 29 and empty and all(r[3].split()[-1] == "m" for r in empty)
     sheet = _sheet_rows(to_xlsx_bytes(table))
-    assert [r[2] for r in sheet[1:]] == [int(v) for v in expected["value"]]
-    assert all(isinstance(r[2], int) for r in sheet[1:])
+    assert [r[in_range] for r in sheet[1:]] == [":" if r[in_range] == ":" else int(r[in_range]) for r in rows[1:]]
     filters = dict(r[:2] for r in _sheet_rows(to_xlsx_bytes(table), "Filters"))
     assert filters["Years"] == "2023–2024"
     assert "Construction (CONS)" in filters["Industrial ecosystem"]
@@ -224,14 +244,15 @@ def test_public_mode_exports_withhold_and_flag_small_cells(on_sample, monkeypatc
     vintage = data.resolve_vintage(None).vintage
     expected = data.breakdown(vintage, "people_trained", "member_state", 2022, 2024,
                               data.Filters(ecosystems=("CONS",), member_types=("SME",)))
-    rows = _csv_rows(to_csv_bytes(table))[1:]
-    withheld = [r for r in rows if r[2] == ""]
+    rows = _csv_rows(to_csv_bytes(table))
+    header, rows = rows[0], {r[0]: r for r in rows[2:]}
+    in_range = header.index("2022–2024 (people)")
+    withheld = [r for r in rows.values() if "c" in r[in_range + 1].split()]
     assert withheld, "the sample has small cells for this selection"
-    assert all("c" in r[3].split() for r in withheld)
-    assert all("c" not in r[3].split() for r in rows if r[2] != "")
-    assert [r[2] for r in rows] == ["" if pd.isna(v) else str(int(v)) for v in expected["value"]]
-    sheet = _sheet_rows(to_xlsx_bytes(table))
-    assert [r[2] for r in sheet[1:]] == [None if pd.isna(v) else int(v) for v in expected["value"]]
+    assert all(r[in_range] == ":" for r in withheld)
+    for key, value in zip(expected["key"], expected["value"], strict=True):
+        assert rows[key][in_range] == (":" if pd.isna(value) else str(int(value)))
+    assert all("c" not in r[in_range + 1].split() for r in rows.values() if r[in_range] != ":")
 
 
 def test_the_sources_sheet_names_the_publisher_and_source_of_every_input(on_sample):

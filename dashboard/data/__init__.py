@@ -127,6 +127,14 @@ from dashboard.data.public import (  # noqa: F401
     _withhold_yearly,
     _YearRelease,
 )
+from dashboard.data.series import (  # noqa: F401
+    DEFAULT_TOTAL,
+    TOTAL_CODES,
+    categories,
+    cells,
+    cells_with_total,
+    total_dimension,
+)
 from dashboard.data.totals import (  # noqa: F401
     KPI_INDICATORS,
     Kpi,

@@ -63,6 +63,7 @@ ADDED_LATER: dict[str, str] = {
 # columns (what it knew then).
 COLUMNS_ADDED_LATER: dict[str, dict[str, str]] = {"partnerships": {"launched_by": "launched_on"}}
 BREAKDOWNS: tuple[str, ...] = ("year", "ecosystem", "member_state", "partnership", "member_type")
+TOTAL = "total"  # the pseudo-dimension of a breakdown's total row: every member of a selection in one cell
 MAX_REJECT_ROWS = 5000
 
 

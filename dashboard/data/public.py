@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from dashboard import disclosure
-from dashboard.data.core import Vintage, _cached, _query
+from dashboard.data.core import TOTAL, Vintage, _cached, _query
 from dashboard.data.filters import NO_FILTERS, Filters
 
 # --------------------------------------------------------------------------------------------------------------
@@ -130,17 +130,37 @@ def _shown(
 ) -> np.ndarray:
     """Per key, whether its figure (the cell of breakdown `by`, or with `by=""` the filtered total, one key)
     follows from the release in every year of the range."""
+    if not by:
+        return cells_shown(vintage, indicator, filters, (), [()], year_from, year_to)
+    return cells_shown(vintage, indicator, filters, (by,), [(key,) for key in keys], year_from, year_to)
+
+
+def cells_shown(
+    vintage: Vintage,
+    indicator: str,
+    filters: Filters,
+    by: tuple[str, ...],
+    keys: list[tuple[object, ...]],
+    year_from: int,
+    year_to: int,
+) -> np.ndarray:
+    """Per cell (its key in each dimension of `by`, a year as text), whether its figure follows from the release
+    in every year of the range. A cell of two breakdowns is the intersection of their cells, so it shows only
+    where that intersection itself follows from what was released."""
     shown = np.ones(len(keys), dtype=bool)
     for year, planned in _releases(vintage, indicator).items():
         if not year_from <= year <= year_to:
             continue
         scope = planned.scope(filters)
-        if by == "year":
-            views = np.array([scope if key == str(year) else np.zeros_like(scope) for key in keys])
-        elif by:
-            views = np.array([scope & planned.cell(by, key) for key in keys])
-        else:
-            views = scope[np.newaxis, :]
+        views = np.empty((len(keys), len(scope)), dtype=bool)
+        for row, cell_keys in enumerate(keys):
+            view = scope
+            for dimension, key in zip(by, cell_keys, strict=True):
+                if dimension == "year":
+                    view = view if str(key) == str(year) else np.zeros_like(scope)
+                elif dimension != TOTAL:
+                    view = view & planned.cell(dimension, key)
+            views[row] = view
         shown &= planned.release.shows(views)
     return shown
 

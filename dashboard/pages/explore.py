@@ -11,9 +11,10 @@ import dash_bootstrap_components as dbc
 import pandas as pd
 from dash import Input, Output, State, callback, ctx, dcc, html, no_update, register_page
 
-from dashboard import data, figures, ui
+from dashboard import crosstab, data, figures, ui
 from dashboard.briefing import coverage_text
 from dashboard.components.export_bar import export_links, pack_button, register_export_bar
+from dashboard.crosstab import CellQuery
 from dashboard.data import IndicatorMeta, Vintage
 from dashboard.disclosure import THRESHOLD
 from dashboard.export_registry import (
@@ -26,10 +27,12 @@ from dashboard.export_registry import (
     definitions,
     flag_codes,
     register,
+    register_data_url,
     withheld_cells,
 )
 from dashboard.exports import Column, ExportTable
 from dashboard.formatting import count, full, year_span
+from dashboard.measures import MEASURES, NO_FIGURE
 from dashboard.state import (
     BREAKDOWN_LABELS,
     ExploreState,
@@ -49,6 +52,7 @@ class ID:
     """The page's component ids, each written once (the tests and the browser suite name the same strings)."""
 
     BY = "explore-by"
+    CHANGE = "explore-change"
     CHART = "explore-chart"
     CHART_SUMMARY = "explore-chart-summary"
     COUNTRY = "explore-country"
@@ -56,10 +60,15 @@ class ID:
     GRID = "explore-grid"
     GRID_CAPTION = "explore-grid-caption"
     INDICATOR = "explore-indicator"
+    LINES = "explore-lines"
+    LINES_SUMMARY = "explore-lines-summary"
     MAP = "explore-map"
     MAP_SUMMARY = "explore-map-summary"
+    MAP_YEAR = "explore-map-year"
+    MEASURE = "explore-measure"
     PARTNERSHIP = "explore-partnership"
     RESET = "explore-reset"
+    SHOW = "explore-show"
     STATUS = "explore-status"
     TYPE = "explore-type"
     VIEW = "explore-view"
@@ -70,12 +79,14 @@ class ID:
 
 FILTER_IDS = (ID.ECOSYSTEM, ID.COUNTRY, ID.PARTNERSHIP, ID.TYPE)
 
-VIEW_LABELS = (("chart", "Chart"), ("map", "EU map"), ("table", "Table"))
+VIEW_LABELS = (("chart", "Chart"), ("lines", "Over time"), ("map", "EU map"), ("table", "Table"))
+RANGE = "range"  # the map year control's "the whole year range"
+DEFAULT_LINES = 5  # the lines view draws the total and this many of the largest categories unless told otherwise
 
 register_page(__name__, path=PATH, name=NAME, title=f"{NAME} · Pact Monitor", order=1)
 ui.register_url_sync(PAGE_ID)
 ui.register_view_switch(ID.VIEW, [v for v, _ in VIEW_LABELS])
-for _control in FILTER_IDS:
+for _control in (*FILTER_IDS, ID.SHOW):
     ui.register_selection_summary(_control)
 register_export_bar(PAGE_ID)
 
@@ -100,18 +111,21 @@ def _page(choice: data.VintageChoice, query: dict, messages: Messages) -> html.D
     pinned = vintage.vintage_id if choice.pinned else None
     state = _state(vintage, query, messages, pinned)
     dims = data.dimensions(vintage)
-    view = build_view(vintage, state)
+    view = build_view(vintage, state, messages)
     search = _search(vintage, state)
     map_fig, map_text = build_map(vintage, state) if state.view == "map" else (
         figures.empty_figure("EU map", "Loading the map…").update_layout(height=figures.MAP_HEIGHT), "")
+    pairs = [(f"{a}-{b}", f"{a} to {b}") for a in dims.years for b in dims.years if a < b]
     controls = ui.control_card([
         ui.select(ID.INDICATOR, "Indicator", [(m.indicator, m.label) for m in _indicators(vintage)],
                   state.indicator),
         ui.select(ID.BY, "Break down by", list(BREAKDOWN_LABELS.items()), state.by),
+        ui.select(ID.MEASURE, "Measure", [(m.key, m.label) for m in MEASURES.values()], state.measure),
         dbc.Row([
             dbc.Col(ui.select(ID.YEAR_FROM, "From year", [(y, str(y)) for y in dims.years], state.year_from)),
             dbc.Col(ui.select(ID.YEAR_TO, "To year", [(y, str(y)) for y in dims.years], state.year_to)),
         ], className="g-2"),
+        ui.select(ID.CHANGE, "Table: change between", [("", "no change columns"), *pairs], state.change),
         html.Hr(className="my-2"),
         html.P("Filters (empty = all members)", className="small fw-semibold mb-1"),
         ui.multi_select(ID.ECOSYSTEM, "Industrial ecosystem (primary)", dims.ecosystems, state.ecosystems),
@@ -122,10 +136,18 @@ def _page(choice: data.VintageChoice, query: dict, messages: Messages) -> html.D
         html.A("Reset the selection", href="/explore" + (f"?vintage={pinned}" if pinned else ""),
                className="small", id=ID.RESET),
     ])
+    map_year = ui.select(ID.MAP_YEAR, "Map year", [(RANGE, "the year range, summed"),
+                                                   *[(y, str(y)) for y in dims.years]],
+                         state.map_year if state.map_year is not None else RANGE)
     panes = html.Div([
         html.Div(ui.chart(ID.CHART, view["figure"], view["summary"], filename=view["filename"]),
                  id=ui.pane_id(ID.VIEW, "chart"), hidden=state.view != "chart"),
-        html.Div(ui.chart(ID.MAP, map_fig, map_text, filename=view["filename"] + "-map", geo=True),
+        html.Div([
+            ui.multi_select(ID.SHOW, "Lines shown", view["line_options"], view["lines_shown"]),
+            ui.chart(ID.LINES, view["lines"], view["lines_summary"], filename=view["filename"] + "-lines"),
+        ], id=ui.pane_id(ID.VIEW, "lines"), hidden=state.view != "lines"),
+        html.Div([html.Div(map_year, className="map-year"),
+                  ui.chart(ID.MAP, map_fig, map_text, filename=view["filename"] + "-map", geo=True)],
                  id=ui.pane_id(ID.VIEW, "map"), hidden=state.view != "map"),
         html.Div([
             html.P(view["table_caption"], id=ID.GRID_CAPTION, className="small text-body-secondary"),
@@ -140,8 +162,9 @@ def _page(choice: data.VintageChoice, query: dict, messages: Messages) -> html.D
                  tabs, export_links(PAGE_ID, "explore", search, what="this selection")], lg=9),
     ])]
     return ui.page(PAGE_ID, TITLE,
-                   "Any indicator by year, industrial ecosystem, Member State, partnership or member type. Click a "
-                   "bar or a country to filter on it.",
+                   "Any indicator by year, industrial ecosystem, Member State, partnership or member type, as a "
+                   "total, per reporting member, as a share or as a change. Click a bar or a country to filter on "
+                   "it.",
                    body, choice, messages,
                    [*ui.url_sync(PAGE_ID, search),
                     dcc.Store(id=ID.VINTAGE, data=pinned)])
@@ -159,35 +182,137 @@ def _filters_text(vintage: Vintage, state: ExploreState) -> str:
     return "; ".join(parts) if parts else "all members"
 
 
-def build_view(vintage: Vintage, state: ExploreState) -> dict[str, Any]:
-    """Everything the chart and table views show for one selection (pure apart from the cached queries)."""
+def measured_meta(meta: IndicatorMeta, measure: str) -> IndicatorMeta:
+    """The indicator as a measure shows it: its label and unit (a share or a change is a ratio)."""
+    chosen = MEASURES[measure]
+    return dataclasses.replace(meta, label=chosen.title(meta.label), unit=chosen.unit or meta.unit)
+
+
+def _cell_query(state: ExploreState, by: tuple[str, ...], filters: data.Filters | None = None) -> CellQuery:
+    return CellQuery(state.indicator, by, state.year_from, state.year_to,
+                     state.filters if filters is None else filters, state.measure, state.change_years)
+
+
+def _chart_frame(vintage: Vintage, state: ExploreState) -> pd.DataFrame:
+    """The bars: key, label, value, raw_value, n_reporting (largest first; years in order)."""
+    if state.measure == "total":
+        frame = data.breakdown(vintage, state.indicator, state.by, state.year_from, state.year_to,
+                               _filters_beside(state))
+        if state.by == "year":
+            frame = frame[frame["key"].astype(int).between(state.year_from, state.year_to)].reset_index(drop=True)
+        return frame
+    cells = crosstab.measured(vintage, _cell_query(state, (state.by,), _filters_beside(state)))
+    total_code = _total_code(state.by)
+    cells = cells[cells[state.by] != total_code] if total_code else cells
+    frame = cells.rename(columns={state.by: "key", f"{state.by}_label": "label"})
+    frame = frame[frame["n_reporting"].gt(0)]
+    frame = frame.sort_values("key") if state.by == "year" else frame.sort_values(["value", "label"],
+                                                                                  ascending=[False, True])
+    return frame[["key", "label", "value", "raw_value", "n_reporting"]].reset_index(drop=True)
+
+
+def _total_code(by: str) -> str | None:
+    return None if by == "year" else data.TOTAL_CODES.get(by, data.DEFAULT_TOTAL)[0]
+
+
+def build_view(vintage: Vintage, state: ExploreState, messages: Messages | None = None) -> dict[str, Any]:
+    """Everything the chart, lines and table views show for one selection (pure apart from the cached queries)."""
     meta = data.indicator_meta(vintage, state.indicator)
+    shown_meta = measured_meta(meta, state.measure)
     year_from, year_to = data.effective_years(meta, state.by, state.year_from, state.year_to)
     # A filter on the dimension broken down by highlights its bars among all of them: filtering would collapse the
     # chart to the chosen bars, and a click on a bar would leave nothing to compare it with.
-    frame = data.breakdown(vintage, state.indicator, state.by, state.year_from, state.year_to,
-                           _filters_beside(state))
-    if state.by == "year":
-        frame = frame[frame["key"].astype(int).between(state.year_from, state.year_to)].reset_index(drop=True)
+    frame = _chart_frame(vintage, state)
     filters_text = _filters_text(vintage, state)
     stock_note = ("" if meta.sum_over_years or state.by == "year"
                   else f" {meta.label} is a stock: the last year of the range is shown.")
+    if state.measure == "change" and state.by != "year":
+        stock_note += f" Each bar is the change from the survey year before {state.year_to} to {state.year_to}."
+        year_from = year_to = state.year_to
     subtitle = f"Selection: {filters_text}"
     selected = {"ecosystem": state.ecosystems, "member_state": state.countries,
                 "partnership": state.partnerships, "member_type": state.member_types}.get(state.by, ())
-    figure = figures.breakdown_figure(frame, meta, state.by, year_from, year_to, subtitle, selected)
-    summary = figures.breakdown_summary(frame, meta, state.by, year_from, year_to) + stock_note + _withheld_note(frame)
+    figure = figures.breakdown_figure(frame, shown_meta, state.by, year_from, year_to, subtitle, selected)
+    summary = (figures.breakdown_summary(frame, shown_meta, state.by, year_from, year_to) + stock_note
+               + _withheld_note(frame))
+    lines = build_lines(vintage, state, messages)
+    if state.by == "year":
+        rows, columns = _grid_frame(frame, shown_meta, state.by), _grid_columns(shown_meta, state.by, state.sort)
+    else:
+        rows, columns = _cross_grid(vintage, state, shown_meta)
     return {
         "figure": figure,
         "summary": summary,
-        "rows": _grid_frame(frame, meta, state.by),
-        "columns": _grid_columns(meta, state.by, state.sort),
-        "table_caption": (f"{figures.breakdown_title(meta, state.by, year_from, year_to)}. Selection: "
+        "rows": rows,
+        "columns": columns,
+        "table_caption": (f"{figures.breakdown_title(shown_meta, state.by, state.year_from, state.year_to)}"
+                          f"{'' if state.by == 'year' else ': by year, then the range'}. Selection: "
                           f"{filters_text}." + (f" {figures.NOT_ADDITIVE_NOTE}" if state.by == "partnership" else "")
-                          + _withheld_note(frame)),
+                          + (" “:” marks a cell with no figure; its flags say why (m: nobody reported, c: "
+                             "withheld)." if state.by != "year" else "") + _withheld_note(frame)),
         "status": status_line(vintage, state, meta),
         "filename": _filename(state),
+        **lines,
     }
+
+
+def build_lines(vintage: Vintage, state: ExploreState, messages: Messages | None = None) -> dict[str, Any]:
+    """The lines view: the chosen categories (default: the total and the largest few) over the year range."""
+    meta = data.indicator_meta(vintage, state.indicator)
+    frame = crosstab.series(vintage, _cell_query(state, (state.by,)))
+    options = list(dict(zip(frame["key"], frame["label"], strict=True)).items())
+    known = {key for key, _ in options}
+    unknown = [code for code in state.show if code not in known]
+    if unknown and messages is not None:
+        messages.ignored("line", ", ".join(unknown), f"not a category of the breakdown by "
+                         f"{BREAKDOWN_LABELS[state.by].lower()}")
+    shown = [code for code in state.show if code in known] or _default_lines(frame, state.by)
+    chosen = frame[frame["key"].isin(shown)]
+    chosen = chosen.assign(_order=chosen["key"].map({k: n for n, k in enumerate(shown)})).sort_values(
+        ["_order", "year"], kind="stable").drop(columns="_order")
+    breaks = [y for y in range(state.year_from, state.year_to + 1) if data.break_in_series(vintage, state.indicator, y)]
+    shown_meta = measured_meta(meta, state.measure)
+    subtitle = f"Selection: {_filters_text(vintage, state)}"
+    return {
+        "lines": figures.lines_figure(chosen, shown_meta, state.by, state.year_from, state.year_to, breaks, subtitle),
+        "lines_summary": figures.lines_summary(chosen, shown_meta, state.by, state.year_from, state.year_to),
+        "line_options": options,
+        "lines_shown": tuple(shown),
+    }
+
+
+def _default_lines(frame: pd.DataFrame, by: str) -> list[str]:
+    """The total and the categories with the largest figures over the range (their own values, whatever the
+    measure)."""
+    total = _total_code(by) or data.DEFAULT_TOTAL[0]
+    sizes = frame[frame["key"] != total].groupby("key", sort=False)["figure"].sum(min_count=1).dropna()
+    largest = sizes.sort_values(ascending=False, kind="stable").index[:DEFAULT_LINES].tolist()
+    return [total, *largest]
+
+
+def _cross_grid(vintage: Vintage, state: ExploreState, meta: IndicatorMeta) -> tuple[pd.DataFrame, list[dict]]:
+    """The table view of a non-year breakdown: category × year, the range, and the chosen change."""
+    table = crosstab.cross_table(vintage, _cell_query(state, (state.by,)))
+    years = [c for c in table.columns if c.isdigit()]
+    rows = table.rename(columns={y: f"y{y}" for y in years} | {f"{y}_flags": f"y{y}_flags" for y in years})
+    range_meta = measured_meta(data.indicator_meta(vintage, state.indicator),
+                               "total" if state.measure == "change" else state.measure)
+    columns: list[dict] = [{"field": "label", "headerName": BREAKDOWN_LABELS[state.by], "filter": "agTextColumnFilter",
+                            "pinned": "left", "minWidth": 200}]
+    for year in years:
+        columns.append(ui.cross_column(f"y{year}", year, meta.unit, f"y{year}_flags", state.measure == "change"))
+    columns.append(ui.cross_column("value", f"{year_span(state.year_from, state.year_to)}"
+                                   f"{'' if range_meta.sum_over_years else ' (last year)'}", range_meta.unit, "flags"))
+    columns.append(ui.number_column("n_reporting", "Members reporting"))
+    if state.change_years:
+        first, last = state.change_years
+        columns.append(ui.cross_column("change", f"Change {first}–{last}", range_meta.unit, "change_flags", True))
+        columns.append(ui.cross_column("change_pct", f"Change {first}–{last} (%)", "share", "change_flags", True))
+    columns.append({"field": "flags", "headerName": "Flags", "width": 90})
+    for column in columns:  # the sort from the URL (a column this breakdown lacks is left unsorted)
+        if column["field"] == state.sort.lstrip("-"):
+            column["sort"] = "desc" if state.sort.startswith("-") else "asc"
+    return rows, columns
 
 
 SAME_DIMENSION = {"ecosystem": "ecosystems", "member_state": "countries", "partnership": "partnerships",
@@ -285,13 +410,22 @@ def status_line(vintage: Vintage, state: ExploreState, meta: IndicatorMeta) -> l
 
 
 def build_map(vintage: Vintage, state: ExploreState) -> tuple[Any, str]:
+    """The EU map of the selection's measure: the year range, or the one year of the map's year control."""
     meta = data.indicator_meta(vintage, state.indicator)
-    year_from, year_to = data.effective_years(meta, "member_state", state.year_from, state.year_to)
-    frame = data.breakdown(vintage, state.indicator, "member_state", state.year_from, state.year_to, state.filters)
+    year_from, year_to = (state.map_year, state.map_year) if state.map_year is not None else (
+        data.effective_years(meta, "member_state", state.year_from, state.year_to))
+    if state.measure == "change":
+        year_from = year_to
+    query = CellQuery(state.indicator, ("member_state",), year_from, year_to, state.filters, state.measure)
+    cells = crosstab.measured(vintage, query)
+    frame = cells[cells["member_state"] != _total_code("member_state")].rename(
+        columns={"member_state": "key", "member_state_label": "label"})
+    frame = frame[frame["n_reporting"].gt(0)].sort_values(["value", "label"], ascending=[False, True])
+    shown_meta = measured_meta(meta, state.measure)
     subtitle = f"Selection: {_filters_text(vintage, state)}"
     n_states = len(data.dimensions(vintage).member_states)
-    return (figures.map_figure(frame, meta, year_from, year_to, subtitle),
-            figures.map_summary(frame, meta, year_from, year_to, n_states))
+    return (figures.map_figure(frame, shown_meta, year_from, year_to, subtitle),
+            figures.map_summary(frame, shown_meta, year_from, year_to, n_states))
 
 
 CONTROL_INPUTS = [
@@ -304,16 +438,31 @@ CONTROL_INPUTS = [
     Input(ID.PARTNERSHIP, "value"),
     Input(ID.TYPE, "value"),
     Input(ID.VIEW, "value"),
+    Input(ID.MEASURE, "value"),
+    Input(ID.CHANGE, "value"),
+    Input(ID.SHOW, "value"),
+    Input(ID.MAP_YEAR, "value"),
 ]
+
+
+def _triggered() -> object:
+    """The control that fired the running callback (None outside one, as when a test calls it directly)."""
+    try:
+        return ctx.triggered_id
+    except Exception:  # dash raises MissingCallbackContextException outside a callback
+        return None
 
 
 def parse_controls(
     values: tuple, pinned: object, sort: str = ""
 ) -> tuple[data.VintageChoice, ExploreState | None, Messages]:
     """Control values (and the grid's sort), checked exactly like a URL query."""
-    indicator, by, year_from, year_to, eco, country, partnership, mtype, view = values
+    indicator, by, year_from, year_to, eco, country, partnership, mtype, view, measure, change, show, map_year = values
+    if _triggered() == ID.BY:
+        show = None  # the lines of another breakdown: start again from its largest
     query = {"indicator": indicator, "by": by, "from": year_from, "to": year_to, "ecosystem": eco,
-             "country": country, "partnership": partnership, "type": mtype, "view": view, "sort": sort}
+             "country": country, "partnership": partnership, "type": mtype, "view": view, "sort": sort,
+             "measure": measure, "change": change, "show": show, "year": None if map_year == RANGE else map_year}
     messages = Messages()
     choice = data.resolve_vintage(pinned)
     if choice.vintage is None:
@@ -331,6 +480,11 @@ def parse_controls(
     Output(ID.STATUS, "children"),
     Output(ui.permalink_id(PAGE_ID), "data"),
     Output(ui.messages_id(PAGE_ID), "children"),
+    Output(ID.LINES, "figure"),
+    Output(ID.LINES_SUMMARY, "children"),
+    Output(ID.SHOW, "options"),
+    Output(ID.SHOW, "value"),
+    Output(ID.LINES, "style"),
     Output(ID.CHART, "style"),  # last: the figure's height (see ui.graph_style)
     *CONTROL_INPUTS,
     State(ID.GRID, "columnState"),
@@ -340,12 +494,14 @@ def parse_controls(
 def update_view(*args: object):
     choice, state, messages = parse_controls(args[:-2], args[-1], grid_sort(args[-2]))
     if state is None:
-        return (no_update,) * 9
-    view = build_view(choice.vintage, state)
+        return (no_update,) * 14
+    view = build_view(choice.vintage, state, messages)
     rows = ui.grid_records(view["rows"])
     alerts = ui.message_alerts(messages, PAGE_ID).children if messages else None
+    options = [{"label": text, "value": key} for key, text in view["line_options"]]
     return (view["figure"], view["summary"], rows, view["columns"], view["table_caption"], view["status"],
-            _search(choice.vintage, state), alerts, ui.graph_style(view["figure"]))
+            _search(choice.vintage, state), alerts, view["lines"], view["lines_summary"], options,
+            list(view["lines_shown"]), ui.graph_style(view["lines"]), ui.graph_style(view["figure"]))
 
 
 def _search(vintage: Vintage, state: ExploreState) -> str:
@@ -431,9 +587,17 @@ def _clicked_key(click: object) -> str | None:
 # --------------------------------------------------------------------------------------------------------------
 
 
-def _value_column(meta: data.IndicatorMeta) -> Column:
-    kind = "euro" if meta.unit == "EUR" else ("integer" if meta.scale == 1 else "decimal")
-    return Column("value", f"{meta.label} ({meta.unit})", kind)
+def _unit(meta: data.IndicatorMeta) -> str:
+    return "%" if meta.unit == "share" else meta.unit
+
+
+def _value_column(meta: data.IndicatorMeta, key: str = "value", header: str | None = None,
+                  ratio: bool = False) -> Column:
+    """A figure's column (`ratio`: a figure divided by members, never whole); a missing figure reads ":"
+    (Eurostat's convention), the flags beside it say why."""
+    kind = ("euro" if meta.unit == "EUR" else "percent" if meta.unit == "share"
+            else "integer" if meta.scale == 1 and not ratio else "decimal")
+    return Column(key, header or f"{meta.label} ({meta.unit})", kind, missing=NO_FIGURE)
 
 
 def _explore_filters(dims: data.Dimensions, st: ExploreState) -> tuple[tuple[str, str], ...]:
@@ -482,26 +646,57 @@ def explore_table(vintage: data.Vintage, st: ExploreState, ctx: ExportContext) -
             Column("published_qualifier", "Published qualifier"),
             Column("comparison", "Computed vs published"),
         )
+        if st.measure != "total":
+            shown_meta = measured_meta(meta, st.measure)
+            measured = crosstab.measured(vintage, _cell_query(st, ("year",)))
+            frame["measure"] = frame["year"].astype(str).map(dict(zip(measured["year"], measured["value"],
+                                                                       strict=True)))
+            if shown_meta.unit == "share":
+                frame["measure"] = frame["measure"] * 100
+            columns = (*columns[:2], _value_column(shown_meta, "measure", f"{shown_meta.label} ({_unit(shown_meta)})",
+                                                   st.measure == "per_member"), *columns[2:])
+            selection = (*selection, ("Measure", MEASURES[st.measure].label))
         coverage = "; ".join(
             f"{int(r.year)}: {coverage_text(int(r.n_reporting), int(r.n_respondents))}" for r in frame.itertuples()
         )
     else:
-        frame = data.breakdown(vintage, st.indicator, st.by, year_from, year_to, st.filters)
-        breaks = any(data.break_in_series(vintage, st.indicator, y) for y in range(year_from, year_to + 1))
-        # The Commission publishes EU totals only: no breakdown row has a published counterpart.
-        frame["flags"] = [flag_codes(synthetic=ctx.info.synthetic, not_published=True, break_in_series=breaks,
-                                     withheld=hidden) for hidden in withheld_cells(frame)]
+        frame = crosstab.cross_table(vintage, _cell_query(st, (st.by,)))
+        years = [c for c in frame.columns if c.isdigit()]
+        shown_meta = measured_meta(meta, st.measure)
+        range_meta = measured_meta(meta, "total" if st.measure == "change" else st.measure)
+        if st.measure != "total":
+            title = f"{shown_meta.label} by {by_label.lower()}, {year_span(st.year_from, st.year_to)}"
+            selection = (*selection, ("Measure", MEASURES[st.measure].label))
+        per_year: list[Column] = []
+        for year in years:
+            per_year += [_value_column(shown_meta, year, f"{year} ({_unit(shown_meta)})", st.measure == "per_member"),
+                         Column(f"{year}_flags", f"{year} flags")]
+        change: list[Column] = []
+        if st.change_years:
+            first, last = st.change_years
+            change = [_value_column(range_meta, "change", f"Change {first}-{last} ({_unit(range_meta)})"),
+                      Column("change_pct", f"Change {first}-{last} (%)", "percent", missing=NO_FIGURE),
+                      Column("change_flags", f"Change {first}-{last} flags")]
         columns = (
             Column("key", f"{by_label} code"),
             Column("label", by_label),
-            _value_column(meta),
-            Column("flags", "Flags"),
+            *per_year,
+            _value_column(range_meta, "value", f"{year_span(year_from, year_to)} ({_unit(range_meta)})",
+                          st.measure == "per_member"),
+            Column("flags", f"{year_span(year_from, year_to)} flags"),
             Column("n_reporting", "Members reporting", "integer"),
+            *change,
         )
-        coverage = f"{int(frame['n_reporting'].sum()) if st.by != 'partnership' else 'see'} members reporting"
+        frame = frame.copy()
+        for column in columns:  # percent columns hold per cent (as every export does), the cells ratios
+            if column.kind == "percent":
+                frame[column.key] = frame[column.key] * 100
+        notes.append(f"“{NO_FIGURE}” marks a cell with no figure; its flags say why (m: no member in it reported, "
+                     "c: withheld). The first row counts every member of the selection once.")
+        coverage = (f"{int(frame['n_reporting'].iloc[0])} members of the selection reporting in "
+                    f"{year_span(year_from, year_to)}")
         if st.by == "partnership":
             notes.append(NOT_ADDITIVE)
-            coverage = "members reporting per partnership in the table (a member may count in several)"
     table_meta = ctx.meta(
         title, frame=frame, indicator=st.indicator, breakdown=st.by, years=(year_from, year_to),
         filters=selection, definitions=definitions(vintage, [st.indicator]), notes=tuple(notes),
@@ -522,3 +717,12 @@ def export_views(request: ExportRequest) -> PageViews:
     view = build_view(vintage, shown)
     figure = build_map(vintage, st)[0] if st.view == "map" else view["figure"]
     return PageViews(ctx, (View(PAGE_ID, table, figure, view["summary"]),))
+
+
+@register_data_url(PAGE_ID)
+def data_url_table(request: ExportRequest, by: tuple[str, ...]) -> ExportTable:
+    """The data URL's tidy rows for the query (already checked strictly) and one or two breakdowns."""
+    vintage = request.vintage
+    st = _state(vintage, dict(request.query), request.messages, vintage.vintage_id)
+    ctx = request.context(_search(vintage, st), _explore_filters(data.dimensions(vintage), st))
+    return crosstab.tidy_table(vintage, _cell_query(st, by), ctx)

@@ -1,0 +1,201 @@
+"""Cells of one indicator by one or two dimensions (any of year, ecosystem, Member State, partnership, member type):
+the Explore lines and cross-table, the map's single year and the data URL's two breakdowns.
+
+Every category the data can hold is listed, in its reference order (Member States in protocol order), even when
+no member in it reported (partnerships: those with a respondent in the selection): such a cell has no value and `n_reporting` 0, which tables show as ":". Each cell also
+carries its coverage: the respondents in it, so "reported by n of N" can be said of every cell.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pandas as pd
+
+from dashboard import disclosure
+from dashboard.data.catalogue import Dimensions, dimensions, indicator_meta
+from dashboard.data.core import BREAKDOWNS, TOTAL, Vintage, _cached, _query
+from dashboard.data.filters import _SCOPE_CTES, NO_FILTERS, Filters
+from dashboard.data.public import _withhold, cells_shown
+from dashboard.data.totals import effective_years
+
+# Eurostat's code of the EU-27 aggregate for the Member State breakdown's total row; other breakdowns say TOTAL.
+TOTAL_CODES = {"member_state": ("EU27_2020", "EU-27 (total)")}
+DEFAULT_TOTAL = ("TOTAL", "Total (each member once)")
+
+# The key of each dimension in a row of `scoped_facts` (or of the respondents in scope), aliased `sf`, and `ms`
+# for the partnership the member had joined by that year. Only these constant fragments ever reach the SQL text.
+_KEY_SQL = {
+    "year": "CAST(sf.year AS VARCHAR)",
+    "ecosystem": "sf.primary_ecosystem_id",
+    "member_state": "sf.country_code",
+    "member_type": "sf.member_type",
+    "partnership": "ms.partnership_id",
+    TOTAL: f"'{TOTAL}'",
+}
+_PARTNERSHIP_JOIN = """
+JOIN hot_memberships AS ms
+    ON ms.mi = sf.mi
+   AND ms.joined_year <= sf.year
+   AND (len($partnerships::VARCHAR[]) = 0 OR list_contains($partnerships::VARCHAR[], ms.partnership_id))"""
+
+_FILTER_OF = {"ecosystem": "ecosystems", "member_state": "countries", "partnership": "partnerships",
+              "member_type": "member_types"}
+
+
+def _cells_sql(by: tuple[str, ...]) -> str:
+    keys = ",\n        ".join(f"{_KEY_SQL[b]} AS k{n}" for n, b in enumerate(by))
+    join = _PARTNERSHIP_JOIN if "partnership" in by else ""
+    using = ", ".join(f"k{n}" for n in range(len(by)))
+    return _SCOPE_CTES + f""",
+reported AS (
+    SELECT
+        {keys},
+        CAST(sum(sf.value) AS BIGINT) AS raw_value,
+        count(DISTINCT sf.mi) AS n_reporting
+    FROM scoped_facts AS sf{join}
+    WHERE sf.year BETWEEN $year_from AND $year_to
+    GROUP BY ALL
+),
+answered AS (
+    SELECT
+        a.wave AS year,
+        a.mi,
+        s.primary_ecosystem_id,
+        s.country_code,
+        s.member_type
+    FROM hot_accepted AS a
+    JOIN in_scope AS s USING (mi)
+    WHERE (s.from_year IS NULL OR a.wave >= s.from_year)
+      AND a.wave BETWEEN $year_from AND $year_to
+),
+respondents AS (
+    SELECT
+        {keys},
+        count(DISTINCT sf.mi) AS n_respondents
+    FROM answered AS sf{join}
+    GROUP BY ALL
+)
+SELECT
+    {using},
+    reported.raw_value,
+    coalesce(reported.n_reporting, 0) AS n_reporting,
+    coalesce(respondents.n_respondents, 0) AS n_respondents
+FROM respondents
+FULL JOIN reported USING ({using})
+"""  # noqa: S608 -- the keys come from the constant _KEY_SQL; every value is a bound parameter
+
+
+def categories(dims: Dimensions, by: str, year_from: int, year_to: int, filters: Filters = NO_FILTERS) -> tuple[str, ...]:
+    """Every code of one dimension in its reference order (years in range; Member States in protocol order);
+    a filter on the same dimension keeps its codes only."""
+    if by == "year":
+        return tuple(str(y) for y in dims.years if year_from <= y <= year_to)
+    if by == TOTAL:
+        return (TOTAL,)
+    codes = {
+        "ecosystem": [c for c, _ in dims.ecosystems],
+        "member_state": [c for c, _ in dims.member_states],
+        "partnership": [c for c, _ in dims.partnerships],
+        "member_type": list(dims.member_types),
+    }[by]
+    chosen = getattr(filters, _FILTER_OF[by])
+    return tuple(c for c in codes if c in chosen) if chosen else tuple(codes)
+
+
+def cells(
+    vintage: Vintage,
+    indicator: str,
+    by: tuple[str, ...],
+    year_from: int,
+    year_to: int,
+    filters: Filters = NO_FILTERS,
+) -> pd.DataFrame:
+    """`indicator` by one to three dimensions: one row per combination of their categories, in reference order.
+
+    Columns: each dimension's code (named after it) and label (`<dimension>_label`), `value` (the indicator's
+    unit; missing when no member reported, or withheld in public mode), `raw_value`, `n_reporting`,
+    `n_respondents`. Without `year` among the dimensions the years in range are summed (a stock: its last year).
+    """
+    by = _checked(by)
+    return _cells(vintage, indicator, by, int(year_from), int(year_to), filters)
+
+
+def _checked(by: tuple[str, ...]) -> tuple[str, ...]:
+    by = tuple(by)
+    # Up to three: the data URL's two breakdowns and the year of a change between two years.
+    if not 1 <= len(by) <= 3 or len(set(by)) != len(by) or any(b not in BREAKDOWNS for b in by):
+        raise ValueError(f"one to three different breakdowns of {BREAKDOWNS}, not {by!r}")
+    return by
+
+
+def total_dimension(by: tuple[str, ...]) -> str | None:
+    """The dimension a total row sums over: the first one that is not the year (None for years alone)."""
+    return next((b for b in by if b != "year"), None)
+
+
+def cells_with_total(
+    vintage: Vintage,
+    indicator: str,
+    by: tuple[str, ...],
+    year_from: int,
+    year_to: int,
+    filters: Filters = NO_FILTERS,
+) -> pd.DataFrame:
+    """`cells` with, first, the total rows of the first non-year dimension (the EU-27 for Member States): every
+    member of the selection counted once, so a total of partnerships is not the sum of its rows."""
+    by = _checked(by)
+    frame = _cells(vintage, indicator, by, int(year_from), int(year_to), filters)
+    summed = total_dimension(by)
+    if summed is None:
+        return frame
+    total_by = tuple(TOTAL if b == summed else b for b in by)
+    total = _cells(vintage, indicator, total_by, int(year_from), int(year_to), filters)
+    code, label = TOTAL_CODES.get(summed, DEFAULT_TOTAL)
+    total = total.rename(columns={TOTAL: summed, f"{TOTAL}_label": f"{summed}_label"})
+    total[summed] = code
+    total[f"{summed}_label"] = label
+    return pd.concat([total[frame.columns], frame], ignore_index=True)
+
+
+@_cached
+def _cells(
+    vintage: Vintage, indicator: str, by: tuple[str, ...], year_from: int, year_to: int, filters: Filters
+) -> pd.DataFrame:
+    meta = indicator_meta(vintage, indicator)
+    if "year" not in by:
+        # A stock is never summed over years: the last year of the range stands for it.
+        year_from, year_to = effective_years(meta, "", year_from, year_to)
+    params = {"indicator": indicator, "year_from": year_from, "year_to": year_to, **filters.params()}
+    found = _query(vintage, _cells_sql(by), params)
+    found = found.rename(columns={f"k{n}": b for n, b in enumerate(by)})
+    for b in by:
+        found[b] = found[b].astype("str")
+    dims = dimensions(vintage)
+    grid = pd.DataFrame(
+        list(itertools.product(*(categories(dims, b, year_from, year_to, filters) for b in by))),
+        columns=list(by), dtype="str",
+    )
+    # Codes the reference tables lack (none in a valid snapshot) still show, after the listed ones.
+    frame = grid.merge(found, on=list(by), how="left", sort=False)
+    unlisted = found.merge(grid, on=list(by), how="left", indicator=True)
+    unlisted = unlisted[unlisted.pop("_merge") == "left_only"]
+    frame = pd.concat([frame, unlisted], ignore_index=True) if len(unlisted) else frame
+    frame["n_reporting"] = frame["n_reporting"].fillna(0).astype("int64")
+    frame["n_respondents"] = frame["n_respondents"].fillna(0).astype("int64")
+    if "partnership" in by:
+        # Partnerships are many and a selection reaches few: list those with a respondent in scope.
+        reached = frame.groupby("partnership")["n_respondents"].transform("sum") > 0
+        frame = frame[reached]
+    frame["raw_value"] = frame["raw_value"].astype("Float64")
+    frame.loc[frame["n_reporting"] == 0, "raw_value"] = pd.NA
+    frame["value"] = frame["raw_value"].to_numpy(dtype="float64", na_value=np.nan) / meta.scale
+    for b in by:
+        frame[f"{b}_label"] = [dims.label(b, key) for key in frame[b]]
+    frame = frame.reset_index(drop=True)
+    if disclosure.public_mode():
+        keys = list(frame[list(by)].itertuples(index=False, name=None))
+        frame = _withhold(frame, cells_shown(vintage, indicator, filters, by, keys, year_from, year_to))
+    columns = [*by, *(f"{b}_label" for b in by), "value", "raw_value", "n_reporting", "n_respondents"]
+    return frame[columns]
