@@ -236,3 +236,31 @@ def test_tab_reaches_every_main_control_with_a_visible_focus(app_page: PageProbe
     assert unreached == [], f"controls not reached by Tab: {unreached}; stops: {stops}"
     assert invisible == [], f"focus not visible on: {invisible}"
     app_page.assert_clean()
+
+
+def test_lines_over_time_and_the_map_year_control(app_page: PageProbe):
+    """The lines view draws the total and the largest categories across the years; the map's year control draws one
+    year and both land in the URL."""
+    page = app_page.page
+    app_page.open("/explore?by=member_state")
+    page.locator("#explore-view label", has_text="Over time").click()
+    page.wait_for_url(re.compile(r"[?&]view=lines(&|$)"), timeout=WAIT_MS)
+    page.wait_for_function(
+        "() => document.querySelectorAll('#explore-lines .scatterlayer .trace').length >= 6", timeout=WAIT_MS)
+    wait_for_dash(page)
+    save_screenshots(page, "explore-lines")
+    legend = page.locator("#explore-lines .legendtext").all_text_contents()
+    assert legend[0] == "EU-27 (total)" and len(legend) == 6, legend
+    assert "EU-27 (total) (2022:" in page.locator("#explore-lines-summary").inner_text()
+    page.locator("#explore-view label", has_text="EU map").click()
+    page.wait_for_function(
+        "() => document.querySelectorAll('#explore-map path.choroplethlocation').length > 0", timeout=WAIT_MS)
+    page.select_option("#explore-map-year", "2023")
+    page.wait_for_url(re.compile(r"[?&]year=2023(&|$)"), timeout=WAIT_MS)
+    page.wait_for_function(
+        "() => ((document.querySelector('#explore-map .gtitle') || {}).textContent || '').endsWith(', 2023')",
+        timeout=WAIT_MS)
+    wait_for_dash(page)
+    save_screenshots(page, "explore-map-2023")
+    assert url_query(app_page)["year"] == ["2023"]
+    app_page.assert_clean()
