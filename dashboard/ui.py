@@ -12,7 +12,7 @@ import pandas as pd
 from dash import dcc, html
 
 from dashboard import data, style
-from dashboard.data import Coverage, Flags, Kpi, VintageChoice
+from dashboard.data import Coverage, Flags, Kpi, Vintage, VintageChoice
 from dashboard.formatting import BREAK_CAVEAT, change, clip, compact, count, full
 from dashboard.state import Messages
 from pipelines.indicators import CATALOGUE
@@ -139,12 +139,14 @@ def no_data(page_id: str, title: str, reason: str, messages: Sequence[str] = ())
 
 
 def data_layout(page_id: str, title: str, query: Mapping[str, object],
-                build: Callable[[VintageChoice, Messages], html.Div]) -> html.Div:
-    """A data page's layout for a query string: its vintage resolved, then `build`, or a page saying why not."""
+                build: Callable[[Vintage, VintageChoice, Messages], html.Div]) -> html.Div:
+    """A data page's layout for a query string: its vintage resolved, then `build` (given that vintage, never
+    None), or a page saying why not."""
     choice, messages = resolve(query)
-    if choice.vintage is None:
+    vintage = choice.vintage
+    if vintage is None:
         return no_data(page_id, title, "No curated snapshot exists yet.", messages)
-    return guarded(page_id, title, lambda: build(choice, messages), messages)
+    return guarded(page_id, title, lambda: build(vintage, choice, messages), messages)
 
 
 def guarded(page_id: str, title: str, build: Callable[[], html.Div], messages: Sequence[str] = ()) -> html.Div:

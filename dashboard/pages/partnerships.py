@@ -41,7 +41,8 @@ register_export_bar(PAGE_ID)
 
 
 def layout(**query: object) -> html.Div:
-    return ui.data_layout(PAGE_ID, TITLE, query, lambda choice, messages: _page(choice, query, messages))
+    return ui.data_layout(PAGE_ID, TITLE, query,
+                          lambda vintage, choice, messages: _page(vintage, choice, query, messages))
 
 
 def _preferred(vintage: Vintage) -> str | None:
@@ -65,8 +66,7 @@ def _defaults(vintage: Vintage) -> PartnershipsState:
     return partnerships_defaults(dims, names, _preferred(vintage))
 
 
-def _page(choice: data.VintageChoice, query: dict, messages: Messages) -> html.Div:
-    vintage = choice.vintage
+def _page(vintage: data.Vintage, choice: data.VintageChoice, query: dict, messages: Messages) -> html.Div:
     pinned = vintage.vintage_id if choice.pinned else None
     state = _state(vintage, query, messages, pinned)
     dims = data.dimensions(vintage)

@@ -39,11 +39,11 @@ register_export_bar(PAGE_ID)
 
 
 def layout(**query: object) -> html.Div:
-    return ui.data_layout(PAGE_ID, TITLE, query, lambda choice, messages: _page(choice, query, messages))
+    return ui.data_layout(PAGE_ID, TITLE, query,
+                          lambda vintage, choice, messages: _page(vintage, choice, query, messages))
 
 
-def _page(choice: data.VintageChoice, query: dict, messages: Messages) -> html.Div:
-    vintage = choice.vintage
+def _page(vintage: data.Vintage, choice: data.VintageChoice, query: dict, messages: Messages) -> html.Div:
     dims = data.dimensions(vintage)
     state = parse_progress(query, dims, messages)
     pinned = vintage.vintage_id if choice.pinned else None
@@ -244,7 +244,7 @@ def _kpi_frame(kpis: Sequence[data.Kpi]) -> pd.DataFrame:
             "previous": None if k.previous is None else k.previous * scale,
             # a share changes in percentage points, as the page says ("-4 pts"); a count changes in per cent
             "change": None if k.change is None or share else k.change * 100,
-            "change_points": (k.value - k.previous) * 100 if share and None not in (k.value, k.previous) else None,
+            "change_points": (k.value - k.previous) * 100 if share and k.value is not None and k.previous is not None else None,
             "flags": flag_codes(synthetic=k.flags.synthetic, not_published=k.flags.not_published,
                                 break_in_series=k.flags.break_in_series,
                                 derived=k.flags.published_status == "derived"),
