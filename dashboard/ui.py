@@ -138,15 +138,21 @@ def no_data(page_id: str, title: str, reason: str, messages: Sequence[str] = ())
     )], messages=messages)
 
 
-def data_layout(page_id: str, title: str, query: Mapping[str, object],
-                build: Callable[[Vintage, VintageChoice, Messages], html.Div]) -> html.Div:
-    """A data page's layout for a query string: its vintage resolved, then `build` (given that vintage, never
-    None), or a page saying why not."""
+def vintage_layout(page_id: str, title: str, query: Mapping[str, object],
+                   build: Callable[[Vintage, VintageChoice, Messages], html.Div]) -> html.Div:
+    """A data page's layout for a query string: its vintage resolved, then `build` given that vintage (never
+    None, so `build` need not check it again), or a page saying why not."""
     choice, messages = resolve(query)
     vintage = choice.vintage
     if vintage is None:
         return no_data(page_id, title, "No curated snapshot exists yet.", messages)
     return guarded(page_id, title, lambda: build(vintage, choice, messages), messages)
+
+
+def data_layout(page_id: str, title: str, query: Mapping[str, object],
+                build: Callable[[VintageChoice, Messages], html.Div]) -> html.Div:
+    """`vintage_layout` for a `build` that takes the choice only (and reads `choice.vintage`, set, itself)."""
+    return vintage_layout(page_id, title, query, lambda _vintage, choice, messages: build(choice, messages))
 
 
 def guarded(page_id: str, title: str, build: Callable[[], html.Div], messages: Sequence[str] = ()) -> html.Div:
