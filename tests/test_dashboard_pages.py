@@ -68,7 +68,7 @@ class SqlSpy:
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.calls: list[tuple[str, dict]] = []
-        original = data._query
+        original = core._query
 
         def spy(vintage, sql, params=None):
             self.calls.append((sql, dict(params or {})))
