@@ -304,6 +304,19 @@ def test_progress_page_figures(curated):
 # ------------------------------------------------------------------------------------------------- the shell
 
 
+def test_aria_attributes_reach_the_component_as_html_writes_them():
+    from dash import html
+
+    from dashboard import ui
+
+    props = html.Button(**ui.aria(hidden=True, label="Menu", labelledby="h", live="polite", controls="nav",
+                                  expanded=False)).to_plotly_json()["props"]
+    assert {k: v for k, v in props.items() if k.startswith("aria-")} == {
+        "aria-hidden": "true", "aria-label": "Menu", "aria-labelledby": "h", "aria-live": "polite",
+        "aria-controls": "nav", "aria-expanded": "false"}
+    assert ui.aria() == {} and ui.aria(expanded=True) == {"aria-expanded": "true"}
+
+
 def test_app_shell_serves_and_shows_the_synthetic_banner(curated):
     client = app_module.server.test_client()
     assert client.get("/").status_code == 200
