@@ -36,8 +36,14 @@ def dashboard_env(curated_dir: Path) -> dict[str, str]:
     return {CURATED_ENV: str(curated_dir)}
 
 
+def _cache_module() -> object | None:
+    """The loaded module holding the data layer's result cache: dashboard/data/core.py, or (before the data layer
+    became a package) dashboard/data.py. The package re-exports public names only."""
+    return sys.modules.get("dashboard.data.core") or sys.modules.get("dashboard.data")
+
+
 def can_clear_query_cache() -> bool:
-    data = sys.modules.get("dashboard.data")
+    data = _cache_module()
     return data is not None and callable(getattr(data, "_clear_caches", None))
 
 
@@ -49,7 +55,7 @@ def clear_query_cache(*, keep_per_snapshot: bool = False, also: tuple[str, ...] 
     user picked (indicator, filters, years) go — the state of a worker asked a question for the first time.
     `also` names per-snapshot functions to drop all the same (the one being measured).
     """
-    data = sys.modules.get("dashboard.data")
+    data = _cache_module()
     if data is None:
         return
     caches = getattr(data, "_caches", None)

@@ -42,9 +42,11 @@ def worker(raw: Path, rebuilds: int, keep_schemas: bool) -> dict[str, Any]:
         curated = Path(tmp) / "curated"
         os.environ["PACT_CURATED_DIR"] = str(curated)
         from dashboard import data
+        from dashboard.data import core
 
         if keep_schemas:
-            data._drop_removed_snapshots = lambda con, schemas: None  # the behaviour before schemas were dropped
+            # the behaviour before schemas were dropped (patched where the connection code calls it)
+            core._drop_removed_snapshots = lambda con, schemas: None
         data.reset()
         from dashboard.app import server
 
@@ -60,7 +62,7 @@ def worker(raw: Path, rebuilds: int, keep_schemas: bool) -> dict[str, Any]:
                 response.get_data()
                 response.close()
                 assert response.status_code == 200, (path, response.status_code)
-            con, schemas = data._connection()
+            con, schemas = core._connection()
             duckdb_bytes = con.execute("SELECT coalesce(sum(memory_usage_bytes), 0) FROM duckdb_memory()").fetchone()[0]
             rows.append({"rebuild": i, "vintage": vintage, "kept_snapshots": len(data.kept_vintages()),
                          "schemas": len(schemas), "rss_mib": round(rss_mib(), 1),

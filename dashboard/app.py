@@ -18,6 +18,7 @@ from dashboard import data, style
 from dashboard.api import blueprint as downloads
 from dashboard.limits import install_heavy_limit
 from dashboard.security import install_security_headers
+from dashboard.ui import aria
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +32,7 @@ app = Dash(
     pages_folder=str(HERE / "pages"),
     assets_folder=str(HERE / "assets"),
     title=style.APP_TITLE,
-    update_title=None,
+    update_title="",  # the tab's title never turns into "Updating..." (Dash documents "" and None as the same)
     serve_locally=True,
     suppress_callback_exceptions=True,  # page layouts are functions of the query string
     meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
@@ -80,7 +81,7 @@ def synthetic_banner(vintage_id: str | None = None) -> list:
     if not synthetic:
         return []
     return [dbc.Container(
-        [html.I(className="bi bi-exclamation-triangle-fill me-2", **{"aria-hidden": "true"}),
+        [html.I(className="bi bi-exclamation-triangle-fill me-2", **aria(hidden=True)),
          html.Strong("Synthetic sample. "), SYNTHETIC_NOTE],
         fluid="xxl", className="py-1 small",
     )]
@@ -93,19 +94,19 @@ def navbar() -> html.Nav:
     ]
     return html.Nav(dbc.Navbar(
         dbc.Container([
-            dbc.NavbarBrand([html.I(className="bi bi-bar-chart-line-fill me-2", **{"aria-hidden": "true"}),
+            dbc.NavbarBrand([html.I(className="bi bi-bar-chart-line-fill me-2", **aria(hidden=True)),
                              style.APP_TITLE, html.Span(" · EU Pact for Skills", className="fw-normal opacity-75 d-none d-sm-inline")],
                             href="/", className="fw-semibold"),
             # Below the md breakpoint the links fold behind a menu button (a native <button> with aria-expanded,
             # operated by Enter and Space); from md up they always show.
             html.Button(html.Span(className="navbar-toggler-icon"), id="navbar-toggler", type="button",
                         className="navbar-toggler", n_clicks=0,
-                        **{"aria-controls": "navbar-collapse", "aria-expanded": "false", "aria-label": "Menu"}),
+                        **aria(controls="navbar-collapse", expanded=False, label="Menu")),
             dbc.Collapse(dbc.Nav(links, navbar=True, className="ms-auto", id="main-nav"),
                          id="navbar-collapse", is_open=False, navbar=True),
         ], fluid="xxl"),
         color=style.EU_BLUE, dark=True, className="py-1", tag="div", expand="md",
-    ), **{"aria-label": "Main"})
+    ), **aria(label="Main"))
 
 
 def shell() -> html.Div:

@@ -397,10 +397,10 @@ def build_docx(briefing: Briefing) -> bytes:
             if cell.published
         ]
         if published:
-            note = document.add_paragraph(
+            published_note = document.add_paragraph(
                 "Published by the Commission: " + "; ".join(published) + "."
             )
-            _small(note)
+            _small(published_note)
         for line in briefing.coverage:
             _small(document.add_paragraph(_clean(line)))
 

@@ -14,7 +14,7 @@ import pandas as pd
 from dashboard import data, measures
 from dashboard.data import Filters, Vintage
 from dashboard.export_registry import ExportContext, definitions
-from dashboard.exports import Column, ExportTable
+from dashboard.exports import Column, ColumnKind, ExportTable
 from dashboard.figures import BY_WORDS
 from dashboard.formatting import year_span
 
@@ -165,7 +165,7 @@ def tidy_table(vintage: Vintage, q: CellQuery, ctx: ExportContext) -> ExportTabl
     chosen = measures.MEASURES[q.measure]
     frame = measured(vintage, q)
     unit = chosen.unit or meta.unit
-    value_kind = "euro" if unit == "EUR" else "decimal" if unit == "share" or q.measure == "per_member" else (
+    value_kind: ColumnKind = "euro" if unit == "EUR" else "decimal" if unit == "share" or q.measure == "per_member" else (
         "integer" if meta.scale == 1 else "decimal")
     columns: list[Column] = []
     for b in q.by:

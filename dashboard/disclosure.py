@@ -158,7 +158,7 @@ def _disclosing(inside: np.ndarray, small: np.ndarray, sizes: np.ndarray, thresh
     if inside.shape[0] == 0:
         return []
     weight = (inside**2).sum(axis=0)  # per small atom, the squared length of its unit vector's projection
-    found = [(int(small[k]),) for k in np.flatnonzero(weight >= 1.0 - _TOL)]
+    found: list[tuple[int, ...]] = [(int(small[k]),) for k in np.flatnonzero(weight >= 1.0 - _TOL)]
     # Two atoms of one member each: a unit vector on them lies in the space when the 2-column restriction has a
     # singular value of 1. That value is at most the sum of the two weights, so one of the pair weighs at least
     # a half and the other at least 1 minus the first.

@@ -515,7 +515,7 @@ def pace_figure(cumulative: pd.DataFrame, progress: Sequence[TargetProgress]) ->
         hovertemplate="%{x}: %{y:,.0f} people<extra></extra>", cliponaxis=False,
     ))
     for i, target in enumerate(progress):
-        if target.needed_pace is None:
+        if target.needed_pace is None or target.deadline_year is None:  # a pace is only needed toward a deadline
             continue
         # a bar of its own for the years it applies to: drawn across the achieved years it read as a past shortfall
         colour, _dash = style.TARGET_STYLES[i % len(style.TARGET_STYLES)]

@@ -24,8 +24,12 @@ UNIT_WORDS = {"people": "people", "programmes": "programmes", "stakeholders": "s
 BREAK_CAVEAT = "the survey question changed in {year}, so the change may partly reflect the new wording"
 
 
-def _missing(value: object) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value))
+def _present(value: float | None) -> float | None:
+    """The figure itself, or None when there is none (None, or a float NaN): `if (x := _present(v)) is None`
+    narrows what follows to a number."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    return value
 
 
 def _rounded(value: float, decimals: int, *, half_up: bool = True) -> Decimal:
@@ -59,14 +63,14 @@ def currency(value: float, decimals: int = 0, *, half_up: bool = True) -> str:
 
 def percent(ratio: float | None, digits: int = 0) -> str:
     """A ratio as a percentage: 0.9 -> 90%."""
-    if _missing(ratio):
+    if (ratio := _present(ratio)) is None:
         return MISSING
     return f"{fixed(ratio * 100, digits, grouped=False, half_up=False)}%"  # never grouped: 1250%
 
 
 def compact(value: float | None, unit: str = "") -> str:
     """2.0 M, 15.5 k, €160 M, 90 %: for cards, axis labels and sentences."""
-    if _missing(value):
+    if (value := _present(value)) is None:
         return MISSING
     if unit == "share":
         return percent(value)
@@ -83,7 +87,7 @@ def compact(value: float | None, unit: str = "") -> str:
 
 def full(value: float | None, unit: str = "") -> str:
     """2,000,000 or €160,000,000.00 (cents only when there are some) or 90.0%: for tables."""
-    if _missing(value):
+    if (value := _present(value)) is None:
         return MISSING
     if unit == "share":
         return f"{fixed(value * 100, 1, grouped=False, half_up=False)}%"
@@ -96,7 +100,7 @@ def full(value: float | None, unit: str = "") -> str:
 def exact(value: float | None, unit: str = "") -> str:
     """A figure in full for an export or briefing table: '2,000,000', '€160,000,000', '90.0%' (unit '%': the value
     is already in per cent); cents only below a thousand."""
-    if _missing(value):
+    if (value := _present(value)) is None:
         return MISSING
     if unit == "%":
         return f"{fixed(value, 1, grouped=False, half_up=False)}%"
@@ -125,7 +129,7 @@ def humanise(value: float, unit: str = "") -> str:
 
 def change(ratio: float | None) -> str:
     """+73% / −12% (a real minus sign)."""
-    if _missing(ratio):
+    if (ratio := _present(ratio)) is None:
         return MISSING
     pct = ratio * 100
     if abs(pct) < 0.5:

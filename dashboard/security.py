@@ -35,7 +35,7 @@ import json
 import logging
 import re
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeGuard
 
 from flask import Flask, Response
 
@@ -185,7 +185,7 @@ def callback_problem(body: object, callback_map: dict[str, Any]) -> str | None:
     return None
 
 
-def _dependency_shape(item: object) -> bool:
+def _dependency_shape(item: object) -> TypeGuard[dict[str, object] | list[dict[str, object]]]:
     """An output, input or state entry: {"id": <string or pattern object>, "property": <string>} or, for a
     pattern with ALL or ALLSMALLER, a list of those."""
     if isinstance(item, list):

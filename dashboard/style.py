@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the type only: this module stays free of Dash at runtime
+    from dash import dcc
+
 # Okabe & Ito (2008), "Color Universal Design": distinguishable under the common colour-vision deficiencies.
 OKABE_ITO = {
     "black": "#000000",
@@ -37,7 +42,7 @@ APP_TITLE = "Pact Monitor"
 EU_BLUE = "#003399"
 
 # Plotly's modebar: keep the image export, drop what a briefing reader never needs.
-GRAPH_CONFIG = {
+GRAPH_CONFIG: dcc.Graph.Config = {
     "displaylogo": False,
     "modeBarButtonsToRemove": ["select2d", "lasso2d", "autoScale2d", "toggleSpikelines"],
     "responsive": True,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, Literal, TypedDict
 
 import dash_ag_grid as dag
 import dash_bootstrap_components as dbc
@@ -12,12 +12,49 @@ import pandas as pd
 from dash import dcc, html
 
 from dashboard import data, style
-from dashboard.data import Coverage, Flags, Kpi, VintageChoice
+from dashboard.data import Coverage, Flags, Kpi, Vintage, VintageChoice
 from dashboard.formatting import BREAK_CAVEAT, change, clip, compact, count, full
 from dashboard.state import Messages
 from pipelines.indicators import CATALOGUE
 
 log = logging.getLogger(__name__)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# ARIA attributes
+# --------------------------------------------------------------------------------------------------------------
+
+# Dash's components take any `aria-*` attribute at runtime (their generated __init__ ends in **kwargs), but a name
+# with a hyphen can only be passed as `**{"aria-label": ...}`, and a plain dict[str, str] unpacked into a call makes
+# the type checker try every str value against every typed parameter. A TypedDict names its keys, which no
+# parameter has, so they go to **kwargs and the call type-checks.
+Aria = TypedDict("Aria", {
+    "aria-hidden": str, "aria-label": str, "aria-labelledby": str, "aria-live": str, "aria-controls": str,
+    "aria-expanded": str,
+}, total=False)
+
+
+def aria(*, hidden: bool = False, label: str | None = None, labelledby: str | None = None,
+         live: Literal["polite", "assertive", "off"] | None = None, controls: str | None = None,
+         expanded: bool | None = None) -> Aria:
+    """The `aria-*` attributes for a component, to unpack into it: `html.I(className=..., **aria(hidden=True))`.
+
+    Only the attributes asked for are set; booleans are written as HTML wants them ("true"/"false").
+    """
+    attrs: Aria = {}
+    if hidden:
+        attrs["aria-hidden"] = "true"
+    if label is not None:
+        attrs["aria-label"] = label
+    if labelledby is not None:
+        attrs["aria-labelledby"] = labelledby
+    if live is not None:
+        attrs["aria-live"] = live
+    if controls is not None:
+        attrs["aria-controls"] = controls
+    if expanded is not None:
+        attrs["aria-expanded"] = "true" if expanded else "false"
+    return attrs
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -64,7 +101,7 @@ def vintage_notice(choice: VintageChoice) -> html.Div | None:
         return None
     info = data.vintage_info(choice.vintage)
     return dbc.Alert(
-        [html.I(className="bi bi-pin-angle me-2", **{"aria-hidden": "true"}),
+        [html.I(className="bi bi-pin-angle me-2", **aria(hidden=True)),
          f"Pinned to data vintage {info.vintage_id} (built {info.created_at}). The figures are as they stood then. ",
          html.A("Show the current data", href="?", className="alert-link")],
         color="info", className="py-2", id="vintage-notice",
@@ -101,13 +138,21 @@ def no_data(page_id: str, title: str, reason: str, messages: Sequence[str] = ())
     )], messages=messages)
 
 
+def vintage_layout(page_id: str, title: str, query: Mapping[str, object],
+                   build: Callable[[Vintage, VintageChoice, Messages], html.Div]) -> html.Div:
+    """A data page's layout for a query string: its vintage resolved, then `build` given that vintage (never
+    None, so `build` need not check it again), or a page saying why not."""
+    choice, messages = resolve(query)
+    vintage = choice.vintage
+    if vintage is None:
+        return no_data(page_id, title, "No curated snapshot exists yet.", messages)
+    return guarded(page_id, title, lambda: build(vintage, choice, messages), messages)
+
+
 def data_layout(page_id: str, title: str, query: Mapping[str, object],
                 build: Callable[[VintageChoice, Messages], html.Div]) -> html.Div:
-    """A data page's layout for a query string: its vintage resolved, then `build`, or a page saying why not."""
-    choice, messages = resolve(query)
-    if choice.vintage is None:
-        return no_data(page_id, title, "No curated snapshot exists yet.", messages)
-    return guarded(page_id, title, lambda: build(choice, messages), messages)
+    """`vintage_layout` for a `build` that takes the choice only (and reads `choice.vintage`, set, itself)."""
+    return vintage_layout(page_id, title, query, lambda _vintage, choice, messages: build(choice, messages))
 
 
 def guarded(page_id: str, title: str, build: Callable[[], html.Div], messages: Sequence[str] = ()) -> html.Div:
@@ -200,7 +245,7 @@ def view_switch(control_id: str, views: Sequence[tuple[str, str]], value: str, l
             className="btn-group", input_class_name="btn-check",
             label_class_name="btn btn-outline-primary btn-sm", label_checked_class_name="active",
         ),
-    ], role="group", **{"aria-labelledby": f"{control_id}-label"}, className="mb-2")
+    ], role="group", **aria(labelledby=f"{control_id}-label"), className="mb-2")
 
 
 def pane_id(control_id: str, pane: str) -> str:
@@ -232,8 +277,8 @@ def control_card(children: Sequence[Any], title: str = "Selection") -> dbc.Card:
 # --------------------------------------------------------------------------------------------------------------
 
 
-def graph_config(filename: str, geo: bool = False) -> dict:
-    config = {**style.GRAPH_CONFIG, "toImageButtonOptions": {"format": "png", "filename": filename, "scale": 2}}
+def graph_config(filename: str, geo: bool = False) -> dcc.Graph.Config:
+    config: dcc.Graph.Config = {**style.GRAPH_CONFIG, "toImageButtonOptions": {"format": "png", "filename": filename, "scale": 2}}
     if geo:
         from dash import get_asset_url
 
@@ -292,7 +337,7 @@ def simple_table(rows: Sequence[Mapping[str, object]], caption: str | None = Non
     # On a phone a wide table scrolls sideways inside its own box: a named region a keyboard can focus and scroll
     # with the arrow keys (WCAG 2.1.1; axe's scrollable-region-focusable), the page itself never scrolls sideways.
     return html.Div(table, className="table-responsive table-scroll", tabIndex="0", role="region",
-                    **{"aria-label": caption or ("Table: " + ", ".join(str(c) for c in columns))[:120]})
+                    **aria(label=caption or ("Table: " + ", ".join(str(c) for c in columns))[:120]))
 
 
 def _id(component_id: str | None) -> dict[str, str]:

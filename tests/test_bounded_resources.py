@@ -16,13 +16,14 @@ from typing import Any
 import pytest
 
 from dashboard import data, limits
+from dashboard.data import core
 from dashboard.security import IMMUTABLE, NO_STORE, REVALIDATE, cache_control
 from pipelines.snapshots import prune
 from tests.dashboard_fixtures import write_curated_snapshot
 
 
 def _duckdb_schemas() -> list[str]:
-    con, _ = data._connection()
+    con, _ = core._connection()
     rows = con.execute(
         "SELECT schema_name FROM duckdb_schemas() WHERE schema_name LIKE 'snapshot_%' ORDER BY schema_name"
     ).fetchall()
@@ -37,7 +38,7 @@ def test_a_pruned_snapshot_leaves_duckdb(tmp_path: Path, monkeypatch: pytest.Mon
     for vintage_id in ids[:4]:
         write_curated_snapshot(curated, vintage_id=vintage_id)
         assert data.yearly_totals(data.resolve_vintage(vintage_id).vintage, "people_trained")["value"].iloc[0] == 2000
-    _, schemas = data._connection()
+    _, schemas = core._connection()
     assert len(schemas) == 4 and len(_duckdb_schemas()) == 4
     touched = dict(schemas)
 
@@ -45,7 +46,7 @@ def test_a_pruned_snapshot_leaves_duckdb(tmp_path: Path, monkeypatch: pytest.Mon
     # The next snapshot a request reads is when the worker notices: the pruned ones' schemas are dropped.
     write_curated_snapshot(curated, vintage_id=ids[4])
     data.dimensions(data.resolve_vintage(None).vintage)
-    _, schemas = data._connection()
+    _, schemas = core._connection()
     kept_paths = {str((curated / "snapshots" / v).resolve()) for v in ids[2:]}
     assert set(schemas) == kept_paths
     assert _duckdb_schemas() == sorted(schemas.values())

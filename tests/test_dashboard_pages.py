@@ -22,17 +22,17 @@ from tests.dashboard_fixtures import FIXTURE_VINTAGE, serving_fixture_snapshot, 
 
 PAGES = {"progress": progress, "explore": explore, "partnerships": partnerships, "data": data_page, "about": about}
 CONTROLS = {
-    "progress": ["progress-year", "progress-kpis", "progress-targets-chart", "progress-pace-chart",
-                 "progress-members-chart", "progress-partnerships-chart", "progress-target-status"],
+    "progress": [progress.ID.YEAR, progress.ID.KPIS, progress.ID.TARGETS_CHART, progress.ID.PACE_CHART,
+                 progress.ID.MEMBERS_CHART, progress.ID.PARTNERSHIPS_CHART, progress.ID.TARGET_STATUS],
     "explore": ["explore-indicator", "explore-by", "explore-year-from", "explore-year-to", "explore-ecosystem",
                 "explore-country", "explore-partnership", "explore-type", "explore-view", "explore-chart",
                 "explore-map", "explore-grid", "explore-status"],
-    "partnerships": ["partnerships-ledger", "partnerships-partnership", "partnerships-group",
-                     "partnerships-indicator", "partnerships-year", "partnerships-peer-chart",
-                     "partnerships-trend-chart"],
-    "data": ["data-published", "data-status", "data-response", "data-rejects", "data-wave", "data-inputs",
-             "data-runs", "data-corrections"],
-    "about": ["about-indicators", "about-rules", "about-sources", "about-vintage", "about-vintages"],
+    "partnerships": [partnerships.ID.LEDGER, partnerships.ID.PARTNERSHIP, partnerships.ID.GROUP,
+                     partnerships.ID.INDICATOR, partnerships.ID.YEAR, partnerships.ID.PEER_CHART,
+                     partnerships.ID.TREND_CHART],
+    "data": [data_page.ID.PUBLISHED, data_page.ID.STATUS, data_page.ID.RESPONSE, data_page.ID.REJECTS,
+             data_page.ID.WAVE, data_page.ID.INPUTS, data_page.ID.RUNS, data_page.ID.CORRECTIONS],
+    "about": [about.ID.INDICATORS, about.ID.RULES, about.ID.SOURCES, about.ID.VINTAGE, about.ID.VINTAGES],
 }
 HOSTILE = ["<script>alert(1)</script>", "x' OR '1'='1", "'; DROP TABLE facts; --", "9" * 400, "../../etc/passwd",
            "CONS\u0000", "%27%20OR%201%3D1"]
@@ -68,7 +68,7 @@ class SqlSpy:
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.calls: list[tuple[str, dict]] = []
-        original = data._query
+        original = core._query
 
         def spy(vintage, sql, params=None):
             self.calls.append((sql, dict(params or {})))
@@ -144,7 +144,7 @@ def test_tampered_query_gives_a_clean_page_with_a_message(curated, monkeypatch, 
 def test_unknown_vintage_falls_back_with_a_message(curated):
     page = progress.layout(vintage="20990101T000000Z-nope")
     assert "not one of the kept snapshots" in text(by_id(page, "progress-messages"))
-    assert "progress-kpis" in ids(page)
+    assert progress.ID.KPIS in ids(page)
 
 
 def test_pinned_vintage_is_kept_in_the_permalink(tmp_path, monkeypatch):
@@ -304,11 +304,24 @@ def test_progress_page_figures(curated):
     assert "2,000" in words and "matches the published figure" in words and "4 of 4 respondents reported" in words
     share = text(by_id(page, "kpi-commitments_progressing_share"))
     assert "90%" in share
-    status = text(by_id(page, "progress-target-status"))
+    status = text(by_id(page, progress.ID.TARGET_STATUS))
     assert "Off track" in status and "no deadline" in status.lower()
 
 
 # ------------------------------------------------------------------------------------------------- the shell
+
+
+def test_aria_attributes_reach_the_component_as_html_writes_them():
+    from dash import html
+
+    from dashboard import ui
+
+    props = html.Button(**ui.aria(hidden=True, label="Menu", labelledby="h", live="polite", controls="nav",
+                                  expanded=False)).to_plotly_json()["props"]
+    assert {k: v for k, v in props.items() if k.startswith("aria-")} == {
+        "aria-hidden": "true", "aria-label": "Menu", "aria-labelledby": "h", "aria-live": "polite",
+        "aria-controls": "nav", "aria-expanded": "false"}
+    assert ui.aria() == {} and ui.aria(expanded=True) == {"aria-expanded": "true"}
 
 
 def test_app_shell_serves_and_shows_the_synthetic_banner(curated):
@@ -360,7 +373,7 @@ def test_the_ledger_gives_no_delivery_verdict_from_members_reported_activity(cur
     assert "reached" not in words and "needed" not in words.lower().replace("not needed", "")
     assert "set beside what their members reported" in words
     assert "this is context for a pledge, not its delivery" in words
-    headers = [c.get("headerName") for c in by_id(page, "partnerships-ledger").columnDefs]
+    headers = [c.get("headerName") for c in by_id(page, partnerships.ID.LEDGER).columnDefs]
     assert "Members reported (all activity)" in headers and "Members reported / pledge" in headers
     assert not {"Needed per year", "Share of pledge", "People trained by members"} & set(headers)
 
@@ -380,7 +393,7 @@ def test_the_headline_goals_read_as_the_partnerships_pledges(curated):
     for name in ("progress", "about"):
         page = PAGES[name].layout()
         # file names and the titles operators gave their input files are theirs; every sentence of ours is checked
-        inputs = text(by_id(page, "about-inputs")) if name == "about" else ""
+        inputs = text(by_id(page, about.ID.INPUTS)) if name == "about" else ""
         words = text(page).replace(inputs, "").replace("targets.csv", "").replace("did not set them as targets", "")
         assert not re.search(r"\btargets?\b", words, re.IGNORECASE), name
         quotes = [c for c in walk(page) if getattr(c, "className", None) == "pledge-quotes"]
@@ -388,7 +401,7 @@ def test_the_headline_goals_read_as_the_partnerships_pledges(curated):
         assert "The partnerships' collective pledges, as the sources word them" in text(quotes[0])
         links = [c.href for c in walk(quotes[0]) if getattr(c, "href", None)]
         assert links and all(href.startswith("https://") for href in links), name
-    assert "the Commission did not set them as targets" in text(by_id(about.layout(), "about-rules"))
+    assert "the Commission did not set them as targets" in text(by_id(about.layout(), about.ID.RULES))
     assert "60% of adults" in text(by_id(about.layout(), "about-context-goal"))
 
 

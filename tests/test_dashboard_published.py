@@ -9,6 +9,7 @@ import pytest
 
 from dashboard import data
 from dashboard.analysis import target_progress
+from dashboard.data import core
 from tests.conftest import SampleRun
 from tests.sample_figures import PUBLISHED
 
@@ -48,7 +49,7 @@ def test_cross_checks_and_targets(sample_vintage):
     regional = counts[counts["indicator"] == "regional_partnerships"]
     assert (regional["comparison"] == "differs").equals(regional["computed"] < regional["published"])
     # the registry's members on each published date, counted independently
-    joined = pd.to_datetime(data._query(sample_vintage, "SELECT joined_on FROM members")["joined_on"])
+    joined = pd.to_datetime(core._query(sample_vintage, "SELECT joined_on FROM members")["joined_on"])
     members = compared[compared["indicator"] == "members"]
     for published_on, computed in zip(members["period_kind"], members["computed"], strict=True):
         day = pd.Timestamp(published_on.removeprefix("as of "))

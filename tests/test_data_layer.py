@@ -17,7 +17,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dashboard import data
-from dashboard.data import Filters
+from dashboard.data import Filters, core
+from dashboard.data.filters import _YEARLY_ALL_SQL, _YEARLY_ALL_UNFILTERED_SQL, _YEARLY_SQL
 from pipelines.schema import INDICATORS
 from tests.dashboard_fixtures import (
     FIXTURE_VINTAGE,
@@ -424,10 +425,10 @@ def test_results_are_handed_out_read_only(vintage):
 
 def test_one_connection_per_process_reopened_after_fork(vintage, monkeypatch):
     data.yearly_totals(vintage, "people_trained")
-    con, _ = data._connection()
-    assert data._connection()[0] is con
+    con, _ = core._connection()
+    assert core._connection()[0] is con
     monkeypatch.setattr(os, "getpid", lambda: -12345)  # what a forked worker sees
-    fresh, schemas = data._connection()
+    fresh, schemas = core._connection()
     assert fresh is not con and schemas == {}
     assert data.yearly_totals(vintage, "people_trained")["value"].iloc[0] == 2000
     monkeypatch.undo()
@@ -443,7 +444,7 @@ def test_concurrent_queries_from_threads_get_their_own_answers(vintage, frames):
     def worker(offset: int) -> None:
         for i in range(len(cases)):
             ind, f = cases[(i + offset) % len(cases)]
-            got = data._query(vintage, data._YEARLY_SQL, {"indicator": ind, **f.params()})
+            got = core._query(vintage, _YEARLY_SQL, {"indicator": ind, **f.params()})
             if got["n_reporting"].tolist() != want[(ind, f)]:
                 errors.append(f"{ind} {f}")
 
@@ -457,8 +458,8 @@ def test_concurrent_queries_from_threads_get_their_own_answers(vintage, frames):
 
 def test_unfiltered_yearly_fast_path_equals_the_general_query(vintage):
     # Without filters the all-indicator yearly query skips the member scope; it must give the very same frame.
-    general = data._query(vintage, data._YEARLY_ALL_SQL, data.NO_FILTERS.params())
-    fast = data._query(vintage, data._YEARLY_ALL_UNFILTERED_SQL)
+    general = core._query(vintage, _YEARLY_ALL_SQL, data.NO_FILTERS.params())
+    fast = core._query(vintage, _YEARLY_ALL_UNFILTERED_SQL)
     assert len(fast) > 0
     pd.testing.assert_frame_equal(fast, general)
 

@@ -98,12 +98,13 @@ def snapshot(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def sql_texts(snapshot: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
     from dashboard import data
+    from dashboard.data import core
 
     monkeypatch.setenv("PACT_CURATED_DIR", str(snapshot))
     data.reset()
-    con, _ = data._connection()
+    con, _ = core._connection()
     texts: list[str] = []
-    monkeypatch.setitem(data._connection_state, "con", Recorder(con, texts))
+    monkeypatch.setitem(core._connection_state, "con", Recorder(con, texts))
     yield texts
     data.reset()
 

@@ -16,6 +16,7 @@ from urllib.parse import quote
 from dash import ALL, MATCH, Input, Output, State, clientside_callback, html
 
 from dashboard.export_registry import VIEW_FORMATS
+from dashboard.ui import aria
 
 LINK = "pm-export-link"
 PACK_BUTTON = "pm-pack-button"
@@ -34,20 +35,20 @@ def export_links(page: str, view: str, search: str | None = "", *, what: str = "
     formats = [f for f in VIEW_FORMATS.values() if images or not f.chart]
     links = [
         html.A(
-            [html.I(className=f"bi {f.icon} me-1", **{"aria-hidden": "true"}), f.label],
+            [html.I(className=f"bi {f.icon} me-1", **aria(hidden=True)), f.label],
             id={"type": LINK, "page": page, "view": view, "fmt": f.ext},
             href=export_href(page, view, f.ext, search),
             download="",
             className="btn btn-outline-secondary btn-sm",
             title=f"Download {what} as {f.label}",
-            **{"aria-label": f"Download {what} as {f.label}"},
+            **aria(label=f"Download {what} as {f.label}"),
         )
         for f in formats
     ]
     return html.Div(
         [html.Span("Download:", className="small text-body-secondary me-2"),
          html.Div(links, className="btn-group btn-group-sm", role="group",
-                  **{"aria-label": f"Download {what}"})],
+                  **aria(label=f"Download {what}"))],
         className="export-bar d-flex align-items-center flex-wrap mt-1 mb-2",
     )
 
@@ -57,7 +58,7 @@ def pack_button(page: str) -> html.Div:
     return html.Div(
         [
             html.Button(
-                [html.I(className="bi bi-file-earmark-zip me-1", **{"aria-hidden": "true"}), "Briefing pack (ZIP)"],
+                [html.I(className="bi bi-file-earmark-zip me-1", **aria(hidden=True)), "Briefing pack (ZIP)"],
                 id={"type": PACK_BUTTON, "page": page},
                 className="btn btn-primary btn-sm",
                 type="button",
@@ -66,7 +67,7 @@ def pack_button(page: str) -> html.Div:
                       "plus the data as XLSX and the charts as PNG",
             ),
             html.Span(id={"type": PACK_STATUS, "page": page}, role="status", className="small ms-2",
-                      **{"aria-live": "polite"}),
+                      **aria(live="polite")),
         ],
         className="pack-bar d-flex align-items-center flex-wrap mb-2",
     )

@@ -268,9 +268,12 @@ def _schema_for(vintage: Vintage) -> str:
             cur.execute("SET search_path = ?", [schema])
             for statement in _HOT_TABLES_SQL:
                 cur.execute(statement)
-            facts, hot = cur.execute(
+            counts = cur.execute(
                 "SELECT (SELECT count(*) FROM facts), (SELECT count(*) FROM hot_facts)"
             ).fetchone()
+            if counts is None:  # cannot happen: a SELECT without FROM gives exactly one row
+                raise DataUnavailable(f"snapshot {vintage.vintage_id}: its facts could not be counted")
+            facts, hot = counts
             if facts != hot:
                 raise DataUnavailable(
                     f"snapshot {vintage.vintage_id}: {facts - hot} facts belong to no registered member"

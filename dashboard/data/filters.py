@@ -29,7 +29,7 @@ class Filters:
     def is_empty(self) -> bool:
         return not (self.ecosystems or self.countries or self.partnerships or self.member_types)
 
-    def params(self) -> dict[str, list[str]]:
+    def params(self) -> dict[str, object]:
         return {
             "ecosystems": list(self.ecosystems),
             "countries": list(self.countries),

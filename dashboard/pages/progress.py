@@ -33,17 +33,34 @@ PATH = "/"
 NAME = "Progress"
 TITLE = "Progress toward the Pact's pledges"
 
+
+class ID:
+    """The page's component ids, each written once (the tests and the browser suite name the same strings)."""
+
+    HEADLINE = "progress-headline"
+    KPIS = "progress-kpis"
+    KPIS_SUMMARY = "progress-kpis-summary"
+    MEMBERS_CHART = "progress-members-chart"
+    PACE_CHART = "progress-pace-chart"
+    PARTNERSHIPS_CHART = "progress-partnerships-chart"
+    TARGET_STATUS = "progress-target-status"
+    TARGETS_CHART = "progress-targets-chart"
+    TARGETS_TABLE = "progress-targets-table"
+    VINTAGE = "progress-vintage"
+    YEAR = "progress-year"
+
+
 register_page(__name__, path=PATH, name=NAME, title=f"{NAME} · Pact Monitor", order=0)
 ui.register_url_sync(PAGE_ID)
 register_export_bar(PAGE_ID)
 
 
 def layout(**query: object) -> html.Div:
-    return ui.data_layout(PAGE_ID, TITLE, query, lambda choice, messages: _page(choice, query, messages))
+    return ui.vintage_layout(PAGE_ID, TITLE, query,
+                             lambda vintage, choice, messages: _page(vintage, choice, query, messages))
 
 
-def _page(choice: data.VintageChoice, query: dict, messages: Messages) -> html.Div:
-    vintage = choice.vintage
+def _page(vintage: data.Vintage, choice: data.VintageChoice, query: dict, messages: Messages) -> html.Div:
     dims = data.dimensions(vintage)
     state = parse_progress(query, dims, messages)
     pinned = vintage.vintage_id if choice.pinned else None
@@ -53,29 +70,29 @@ def _page(choice: data.VintageChoice, query: dict, messages: Messages) -> html.D
     cumulative = data.cumulative_people_trained(vintage)
     progress = target_progress(cumulative, data.targets(vintage))
     controls = ui.control_card([
-        ui.select("progress-year", "Survey year (activity year)", [(y, str(y)) for y in dims.years], state.year),
+        ui.select(ID.YEAR, "Survey year (activity year)", [(y, str(y)) for y in dims.years], state.year),
         html.P("EU totals: each member counts once. Change is on the previous survey year; badges compare each "
                "figure with the one the Commission published.", className="small text-body-secondary mb-0"),
     ], title="Year")
     headline = html.Div([
         html.P(figures.progress_headline(cumulative, progress, latest is not None and data.break_in_series(
-            vintage, "people_trained", latest)), className="lead mb-2", id="progress-headline"),
+            vintage, "people_trained", latest)), className="lead mb-2", id=ID.HEADLINE),
         pack_button(PAGE_ID),
     ])
     body = [
         dbc.Row([dbc.Col(headline, lg=8, xl=9), dbc.Col(controls, lg=4, xl=3)], className="align-items-start"),
-        html.Div(kpi_section(vintage, state.year), id="progress-kpis"),
+        html.Div(kpi_section(vintage, state.year), id=ID.KPIS),
         export_links(PAGE_ID, "kpis", search, what="the headline figures", images=False),
         html.H2("People up-/reskilled against the partnerships' pledges", className="section-title"),
         dbc.Row([
-            dbc.Col([ui.chart("progress-targets-chart", figures.targets_figure(cumulative, progress),
+            dbc.Col([ui.chart(ID.TARGETS_CHART, figures.targets_figure(cumulative, progress),
                              _targets_summary(cumulative, progress), ui.simple_table(_cumulative_rows(cumulative)),
                              filename="pact-people-trained-vs-targets"),
                     export_links(PAGE_ID, "cumulative", search, what="the cumulative chart")], lg=7),
             dbc.Col(target_status(progress), lg=5),
         ]),
         dbc.Row([
-            dbc.Col([ui.chart("progress-pace-chart", figures.pace_figure(cumulative, progress),
+            dbc.Col([ui.chart(ID.PACE_CHART, figures.pace_figure(cumulative, progress),
                              _pace_summary(cumulative, progress),
                              ui.simple_table(figures.pace_rows(cumulative, progress)),
                              filename="pact-pace-needed-vs-achieved"),
@@ -94,7 +111,7 @@ def _page(choice: data.VintageChoice, query: dict, messages: Messages) -> html.D
 
 
 def _vintage_store(pinned: str | None) -> dcc.Store:
-    return dcc.Store(id="progress-vintage", data=pinned)
+    return dcc.Store(id=ID.VINTAGE, data=pinned)
 
 
 def kpi_section(vintage: data.Vintage, year: int | None) -> list:
@@ -105,13 +122,13 @@ def kpi_section(vintage: data.Vintage, year: int | None) -> list:
     return [
         html.H2(f"Headline figures, {year}", className="section-title mt-0"),
         dbc.Row(cards, className="g-2"),
-        html.P(ui.kpi_summary(kpis), className="visually-hidden", id="progress-kpis-summary"),
+        html.P(ui.kpi_summary(kpis), className="visually-hidden", id=ID.KPIS_SUMMARY),
     ]
 
 
 def target_status(progress: tuple[TargetProgress, ...]) -> html.Div:
     if not progress:
-        return html.Div("No pledge or no people-trained figures in the data.", id="progress-target-status")
+        return html.Div("No pledge or no people-trained figures in the data.", id=ID.TARGET_STATUS)
     rows = [{
         "Pledge": f"{(t.qualifier + ' ') if t.qualifier else ''}{round_figure(t.people)}",
         "Deadline": str(t.deadline_year) if t.deadline_year else "none",
@@ -128,12 +145,12 @@ def target_status(progress: tuple[TargetProgress, ...]) -> html.Div:
                           figures.target_sentence(t)], className="small") for t in progress],
                  className="target-status"),
         ui.simple_table(rows, caption="Each pledge version, as announced (never overwritten)",
-                        table_id="progress-targets-table"),
+                        table_id=ID.TARGETS_TABLE),
         pledges.pledge_quotes(progress),
         html.P("Cumulative = the sum of the survey years (each wave reports one activity year). The projection "
                "assumes the average yearly figure of the survey years so far continues.",
                className="small text-body-secondary"),
-    ], id="progress-target-status")
+    ], id=ID.TARGET_STATUS)
 
 
 def _cumulative_rows(cumulative: pd.DataFrame) -> list[dict]:
@@ -169,7 +186,7 @@ def _members_chart(vintage: data.Vintage) -> html.Figure:
                          zip(pub["as_of"], pub["qualifier"].fillna(""), pub["members"], strict=True))
     rows = [{"Date": f"{d:%d %b %Y}", "Published members": f"{(q + ' ') if q else ''}{count(int(m))}"}
             for d, q, m in zip(pub["as_of"], pub["qualifier"].fillna(""), pub["members"], strict=True)]
-    return ui.chart("progress-members-chart", figures.members_figure(registry, published),
+    return ui.chart(ID.MEMBERS_CHART, figures.members_figure(registry, published),
                     f"{latest} in the registry. Published counts: {pub_text or 'none'}.",
                     ui.simple_table(rows), filename="pact-members-over-time")
 
@@ -179,7 +196,7 @@ def _partnerships_chart(vintage: data.Vintage) -> html.Figure:
     published = data.membership_timeline(vintage)
     rows = [{"Known by": f"{d:%d %b %Y}", "Kind": k, "To date": int(n)}
             for d, k, n in zip(launches["as_of"], launches["kind"], launches["partnerships"], strict=True)]
-    return ui.chart("progress-partnerships-chart", figures.partnerships_figure(launches, published),
+    return ui.chart(ID.PARTNERSHIPS_CHART, figures.partnerships_figure(launches, published),
                     partnerships_caption(launches, data.undated_partnerships(vintage), published),
                     ui.simple_table(rows), filename="pact-partnerships-over-time")
 
@@ -206,10 +223,10 @@ def partnerships_caption(launches: pd.DataFrame, undated: dict[str, int], publis
 
 
 @callback(
-    Output("progress-kpis", "children"),
+    Output(ID.KPIS, "children"),
     Output(ui.permalink_id(PAGE_ID), "data"),
-    Input("progress-year", "value"),
-    State("progress-vintage", "data"),
+    Input(ID.YEAR, "value"),
+    State(ID.VINTAGE, "data"),
     prevent_initial_call=True,
 )
 def update_year(year: object, pinned: object):
@@ -223,7 +240,7 @@ def update_year(year: object, pinned: object):
     state = ProgressState(year=state.year, vintage=choice.vintage.vintage_id if choice.pinned else None)
     children = kpi_section(choice.vintage, state.year)
     if messages:
-        children = [ui.message_alerts(messages, "progress-year"), *children]
+        children = [ui.message_alerts(messages, ID.YEAR), *children]
     return children, state.search(data.latest_year(choice.vintage))
 
 
@@ -244,7 +261,7 @@ def _kpi_frame(kpis: Sequence[data.Kpi]) -> pd.DataFrame:
             "previous": None if k.previous is None else k.previous * scale,
             # a share changes in percentage points, as the page says ("-4 pts"); a count changes in per cent
             "change": None if k.change is None or share else k.change * 100,
-            "change_points": (k.value - k.previous) * 100 if share and None not in (k.value, k.previous) else None,
+            "change_points": (k.value - k.previous) * 100 if share and k.value is not None and k.previous is not None else None,
             "flags": flag_codes(synthetic=k.flags.synthetic, not_published=k.flags.not_published,
                                 break_in_series=k.flags.break_in_series,
                                 derived=k.flags.published_status == "derived"),
