@@ -268,9 +268,11 @@ def lines_figure(
     shapes, notes = [], []
     for year in breaks:
         if str(year) in shown_years:
-            shapes.append({"type": "line", "xref": "x", "yref": "paper", "x0": str(year), "x1": str(year),
+            # On a category axis plotly reads a year-like string as a position: give the category's index.
+            at = shown_years.index(str(year))
+            shapes.append({"type": "line", "xref": "x", "yref": "paper", "x0": at, "x1": at,
                            "y0": 0, "y1": 1, "line": {"color": style.MUTED, "dash": "dash", "width": 1}})
-            notes.append({"text": "break in series", "x": str(year), "xref": "x", "y": 1, "yref": "paper",
+            notes.append({"text": "break in series", "x": at, "xref": "x", "y": 1, "yref": "paper",
                           "showarrow": False, "yanchor": "bottom", "font": {"size": 11, "color": style.MUTED}})
     layout = {
         **base_layout(title, subtitle), "showlegend": True, "hovermode": "closest",

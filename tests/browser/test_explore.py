@@ -251,6 +251,10 @@ def test_lines_over_time_and_the_map_year_control(app_page: PageProbe):
     save_screenshots(page, "explore-lines")
     legend = page.locator("#explore-lines .legendtext").all_text_contents()
     assert legend[0] == "EU-27 (total)" and len(legend) == 6, legend
+    # Each year at its own place along the axis (a year-like string in a shape once collapsed them onto one).
+    xs = page.evaluate("""() => [...document.querySelectorAll('#explore-lines .scatterlayer .trace')[0]
+        .querySelectorAll('path.point')].map(p => Math.round(p.getBoundingClientRect().x))""")
+    assert len(set(xs)) == 3 and xs == sorted(xs), xs
     assert "EU-27 (total) (2022:" in page.locator("#explore-lines-summary").inner_text()
     page.locator("#explore-view label", has_text="EU map").click()
     page.wait_for_function(
