@@ -271,6 +271,31 @@ def test_data_url_serves_withheld_figures(layer) -> None:
     assert f"{italy}" in body.replace(",", "")
 
 
+def test_new_views_and_measures_show_no_withheld_figure(layer) -> None:
+    """Cross-tables, two breakdowns, per-member and share measures and the JSON data URL apply the same release:
+    no single member's value and no figure derived from a withheld one appears, and withheld cells are flagged c."""
+    from dashboard import crosstab
+    from dashboard.crosstab import CellQuery
+
+    data, vintage = layer(True)
+    singles = {PEOPLE[m] for m in ("PFS-000011", "PFS-000012")}
+    for measure in ("total", "per_member", "share"):
+        for by in (("member_state", "year"), ("ecosystem", "member_state"), ("partnership", "member_type")):
+            cells = crosstab.measured(vintage, CellQuery("people_trained", by, 2022, 2022, measure=measure))
+            withheld = cells["figure"].isna() & cells["n_reporting"].gt(0)
+            assert cells.loc[withheld, "value"].isna().all(), (measure, by)
+            assert all("c" in f.split() for f in cells.loc[withheld, "flags"]), (measure, by)
+            assert not set(cells["figure"].dropna()) & singles, (measure, by)
+        state = crosstab.measured(vintage, CellQuery("people_trained", ("member_state",), 2022, 2022,
+                                                     measure=measure)).set_index("member_state")
+        assert state.loc[["BE", "MT", "FR"], "value"].isna().all(), measure
+    from dashboard.app import app
+
+    with app.server.test_client() as client:
+        body = client.get("/api/v1/data.json?by=member_state&by=member_type&measure=per_member").get_data(as_text=True)
+    assert '"records"' in body and not any(f"{v}" in body for v in singles)
+
+
 def test_peer_benchmark_is_anonymous_in_public_mode(layer) -> None:
     from dashboard.analysis import peer_benchmark
 
