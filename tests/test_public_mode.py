@@ -277,7 +277,7 @@ def test_new_views_and_measures_show_no_withheld_figure(layer) -> None:
     from dashboard import crosstab
     from dashboard.crosstab import CellQuery
 
-    data, vintage = layer(True)
+    _data, vintage = layer(True)
     singles = {PEOPLE[m] for m in ("PFS-000011", "PFS-000012")}
     for measure in ("total", "per_member", "share"):
         for by in (("member_state", "year"), ("ecosystem", "member_state"), ("partnership", "member_type")):
