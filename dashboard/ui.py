@@ -356,8 +356,9 @@ def grid_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 def grid(grid_id: str, frame: pd.DataFrame, column_defs: Sequence[Mapping[str, Any]], height: int = 360,
-         column_size: str | None = "responsiveSizeToFit") -> dag.AgGrid:
-    """A sortable, filterable grid (dash-ag-grid) of a frame's rows."""
+         column_size: str | None = "responsiveSizeToFit", pinned_top: pd.DataFrame | None = None) -> dag.AgGrid:
+    """A sortable, filterable grid (dash-ag-grid) of a frame's rows; `pinned_top` rows (a total) stay first
+    whatever the sort."""
     records = grid_records(frame)
     return dag.AgGrid(
         id=grid_id,
@@ -372,7 +373,8 @@ def grid(grid_id: str, frame: pd.DataFrame, column_defs: Sequence[Mapping[str, A
                          "domLayout": "normal", "suppressColumnVirtualisation": True,
                          # One Tab enters the grid and the next leaves it; arrow keys move between cells inside
                          # (WCAG 2.1.1 without a hundred Tab presses to get past a table).
-                         "tabToNextCell": {"function": "false"}, "tabToNextHeader": {"function": "false"}},
+                         "tabToNextCell": {"function": "false"}, "tabToNextHeader": {"function": "false"},
+                         "pinnedTopRowData": grid_records(pinned_top) if pinned_top is not None else []},
         columnSize=column_size,
         style={"height": f"{height}px", "width": "100%"},
         className="ag-theme-alpine",

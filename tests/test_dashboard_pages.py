@@ -172,18 +172,19 @@ def test_no_data_gives_a_page_saying_so(tmp_path, monkeypatch):
 # ------------------------------------------------------------------------------------------------- callbacks
 
 # The Explore controls added for analysts, at their defaults: measure, change columns, lines shown, map year.
-NEW_CONTROLS = ("total", "", [], "range")
+NEW_CONTROLS = ("total", "none", [], "range")
 
 
 def test_explore_update_view_and_permalink(curated):
     out = explore.update_view("investment_eur", "partnership", "2023", "2024", ["CONS"], [], [], [], "table",
                               *NEW_CONTROLS, None, None)
-    figure, summary, rows, columns, caption, _status, search, messages, *_lines, graph_style = out
+    figure, summary, rows, columns, caption, _status, search, messages, options, *_lines, graph_style = out
     assert graph_style == {"height": f"{figure.layout.height}px"}  # the graph's box follows the figure's height
     assert figure.layout.title.text == "Investment in up-/reskilling by partnership, 2023–2024"
     assert "Not additive" in summary and "Not additive" in caption
-    assert {r["label"] for r in rows} == {"Total (each member once)", "Construction partnership",
-                                          "Lombardy regional partnership"}
+    assert {r["label"] for r in rows} == {"Construction partnership", "Lombardy regional partnership"}
+    pinned = options.to_plotly_json()["operations"][0]["params"]["value"]  # the total row, pinned on top
+    assert [r["label"] for r in pinned] == ["Total (each member once)"]
     assert "share" not in {c["field"] for c in columns}  # no shares of a non-additive breakdown
     assert search == "?indicator=investment_eur&by=partnership&from=2023&ecosystem=CONS&view=table"
     assert messages is None

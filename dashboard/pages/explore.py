@@ -9,7 +9,7 @@ from typing import Any
 
 import dash_bootstrap_components as dbc
 import pandas as pd
-from dash import Input, Output, State, callback, ctx, dcc, html, no_update, register_page
+from dash import Input, Output, Patch, State, callback, ctx, dcc, html, no_update, register_page
 
 from dashboard import crosstab, data, figures, ui
 from dashboard.briefing import coverage_text
@@ -81,6 +81,7 @@ FILTER_IDS = (ID.ECOSYSTEM, ID.COUNTRY, ID.PARTNERSHIP, ID.TYPE)
 
 VIEW_LABELS = (("chart", "Chart"), ("lines", "Over time"), ("map", "EU map"), ("table", "Table"))
 RANGE = "range"  # the map year control's "the whole year range"
+NO_CHANGE = "none"  # the change control's "no change columns" (dbc.Select keeps "" for its placeholder)
 DEFAULT_LINES = 5  # the lines view draws the total and this many of the largest categories unless told otherwise
 
 register_page(__name__, path=PATH, name=NAME, title=f"{NAME} · Pact Monitor", order=1)
@@ -111,7 +112,11 @@ def _page(vintage: Vintage, choice: data.VintageChoice, query: dict, messages: M
     pinned = vintage.vintage_id if choice.pinned else None
     state = _state(vintage, query, messages, pinned)
     dims = data.dimensions(vintage)
-    view = build_view(vintage, state, messages)
+    view = build_view(vintage, state)
+    # The lines and the map are drawn when shown: switching views runs the callbacks that draw them.
+    lines = build_lines(vintage, state, messages) if state.view == "lines" else {
+        "lines": figures.empty_figure("Over time", "Loading the lines…"), "lines_summary": "", "line_options": [],
+        "lines_shown": ()}
     search = _search(vintage, state)
     map_fig, map_text = build_map(vintage, state) if state.view == "map" else (
         figures.empty_figure("EU map", "Loading the map…").update_layout(height=figures.MAP_HEIGHT), "")
@@ -125,7 +130,8 @@ def _page(vintage: Vintage, choice: data.VintageChoice, query: dict, messages: M
             dbc.Col(ui.select(ID.YEAR_FROM, "From year", [(y, str(y)) for y in dims.years], state.year_from)),
             dbc.Col(ui.select(ID.YEAR_TO, "To year", [(y, str(y)) for y in dims.years], state.year_to)),
         ], className="g-2"),
-        ui.select(ID.CHANGE, "Table: change between", [("", "no change columns"), *pairs], state.change),
+        ui.select(ID.CHANGE, "Table: change between", [(NO_CHANGE, "no change columns"), *pairs],
+                  state.change or NO_CHANGE),
         html.Hr(className="my-2"),
         html.P("Filters (empty = all members)", className="small fw-semibold mb-1"),
         ui.multi_select(ID.ECOSYSTEM, "Industrial ecosystem (primary)", dims.ecosystems, state.ecosystems),
@@ -143,15 +149,15 @@ def _page(vintage: Vintage, choice: data.VintageChoice, query: dict, messages: M
         html.Div(ui.chart(ID.CHART, view["figure"], view["summary"], filename=view["filename"]),
                  id=ui.pane_id(ID.VIEW, "chart"), hidden=state.view != "chart"),
         html.Div([
-            ui.multi_select(ID.SHOW, "Lines shown", view["line_options"], view["lines_shown"]),
-            ui.chart(ID.LINES, view["lines"], view["lines_summary"], filename=view["filename"] + "-lines"),
+            ui.multi_select(ID.SHOW, "Lines shown", lines["line_options"], lines["lines_shown"]),
+            ui.chart(ID.LINES, lines["lines"], lines["lines_summary"], filename=view["filename"] + "-lines"),
         ], id=ui.pane_id(ID.VIEW, "lines"), hidden=state.view != "lines"),
         html.Div([html.Div(map_year, className="map-year"),
                   ui.chart(ID.MAP, map_fig, map_text, filename=view["filename"] + "-map", geo=True)],
                  id=ui.pane_id(ID.VIEW, "map"), hidden=state.view != "map"),
         html.Div([
             html.P(view["table_caption"], id=ID.GRID_CAPTION, className="small text-body-secondary"),
-            ui.grid(ID.GRID, view["rows"], view["columns"], height=420, column_size=None),
+            ui.grid(ID.GRID, view["rows"], view["columns"], height=420, column_size=None, pinned_top=view["pinned"]),
         ], id=ui.pane_id(ID.VIEW, "table"), hidden=state.view != "table"),
     ])
     tabs = html.Div([ui.view_switch(ID.VIEW, VIEW_LABELS, state.view, "Show the selection as"), panes])
@@ -215,8 +221,8 @@ def _total_code(by: str) -> str | None:
     return None if by == "year" else data.TOTAL_CODES.get(by, data.DEFAULT_TOTAL)[0]
 
 
-def build_view(vintage: Vintage, state: ExploreState, messages: Messages | None = None) -> dict[str, Any]:
-    """Everything the chart, lines and table views show for one selection (pure apart from the cached queries)."""
+def build_view(vintage: Vintage, state: ExploreState) -> dict[str, Any]:
+    """Everything the chart and table views show for one selection (pure apart from the cached queries)."""
     meta = data.indicator_meta(vintage, state.indicator)
     shown_meta = measured_meta(meta, state.measure)
     year_from, year_to = data.effective_years(meta, state.by, state.year_from, state.year_to)
@@ -235,15 +241,18 @@ def build_view(vintage: Vintage, state: ExploreState, messages: Messages | None 
     figure = figures.breakdown_figure(frame, shown_meta, state.by, year_from, year_to, subtitle, selected)
     summary = (figures.breakdown_summary(frame, shown_meta, state.by, year_from, year_to) + stock_note
                + _withheld_note(frame))
-    lines = build_lines(vintage, state, messages)
+    pinned = None
     if state.by == "year":
         rows, columns = _grid_frame(frame, shown_meta, state.by), _grid_columns(shown_meta, state.by, state.sort)
     else:
         rows, columns = _cross_grid(vintage, state, shown_meta)
+        # The total row stays on top whatever the sort (as in Eurostat's tables).
+        pinned, rows = rows.iloc[:1], rows.iloc[1:].reset_index(drop=True)
     return {
         "figure": figure,
         "summary": summary,
         "rows": rows,
+        "pinned": pinned,
         "columns": columns,
         "table_caption": (f"{figures.breakdown_title(shown_meta, state.by, state.year_from, state.year_to)}"
                           f"{'' if state.by == 'year' else ': by year, then the range'}. Selection: "
@@ -252,7 +261,6 @@ def build_view(vintage: Vintage, state: ExploreState, messages: Messages | None 
                              "withheld)." if state.by != "year" else "") + _withheld_note(frame)),
         "status": status_line(vintage, state, meta),
         "filename": _filename(state),
-        **lines,
     }
 
 
@@ -462,7 +470,8 @@ def parse_controls(
         show = None  # the lines of another breakdown: start again from its largest
     query = {"indicator": indicator, "by": by, "from": year_from, "to": year_to, "ecosystem": eco,
              "country": country, "partnership": partnership, "type": mtype, "view": view, "sort": sort,
-             "measure": measure, "change": change, "show": show, "year": None if map_year == RANGE else map_year}
+             "measure": measure, "change": None if change == NO_CHANGE else change, "show": show,
+             "year": None if map_year == RANGE else map_year}
     messages = Messages()
     choice = data.resolve_vintage(pinned)
     if choice.vintage is None:
@@ -480,6 +489,7 @@ def parse_controls(
     Output(ID.STATUS, "children"),
     Output(ui.permalink_id(PAGE_ID), "data"),
     Output(ui.messages_id(PAGE_ID), "children"),
+    Output(ID.GRID, "dashGridOptions"),
     Output(ID.LINES, "figure"),
     Output(ID.LINES_SUMMARY, "children"),
     Output(ID.SHOW, "options"),
@@ -494,14 +504,22 @@ def parse_controls(
 def update_view(*args: object):
     choice, state, messages = parse_controls(args[:-2], args[-1], grid_sort(args[-2]))
     if state is None or choice.vintage is None:
-        return (no_update,) * 14
-    view = build_view(choice.vintage, state, messages)
+        return (no_update,) * 15
+    view = build_view(choice.vintage, state)
     rows = ui.grid_records(view["rows"])
+    options = Patch()  # only the pinned total row changes among the grid's options
+    options["pinnedTopRowData"] = ui.grid_records(view["pinned"]) if view["pinned"] is not None else []
     alerts = ui.message_alerts(messages, PAGE_ID).children if messages else None
-    options = [{"label": text, "value": key} for key, text in view["line_options"]]
+    if state.view == "lines":
+        # Codes left from another breakdown are dropped quietly: the boxes on screen are what was chosen.
+        lines = build_lines(choice.vintage, state)
+        choices = [{"label": text, "value": key} for key, text in lines["line_options"]]
+        drawn: tuple = (lines["lines"], lines["lines_summary"], choices, list(lines["lines_shown"]),
+                        ui.graph_style(lines["lines"]))
+    else:
+        drawn = (no_update,) * 5
     return (view["figure"], view["summary"], rows, view["columns"], view["table_caption"], view["status"],
-            _search(choice.vintage, state), alerts, view["lines"], view["lines_summary"], options,
-            list(view["lines_shown"]), ui.graph_style(view["lines"]), ui.graph_style(view["figure"]))
+            _search(choice.vintage, state), alerts, options, *drawn, ui.graph_style(view["figure"]))
 
 
 def _search(vintage: Vintage, state: ExploreState) -> str:
@@ -711,12 +729,21 @@ def export_views(request: ExportRequest) -> PageViews:
     vintage = request.vintage
     st = _state(vintage, dict(request.query), request.messages, vintage.vintage_id)
     ctx = request.context(_search(vintage, st), _explore_filters(data.dimensions(vintage), st))
-    # The map always shows Member States, whatever the bar chart's breakdown: its rows are that breakdown.
-    shown = dataclasses.replace(st, by="member_state") if st.view == "map" else st
+    # The map always shows Member States, whatever the bar chart's breakdown (and its own year, when one is
+    # chosen): its rows are that breakdown. The lines view's rows are the cross-table of its categories and years.
+    shown = st
+    if st.view == "map":
+        year_from, year_to = (st.map_year, st.map_year) if st.map_year is not None else (st.year_from, st.year_to)
+        shown = dataclasses.replace(st, by="member_state", year_from=year_from, year_to=year_to)
     table = explore_table(vintage, shown, ctx)
     view = build_view(vintage, shown)
-    figure = build_map(vintage, st)[0] if st.view == "map" else view["figure"]
-    return PageViews(ctx, (View(PAGE_ID, table, figure, view["summary"]),))
+    figure, summary = view["figure"], view["summary"]
+    if st.view == "map":
+        figure, summary = build_map(vintage, st)
+    elif st.view == "lines":
+        lines = build_lines(vintage, st)
+        figure, summary = lines["lines"], lines["lines_summary"]
+    return PageViews(ctx, (View(PAGE_ID, table, figure, summary),))
 
 
 @register_data_url(PAGE_ID)

@@ -95,7 +95,9 @@ def test_filters_update_the_chart_and_the_url_and_the_url_restores_the_view(app_
     app_page.assert_clean()
 
 
-_GRID_ROWS = """() => [...document.querySelectorAll('#explore-grid .ag-center-cols-container .ag-row')]
+# The rows' labels in display order (the label column may be pinned left; the pinned total row sits outside the body).
+_GRID_ROWS = """() => [...document.querySelectorAll('#explore-grid .ag-body .ag-row')]
+    .filter(row => row.querySelector('[col-id=label]'))
     .sort((a, b) => Number(a.getAttribute('row-index')) - Number(b.getAttribute('row-index')))
     .map(row => row.querySelector('[col-id=label]').textContent.trim())"""
 
