@@ -20,14 +20,16 @@ import textwrap
 import zipfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import pandas as pd
 import plotly.graph_objects as go
-import xlsxwriter
 
 from dashboard.disclosure import THRESHOLD
 from dashboard.formatting import year_span
+
+if TYPE_CHECKING:
+    import xlsxwriter
 
 # OWASP's list of characters that make a spreadsheet treat a cell as a formula (or DDE command), with the
 # full-width forms that spreadsheets in East Asian locales also take as formula starts, and the minus sign.
@@ -424,6 +426,8 @@ def to_xlsx_bytes(tables: ExportTable | Sequence[ExportTable], *, sheet_names: S
     )
     if len(names) != len(table_list):
         raise ValueError("one sheet name per table")
+    import xlsxwriter  # imported here: only a workbook download needs it, not every worker serving pages
+
     buffer = io.BytesIO()
     # in_memory avoids temp files; strings_to_formulas/urls off so nothing a member typed becomes live.
     book = xlsxwriter.Workbook(buffer, {

@@ -130,6 +130,8 @@ def expected_changes(vintage: Vintage) -> pd.DataFrame:
 
 @_cached
 def _annual_sums(vintage: Vintage) -> pd.DataFrame:
+    # `facts` holds one row per (year, member, indicator), its key: count(*) counts the reporting members, without
+    # the per-group hash sets of count(DISTINCT mi) (~+67 MB of a worker's peak RSS at 100x, for the same counts).
     return _query(
         vintage,
         """
@@ -137,7 +139,7 @@ def _annual_sums(vintage: Vintage) -> pd.DataFrame:
             f.year,
             i.indicator,
             CAST(sum(f.value) AS BIGINT) AS raw_value,
-            count(DISTINCT f.mi) AS n_reporting
+            count(*) AS n_reporting
         FROM hot_facts AS f
         JOIN hot_indicators AS i USING (ic)
         GROUP BY f.year, i.indicator

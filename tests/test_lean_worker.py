@@ -1,0 +1,41 @@
+"""A worker that serves pages does not load the libraries only exports use (python-docx and lxml, xlsxwriter,
+kaleido): they are imported when a briefing pack, a workbook or a chart image is asked for. Checked in a fresh
+interpreter, as gunicorn starts a worker: `dashboard.wsgi` (the Procfile's entry point, which builds the app and
+sends it a warm-up request), then every page once."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+EXPORT_ONLY = ("docx", "lxml", "xlsxwriter", "kaleido", "choreographer")
+
+_WORKER = """
+import json, sys
+from dashboard.wsgi import server
+client = server.test_client()
+statuses = {path: client.get(path).status_code for path in ("/", "/explore", "/partnerships", "/data", "/about",
+                                                              "/_dash-layout", "/_dash-dependencies")}
+loaded = sorted({name.split(".")[0] for name in sys.modules} & set(json.loads(sys.argv[1])))
+print(json.dumps({"statuses": statuses, "loaded": loaded}))
+"""
+
+
+def _serve_pages(curated: Path) -> dict:
+    env = {**os.environ, "PACT_CURATED_DIR": str(curated), "DASH_DISABLE_VERSION_CHECK": "true",
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
+    done = subprocess.run([sys.executable, "-c", _WORKER, json.dumps(EXPORT_ONLY)], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=240, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_a_worker_serving_pages_loads_no_export_library(curated: Path) -> None:
+    result = _serve_pages(curated)
+    assert set(result["statuses"].values()) == {200}, result["statuses"]
+    assert result["loaded"] == [], f"imported by a worker that only served pages: {result['loaded']}"
+
