@@ -44,14 +44,21 @@ def test_csv_and_xlsx_links_follow_the_selection(app_page: PageProbe, tmp_path):
     name, content = _download(app_page, csv_link, tmp_path)
     assert name.startswith("pact_training-programmes_by-member-state_2022-2024_") and name.endswith(".csv")
     rows = list(csv.reader(io.StringIO(content.decode("utf-8-sig"), newline="")))
-    assert rows[0][:3] == ["Member State code", "Member State", "Training programmes updated or developed (programmes)"]
-    assert len(rows) > 10 and all(r[2].isdigit() for r in rows[1:])
+    # The cross-table: Member States × years, the range, the EU-27 row first; ":" where there is no figure.
+    header = rows[0]
+    assert header[:3] == ["Member State code", "Member State", "2022 (programmes)"]
+    in_range = header.index("2022–2024 (programmes)")
+    assert rows[1][0] == "EU27_2020" and len(rows) == 1 + 1 + 27  # header, EU-27, every Member State
+    assert all(r[in_range].isdigit() or r[in_range] == ":" for r in rows[1:])
 
     name, content = _download(app_page, page.get_by_role("link", name="Download this selection as XLSX"), tmp_path)
     assert name.endswith(".xlsx")
     book = openpyxl.load_workbook(io.BytesIO(content))
     assert book.sheetnames == ["Data", "Definitions", "Sources", "Filters"]
-    assert sum(r[2].value for r in book["Data"].iter_rows(min_row=2)) == 48_000 + 32_500 + 15_500
+    data_rows = list(book["Data"].iter_rows(min_row=2, values_only=True))
+    eu_total = 48_000 + 32_500 + 15_500
+    assert data_rows[0][in_range] == eu_total
+    assert sum(r[in_range] for r in data_rows[1:] if isinstance(r[in_range], int | float)) == eu_total
     filters = {r[0].value: r[1].value for r in book["Filters"].iter_rows() if r[0].value}
     assert "indicator=training_programmes" in filters["Permalink"]
     app_page.assert_clean()
