@@ -19,6 +19,7 @@ import io
 import json
 import logging
 import math
+import numbers
 import os
 import re
 import time
@@ -196,12 +197,11 @@ def data_url(fmt: str) -> Response:
 
 
 def _json_value(value: object, kind: str) -> object:
+    """A cell as JSON: null where there is no figure (JSON has no NaN), numbers as numbers, the rest as text."""
     if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
         return None
-    if kind == "integer":
-        return int(value)  # type: ignore[call-overload]
-    if kind in ("decimal", "euro", "percent"):
-        return float(value)  # type: ignore[arg-type]
+    if kind in ("integer", "decimal", "euro", "percent") and isinstance(value, numbers.Real):
+        return round(float(value)) if kind == "integer" else float(value)
     return str(value)
 
 

@@ -47,15 +47,13 @@ def _flags(vintage: Vintage, q: CellQuery, frame: pd.DataFrame, by: tuple[str, .
         broken = years.isin(breaks)
     else:
         broken = pd.Series(any(q.year_from <= y <= q.year_to for y in breaks), index=frame.index)
-    # The Commission publishes EU totals by year only: a cell is published only as an unfiltered total row.
-    summed = data.total_dimension(by)
+    # The Commission publishes unfiltered EU totals by year only: nothing else has a published counterpart.
     published = pd.Series(False, index=frame.index)
-    if q.filters.is_empty and "year" in by and (summed is None or len(by) == 2):
-        total_code = data.TOTAL_CODES.get(summed, data.DEFAULT_TOTAL)[0] if summed else None
-        for i, row in frame.iterrows():
-            is_total = summed is None or row[summed] == total_code
-            published[i] = bool(is_total and data.published_figure(vintage, q.indicator, int(row["year"]),
-                                                                     int(row["year"])))
+    if q.filters.is_empty and "year" in by and len(by) <= 2:
+        summed = data.total_dimension(by)
+        is_total = frame[summed] == data.TOTAL_CODES.get(summed, data.DEFAULT_TOTAL)[0] if summed else True
+        in_print = frame["year"].map(lambda y: data.published_figure(vintage, q.indicator, int(y), int(y)) is not None)
+        published = is_total & in_print
     return measures.join_flags(
         synthetic,
         published.map({True: "", False: "n"}),
@@ -104,13 +102,13 @@ def measured(vintage: Vintage, q: CellQuery) -> pd.DataFrame:
             frame = frame.drop(columns=["year", "year_label"])
         frame = frame.reset_index(drop=True)
     if q.change is not None:
-        frame = _with_change(vintage, q, frame)
+        frame = _with_change(vintage, q, frame, q.change)
     return frame
 
 
-def _with_change(vintage: Vintage, q: CellQuery, frame: pd.DataFrame) -> pd.DataFrame:
+def _with_change(vintage: Vintage, q: CellQuery, frame: pd.DataFrame, years: tuple[int, int]) -> pd.DataFrame:
     """The change of the indicator's own figure between the two chosen years, per category of the other breakdown."""
-    first, last = q.change  # type: ignore[misc]
+    first, last = years
     others = tuple(b for b in q.by if b != "year")
     by = (*others, "year")
     yearly = data.cells_with_total(vintage, q.indicator, by, first, last, q.filters)

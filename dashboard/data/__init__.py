@@ -81,8 +81,6 @@ from dashboard.data.membership import (
 from dashboard.data.series import (
     DEFAULT_TOTAL,
     TOTAL_CODES,
-    categories,
-    cells,
     cells_with_total,
     total_dimension,
 )
@@ -128,8 +126,6 @@ __all__ = [
     "YearFigure",
     "break_in_series",
     "breakdown",
-    "categories",
-    "cells",
     "cells_with_total",
     "commitments_progress",
     "compare_published",

@@ -104,24 +104,6 @@ def categories(dims: Dimensions, by: str, year_from: int, year_to: int, filters:
     return tuple(c for c in codes if c in chosen) if chosen else tuple(codes)
 
 
-def cells(
-    vintage: Vintage,
-    indicator: str,
-    by: tuple[str, ...],
-    year_from: int,
-    year_to: int,
-    filters: Filters = NO_FILTERS,
-) -> pd.DataFrame:
-    """`indicator` by one to three dimensions: one row per combination of their categories, in reference order.
-
-    Columns: each dimension's code (named after it) and label (`<dimension>_label`), `value` (the indicator's
-    unit; missing when no member reported, or withheld in public mode), `raw_value`, `n_reporting`,
-    `n_respondents`. Without `year` among the dimensions the years in range are summed (a stock: its last year).
-    """
-    by = _checked(by)
-    return _cells(vintage, indicator, by, int(year_from), int(year_to), filters)
-
-
 def _checked(by: tuple[str, ...]) -> tuple[str, ...]:
     by = tuple(by)
     # Up to three: the data URL's two breakdowns and the year of a change between two years.
@@ -143,8 +125,14 @@ def cells_with_total(
     year_to: int,
     filters: Filters = NO_FILTERS,
 ) -> pd.DataFrame:
-    """`cells` with, first, the total rows of the first non-year dimension (the EU-27 for Member States): every
-    member of the selection counted once, so a total of partnerships is not the sum of its rows."""
+    """`indicator` by one to three dimensions: one row per combination of their categories, in reference order,
+    after the total rows of the first non-year dimension (the EU-27 for Member States), which count every member of
+    the selection once (so a total of partnerships is not the sum of its rows).
+
+    Columns: each dimension's code (named after it) and label (`<dimension>_label`), `value` (the indicator's
+    unit; missing when no member reported, or withheld in public mode), `raw_value`, `n_reporting`,
+    `n_respondents`. Without `year` among the dimensions the years in range are summed (a stock: its last year).
+    """
     by = _checked(by)
     frame = _cells(vintage, indicator, by, int(year_from), int(year_to), filters)
     summed = total_dimension(by)
