@@ -137,6 +137,12 @@ INTERACTIONS: dict[str, tuple[tuple[str, tuple[Step, ...]], ...]] = {
                                         ("explore-by", {"value": "member_type"}))),
         ("by year, people trained", (("explore-by", {"value": "year"}),
                                      ("explore-indicator", {"value": "people_trained"}))),
+        ("lines over time, by Member State", (("explore-by", {"value": "member_state"}),
+                                              ("explore-view", {"value": "lines"}))),
+        ("share of the total", (("explore-measure", {"value": "share"}),)),
+        ("cross-table with a change", (("explore-view", {"value": "table"}),
+                                       ("explore-change", {"value": "2022-2024"}))),
+        ("map of one year", (("explore-view", {"value": "map"}), ("explore-map-year", {"value": "2023"}))),
     ),
     "/partnerships": (
         ("peers: same ecosystem", (("partnerships-group", {"value": "ecosystem"}),)),
