@@ -78,6 +78,7 @@ def _totals_for(frame: pd.DataFrame, by: tuple[str, ...], sum_over_years: bool) 
     return pd.Series(lookup.reindex(keys).to_numpy(dtype="float64"), index=frame.index)
 
 
+@data.cached
 def measured(vintage: Vintage, q: CellQuery) -> pd.DataFrame:
     """The cells of `q` with their total row first: codes and labels, `figure` (the indicator's own value),
     `value` (the measure of it), coverage counts and flags."""
@@ -117,6 +118,7 @@ def _with_change(vintage: Vintage, q: CellQuery, frame: pd.DataFrame, years: tup
         **{c: change[c].iloc[0] for c in CHANGE_COLUMNS})
 
 
+@data.cached
 def cross_table(vintage: Vintage, q: CellQuery) -> pd.DataFrame:
     """One row per category of `q.by[0]` (total row first), one value and one flags column per year
     (`<year>`, `<year>_flags`), then the range's figure (`value`, `n_reporting`) and the change columns."""

@@ -352,6 +352,11 @@ def _cached(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+# The same cache for results computed from the data layer's answers outside the package (dashboard/crosstab.py's
+# measured cells): keyed on the vintage, the arguments and public mode, never stale.
+cached = _cached
+
+
 def _clear_caches() -> None:
     for cache in _caches:
         cache.cache_clear()
