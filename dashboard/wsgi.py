@@ -1,12 +1,13 @@
 """Production entry point: `gunicorn dashboard.wsgi:server` (the Procfile's command).
 
-Importing this module builds the app and sends it one request, so a worker is fully set up before gunicorn hands
-it any real traffic. Debug mode and the dev tools stay off: they are only ever switched on by `app.run(debug=True)`
+Importing this module builds the app, sends it one request and opens the current data snapshot, so a worker is
+fully set up before gunicorn hands it any real traffic. Debug mode and the dev tools stay off: they are only ever switched on by `app.run(debug=True)`
 (`python -m dashboard` in development), which gunicorn never calls.
 """
 
 import logging
 
+from dashboard import data
 from dashboard.app import app
 
 logger = logging.getLogger(__name__)
@@ -31,6 +32,10 @@ def warm_up() -> None:
         msg = f"dashboard warm-up: GET {index_path} answered {status}; refusing to serve a half-set-up app"
         raise RuntimeError(msg)
     logger.info("dashboard warm-up: GET %s answered %s", index_path, status)
+    # The shell request reads no data: open the current snapshot too, so the first visitor's figures do not wait
+    # for its in-memory tables to be built.
+    opened = data.warm_up()
+    logger.info("dashboard warm-up: data vintage %s opened", opened)
 
 
 warm_up()

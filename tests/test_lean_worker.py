@@ -17,11 +17,13 @@ EXPORT_ONLY = ("docx", "lxml", "xlsxwriter", "kaleido", "choreographer")
 _WORKER = """
 import json, sys
 from dashboard.wsgi import server
+from dashboard.data import core
+opened_at_boot = len(core._connection_state["schemas"])
 client = server.test_client()
 statuses = {path: client.get(path).status_code for path in ("/", "/explore", "/partnerships", "/data", "/about",
                                                               "/_dash-layout", "/_dash-dependencies")}
 loaded = sorted({name.split(".")[0] for name in sys.modules} & set(json.loads(sys.argv[1])))
-print(json.dumps({"statuses": statuses, "loaded": loaded}))
+print(json.dumps({"statuses": statuses, "loaded": loaded, "opened_at_boot": opened_at_boot}))
 """
 
 
@@ -38,4 +40,6 @@ def test_a_worker_serving_pages_loads_no_export_library(curated: Path) -> None:
     result = _serve_pages(curated)
     assert set(result["statuses"].values()) == {200}, result["statuses"]
     assert result["loaded"] == [], f"imported by a worker that only served pages: {result['loaded']}"
+    # The worker opened the current snapshot while booting: the first visitor does not wait for it.
+    assert result["opened_at_boot"] == 1
 

@@ -42,6 +42,7 @@ from dashboard.data.core import (
     reset,
     resolve_vintage,
     served_vintages,
+    warm_up,
 )
 from dashboard.data.filters import (
     NO_FILTERS,
@@ -171,6 +172,7 @@ __all__ = [
     "total_dimension",
     "undated_partnerships",
     "vintage_info",
+    "warm_up",
     "year_figure",
     "yearly_totals",
 ]

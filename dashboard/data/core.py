@@ -362,6 +362,21 @@ def _clear_caches() -> None:
         cache.cache_clear()
 
 
+def warm_up() -> str | None:
+    """Open the current snapshot (its views and in-memory tables) before a worker takes requests, so the first
+    visitor does not wait for it (about 0.4 s at 100 times the sample). Returns the vintage opened, or None when
+    there is none or it cannot be read: the pages then say so, as they would have."""
+    choice = resolve_vintage(None)
+    if choice.vintage is None:
+        return None
+    try:
+        _schema_for(choice.vintage)
+    except DataUnavailable as exc:
+        log.warning("warm-up: the current snapshot cannot be opened: %s", exc)
+        return None
+    return choice.vintage.vintage_id
+
+
 def reset() -> None:
     """Forget the connection and every cached result (tests switch curated directories)."""
     with _lock:
