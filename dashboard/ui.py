@@ -149,12 +149,6 @@ def vintage_layout(page_id: str, title: str, query: Mapping[str, object],
     return guarded(page_id, title, lambda: build(vintage, choice, messages), messages)
 
 
-def data_layout(page_id: str, title: str, query: Mapping[str, object],
-                build: Callable[[VintageChoice, Messages], html.Div]) -> html.Div:
-    """`vintage_layout` for a `build` that takes the choice only (and reads `choice.vintage`, set, itself)."""
-    return vintage_layout(page_id, title, query, lambda _vintage, choice, messages: build(choice, messages))
-
-
 def guarded(page_id: str, title: str, build: Callable[[], html.Div], messages: Sequence[str] = ()) -> html.Div:
     """Build a page; data that cannot be read gives a page saying so, never a server error."""
     try:
