@@ -239,12 +239,15 @@ class PageProbe:
     failed_requests: list[str] = field(default_factory=list)
     same_origin_requests: list[str] = field(default_factory=list)
     server_log_offset: int = 0
+    navigations: int = 0  # how many times the test opened a URL
+    started_in: dict[Request, int] = field(default_factory=dict)  # each request: the navigation it began under
 
     def url(self, path: str) -> str:
         return self.origin + path
 
     def open(self, path: str) -> None:
         """Navigate to a path of the app and wait until Dash has rendered it and gone quiet."""
+        self.navigations += 1
         self.page.goto(self.url(path), wait_until="load", timeout=WAIT_MS)
         wait_for_dash(self.page)
 
@@ -290,6 +293,7 @@ def app_page(browser: Browser, app_server: AppServer) -> Iterator[PageProbe]:
             route_request.abort("blockedbyclient")
 
     def on_request(request: Request) -> None:
+        probe.started_in[request] = probe.navigations
         if _is_same_origin(request.url, probe.origin):
             probe.same_origin_requests.append(request.url)
         else:
@@ -302,6 +306,9 @@ def app_page(browser: Browser, app_server: AppServer) -> Iterator[PageProbe]:
     def on_request_failed(request: Request) -> None:
         # the browser's own favicon fetch is cancelled when a navigation starts before it ends: not the app's failure
         if "/_favicon.ico" in request.url and request.failure == "net::ERR_ABORTED":
+            return
+        # nor is a request of the previous page (a late callback) that the test's own navigation cancelled
+        if request.failure == "net::ERR_ABORTED" and probe.started_in.get(request, probe.navigations) < probe.navigations:
             return
         if _is_same_origin(request.url, probe.origin):
             probe.failed_requests.append(f"{request.method} {request.url}: {request.failure}")
