@@ -36,7 +36,6 @@ from dashboard.export_registry import (
     VIEW_FORMATS,
     ExportRequest,
     FormatUnavailable,
-    data_url_builder,
     page_exports,
 )
 from dashboard.export_views import ExportUnavailable, PageExport, pack_bytes, page_export, query_from_args
@@ -147,8 +146,10 @@ def strict_explore(query: dict[str, object]) -> tuple[data.Vintage, dict[str, ob
 
 def data_table(query: dict[str, object], base_url: str) -> ExportTable:
     vintage, single, by = strict_explore(query)
-    request = ExportRequest(page_exports("explore"), vintage, single, base_url)
-    return data_url_builder("explore")(request, by)
+    exports = page_exports("explore")
+    if exports.data_url is None:
+        raise ExportUnavailable("the Explore page serves no data URL")
+    return exports.data_url(ExportRequest(exports, vintage, single, base_url), by)
 
 
 def _parquet_bytes(table: ExportTable) -> bytes:

@@ -13,10 +13,11 @@ import pandas as pd
 
 from dashboard import data, measures
 from dashboard.data import Filters, Vintage
-from dashboard.export_registry import ExportContext, definitions
+from dashboard.export_registry import ExportContext, definitions, flag_codes
 from dashboard.exports import Column, ColumnKind, ExportTable
 from dashboard.figures import BY_WORDS
 from dashboard.formatting import year_span
+from dashboard.state import BREAKDOWN_LABELS
 
 CHANGE_COLUMNS = ("change", "change_pct", "change_flags")
 
@@ -34,32 +35,32 @@ class CellQuery:
     change: tuple[int, int] | None = None
 
 
-def _breaks(vintage: Vintage, indicator: str) -> tuple[int, ...]:
+def breaks(vintage: Vintage, indicator: str) -> tuple[int, ...]:
+    """The survey years whose question for `indicator` changed (a break in series)."""
     return tuple(y for y in data.dimensions(vintage).years if data.break_in_series(vintage, indicator, y))
 
 
-def _flags(vintage: Vintage, q: CellQuery, frame: pd.DataFrame, by: tuple[str, ...]) -> pd.Series:
+def _flags(vintage: Vintage, q: CellQuery, frame: pd.DataFrame, by: tuple[str, ...]) -> list[str]:
     """s synthetic, n not published, b break in series, m nobody reported, c withheld."""
-    synthetic = "s" if data.is_synthetic(vintage) else ""
-    breaks = set(_breaks(vintage, q.indicator))
+    synthetic = data.is_synthetic(vintage)
+    years_broken = set(breaks(vintage, q.indicator))
     if "year" in by:
         years = frame["year"].astype(int)
-        broken = years.isin(breaks)
+        broken = years.isin(years_broken)
     else:
-        broken = pd.Series(any(q.year_from <= y <= q.year_to for y in breaks), index=frame.index)
+        broken = pd.Series(any(q.year_from <= y <= q.year_to for y in years_broken), index=frame.index)
     # The Commission publishes unfiltered EU totals by year only: nothing else has a published counterpart.
     published = pd.Series(False, index=frame.index)
     if q.filters.is_empty and "year" in by and len(by) <= 2:
         summed = data.total_dimension(by)
-        is_total = frame[summed] == data.TOTAL_CODES.get(summed, data.DEFAULT_TOTAL)[0] if summed else True
+        is_total = frame[summed] == data.total_row(summed)[0] if summed else True
         in_print = frame["year"].map(lambda y: data.published_figure(vintage, q.indicator, int(y), int(y)) is not None)
         published = is_total & in_print
-    return measures.join_flags(
-        synthetic,
-        published.map({True: "", False: "n"}),
-        broken.map({True: "b", False: ""}),
-        measures.missing_flags(frame["figure"], frame["n_reporting"]),
-    )
+    missing = frame["figure"].isna()
+    reported = frame["n_reporting"].gt(0)
+    return [flag_codes(synthetic=synthetic, not_published=not p, break_in_series=b, missing=m and not r,
+                       withheld=m and r)
+            for p, b, m, r in zip(published, broken, missing, reported, strict=True)]
 
 
 def _totals_for(frame: pd.DataFrame, by: tuple[str, ...], sum_over_years: bool) -> pd.Series:
@@ -68,7 +69,7 @@ def _totals_for(frame: pd.DataFrame, by: tuple[str, ...], sum_over_years: bool) 
     if summed is None:
         whole = frame["value"].sum(min_count=1) if sum_over_years else float("nan")
         return pd.Series(whole, index=frame.index, dtype="float64")
-    code = data.TOTAL_CODES.get(summed, data.DEFAULT_TOTAL)[0]
+    code = data.total_row(summed)[0]
     others = [b for b in by if b != summed]
     total_rows = frame[frame[summed] == code]
     if not others:
@@ -113,7 +114,7 @@ def _with_change(vintage: Vintage, q: CellQuery, frame: pd.DataFrame, years: tup
     others = tuple(b for b in q.by if b != "year")
     by = (*others, "year")
     yearly = data.cells_with_total(vintage, q.indicator, by, first, last, q.filters)
-    change = measures.change_between(yearly, others, first, last, _breaks(vintage, q.indicator))
+    change = measures.change_between(yearly, others, first, last, breaks(vintage, q.indicator))
     return frame.merge(change, on=list(others), how="left") if others else frame.assign(
         **{c: change[c].iloc[0] for c in CHANGE_COLUMNS})
 
@@ -147,15 +148,12 @@ def series(vintage: Vintage, q: CellQuery) -> pd.DataFrame:
     by = q.by[0]
     if by == "year":
         frame = measured(vintage, CellQuery(q.indicator, ("year",), q.year_from, q.year_to, q.filters, q.measure))
-        frame = frame.assign(key=data.DEFAULT_TOTAL[0], label=data.DEFAULT_TOTAL[1])
+        code, label = data.total_row(None)
+        frame = frame.assign(key=code, label=label)
     else:
         frame = measured(vintage, CellQuery(q.indicator, (by, "year"), q.year_from, q.year_to, q.filters, q.measure))
         frame = frame.rename(columns={by: "key", f"{by}_label": "label"})
     return frame[["key", "label", "year", "value", "figure", "n_reporting", "n_respondents", "flags"]]
-
-
-DIMENSION_HEADERS = {"year": "Year", "ecosystem": "Industrial ecosystem", "member_state": "Member State",
-                     "partnership": "Partnership", "member_type": "Member type"}
 
 
 def tidy_table(vintage: Vintage, q: CellQuery, ctx: ExportContext) -> ExportTable:
@@ -173,7 +171,7 @@ def tidy_table(vintage: Vintage, q: CellQuery, ctx: ExportContext) -> ExportTabl
             frame = frame.assign(year=frame["year"].astype("int64"))
             columns.append(Column("year", "Year", "integer"))
         else:
-            columns += [Column(b, f"{DIMENSION_HEADERS[b]} code"), Column(f"{b}_label", DIMENSION_HEADERS[b])]
+            columns += [Column(b, f"{BREAKDOWN_LABELS[b]} code"), Column(f"{b}_label", BREAKDOWN_LABELS[b])]
     columns.append(Column("value", f"{chosen.title(meta.label)} ({unit})", value_kind, missing=measures.NO_FIGURE))
     if q.measure != "total":
         columns.append(Column("figure", f"{meta.label} ({meta.unit})", "euro" if meta.unit == "EUR" else

@@ -9,7 +9,7 @@ It imports neither the app nor a page, so a page can import it while Dash Pages 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -116,10 +116,11 @@ class PageExport:
 
 
 def flag_codes(*, synthetic: bool = False, not_published: bool = False, break_in_series: bool = False,
-               derived: bool = False, withheld: bool = False) -> str:
-    """Eurostat-style flag codes for one figure (legend in dashboard.exports.FLAG_LEGEND)."""
+               derived: bool = False, missing: bool = False, withheld: bool = False) -> str:
+    """Eurostat-style flag codes for one figure (legend in dashboard.exports.FLAG_LEGEND); `missing`: no member in
+    the cell reported, `withheld`: members reported but public mode shows no figure."""
     codes = [code for code, on in (("s", synthetic), ("n", not_published), ("b", break_in_series), ("d", derived),
-                                   ("c", withheld)) if on]
+                                   ("m", missing), ("c", withheld)) if on]
     return " ".join(codes)
 
 
@@ -207,6 +208,9 @@ class PageViews:
 
 
 Builder = Callable[[ExportRequest], PageViews]
+# The data URL (/api/v1/data.<fmt>) answers with the rows a page makes from its query string and one or two
+# breakdowns (Explore's tidy cells).
+DataUrlBuilder = Callable[[ExportRequest, tuple[str, ...]], ExportTable]
 
 
 @dataclass(frozen=True)
@@ -215,6 +219,7 @@ class PageExports:
     path: str
     title: str
     build: Builder
+    data_url: DataUrlBuilder | None = None  # set by register_data_url: the page answers the data URL
 
 
 _REGISTRY: dict[str, PageExports] = {}
@@ -225,6 +230,16 @@ def register(page: str, *, path: str, title: str) -> Callable[[Builder], Builder
 
     def decorate(build: Builder) -> Builder:
         _REGISTRY[page] = PageExports(page, path, title, build)
+        return build
+
+    return decorate
+
+
+def register_data_url(page: str) -> Callable[[DataUrlBuilder], DataUrlBuilder]:
+    """Decorator, after `register`: `build` makes the data URL's rows from the page's query and the breakdowns."""
+
+    def decorate(build: DataUrlBuilder) -> DataUrlBuilder:
+        _REGISTRY[page] = replace(_REGISTRY[page], data_url=build)
         return build
 
     return decorate
@@ -241,23 +256,3 @@ def page_exports(page: str) -> PageExports:
     if not _REGISTRY:
         raise ExportUnavailable(f"the {page} page is not registered: import dashboard.app first")
     raise KeyError(page)
-
-
-# The data URL (/api/v1/data.<fmt>) answers with the rows one page makes from its own query string and one or two
-# breakdowns; that page registers the builder here.
-DataUrlBuilder = Callable[[ExportRequest, tuple[str, ...]], ExportTable]
-_DATA_URLS: dict[str, DataUrlBuilder] = {}
-
-
-def register_data_url(page: str) -> Callable[[DataUrlBuilder], DataUrlBuilder]:
-    def decorate(build: DataUrlBuilder) -> DataUrlBuilder:
-        _DATA_URLS[page] = build
-        return build
-
-    return decorate
-
-
-def data_url_builder(page: str) -> DataUrlBuilder:
-    if page not in _DATA_URLS:
-        raise ExportUnavailable(f"the {page} page is not registered: import dashboard.app first")
-    return _DATA_URLS[page]

@@ -3,9 +3,8 @@
 Pure: frames in, frames out, nothing read from disk or DuckDB. A measure of a withheld or missing figure is itself
 missing, so in public mode a ratio or change is only ever made of released figures.
 
-Eurostat conventions: ":" for no figure, with a flag saying why in its own column ("m" nobody reported, "c"
-withheld); every category listed in its reference order; a total row first; "b" on a change that spans a break
-in series.
+Eurostat conventions: ":" for no figure (the flags beside it, dashboard.export_registry.flag_codes, say why: "m"
+nobody reported, "c" withheld); "b" on a change that spans a break in series.
 """
 
 from __future__ import annotations
@@ -13,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-import numpy as np
 import pandas as pd
 
 NO_FIGURE = ":"  # Eurostat's "not available"
@@ -75,28 +73,6 @@ def apply_measure(
             raise ValueError("the change on the previous year needs the year as a breakdown")
         return change_on_previous(frame, [b for b in by if b != "year"])
     raise ValueError(f"unknown measure {measure!r}")
-
-
-def missing_flags(value: pd.Series, n_reporting: pd.Series) -> pd.Series:
-    """Why a cell has no figure: "m" nobody in it reported, "c" withheld (members reported, no figure shown)."""
-    missing = value.isna()
-    return pd.Series(np.where(missing & (n_reporting > 0), "c", np.where(missing, "m", "")), index=value.index)
-
-
-def join_flags(*flags: pd.Series | str) -> pd.Series:
-    """Flag codes combined per row, each once, space separated, in the order given."""
-    series = [f for f in flags if isinstance(f, pd.Series)]
-    index = series[0].index if series else pd.RangeIndex(0)
-    columns = [f if isinstance(f, pd.Series) else pd.Series(f, index=index) for f in flags]
-    out = []
-    for codes in zip(*columns, strict=True):
-        seen: list[str] = []
-        for text in codes:
-            for code in str(text or "").split():
-                if code not in seen:
-                    seen.append(code)
-        out.append(" ".join(seen))
-    return pd.Series(out, index=index, dtype="object")
 
 
 def parse_change(text: str, years: Sequence[int]) -> tuple[int, int] | None:

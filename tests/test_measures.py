@@ -10,6 +10,7 @@ import pytest
 
 from dashboard import crosstab, data, measures
 from dashboard.crosstab import CellQuery
+from dashboard.export_registry import flag_codes
 
 
 def _frame() -> pd.DataFrame:
@@ -46,8 +47,8 @@ def test_change_between_two_years_is_flagged_across_a_break():
 
 
 def test_missing_flags_say_why_and_parse_change_checks_the_years():
-    flags = measures.missing_flags(pd.Series([1.0, float("nan"), float("nan")]), pd.Series([1, 0, 3]))
-    assert flags.tolist() == ["", "m", "c"]
+    assert [flag_codes(), flag_codes(synthetic=True, missing=True), flag_codes(break_in_series=True, withheld=True)] \
+        == ["", "s m", "b c"]
     assert measures.parse_change("2022-2024", [2022, 2023, 2024]) == (2022, 2024)
     for bad in ("2024-2022", "2022-2025", "2022", "x-y", "2022-2022", "02022-2024"):
         assert measures.parse_change(bad, [2022, 2023, 2024]) is None, bad

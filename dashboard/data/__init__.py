@@ -81,10 +81,9 @@ from dashboard.data.membership import (
     undated_partnerships,
 )
 from dashboard.data.series import (
-    DEFAULT_TOTAL,
-    TOTAL_CODES,
     cells_with_total,
     total_dimension,
+    total_row,
 )
 from dashboard.data.totals import (
     KPI_INDICATORS,
@@ -104,7 +103,6 @@ __all__ = [
     "BREAKDOWNS",
     "COLUMNS_ADDED_LATER",
     "CURATED_ENV",
-    "DEFAULT_TOTAL",
     "KPI_INDICATORS",
     "MAX_REJECT_ROWS",
     "NO_FILTERS",
@@ -112,7 +110,6 @@ __all__ = [
     "REPO_ROOT",
     "RUN_COLUMNS",
     "TIMELINE_COUNTS",
-    "TOTAL_CODES",
     "VIEW_NAMES",
     "VINTAGE_PATTERN",
     "Coverage",
@@ -170,6 +167,7 @@ __all__ = [
     "survey_files",
     "targets",
     "total_dimension",
+    "total_row",
     "undated_partnerships",
     "vintage_info",
     "warm_up",

@@ -349,10 +349,17 @@ def _isnan(value: object) -> bool:
 
 
 def _flags(vintage: Vintage, indicator: str, year: int, value: float | None, filters: Filters) -> Flags:
-    synthetic = is_synthetic(vintage)
-    breaks = break_in_series(vintage, indicator, year)
     # Published figures are EU totals; a filtered selection has no published counterpart.
-    pub = published_figure(vintage, indicator, year, year) if filters.is_empty else None
+    return figure_flags(vintage, indicator, year, value, breaks=break_in_series(vintage, indicator, year),
+                        published=filters.is_empty)
+
+
+def figure_flags(vintage: Vintage, indicator: str, year: int, value: float | None, *, breaks: bool = False,
+                 published: bool = True) -> Flags:
+    """The flags of one yearly figure: synthetic sample, break in series and, when it may have one (`published`),
+    its published counterpart with how the figure compares to it."""
+    synthetic = is_synthetic(vintage)
+    pub = published_figure(vintage, indicator, year, year) if published else None
     if pub is None:
         return Flags(synthetic=synthetic, not_published=True, break_in_series=breaks)
     return Flags(

@@ -21,8 +21,13 @@ from dashboard.data.public import _withhold, cells_shown
 from dashboard.data.totals import effective_years
 
 # Eurostat's code of the EU-27 aggregate for the Member State breakdown's total row; other breakdowns say TOTAL.
-TOTAL_CODES = {"member_state": ("EU27_2020", "EU-27 (total)")}
-DEFAULT_TOTAL = ("TOTAL", "Total (each member once)")
+_TOTAL_ROWS = {"member_state": ("EU27_2020", "EU-27 (total)")}
+_DEFAULT_TOTAL_ROW = ("TOTAL", "Total (each member once)")
+
+
+def total_row(by: str | None) -> tuple[str, str]:
+    """The code and label of the total row over breakdown `by` (None: over years alone)."""
+    return _TOTAL_ROWS.get(by, _DEFAULT_TOTAL_ROW) if by else _DEFAULT_TOTAL_ROW
 
 # The key of each dimension in a row of `scoped_facts` (or of the respondents in scope), aliased `sf`, and `ms`
 # for the partnership the member had joined by that year. Only these constant fragments ever reach the SQL text.
@@ -140,7 +145,7 @@ def cells_with_total(
         return frame
     total_by = tuple(TOTAL if b == summed else b for b in by)
     total = _cells(vintage, indicator, total_by, int(year_from), int(year_to), filters)
-    code, label = TOTAL_CODES.get(summed, DEFAULT_TOTAL)
+    code, label = total_row(summed)
     total = total.rename(columns={TOTAL: summed, f"{TOTAL}_label": f"{summed}_label"})
     total[summed] = code
     total[f"{summed}_label"] = label

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from dashboard import disclosure
-from dashboard.data.catalogue import IndicatorMeta, dimensions, indicator_meta, is_synthetic
+from dashboard.data.catalogue import IndicatorMeta, dimensions, indicator_meta
 from dashboard.data.core import BREAKDOWNS, Vintage, _cached, _query
 from dashboard.data.filters import (
     _BREAKDOWN_SQL,
@@ -20,8 +20,7 @@ from dashboard.data.filters import (
     Filters,
     Flags,
     _flags,
-    compare_published,
-    published_figure,
+    figure_flags,
 )
 from dashboard.data.public import _eu_total_shown, _withhold_breakdown, _withhold_yearly
 from pipelines import indicators
@@ -280,7 +279,6 @@ def kpis(vintage: Vintage, year: int) -> tuple[Kpi, ...]:
     """The Progress page's headline cards for `year`, each with the previous wave's value, coverage and flags."""
     years = dimensions(vintage).years
     previous_year = max((y for y in years if y < year), default=None)
-    synthetic = is_synthetic(vintage)
     result: list[Kpi] = []
     for indicator in KPI_INDICATORS:
         meta = indicator_meta(vintage, indicator)
@@ -295,7 +293,7 @@ def kpis(vintage: Vintage, year: int) -> tuple[Kpi, ...]:
         "respondents", "Survey respondents", "members", year, respondents, previous_year,
         _value_at(rates, previous_year, "n_respondents"),
         Coverage(int(respondents or 0), int(respondents or 0), registered),
-        _published_flags(vintage, "respondents", year, respondents, synthetic),
+        figure_flags(vintage, "respondents", year, respondents),
     ))
     progress = commitments_progress(vintage)
     share = _value_at(progress, year, "share")
@@ -304,17 +302,6 @@ def kpis(vintage: Vintage, year: int) -> tuple[Kpi, ...]:
         "commitments_progressing_share", "Commitments progressing", "share", year, share, previous_year,
         _value_at(progress, previous_year, "share"),
         Coverage(reporting, int(respondents or 0), registered),
-        _published_flags(vintage, "commitments_progressing_share", year, share, synthetic),
+        figure_flags(vintage, "commitments_progressing_share", year, share),
     ))
     return tuple(result)
-
-
-def _published_flags(vintage: Vintage, indicator: str, year: int, value: float | None, synthetic: bool) -> Flags:
-    pub = published_figure(vintage, indicator, year, year)
-    if pub is None:
-        return Flags(synthetic=synthetic, not_published=True, break_in_series=False)
-    return Flags(
-        synthetic=synthetic, not_published=False, break_in_series=False, published_value=float(pub["value"]),
-        published_qualifier=str(pub["qualifier"] or ""), published_status=str(pub["status"] or ""),
-        comparison=compare_published(value, float(pub["value"]), str(pub["qualifier"] or "")),
-    )

@@ -208,17 +208,12 @@ def _chart_frame(vintage: Vintage, state: ExploreState) -> pd.DataFrame:
             frame = frame[frame["key"].astype(int).between(state.year_from, state.year_to)].reset_index(drop=True)
         return frame
     cells = crosstab.measured(vintage, _cell_query(state, (state.by,), _filters_beside(state)))
-    total_code = _total_code(state.by)
-    cells = cells[cells[state.by] != total_code] if total_code else cells
+    cells = cells[cells[state.by] != data.total_row(state.by)[0]] if state.by != "year" else cells
     frame = cells.rename(columns={state.by: "key", f"{state.by}_label": "label"})
     frame = frame[frame["n_reporting"].gt(0)]
     frame = frame.sort_values("key") if state.by == "year" else frame.sort_values(["value", "label"],
                                                                                   ascending=[False, True])
     return frame[["key", "label", "value", "raw_value", "n_reporting"]].reset_index(drop=True)
-
-
-def _total_code(by: str) -> str | None:
-    return None if by == "year" else data.TOTAL_CODES.get(by, data.DEFAULT_TOTAL)[0]
 
 
 def build_view(vintage: Vintage, state: ExploreState) -> dict[str, Any]:
@@ -278,7 +273,7 @@ def build_lines(vintage: Vintage, state: ExploreState, messages: Messages | None
     chosen = frame[frame["key"].isin(shown)]
     chosen = chosen.assign(_order=chosen["key"].map({k: n for n, k in enumerate(shown)})).sort_values(
         ["_order", "year"], kind="stable").drop(columns="_order")
-    breaks = [y for y in range(state.year_from, state.year_to + 1) if data.break_in_series(vintage, state.indicator, y)]
+    breaks = [y for y in crosstab.breaks(vintage, state.indicator) if state.year_from <= y <= state.year_to]
     shown_meta = measured_meta(meta, state.measure)
     subtitle = f"Selection: {_filters_text(vintage, state)}"
     return {
@@ -292,7 +287,7 @@ def build_lines(vintage: Vintage, state: ExploreState, messages: Messages | None
 def _default_lines(frame: pd.DataFrame, by: str) -> list[str]:
     """The total and the categories with the largest figures over the range (their own values, whatever the
     measure)."""
-    total = _total_code(by) or data.DEFAULT_TOTAL[0]
+    total = data.total_row(None if by == "year" else by)[0]
     sizes = frame[frame["key"] != total].groupby("key", sort=False)["figure"].sum(min_count=1).dropna()
     largest = sizes.sort_values(ascending=False, kind="stable").index[:DEFAULT_LINES].tolist()
     return [total, *largest]
@@ -426,7 +421,7 @@ def build_map(vintage: Vintage, state: ExploreState) -> tuple[Any, str]:
         year_from = year_to
     query = CellQuery(state.indicator, ("member_state",), year_from, year_to, state.filters, state.measure)
     cells = crosstab.measured(vintage, query)
-    frame = cells[cells["member_state"] != _total_code("member_state")].rename(
+    frame = cells[cells["member_state"] != data.total_row("member_state")[0]].rename(
         columns={"member_state": "key", "member_state_label": "label"})
     frame = frame[frame["n_reporting"].gt(0)].sort_values(["value", "label"], ascending=[False, True])
     shown_meta = measured_meta(meta, state.measure)
