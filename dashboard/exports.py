@@ -298,6 +298,7 @@ def _formats(book: xlsxwriter.Workbook) -> dict[str, Any]:
         "percent": book.add_format({"num_format": "0.0"}),
         "date": book.add_format({"num_format": "yyyy-mm-dd"}),
         "warning": book.add_format({"bold": True, "font_color": "#9C0006"}),
+        "no_figure": book.add_format({"align": "right"}),  # ":" in a number column lines up with the numbers
     }
 
 
@@ -309,7 +310,7 @@ def _write_data_sheet(sheet: _Sheet, table: ExportTable) -> None:
         for col, (value, column) in enumerate(zip(record, table.columns, strict=True)):
             if column.kind in ("integer", "decimal", "euro", "percent"):
                 if column.missing and _is_missing(value):
-                    sheet.text(row, col, column.missing)
+                    sheet.text(row, col, column.missing, "no_figure")
                 else:
                     sheet.number(row, col, value, column.kind)
             elif column.kind == "boolean":
