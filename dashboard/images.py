@@ -41,6 +41,25 @@ IDLE_STOP_S = 120.0  # a briefing pack and its exports come in bursts; between t
 _lock = threading.Lock()
 
 
+class _OneLineUndecodedMessage(logging.Filter):
+    """choreographer logs a full traceback when a message from Chromium is not JSON, then ignores the message.
+
+    That happens when a Chromium is closed while its last message is in the pipe (the idle stop, a worker's exit):
+    its farewell arrives glued to the closing marker. The message is ignored either way, so one warning line says
+    so; a traceback in the server log would read as the app's failure.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and str(record.msg).startswith("JSONError decoding message"):
+            record.msg, record.args = "Chromium sent a message that was not JSON; ignored (usually while closing)", ()
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+            record.exc_info = record.exc_text = None
+        return True
+
+
+logging.getLogger("choreographer.channels.pipe").addFilter(_OneLineUndecodedMessage())
+
+
 class ImageRenderError(RuntimeError):
     """Chromium is missing or kaleido failed; the caller decides whether the export can go without images."""
 

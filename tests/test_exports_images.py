@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import re
 import shutil
@@ -121,3 +122,16 @@ def test_missing_browser_fails_with_a_clear_error(monkeypatch):
 def test_unknown_format_is_refused():
     with pytest.raises(ValueError, match="unsupported image format"):
         images.render(go.Figure(), "gif")  # type: ignore[arg-type]
+
+
+def test_an_undecodable_message_from_chromium_is_one_warning_line_not_a_traceback(caplog):
+    # choreographer's pipe reader logs this with a traceback when Chromium's last message meets the closing marker
+    pipe_log = logging.getLogger("choreographer.channels.pipe")
+    with caplog.at_level(logging.WARNING, logger="choreographer.channels.pipe"):
+        try:
+            raise ValueError("Expecting value: line 1 column 1 (char 0)")
+        except ValueError:
+            pipe_log.exception("JSONError decoding message. Ignoring")
+    (record,) = caplog.records
+    assert record.levelno == logging.WARNING and record.exc_info is None
+    assert "not JSON" in record.getMessage() and "Traceback" not in caplog.text
