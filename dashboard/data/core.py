@@ -6,10 +6,10 @@
   A vintage id from a URL is only used after it is found in that list.
 - One DuckDB connection per process, opened lazily and re-opened after a fork (gunicorn workers each get their
   own). Each snapshot gets a schema of views over its Parquet files, plus compact in-memory copies of the
-  tables every filtered figure joins (integer member keys), kept compressed in an in-memory database attached
-  as `snapshots`; every query runs on its own `cursor()`
-  (a DuckDB connection must not be shared across threads) with `search_path` set to that schema, so the SQL
-  text is constant and every user-supplied value is a bound parameter.
+  tables every filtered figure joins (integer member keys) and their aggregates (dashboard/data/tables.py), kept
+  compressed in an in-memory database attached as `snapshots`; every query runs on its own `cursor()` (a DuckDB
+  connection must not be shared across threads) with `search_path` set to that schema, so the SQL text is
+  constant and every user-supplied value is a bound parameter.
 - Results are cached per (public mode, snapshot, parameters). Snapshots never change once written, so the cache never goes
   stale; a new pipeline run is a new snapshot and therefore a new key. Frames are copied on the way out and
   everything else is a frozen dataclass, so no caller can alter a cached result.
@@ -41,6 +41,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from dashboard import disclosure
+from dashboard.data import tables
 from pipelines.schema import TABLES
 from pipelines.snapshots import CURRENT, MANIFEST, SNAPSHOTS
 
@@ -160,7 +161,7 @@ def resolve_vintage(requested: object = None) -> VintageChoice:
 # --------------------------------------------------------------------------------------------------------------
 
 _lock = threading.Lock()
-_connection_state: dict[str, Any] = {"pid": None, "con": None, "schemas": {}}
+_connection_state: dict[str, Any] = {"pid": None, "con": None, "schemas": {}, "aggregated": set()}
 # The in-memory database holding every snapshot's schema. Attached with COMPRESS, so a checkpoint stores the hot
 # tables compressed: at 100x they take ~10 MB instead of ~48 MB, and each is compressed as soon as it is built, so
 # building one does not stack on the uncompressed copies of the others (a worker's peak RSS, measured).
@@ -179,70 +180,13 @@ def _connection() -> tuple[duckdb.DuckDBPyConnection, dict[str, str]]:
                 # Parquet footers are read once per file, not once per query.
                 con.execute("SET enable_object_cache = true")
                 con.execute(f"ATTACH ':memory:' AS {DB} (COMPRESS)")
-                _connection_state.update(pid=pid, con=con, schemas={})
+                _connection_state.update(pid=pid, con=con, schemas={}, aggregated=set())
                 _clear_caches()
     return _connection_state["con"], _connection_state["schemas"]
 
 
 def _sql_string(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
-
-
-# The tables every filtered figure joins, copied once per snapshot into memory with an integer member key:
-# joining 1.3 M facts to 320 k members on a string ID from Parquet costs ~150 ms a query at 100x the sample,
-# on integers in memory ~20 ms. Built inside the snapshot's schema (search_path), from its views.
-# A member's key `mi` is its row in members.parquet, counted from 1 (one row per member, written sorted by
-# member_id): numbering the rows as they are read needs no sort, where row_number() OVER (ORDER BY member_id)
-# sorted every member with its columns (~+97 MB of a worker's peak RSS at 100x, for the same numbers).
-_HOT_MEMBERS_SQL = """
-    CREATE TABLE hot_members AS
-    SELECT
-        CAST(file_row_number + 1 AS INTEGER) AS mi,
-        member_id,
-        primary_ecosystem_id,
-        country_code,
-        member_type,
-        CAST(year(joined_on) AS SMALLINT) AS joined_year
-    FROM read_parquet({members}, file_row_number = true)
-"""
-_HOT_TABLES_SQL = (
-    """
-    CREATE TABLE hot_indicators AS
-    SELECT
-        CAST(row_number() OVER (ORDER BY indicator) AS SMALLINT) AS ic,
-        indicator
-    FROM (SELECT DISTINCT indicator FROM facts)
-    """,
-    """
-    CREATE TABLE hot_facts AS
-    SELECT
-        CAST(f.year AS SMALLINT) AS year,
-        m.mi,
-        i.ic,
-        f.value
-    FROM facts AS f
-    JOIN hot_members AS m USING (member_id)
-    JOIN hot_indicators AS i USING (indicator)
-    """,
-    """
-    CREATE TABLE hot_memberships AS
-    SELECT
-        m.mi,
-        ms.partnership_id,
-        CAST(year(ms.joined_on) AS SMALLINT) AS joined_year
-    FROM memberships AS ms
-    JOIN hot_members AS m USING (member_id)
-    """,
-    """
-    CREATE TABLE hot_accepted AS
-    SELECT DISTINCT
-        CAST(s.wave AS SMALLINT) AS wave,
-        m.mi
-    FROM submissions AS s
-    JOIN hot_members AS m USING (member_id)
-    WHERE s.status = 'accepted'
-    """,
-)
 
 
 def _schema_for(vintage: Vintage) -> str:
@@ -275,12 +219,9 @@ def _schema_for(vintage: Vintage) -> str:
                 source = parquet if path.is_file() else ADDED_LATER[name]
                 cur.execute(f"CREATE VIEW {DB}.{schema}.{name} AS {source}")
             cur.execute("SET search_path = ?", [f"{DB}.{schema}"])
-            members = _HOT_MEMBERS_SQL.format(members=_sql_string(str(snapshot / "members.parquet")))
-            for statement in (members, *_HOT_TABLES_SQL):
-                cur.execute(statement)
-                # Compresses the table just built. FORCE waits for queries running on other threads (a plain
-                # CHECKPOINT fails while one is); they take under a second, and none waits on _lock meanwhile.
-                cur.execute(f"FORCE CHECKPOINT {DB}")
+            # Each table is compressed as soon as it is built. FORCE waits for queries running on other threads (a
+            # plain CHECKPOINT fails while one is); they take under a second, and none waits on _lock meanwhile.
+            aggregated = tables.build(cur, snapshot, checkpoint=lambda: cur.execute(f"FORCE CHECKPOINT {DB}"))
             counts = cur.execute(
                 "SELECT (SELECT count(*) FROM facts), (SELECT count(*) FROM hot_facts)"
             ).fetchone()
@@ -296,7 +237,14 @@ def _schema_for(vintage: Vintage) -> str:
         finally:
             cur.close()
         schemas[vintage.path] = schema
+        if aggregated:
+            _connection_state["aggregated"].add(schema)
         return schema
+
+
+def has_aggregates(vintage: Vintage) -> bool:
+    """Whether the snapshot's aggregates were built (dashboard/data/tables.py): its years fit their bits."""
+    return _schema_for(vintage) in _connection_state["aggregated"]
 
 
 def _added_columns(table: str, path: Path) -> str:
@@ -312,6 +260,7 @@ def _drop_removed_snapshots(con: duckdb.DuckDBPyConnection, schemas: dict[str, s
     """Drop the schema (views and in-memory hot tables) of every snapshot that has left the kept set. Under _lock."""
     for path in [p for p in schemas if not (Path(p) / MANIFEST).is_file()]:
         schema = schemas.pop(path)
+        _connection_state["aggregated"].discard(schema)
         # The name was generated by _schema_for; DDL takes no bound parameters.
         con.execute(f"DROP SCHEMA IF EXISTS {DB}.{schema} CASCADE")
         log.info("dropped %s: snapshot %s is no longer kept", schema, Path(path).name)
@@ -383,5 +332,5 @@ def reset() -> None:
         con = _connection_state.get("con")
         if con is not None and _connection_state.get("pid") == os.getpid():
             con.close()
-        _connection_state.update(pid=None, con=None, schemas={})
+        _connection_state.update(pid=None, con=None, schemas={}, aggregated=set())
     _clear_caches()

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from dashboard import disclosure
+from dashboard.data import aggregates
 from dashboard.data.catalogue import Dimensions, dimensions, indicator_meta
 from dashboard.data.core import BREAKDOWNS, TOTAL, Vintage, _cached, _query
 from dashboard.data.filters import _SCOPE_CTES, NO_FILTERS, Filters
@@ -161,7 +162,8 @@ def _cells(
         # A stock is never summed over years: the last year of the range stands for it.
         year_from, year_to = effective_years(meta, "", year_from, year_to)
     params = {"indicator": indicator, "year_from": year_from, "year_to": year_to, **filters.params()}
-    found = _query(vintage, _cells_sql(by), params)
+    sql = aggregates.cells_sql(by) if aggregates.serves(vintage, by, filters) else _cells_sql(by)
+    found = _query(vintage, sql, params)
     found = found.rename(columns={f"k{n}": b for n, b in enumerate(by)})
     for b in by:
         found[b] = found[b].astype("str")

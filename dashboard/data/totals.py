@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from dashboard import disclosure
+from dashboard.data import aggregates
 from dashboard.data.catalogue import IndicatorMeta, dimensions, indicator_meta
 from dashboard.data.core import BREAKDOWNS, Vintage, _cached, _query
 from dashboard.data.filters import (
@@ -33,7 +34,9 @@ from pipelines import indicators
 @_cached
 def _yearly_all(vintage: Vintage, filters: Filters) -> dict[str, pd.DataFrame]:
     """_YEARLY_SQL's frame for every indicator of the catalogue, from one grouped query."""
-    if filters.is_empty:
+    if aggregates.serves(vintage, (), filters):
+        frame = _query(vintage, aggregates.YEARLY_ALL_SQL, filters.params())
+    elif filters.is_empty:
         frame = _query(vintage, _YEARLY_ALL_UNFILTERED_SQL)
     else:
         frame = _query(vintage, _YEARLY_ALL_SQL, filters.params())
@@ -138,7 +141,9 @@ def _breakdown(
     meta = indicator_meta(vintage, indicator)
     year_from, year_to = effective_years(meta, by, year_from, year_to)
     params = {"indicator": indicator, "year_from": year_from, "year_to": year_to, **filters.params()}
-    if by == "partnership":
+    if aggregates.serves(vintage, (by,), filters):
+        frame = _query(vintage, aggregates.breakdown_sql(by), params)
+    elif by == "partnership":
         frame = _query(vintage, _PARTNERSHIP_BREAKDOWN_SQL, params)
     else:
         frame = _query(vintage, _BREAKDOWN_SQL, {**params, "by": by})

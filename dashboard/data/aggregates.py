@@ -1,0 +1,208 @@
+"""Figures answered from a snapshot's aggregates (dashboard/data/tables.py) rather than from its facts: the same
+frames as the SQL over the facts (dashboard/data/filters.py, series.py), from tables a fraction of their size, so a
+question asked for the first time is answered as fast as a cached one.
+
+A question reads one segment of the aggregates: its one selected partnership's, or '' (every member) without one;
+broken down by partnership, each partnership's. A selection of two or more partnerships counts each member of their
+union once, which no segment holds: `serves` says no, and the caller asks the facts.
+"""
+
+from __future__ import annotations
+
+from dashboard.data.core import TOTAL, Vintage, has_aggregates
+from dashboard.data.filters import _YEARLY_ALL_SELECT, Filters
+from dashboard.data.tables import YEAR_BIT
+
+
+def serves(vintage: Vintage, by: tuple[str, ...], filters: Filters) -> bool:
+    """Whether the aggregates answer a question broken down by `by` for this selection."""
+    return ("partnership" in by or len(filters.partnerships) <= 1) and has_aggregates(vintage)
+
+
+# The key of each dimension in an aggregate row `a` (and the year of a span `sp`). Constant fragments only.
+_KEY_SQL = {
+    "year": "CAST(sp.year AS VARCHAR)",
+    "ecosystem": "a.primary_ecosystem_id",
+    "member_state": "a.country_code",
+    "member_type": "a.member_type",
+    "partnership": "a.partnership_id",
+    TOTAL: f"'{TOTAL}'",
+}
+
+
+def _in_selection(by_partnership: bool) -> str:
+    """The aggregate rows `a` of the selection: its segment and its ecosystems, Member States and member types."""
+    segment = (
+        "a.partnership_id <> ''\n"
+        "  AND (len($partnerships::VARCHAR[]) = 0 OR list_contains($partnerships::VARCHAR[], a.partnership_id))"
+        if by_partnership
+        else "a.partnership_id = coalesce(($partnerships::VARCHAR[])[1], '')"
+    )
+    return segment + """
+  AND (len($ecosystems::VARCHAR[]) = 0 OR list_contains($ecosystems::VARCHAR[], a.primary_ecosystem_id))
+  AND (len($countries::VARCHAR[]) = 0 OR list_contains($countries::VARCHAR[], a.country_code))
+  AND (len($member_types::VARCHAR[]) = 0 OR list_contains($member_types::VARCHAR[], a.member_type))"""
+
+
+def _spans(each_year: bool) -> str:
+    """The spans of years a question counts members over: each year of the range, or the range as one span. A
+    span's `bits` are its years' bits; a member counts in a span when the bits of its years meet them."""
+    years = f"""
+    SELECT
+        year,
+        {YEAR_BIT.format(year="year")} AS bits
+    FROM (
+        SELECT unnest(range(greatest($year_from, first_year), least($year_to, last_year) + 1)) AS year
+        FROM agg_years
+    )"""  # noqa: S608 -- constant SQL fragments only
+    if each_year:
+        return f"spans AS ({years}\n)"
+    return f"""spans AS (
+    SELECT
+        NULL AS year,
+        bit_or(bits) AS bits
+    FROM ({years}
+    )
+)"""  # noqa: S608 -- constant SQL fragments only
+
+
+def _reported_ctes(by: tuple[str, ...]) -> str:
+    """CTEs down to `reported`: per cell (k0, k1, ...) the indicator's raw_value and n_reporting."""
+    keys = ",\n        ".join(f"{_KEY_SQL[b]} AS k{n}" for n, b in enumerate(by))
+    using = ", ".join(f"k{n}" for n in range(len(by)))
+    selection = _in_selection("partnership" in by)
+    in_span = "a.year = sp.year" if "year" in by else "a.year BETWEEN $year_from AND $year_to"
+    return f"""
+WITH indicator_code AS (
+    SELECT ic
+    FROM hot_indicators
+    WHERE indicator = $indicator
+),
+{_spans("year" in by)},
+parts AS (
+    SELECT
+        {keys},
+        a.raw_value,
+        0 AS n
+    FROM agg_values AS a
+    JOIN spans AS sp
+        ON {in_span}
+    WHERE a.ic = (SELECT ic FROM indicator_code)
+      AND {selection}
+    UNION ALL
+    SELECT
+        {keys},
+        NULL,
+        a.n
+    FROM agg_reporting AS a
+    JOIN spans AS sp
+        ON a.years & sp.bits <> 0
+    WHERE a.ic = (SELECT ic FROM indicator_code)
+      AND {selection}
+),
+reported AS (
+    SELECT
+        {using},
+        CAST(sum(raw_value) AS BIGINT) AS raw_value,
+        CAST(sum(n) AS BIGINT) AS n_reporting
+    FROM parts
+    GROUP BY ALL
+)"""  # noqa: S608 -- constant SQL fragments only; every value is a bound parameter
+
+
+def breakdown_sql(by: str) -> str:
+    """filters._BREAKDOWN_SQL and _PARTNERSHIP_BREAKDOWN_SQL from the aggregates: key, raw_value, n_reporting."""
+    return _reported_ctes((by,)) + """
+SELECT
+    k0 AS key,
+    raw_value,
+    n_reporting
+FROM reported
+"""
+
+
+def cells_sql(by: tuple[str, ...]) -> str:
+    """series._cells_sql from the aggregates: k0, k1, ..., raw_value, n_reporting, n_respondents."""
+    keys = ",\n        ".join(f"{_KEY_SQL[b]} AS k{n}" for n, b in enumerate(by))
+    using = ", ".join(f"k{n}" for n in range(len(by)))
+    return _reported_ctes(by) + f""",
+respondents AS (
+    SELECT
+        {keys},
+        CAST(sum(a.n) AS BIGINT) AS n_respondents
+    FROM agg_respondents AS a
+    JOIN spans AS sp
+        ON a.years & sp.bits <> 0
+    WHERE {_in_selection("partnership" in by)}
+    GROUP BY ALL
+)
+SELECT
+    {using},
+    reported.raw_value,
+    coalesce(reported.n_reporting, 0) AS n_reporting,
+    coalesce(respondents.n_respondents, 0) AS n_respondents
+FROM respondents
+FULL JOIN reported USING ({using})
+"""  # noqa: S608 -- constant SQL fragments only; every value is a bound parameter
+
+
+# filters._YEARLY_ALL_SQL from the aggregates: every indicator by wave, with the coverage of the selection.
+YEARLY_ALL_SQL = f"""
+WITH spans AS (
+    SELECT
+        year,
+        {YEAR_BIT.format(year="year")} AS bits
+    FROM agg_waves
+),
+parts AS (
+    SELECT
+        a.ic,
+        a.year,
+        a.raw_value,
+        0 AS n
+    FROM agg_values AS a
+    WHERE {_in_selection(False)}
+    UNION ALL
+    SELECT
+        a.ic,
+        sp.year,
+        NULL,
+        a.n
+    FROM agg_reporting AS a
+    JOIN spans AS sp
+        ON a.years & sp.bits <> 0
+    WHERE {_in_selection(False)}
+),
+totals AS (
+    SELECT
+        ic,
+        year,
+        CAST(sum(raw_value) AS BIGINT) AS raw_value,
+        CAST(sum(n) AS BIGINT) AS n_reporting
+    FROM parts
+    GROUP BY ic, year
+),
+waves AS (
+    SELECT year
+    FROM agg_waves
+),
+respondents AS (
+    SELECT
+        sp.year,
+        CAST(sum(a.n) AS BIGINT) AS n_respondents
+    FROM agg_respondents AS a
+    JOIN spans AS sp
+        ON a.years & sp.bits <> 0
+    WHERE {_in_selection(False)}
+    GROUP BY sp.year
+),
+registered AS (
+    SELECT
+        w.year,
+        CAST(coalesce(sum(a.n), 0) AS BIGINT) AS n_registered
+    FROM waves AS w
+    LEFT JOIN agg_registered AS a
+        ON a.start_year <= w.year
+       AND {_in_selection(False)}
+    GROUP BY w.year
+)""" + _YEARLY_ALL_SELECT  # noqa: S608 -- constant SQL fragments only; every value is a bound parameter
