@@ -15,7 +15,7 @@ TARGETS = (
      "x"),
     ("callback_p95", "every callback, server time p95 (HTTP, slowest)", "<=", 50.0, "ms"),
     ("callback_cold", "every callback on a cold query cache, median (in-process dispatch, slowest)", "<=", 50.0, "ms"),
-    ("worker_rss", "worker peak RSS (largest worker)", "<=", 400.0, "MB"),
+    ("worker_rss", "worker peak RSS (largest worker)", "<=", 300.0, "MB"),
     ("first_paint", "first paint (slowest page, median)", "<=", 1500.0, "ms"),
     ("compressed", "compressible responses sent compressed", "==", 1.0, "share"),
 )

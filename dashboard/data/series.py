@@ -174,8 +174,7 @@ def _cells(
     )
     # Codes the reference tables lack (none in a valid snapshot) still show, after the listed ones.
     frame = grid.merge(found, on=list(by), how="left", sort=False)
-    unlisted = found.merge(grid, on=list(by), how="left", indicator=True)
-    unlisted = unlisted[unlisted.pop("_merge") == "left_only"]
+    unlisted = found[~pd.MultiIndex.from_frame(found[list(by)]).isin(pd.MultiIndex.from_frame(grid))]
     frame = pd.concat([frame, unlisted], ignore_index=True) if len(unlisted) else frame
     frame["n_reporting"] = frame["n_reporting"].fillna(0).astype("int64")
     frame["n_respondents"] = frame["n_respondents"].fillna(0).astype("int64")
