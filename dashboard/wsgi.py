@@ -1,11 +1,14 @@
 """Production entry point: `gunicorn dashboard.wsgi:server` (the Procfile's command).
 
-Importing this module builds the app, sends it one request and opens the current data snapshot, so a worker is
-fully set up before gunicorn hands it any real traffic. Debug mode and the dev tools stay off: they are only ever switched on by `app.run(debug=True)`
-(`python -m dashboard` in development), which gunicorn never calls.
+Importing this module builds the app, sends it one request, opens the current data snapshot and answers what each
+page shows a first visitor, so a worker is fully set up before gunicorn hands it any real traffic. Debug mode and
+the dev tools stay off: they are only ever switched on by `app.run(debug=True)` (`python -m dashboard` in
+development), which gunicorn never calls.
 """
 
 import logging
+
+import dash
 
 from dashboard import data
 from dashboard.app import app
@@ -36,6 +39,24 @@ def warm_up() -> None:
     # for its in-memory tables to be built.
     opened = data.warm_up()
     logger.info("dashboard warm-up: data vintage %s opened", opened)
+    if opened:
+        answer_default_questions()
+
+
+def answer_default_questions() -> None:
+    """Build each page as a first visitor without a query string sees it, so that the data layer's cache already
+    holds those answers (and every per-snapshot one: dimensions, catalogue, published figures) when they come.
+    A page that fails here is only logged: it shows its own error message to the visitor, as it would have."""
+    for page in dash.page_registry.values():
+        layout = page["layout"]
+        if not callable(layout):
+            continue
+        try:
+            with server.test_request_context(page["path"]):
+                layout()
+        except Exception:
+            logger.warning("dashboard warm-up: the %s page could not be built", page["path"], exc_info=True)
+    logger.info("dashboard warm-up: default pages answered")
 
 
 warm_up()

@@ -16,14 +16,22 @@ EXPORT_ONLY = ("docx", "lxml", "xlsxwriter", "kaleido", "choreographer")
 
 _WORKER = """
 import json, sys
+import dash
 from dashboard.wsgi import server
 from dashboard.data import core
 opened_at_boot = len(core._connection_state["schemas"])
+misses = lambda: sum(cache.cache_info().misses for cache in core._caches)
+before = misses()
+for page in dash.page_registry.values():
+    with server.test_request_context(page["path"]):
+        page["layout"]()
+asked_again = misses() - before
 client = server.test_client()
 statuses = {path: client.get(path).status_code for path in ("/", "/explore", "/partnerships", "/data", "/about",
                                                               "/_dash-layout", "/_dash-dependencies")}
 loaded = sorted({name.split(".")[0] for name in sys.modules} & set(json.loads(sys.argv[1])))
-print(json.dumps({"statuses": statuses, "loaded": loaded, "opened_at_boot": opened_at_boot}))
+print(json.dumps({"statuses": statuses, "loaded": loaded, "opened_at_boot": opened_at_boot,
+                  "asked_again": asked_again}))
 """
 
 
@@ -42,4 +50,6 @@ def test_a_worker_serving_pages_loads_no_export_library(curated: Path) -> None:
     assert result["loaded"] == [], f"imported by a worker that only served pages: {result['loaded']}"
     # The worker opened the current snapshot while booting: the first visitor does not wait for it.
     assert result["opened_at_boot"] == 1
+    # ... and answered every page as a first visitor sees it: building them again asks the data layer nothing new.
+    assert result["asked_again"] == 0
 

@@ -288,6 +288,7 @@ def _cached(fn: F) -> F:
     PACT_PUBLIC gives the right answers without a reset()."""
 
     @functools.lru_cache(maxsize=512)
+    @functools.wraps(fn)  # the cache introspects as `fn` (name, parameters): the benchmarks tell per-snapshot results by them
     def cached(public: bool, *args: Any, **kwargs: Any) -> Any:
         return fn(*args, **kwargs)
 
