@@ -64,13 +64,14 @@ class Release:
         q, _ = np.linalg.qr(self.spanning.T.astype(np.float64))
         return q.T
 
-    def shows(self, views: np.ndarray) -> np.ndarray:
+    def shows(self, views: np.ndarray, basis: np.ndarray | None = None) -> np.ndarray:
         """For each view (a bool row over the atoms: the atoms its figure sums), whether that figure follows
-        from the published ones. An empty view (nobody reported) reveals nothing and is shown."""
+        from the published ones. An empty view (nobody reported) reveals nothing and is shown. `basis`: this
+        release's `basis`, when the caller keeps it."""
         views = np.atleast_2d(np.asarray(views, dtype=np.float64))
         if views.shape[1] != self.spanning.shape[1]:
             raise ValueError(f"Release.shows: views have {views.shape[1]} atoms, the release {self.spanning.shape[1]}")
-        return _residual(views, self.basis) <= _TOL
+        return _residual(views, self.basis if basis is None else basis) <= _TOL
 
 
 def plan_release(sizes: np.ndarray, candidates: np.ndarray, *, threshold: int = THRESHOLD) -> Release:
