@@ -11,6 +11,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from dash import no_update
 from dash._callback_context import context_value
 from dash._utils import AttributeDict
 
@@ -207,9 +208,13 @@ def test_explore_table_sort_is_in_the_permalink(curated):
     columns = {c["field"]: c.get("sort") for c in by_id(page, "explore-grid").columnDefs}
     assert columns == {"label": "asc", "y2022": None, "y2023": None, "y2024": None, "value": None,
                        "n_reporting": None, "flags": None}
+    out = explore.update_view(*controls[:8], "table", *NEW_CONTROLS, [{"colId": "label", "sort": "asc"}], None)
+    assert out[6] == "?by=member_state&view=table&sort=label"
+    assert {c["field"]: c.get("sort") for c in out[3]}["label"] == "asc"
+    # In another view the hidden table is left as it is (built again when shown); the permalink keeps the sort.
     out = explore.update_view(*controls[:8], "chart", *NEW_CONTROLS, [{"colId": "label", "sort": "asc"}], None)
     assert out[6] == "?by=member_state&sort=label"
-    assert {c["field"]: c.get("sort") for c in out[3]}["label"] == "asc"
+    assert out[2] is no_update and out[3] is no_update
     # A sort that is not one of the grid's columns is ignored with a message.
     page = explore.layout(sort="organisation")
     assert "table sort" in text(page) and by_id(page, "explore-permalink").data == ""

@@ -112,8 +112,8 @@ def _page(vintage: Vintage, choice: data.VintageChoice, query: dict, messages: M
     pinned = vintage.vintage_id if choice.pinned else None
     state = _state(vintage, query, messages, pinned)
     dims = data.dimensions(vintage)
-    view = build_view(vintage, state)
-    # The lines and the map are drawn when shown: switching views runs the callbacks that draw them.
+    # The table, the lines and the map are drawn when shown: switching views runs the callbacks that draw them.
+    view = build_view(vintage, state, table=state.view == "table")
     lines = build_lines(vintage, state, messages) if state.view == "lines" else {
         "lines": figures.empty_figure("Over time", "Loading the lines…"), "lines_summary": "", "line_options": [],
         "lines_shown": ()}
@@ -216,8 +216,9 @@ def _chart_frame(vintage: Vintage, state: ExploreState) -> pd.DataFrame:
     return frame[["key", "label", "value", "raw_value", "n_reporting"]].reset_index(drop=True)
 
 
-def build_view(vintage: Vintage, state: ExploreState) -> dict[str, Any]:
-    """Everything the chart and table views show for one selection (pure apart from the cached queries)."""
+def build_view(vintage: Vintage, state: ExploreState, *, table: bool = True) -> dict[str, Any]:
+    """Everything the chart and table views show for one selection (pure apart from the cached queries); without
+    `table`, the table's rows and columns are left empty (it is built when shown, as the lines and the map are)."""
     meta = data.indicator_meta(vintage, state.indicator)
     shown_meta = measured_meta(meta, state.measure)
     year_from, year_to = data.effective_years(meta, state.by, state.year_from, state.year_to)
@@ -237,7 +238,9 @@ def build_view(vintage: Vintage, state: ExploreState) -> dict[str, Any]:
     summary = (figures.breakdown_summary(frame, shown_meta, state.by, year_from, year_to) + stock_note
                + _withheld_note(frame))
     pinned = None
-    if state.by == "year":
+    if not table:
+        rows, columns = pd.DataFrame(), []
+    elif state.by == "year":
         rows, columns = _grid_frame(frame, shown_meta, state.by), _grid_columns(shown_meta, state.by, state.sort)
     else:
         rows, columns = _cross_grid(vintage, state, shown_meta)
@@ -500,10 +503,13 @@ def update_view(*args: object):
     choice, state, messages = parse_controls(args[:-2], args[-1], grid_sort(args[-2]))
     if state is None or choice.vintage is None:
         return (no_update,) * 15
-    view = build_view(choice.vintage, state)
-    rows = ui.grid_records(view["rows"])
-    options = Patch()  # only the pinned total row changes among the grid's options
-    options["pinnedTopRowData"] = ui.grid_records(view["pinned"]) if view["pinned"] is not None else []
+    view = build_view(choice.vintage, state, table=state.view == "table")
+    if state.view == "table":
+        rows, columns = ui.grid_records(view["rows"]), view["columns"]
+        options = Patch()  # only the pinned total row changes among the grid's options
+        options["pinnedTopRowData"] = ui.grid_records(view["pinned"]) if view["pinned"] is not None else []
+    else:  # hidden: filled when the table is shown
+        rows, columns, options = no_update, no_update, no_update
     alerts = ui.message_alerts(messages, PAGE_ID).children if messages else None
     if state.view == "lines":
         # Codes left from another breakdown are dropped quietly: the boxes on screen are what was chosen.
@@ -513,7 +519,7 @@ def update_view(*args: object):
                         ui.graph_style(lines["lines"]))
     else:
         drawn = (no_update,) * 5
-    return (view["figure"], view["summary"], rows, view["columns"], view["table_caption"], view["status"],
+    return (view["figure"], view["summary"], rows, columns, view["table_caption"], view["status"],
             _search(choice.vintage, state), alerts, options, *drawn, ui.graph_style(view["figure"]))
 
 
@@ -731,7 +737,7 @@ def export_views(request: ExportRequest) -> PageViews:
         year_from, year_to = (st.map_year, st.map_year) if st.map_year is not None else (st.year_from, st.year_to)
         shown = dataclasses.replace(st, by="member_state", year_from=year_from, year_to=year_to)
     table = explore_table(vintage, shown, ctx)
-    view = build_view(vintage, shown)
+    view = build_view(vintage, shown, table=False)
     figure, summary = view["figure"], view["summary"]
     if st.view == "map":
         figure, summary = build_map(vintage, st)

@@ -123,6 +123,27 @@ def test_sorting_the_table_goes_into_the_url_and_the_url_restores_it(app_page: P
     app_page.assert_clean()
 
 
+def test_the_table_is_built_when_shown_for_the_selection_made_meanwhile(app_page: PageProbe):
+    # The chart view leaves the hidden table empty; showing the table builds it for the selection of the moment.
+    page = app_page.page
+    app_page.open("/explore?by=member_state")
+    assert page.locator("#explore-grid .ag-row").count() == 0
+    page.select_option("#explore-indicator", "investment_eur")
+    page.wait_for_url(re.compile(r"[?&]indicator=investment_eur(&|$)"), timeout=WAIT_MS)
+    wait_for_dash(page)
+    page.locator("#explore-view label", has_text="Table").click()
+    page.wait_for_url(re.compile(r"[?&]view=table(&|$)"), timeout=WAIT_MS, wait_until="commit")
+    page.locator("#explore-grid .ag-row").first.wait_for(timeout=WAIT_MS)
+    wait_for_dash(page)
+    names = page.evaluate(_GRID_ROWS)  # the rows drawn (the grid draws those in view)
+    assert names[:3] == ["Belgium", "Bulgaria", "Czechia"], names  # every Member State, in protocol order
+    pinned = page.locator("#explore-grid .ag-floating-top .ag-row [col-id=label]").first.text_content()
+    assert pinned is not None and pinned.strip() == "EU-27 (total)"
+    caption = page.locator("#explore-grid-caption").text_content() or ""
+    assert caption.startswith("Investment"), caption
+    app_page.assert_clean()
+
+
 _MAP_STATE = """() => {
     const graph = document.querySelector('#explore-map .js-plotly-plot');
     const trace = graph && graph._fullData && graph._fullData.find(t => t.type === 'choropleth');
