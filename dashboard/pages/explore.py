@@ -504,12 +504,12 @@ def update_view(*args: object):
     if state is None or choice.vintage is None:
         return (no_update,) * 15
     view = build_view(choice.vintage, state, table=state.view == "table")
+    grid: tuple[object, object, object] = (no_update,) * 3  # hidden: filled when the table is shown
     if state.view == "table":
-        rows, columns = ui.grid_records(view["rows"]), view["columns"]
-        options = Patch()  # only the pinned total row changes among the grid's options
-        options["pinnedTopRowData"] = ui.grid_records(view["pinned"]) if view["pinned"] is not None else []
-    else:  # hidden: filled when the table is shown
-        rows, columns, options = no_update, no_update, no_update
+        pinned = Patch()  # only the pinned total row changes among the grid's options
+        pinned["pinnedTopRowData"] = ui.grid_records(view["pinned"]) if view["pinned"] is not None else []
+        grid = (ui.grid_records(view["rows"]), view["columns"], pinned)
+    rows, columns, options = grid
     alerts = ui.message_alerts(messages, PAGE_ID).children if messages else None
     if state.view == "lines":
         # Codes left from another breakdown are dropped quietly: the boxes on screen are what was chosen.
