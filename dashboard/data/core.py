@@ -176,7 +176,10 @@ def _connection() -> tuple[duckdb.DuckDBPyConnection, dict[str, str]]:
     if _connection_state["pid"] != pid:
         with _lock:
             if _connection_state["pid"] != pid:
-                con = duckdb.connect(":memory:")
+                # One thread per query: a worker answers several requests at once and gunicorn runs several workers,
+                # so more would only contend for the same cores. At 100x the sample it costs 3-5% per query and
+                # saves ~25 MB of a worker's peak RSS (hash tables per thread while the aggregates are built).
+                con = duckdb.connect(":memory:", config={"threads": 1})
                 # Parquet footers are read once per file, not once per query.
                 con.execute("SET enable_object_cache = true")
                 con.execute(f"ATTACH ':memory:' AS {DB} (COMPRESS)")
