@@ -10,7 +10,7 @@ union once, which no segment holds: `serves` says no, and the caller asks the fa
 from __future__ import annotations
 
 from dashboard.data.core import TOTAL, Vintage, has_aggregates
-from dashboard.data.filters import _YEARLY_ALL_SELECT, Filters
+from dashboard.data.filters import _CELLS_SELECT, _YEARLY_ALL_SELECT, Filters
 from dashboard.data.tables import YEAR_BIT
 
 
@@ -136,14 +136,7 @@ respondents AS (
     WHERE {_in_selection("partnership" in by)}
     GROUP BY ALL
 )
-SELECT
-    {using},
-    reported.raw_value,
-    coalesce(reported.n_reporting, 0) AS n_reporting,
-    coalesce(respondents.n_respondents, 0) AS n_respondents
-FROM respondents
-FULL JOIN reported USING ({using})
-"""  # noqa: S608 -- constant SQL fragments only; every value is a bound parameter
+""" + _CELLS_SELECT.format(using=using)  # noqa: S608 -- constant SQL fragments only; every value is a bound parameter
 
 
 # filters._YEARLY_ALL_SQL from the aggregates: every indicator by wave, with the coverage of the selection.

@@ -193,6 +193,18 @@ LEFT JOIN registered AS g
 ORDER BY i.indicator, w.year
 """
 
+# The final select of the cells queries (after `reported` and `respondents` per cell k0, k1, ...; `using` lists
+# them): every cell with a respondent or a figure.
+_CELLS_SELECT = """
+SELECT
+    {using},
+    reported.raw_value,
+    coalesce(reported.n_reporting, 0) AS n_reporting,
+    coalesce(respondents.n_respondents, 0) AS n_respondents
+FROM respondents
+FULL JOIN reported USING ({using})
+"""
+
 # _YEARLY_SQL for every indicator at once: the waves, respondents and registered members are the same for all
 # indicators of a selection, so one grouped query replaces one query per indicator (the Progress page's cards).
 _YEARLY_ALL_SQL = """

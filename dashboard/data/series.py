@@ -17,7 +17,7 @@ from dashboard import disclosure
 from dashboard.data import aggregates
 from dashboard.data.catalogue import Dimensions, dimensions, indicator_meta
 from dashboard.data.core import BREAKDOWNS, TOTAL, Vintage, _cached, _query
-from dashboard.data.filters import _SCOPE_CTES, NO_FILTERS, Filters
+from dashboard.data.filters import _CELLS_SELECT, _SCOPE_CTES, NO_FILTERS, Filters
 from dashboard.data.public import _withhold, cells_shown
 from dashboard.data.totals import effective_years
 
@@ -83,14 +83,7 @@ respondents AS (
     FROM answered AS sf{join}
     GROUP BY ALL
 )
-SELECT
-    {using},
-    reported.raw_value,
-    coalesce(reported.n_reporting, 0) AS n_reporting,
-    coalesce(respondents.n_respondents, 0) AS n_respondents
-FROM respondents
-FULL JOIN reported USING ({using})
-"""  # noqa: S608 -- the keys come from the constant _KEY_SQL; every value is a bound parameter
+""" + _CELLS_SELECT.format(using=using)  # noqa: S608 -- the keys come from the constant _KEY_SQL; every value is a bound parameter
 
 
 def categories(dims: Dimensions, by: str, year_from: int, year_to: int, filters: Filters = NO_FILTERS) -> tuple[str, ...]:

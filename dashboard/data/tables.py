@@ -102,6 +102,33 @@ _YEARS_SQL = (
 YEAR_BIT = "(CAST(1 AS BIGINT) << ({year} - (SELECT first_year FROM agg_years)))"
 _FROM_BITS = f"CASE WHEN {{year}} IS NULL THEN CAST(-1 AS BIGINT) ELSE -{YEAR_BIT} END"
 
+def _members_by_years(table: str, source: str, year: str, *keys: str) -> str:
+    """CREATE `table`: the members of `source` counted per segment, attribute cell and `keys` by the set of years
+    they appear in (each segment's from its first year on)."""
+    by = "".join(f"{key},\n            " for key in keys)
+    return f"""
+    CREATE TABLE {table} AS
+    WITH seen AS (
+        SELECT
+            mi,
+            {by}bit_or({YEAR_BIT.format(year=year)}) AS years
+        FROM {source}
+        GROUP BY ALL
+    )
+    SELECT
+        s.partnership_id,
+        s.primary_ecosystem_id,
+        s.country_code,
+        s.member_type,
+        {"".join(f"r.{key}, " for key in keys)}r.years & {_FROM_BITS.format(year="s.from_year")} AS years,
+        count(*) AS n
+    FROM seen AS r
+    JOIN agg_segments AS s USING (mi)
+    GROUP BY ALL
+    HAVING years <> 0
+    """  # noqa: S608 -- constant SQL fragments only
+
+
 _AGGREGATES_SQL = (
     # Each member once with partnership '' (every year counts) and once per partnership it joined (from that year).
     """
@@ -141,53 +168,9 @@ _AGGREGATES_SQL = (
     JOIN agg_segments AS s USING (mi)
     WHERE s.from_year IS NULL OR f.year >= s.from_year
     GROUP BY ALL
-    ORDER BY f.ic
     """,
-    f"""
-    CREATE TABLE agg_reporting AS
-    WITH reported AS (
-        SELECT
-            mi,
-            ic,
-            bit_or({YEAR_BIT.format(year="year")}) AS years
-        FROM hot_facts
-        GROUP BY mi, ic
-    )
-    SELECT
-        s.partnership_id,
-        s.primary_ecosystem_id,
-        s.country_code,
-        s.member_type,
-        r.ic,
-        r.years & {_FROM_BITS.format(year="s.from_year")} AS years,
-        count(*) AS n
-    FROM reported AS r
-    JOIN agg_segments AS s USING (mi)
-    GROUP BY ALL
-    HAVING years <> 0
-    ORDER BY r.ic
-    """,  # noqa: S608 -- constant SQL fragments only
-    f"""
-    CREATE TABLE agg_respondents AS
-    WITH answered AS (
-        SELECT
-            mi,
-            bit_or({YEAR_BIT.format(year="wave")}) AS years
-        FROM hot_accepted
-        GROUP BY mi
-    )
-    SELECT
-        s.partnership_id,
-        s.primary_ecosystem_id,
-        s.country_code,
-        s.member_type,
-        a.years & {_FROM_BITS.format(year="s.from_year")} AS years,
-        count(*) AS n
-    FROM answered AS a
-    JOIN agg_segments AS s USING (mi)
-    GROUP BY ALL
-    HAVING years <> 0
-    """,  # noqa: S608 -- constant SQL fragments only
+    _members_by_years("agg_reporting", "hot_facts", "year", "ic"),
+    _members_by_years("agg_respondents", "hot_accepted", "wave"),
     # Registered by the end of a year: joined the Pact (and the partnership) by then; never without a join date.
     """
     CREATE TABLE agg_registered AS
