@@ -332,12 +332,17 @@ def _rows_beyond(rows: int) -> re.Pattern[bytes]:
     return re.compile(rf'<(?:row|c) r="[A-Z]{{0,3}}0*(?:{"|".join(greater)})"'.encode())
 
 
+_FAR_ROW = _rows_beyond(MAX_SHEET_ROWS)
+
+
 def _within_bounds(part: bytes) -> bool:
     """Whether every cell of the worksheet XML lies within the bounds the fast reader may allocate."""
     if _FAR_COLUMN.search(part) is not None:
         return False
-    cells = part.count(b"<c ") + part.count(b"<c>")
-    return _rows_beyond(max(MAX_SHEET_ROWS, cells)).search(part) is None
+    if _FAR_ROW.search(part) is None:
+        return True
+    cells = part.count(b"<c ") + part.count(b"<c>")  # counted only for a sheet that reaches that far
+    return cells > MAX_SHEET_ROWS and _rows_beyond(cells).search(part) is None
 
 
 _ENTITY = {b"&amp;": b"&", b"&lt;": b"<", b"&gt;": b">", b"&quot;": b'"', b"&apos;": b"'"}
