@@ -6,7 +6,7 @@ A frame (or a list of records) comes in; out comes a `pyarrow.Table` with exactl
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import pandas as pd
 import pandera.pandas as pda
@@ -86,8 +86,9 @@ def pandera_schema(name: str) -> pda.DataFrameSchema:
     )
 
 
-def to_table(name: str, data: pa.Table | pd.DataFrame | list[dict]) -> pa.Table:
-    """Records or a frame -> the contract's arrow table, sorted by key, validated. Raises on any mismatch."""
+def to_table(name: str, data: pa.Table | pd.DataFrame | Mapping[str, Sequence] | list[dict]) -> pa.Table:
+    """Records, columns (name -> values) or a frame -> the contract's arrow table, sorted by key, validated.
+    Raises on any mismatch."""
     schema, key = TABLES[name]
     if isinstance(data, pa.Table):
         if data.schema.names != schema.names:
@@ -99,6 +100,11 @@ def to_table(name: str, data: pa.Table | pd.DataFrame | list[dict]) -> pa.Table:
         if missing or extra:
             raise ValueError(f"{name}: columns do not match the contract (missing {missing}, extra {extra})")
         table = pa.Table.from_pandas(data[list(schema.names)], schema=schema, preserve_index=False)
+    elif isinstance(data, Mapping):
+        if list(data) != schema.names:
+            raise ValueError(f"{name}: columns {list(data)} do not match the contract {schema.names}")
+        table = pa.table([pa.array(data[c], f.type) for c, f in zip(schema.names, schema, strict=True)],
+                         schema=schema)
     else:
         for record in data[:1]:
             if set(record) != set(schema.names):

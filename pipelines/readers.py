@@ -255,8 +255,11 @@ def open_workbook(content: bytes, name: str, fmt: str) -> Workbook:
 
 # How far a sheet may reach before it is read cell by cell instead of whole. python-calamine allocates the rectangle
 # spanned by the cells it finds (not the one the sheet declares): one stray space at XFD1048576 asks for ~512 GiB
-# and aborts the process, one at A1048576 reads a million empty rows. The largest real export (EUSurvey splits at
-# ~20,000 rows) and the 100x benchmark sample (~110,000 rows x 40 columns) are far inside these bounds.
+# and aborts the process, one at A1048576 reads a million empty rows. A sheet that holds more cells than
+# MAX_SHEET_ROWS may reach as many rows as it holds cells (a table has at least one per row; a stray cell far below
+# a small table does not): the 100x benchmark registry's commitments sheet (656,657 rows x 5 columns) was read cell
+# by cell with openpyxl, 40 of the run's 70 s. The largest real export (EUSurvey splits at ~20,000 rows) is far
+# inside these bounds.
 MAX_SHEET_ROWS = 400_000
 MAX_SHEET_COLUMNS = 702  # column ZZ: EUSurvey moves to a new sheet after 254
 
@@ -315,16 +318,31 @@ def _column_index(letters: bytes | str) -> int:
     return number - 1
 
 
-# A cell reference with three column letters (AAA = column 703 onwards), or a row numbered 400,000 or more: the
-# bounds above, as patterns. Both are searched in the sheet's XML (fast: a C loop over bytes), because the
-# <dimension> a sheet declares may not tell the truth.
+# A cell reference with three column letters (AAA = column 703 onwards), or a row numbered beyond the rows a sheet
+# may reach: the bounds above, as patterns. Both are searched in the sheet's XML (fast: a C loop over bytes), because
+# the <dimension> a sheet declares may not tell the truth.
 _FAR_COLUMN = re.compile(rb'<c r="[A-Z]{3}')
-_FAR_ROW = re.compile(rb'<(?:row|c) r="[A-Z]{0,3}(?:[4-9][0-9]{5}|[1-9][0-9]{6,})"')
+
+
+def _rows_beyond(rows: int) -> re.Pattern[bytes]:
+    """A row or cell reference numbered above `rows`: more digits, or as many and a greater number."""
+    digits = str(rows + 1)  # the first row out of bounds
+    greater = [f"[1-9][0-9]{{{len(digits)},}}", digits] + [
+        f"{digits[:i]}[{int(d) + 1}-9][0-9]{{{len(digits) - i - 1}}}" for i, d in enumerate(digits) if d != "9"]
+    return re.compile(rf'<(?:row|c) r="[A-Z]{{0,3}}0*(?:{"|".join(greater)})"'.encode())
+
+
+_FAR_ROW = _rows_beyond(MAX_SHEET_ROWS)
 
 
 def _within_bounds(part: bytes) -> bool:
     """Whether every cell of the worksheet XML lies within the bounds the fast reader may allocate."""
-    return _FAR_COLUMN.search(part) is None and _FAR_ROW.search(part) is None
+    if _FAR_COLUMN.search(part) is not None:
+        return False
+    if _FAR_ROW.search(part) is None:
+        return True
+    cells = part.count(b"<c ") + part.count(b"<c>")  # counted only for a sheet that reaches that far
+    return cells > MAX_SHEET_ROWS and _rows_beyond(cells).search(part) is None
 
 
 _ENTITY = {b"&amp;": b"&", b"&lt;": b"<", b"&gt;": b">", b"&quot;": b'"', b"&apos;": b"'"}

@@ -28,6 +28,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from pipelines import indicators
+from pipelines.columns import attempt, by_value
 from pipelines.corrections import Correction
 from pipelines.eusurvey import strip_answer_shortname
 from pipelines.normalise import (
@@ -253,17 +254,21 @@ def classify_wave(
         candidates[member_id].append((latest_first_key(updated, created, cid, raw.row), record, raw))
 
     # 5. one submission per member and wave
+    accepted: list[tuple[RawRow, dict]] = []
     for member_id in sorted(candidates):
         ranked = sorted(candidates[member_id], key=lambda item: item[0])
         (_, winner, winner_raw), *others = ranked
         result.submissions.append(winner | {"status": "accepted", "reason_code": None, "reason": None})
-        result.values.extend(submission_values(winner_raw, winner, winner_raw.spec, result.rejects))
+        accepted.append((winner_raw, winner))
         for _, record, _raw in others:
             result.submissions.append(record | {
                 "status": "superseded", "reason_code": "superseded",
                 "reason": f"a later submission of {member_id} counts: "
                           f"{winner['contribution_id'] or '(no id)'} on row {winner['row']}",
             })
+
+    # 6. the values of the accepted submissions
+    result.values = submission_values(accepted, result.rejects)
 
     for correction in exclusions:
         if outcome.get(correction.correction_id) == "applied":
@@ -280,61 +285,96 @@ def classify_wave(
     return result
 
 
-def submission_values(raw: RawRow, submission: dict, spec: SurveySpec, rejects: list[Reject]) -> list[dict]:
-    """The reported values of an accepted submission, one per indicator; each bad cell rejects that value only."""
+def submission_values(accepted: Sequence[tuple[RawRow, dict]], rejects: list[Reject]) -> list[dict]:
+    """The reported values of the accepted submissions (each with its raw row), one per indicator; each bad cell
+    rejects that value only. Read column by column, per export (one sidecar)."""
+    by_spec: dict[int, list[tuple[RawRow, dict]]] = defaultdict(list)
+    for raw, submission in accepted:
+        by_spec[id(raw.spec)].append((raw, submission))
+    values: list[dict] = []
+    for group in by_spec.values():
+        values += _export_values(group, group[0][0].spec, rejects)
+    return values
+
+
+def _export_values(accepted: list[tuple[RawRow, dict]], spec: SurveySpec, rejects: list[Reject]) -> list[dict]:
     personal = personal_columns(spec)
-    base = {
-        "year": spec.wave, "member_id": submission["member_id"], "source_file": raw.source_file,
-        "sheet": raw.sheet, "row": raw.row, "contribution_id": submission["contribution_id"],
-        "submitted_at": submission["updated_at"], "corrected": False,
-    }
 
-    def reject(column: str, code: str, reason: str) -> None:
-        value = None if column in personal else cell_text(_cell(raw, column)) or None
+    def column(name: str) -> list[object]:
+        key = header_text(name)
+        return [raw.cells.get(key) for raw, _ in accepted]
+
+    def reject(raw: RawRow, submission: dict, column: str, cell: object, problem: ValueProblem) -> None:
+        value = None if column in personal else cell_text(cell) or None
         rejects.append(Reject(raw.source_file, raw.sheet_of(column), raw.row, column, submission["contribution_id"],
-                              value, code, reason))
+                              value, problem.code, problem.reason))
 
-    per_indicator: dict[str, list[tuple[str, int]]] = defaultdict(list)
-    for column, indicator in spec.indicators.items():
-        cell = _cell(raw, column)
-        if is_blank(cell):
-            continue
-        try:
-            value = reported_value(cell, indicator, spec)
-        except ValueProblem as exc:
-            reject(column, exc.code, exc.reason)
-            continue
-        per_indicator[indicator].append((column, value))
-    values = []
-    for indicator, parts in per_indicator.items():
-        # several questions of one wave may feed one indicator (e.g. split by audience): their sum counts
-        values.append(base | {
-            "indicator": indicator, "value": sum(v for _, v in parts), "column": " + ".join(c for c, _ in parts),
-        })
-
+    # per column: its cells and what each reads as (None for a blank cell)
+    reported = [(name, indicator, cells, reported_values(cells, indicator, spec))
+                for name, indicator in spec.indicators.items() for cells in [column(name)]]
     progress = spec.commitment_progress
+    matrix: list[tuple[str, list[object], list[str]]] = []
     if progress is not None:
         progressing = {normalise_label(label) for label in progress.progressing}
         not_progressing = {normalise_label(label) for label in progress.not_progressing}
-        reported = counted = 0
-        for column in progress.columns:
-            cell = _cell(raw, column)
-            if is_blank(cell):
-                continue
-            label = normalise_label(choice_label(cell, spec))
-            if label in progressing:
-                reported += 1
-                counted += 1
-            elif label in not_progressing:
-                reported += 1
-            else:
-                reject(column, "unknown_label",
-                       f"{cell_text(cell)!r} is not one of the progress labels the sidecar lists")
-        if reported:
-            column = matrix_title(progress.columns)
-            values.append(base | {"indicator": "commitments_reported", "value": reported, "column": column})
-            values.append(base | {"indicator": "commitments_progressing", "value": counted, "column": column})
+        title = matrix_title(progress.columns)
+        # an answer's label, read once per distinct answer ('' for a blank one)
+        matrix = [(name, cells, by_value(cells, lambda cell: "" if is_blank(cell)
+                                         else normalise_label(choice_label(cell, spec))))
+                  for name in progress.columns for cells in [column(name)]]
+
+    values = []
+    for i, (raw, submission) in enumerate(accepted):
+        base = {
+            "year": spec.wave, "member_id": submission["member_id"], "source_file": raw.source_file,
+            "sheet": raw.sheet, "row": raw.row, "contribution_id": submission["contribution_id"],
+            "submitted_at": submission["updated_at"], "corrected": False,
+        }
+        per_indicator: dict[str, list[tuple[str, int]]] = defaultdict(list)
+        for name, indicator, cells, outcomes in reported:
+            outcome = outcomes[i]
+            if isinstance(outcome, ValueProblem):
+                reject(raw, submission, name, cells[i], outcome)
+            elif outcome is not None:
+                per_indicator[indicator].append((name, outcome))
+        for indicator, parts in per_indicator.items():
+            # several questions of one wave may feed one indicator (e.g. split by audience): their sum counts
+            values.append(base | {
+                "indicator": indicator, "value": sum(v for _, v in parts), "column": " + ".join(c for c, _ in parts),
+            })
+        if progress is not None:
+            answered = counted = 0
+            for name, cells, labels_read in matrix:
+                label = labels_read[i]
+                if not label and is_blank(cells[i]):
+                    continue
+                if label in progressing:
+                    answered += 1
+                    counted += 1
+                elif label in not_progressing:
+                    answered += 1
+                else:
+                    reject(raw, submission, name, cells[i], ValueProblem(
+                        "unknown_label", f"{cell_text(cells[i])!r} is not one of the progress labels the sidecar lists"))
+            if answered:
+                values.append(base | {"indicator": "commitments_reported", "value": answered, "column": title})
+                values.append(base | {"indicator": "commitments_progressing", "value": counted, "column": title})
     return values
+
+
+def reported_values(cells: Sequence[object], indicator: str, spec: SurveySpec) -> list[int | ValueProblem | None]:
+    """`reported_value` of every cell (the problem it raises in its place), None for a blank cell. A whole,
+    non-negative number cell (most spreadsheet answers) is scaled here; any other cell is read by the rule, once
+    per distinct cell (text answers such as '1 500' repeat)."""
+    factor = spec.multipliers.get(indicator, 1) * INDICATORS[indicator].scale
+    most = CEILINGS[indicator] * INDICATORS[indicator].scale // factor  # the largest number under the ceiling
+
+    def read(cell: object) -> int | ValueProblem | None:
+        return None if is_blank(cell) else attempt(lambda c: reported_value(c, indicator, spec))(cell)
+
+    whole = [type(c) is float and c.is_integer() and 0 <= c <= most for c in cells]
+    others = iter(by_value([c for c, w in zip(cells, whole, strict=True) if not w], read))
+    return [int(c) * factor if w else next(others) for c, w in zip(cells, whole, strict=True)]  # type: ignore[call-overload]
 
 
 # One to three digits, the decimal separator, exactly three digits: '38.000' in a dot-decimal wave reads as 38 but

@@ -18,6 +18,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import pipelines
+from pipelines import readers
 from pipelines.sample.eusurvey import Formula
 from tests.conftest import HEADER, Q_INVEST, Q_PEOPLE, Q_PROGRAMMES, Q_REACHED, Q_STAKE, TinyRaw, answer, survey_spec
 
@@ -154,3 +155,17 @@ def test_a_sheet_that_declares_a_small_extent_but_reaches_far_is_still_bounded(r
     assert b'<dimension ref="A1:Q5"/>' in zipfile.ZipFile(path).read(sheet)
     assert pipelines.run(raw_tree.root, tmp_path / "curated").status == "ok"
     assert member_values(tables(tmp_path / "curated")["facts"])["people_trained"] == 100
+
+
+def _sheet_xml(refs: list[str]) -> bytes:
+    return b"".join(f'<row r="{r.lstrip("ABCDEFGHIJKLMNOPQRSTUVWXYZ")}"><c r="{r}"><v>1</v></c></row>'.encode()
+                    for r in refs)
+
+
+def test_a_tall_table_is_read_whole_but_a_stray_cell_below_a_small_one_is_not():
+    """A sheet reaches past MAX_SHEET_ROWS only with as many cells as rows (the 100x registry's commitments)."""
+    tall = [f"A{n}" for n in range(1, readers.MAX_SHEET_ROWS + 50_001)]
+    assert readers._within_bounds(_sheet_xml(tall))
+    assert not readers._within_bounds(_sheet_xml([*tall[:10], f"A{readers.MAX_SHEET_ROWS + 1}"]))
+    assert not readers._within_bounds(_sheet_xml([*tall, f"A{2 * len(tall)}"]))
+    assert not readers._within_bounds(_sheet_xml(["A1", "AAA2"]))

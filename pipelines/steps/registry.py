@@ -10,20 +10,23 @@ partnership becomes a reject row (the rest of the member stays); a duplicated me
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import NoReturn
 
+from pipelines import columns
+from pipelines.columns import attempt, by_value
 from pipelines.context import Context
 from pipelines.errors import PipelineError
 from pipelines.normalise import (
     ValueProblem,
     cell_text,
-    clean_id,
     is_blank,
     normalise_country,
     normalise_label,
-    normalise_member_id,
     org_name_keys,
     parse_date,
     parse_number,
@@ -73,7 +76,7 @@ def run(ctx: Context) -> None:
     # process
     rejects: list[Reject] = []
     members, member_ecosystems = member_records(sheets["members"], countries, ecosystems, rejects)
-    by_key = {normalise_member_id(m["member_id"]): m["member_id"] for m in members}  # unique: member_records saw to it
+    by_key = dict(zip(columns.member_keys(members["member_id"]), members["member_id"], strict=True))  # unique: checked
     memberships = membership_records(sheets["memberships"], by_key, partnerships, rejects)
     commitments = commitment_records(sheets["commitments"], by_key, rejects)
     index = registry_index(members, by_key)
@@ -116,12 +119,16 @@ def ecosystem_lookup(ecosystems: list[dict]) -> dict[str, str]:
     return lookup
 
 
-def _rows(sheet: Sheet, columns: dict[str, str]):
-    positions = {target: sheet.column(source) for source, target in columns.items()}
-    for offset, cells in enumerate(sheet.rows):
-        if all(is_blank(c) for c in cells):
-            continue
-        yield sheet.first_row + offset, {target: cells[i] for target, i in positions.items()}
+def _columns(sheet: Sheet, columns: dict[str, str]) -> tuple[list[int], dict[str, Sequence[object]]]:
+    """The sheet's non-blank rows as columns: (row numbers, target field -> its cells)."""
+    cells: list[Sequence[object]] = list(zip(*sheet.rows, strict=True)) if sheet.rows else [() for _ in sheet.header]
+    # a row is blank when every cell is; the first column settles it for all but the (rare) rows blank there
+    kept = [offset for offset, blank in enumerate(by_value(cells[0], is_blank))
+            if not blank or not all(is_blank(c) for c in sheet.rows[offset])]
+    if len(kept) < len(sheet.rows):
+        cells = [[column[offset] for offset in kept] for column in cells]
+    rows = [sheet.first_row + offset for offset in kept]
+    return rows, {target: cells[sheet.column(source)] for source, target in columns.items()}
 
 
 def _reject(rejects: list[Reject], sheet: Sheet, row: int, column: str, value: object, code: str,
@@ -130,14 +137,14 @@ def _reject(rejects: list[Reject], sheet: Sheet, row: int, column: str, value: o
     rejects.append(Reject(sheet.file, sheet.sheet, row, column, None, cell_text(value) or None, code, reason))
 
 
-def _date(sheet: Sheet, row: int, column: str, value: object):
+def registry_date(value: object) -> dt.date | None:
+    """A registry date cell (yyyy-mm-dd or dd/mm/yyyy text, or a real date); blank -> None."""
     for fmt in DATE_FORMATS:
         try:
             return parse_date(value, fmt)
         except ValueProblem:
             continue
-    raise PipelineError(f"{cell_text(value)!r} is not a date (yyyy-mm-dd or dd/mm/yyyy)",
-                        file=sheet.file, sheet=sheet.sheet, row=row, column=column)
+    raise ValueProblem("invalid_date", f"{cell_text(value)!r} is not a date (yyyy-mm-dd or dd/mm/yyyy)")
 
 
 def _source_columns(columns: dict[str, str]) -> dict[str, str]:
@@ -145,64 +152,99 @@ def _source_columns(columns: dict[str, str]) -> dict[str, str]:
     return {target: source for source, target in columns.items()}
 
 
+def _optional_text(cells: Sequence[object]) -> list[str | None]:
+    return [text or None for text in columns.texts(cells)]
+
+
 def member_records(
     sheet: Sheet, countries: dict[str, str], ecosystems: dict[str, str], rejects: list[Reject],
-) -> tuple[list[dict], list[dict]]:
-    members, member_ecosystems = [], []
-    seen: dict[str, int] = {}
+) -> tuple[dict[str, list], dict[str, list]]:
+    """(members, member_ecosystems) as columns."""
+    rows, cells = _columns(sheet, MEMBER_COLUMNS)
     col = _source_columns(MEMBER_COLUMNS)
-    for row, cells in _rows(sheet, MEMBER_COLUMNS):
-        member_id = clean_id(cells["member_id"])
+    member_ids = columns.ids(cells["member_id"])
+    keys = columns.member_keys(member_ids)
+    joined = by_value(cells["joined_on"], attempt(registry_date))
+    if "" in member_ids or len(set(keys)) < len(keys) or any(isinstance(d, ValueProblem) for d in joined):
+        _stop_at_first_bad_member(sheet, rows, member_ids, keys, joined, col)
+
+    countries_found = by_value(cells["country_code"], attempt(lambda v: normalise_country(v, countries)))
+    for row, value, found in zip(rows, cells["country_code"], countries_found, strict=True):
+        if isinstance(found, ValueProblem):
+            _reject(rejects, sheet, row, col["country_code"], value, found.code, found.reason)
+
+    def ecosystem_ids(value: object) -> tuple[list[str], list[str]]:
+        """(the ecosystem ids named, primary first, once each; the names that are no ecosystem)"""
+        ids: list[str] = []
+        unknown = []
+        for name in split_multi(value):
+            ecosystem = ecosystems.get(normalise_label(name))
+            if ecosystem is None:
+                unknown.append(name)
+            elif ecosystem not in ids:
+                ids.append(ecosystem)
+        return ids, unknown
+
+    named = by_value(cells["ecosystems"], ecosystem_ids)
+    for row, (_, unknown) in zip(rows, named, strict=True):
+        for name in unknown:
+            _reject(rejects, sheet, row, col["ecosystems"], name, "unknown_ecosystem",
+                    f"{name!r} is not one of the 14 industrial ecosystems")
+    members: dict[str, list] = {
+        "member_id": member_ids, "organisation": _optional_text(cells["organisation"]),
+        "member_type": by_value(cells["member_type"], lambda v: cell_text(v) or None),
+        "size": by_value(cells["size"], lambda v: cell_text(v) or None),
+        "country_code": [None if isinstance(c, ValueProblem) else c for c in countries_found],
+        "primary_ecosystem_id": [ids[0] if ids else None for ids, _ in named],
+        "joined_on": joined,
+    }
+    links = [(member_id, e, i == 0) for member_id, (ids, _) in zip(member_ids, named, strict=True)
+             for i, e in enumerate(ids)]
+    member_ecosystems: dict[str, list] = {
+        "member_id": [m for m, _, _ in links], "ecosystem_id": [e for _, e, _ in links],
+        "is_primary": [p for _, _, p in links],
+    }
+    return members, member_ecosystems
+
+
+def _stop_at_first_bad_member(sheet: Sheet, rows: list[int], member_ids: list[str], keys: list[str],
+                              joined: list, col: dict[str, str]) -> NoReturn:
+    """The first member row, in sheet order, that stops the run: no ID, an ID already used, or a date that is not."""
+    seen: dict[str, int] = {}
+    for row, member_id, key, date in zip(rows, member_ids, keys, joined, strict=True):
         if not member_id:
             raise PipelineError("a member without a registration ID", file=sheet.file, sheet=sheet.sheet, row=row,
                                 column=col["member_id"])
-        key = normalise_member_id(member_id)
         if key in seen:
             raise PipelineError(f"registration ID {member_id!r} is already used on row {seen[key]}",
                                 file=sheet.file, sheet=sheet.sheet, row=row, column=col["member_id"])
         seen[key] = row
-        try:
-            country = normalise_country(cells["country_code"], countries)
-        except ValueProblem as exc:
-            _reject(rejects, sheet, row, col["country_code"], cells["country_code"], exc.code, exc.reason)
-            country = None
-        ids = []
-        for name in split_multi(cells["ecosystems"]):
-            ecosystem = ecosystems.get(normalise_label(name))
-            if ecosystem is None:
-                _reject(rejects, sheet, row, col["ecosystems"], name, "unknown_ecosystem",
-                        f"{name!r} is not one of the 14 industrial ecosystems")
-            elif ecosystem not in ids:
-                ids.append(ecosystem)
-        members.append({
-            "member_id": member_id, "organisation": cell_text(cells["organisation"]) or None,
-            "member_type": cell_text(cells["member_type"]) or None, "size": cell_text(cells["size"]) or None,
-            "country_code": country, "primary_ecosystem_id": ids[0] if ids else None,
-            "joined_on": _date(sheet, row, col["joined_on"], cells["joined_on"]),
-        })
-        member_ecosystems += [
-            {"member_id": member_id, "ecosystem_id": e, "is_primary": i == 0} for i, e in enumerate(ids)
-        ]
-    return members, member_ecosystems
+        if isinstance(date, ValueProblem):
+            raise PipelineError(date.reason, file=sheet.file, sheet=sheet.sheet, row=row, column=col["joined_on"])
+    raise AssertionError("no member row stops the run")  # pragma: no cover - called only when one does
 
 
 def membership_records(
     sheet: Sheet, by_key: dict[str, str], partnerships: set[str], rejects: list[Reject],
-) -> list[dict]:
+) -> dict[str, list]:
     records: dict[tuple[str, str], dict] = {}
+    rows, cells = _columns(sheet, MEMBERSHIP_COLUMNS)
     col = _source_columns(MEMBERSHIP_COLUMNS)
-    for row, cells in _rows(sheet, MEMBERSHIP_COLUMNS):
-        member_id = by_key.get(normalise_member_id(cells["member_id"]))
-        partnership = clean_id(cells["partnership_id"])
+    member_ids = [by_key.get(key) for key in columns.member_keys(cells["member_id"])]
+    partnership_ids = columns.ids(cells["partnership_id"])
+    dates = by_value(cells["joined_on"], attempt(registry_date))
+    for row, member_id, partnership, joined, cell in zip(rows, member_ids, partnership_ids, dates,
+                                                          cells["member_id"], strict=True):
         if member_id is None:
-            _reject(rejects, sheet, row, col["member_id"], cells["member_id"], "unknown_member",
+            _reject(rejects, sheet, row, col["member_id"], cell, "unknown_member",
                     "no member with this registration ID in the Members sheet")
             continue
         if partnership not in partnerships:
             _reject(rejects, sheet, row, col["partnership_id"], partnership, "unknown_partnership",
                     f"{partnership!r} is not in partnerships.csv")
             continue
-        joined = _date(sheet, row, col["joined_on"], cells["joined_on"])
+        if isinstance(joined, ValueProblem):
+            raise PipelineError(joined.reason, file=sheet.file, sheet=sheet.sheet, row=row, column=col["joined_on"])
         if joined is None:
             # without it no one can say from which wave the member's figures count for the partnership
             _reject(rejects, sheet, row, col["joined_on"], None, "missing_join_date",
@@ -214,45 +256,67 @@ def membership_records(
             # the same membership listed twice: the earlier join date is when the member's figures start counting
             joined = min(joined, records[key]["joined_on"])
         records[key] = {"member_id": member_id, "partnership_id": partnership, "joined_on": joined}
-    return list(records.values())
+    return {name: [r[name] for r in records.values()] for name in ("member_id", "partnership_id", "joined_on")}
 
 
-def commitment_records(sheet: Sheet, by_key: dict[str, str], rejects: list[Reject]) -> list[dict]:
-    records = []
-    seen = set()
+def _whole(value: object) -> int:
+    return int(parse_number(value))
+
+
+def _optional_whole(value: object) -> int | None:
+    return int(parse_number(value)) if cell_text(value) else None
+
+
+def commitment_records(sheet: Sheet, by_key: dict[str, str], rejects: list[Reject]) -> dict[str, list]:
+    rows, cells = _columns(sheet, COMMITMENT_COLUMNS)
     col = _source_columns(COMMITMENT_COLUMNS)
-    for row, cells in _rows(sheet, COMMITMENT_COLUMNS):
-        member_id = by_key.get(normalise_member_id(cells["member_id"]))
-        if member_id is None:
-            _reject(rejects, sheet, row, col["member_id"], cells["member_id"], "unknown_member",
+    member_ids = [by_key.get(key) for key in columns.member_keys(cells["member_id"])]
+    known = [i for i, member_id in enumerate(member_ids) if member_id is not None]
+    for i in range(len(rows)):
+        if member_ids[i] is None:
+            _reject(rejects, sheet, rows[i], col["member_id"], cells["member_id"][i], "unknown_member",
                     "no member with this registration ID in the Members sheet")
-            continue
-        try:
-            number = int(parse_number(cells["commitment_no"]))
-            principle = int(parse_number(cells["principle"])) if cell_text(cells["principle"]) else None
-            pledged = int(parse_number(cells["pledged_people"])) if cell_text(cells["pledged_people"]) else None
-        except ValueProblem as exc:
-            raise PipelineError(exc.reason, file=sheet.file, sheet=sheet.sheet, row=row) from exc
+    if len(known) < len(rows):
+        rows, member_ids = [rows[i] for i in known], [member_ids[i] for i in known]
+        cells = {name: [column[i] for i in known] for name, column in cells.items()}
+    numbers = by_value(cells["commitment_no"], attempt(_whole))
+    principles = by_value(cells["principle"], attempt(_optional_whole))
+    pledged = by_value(cells["pledged_people"], attempt(_optional_whole))
+    pairs = list(zip(member_ids, numbers, strict=True))
+    if (len(set(pairs)) < len(pairs)
+            or any(isinstance(v, ValueProblem) for values in (numbers, principles, pledged) for v in values)):
+        _stop_at_first_bad_commitment(sheet, rows, pairs, list(zip(numbers, principles, pledged, strict=True)), col)
+    return {"member_id": member_ids, "commitment_no": numbers, "principle": principles, "pledged_people": pledged,
+            "text": _optional_text(cells["text"])}
+
+
+def _stop_at_first_bad_commitment(sheet: Sheet, rows: list[int], pairs: list[tuple], parsed: list[tuple],
+                                  col: dict[str, str]) -> NoReturn:
+    """The first commitment row of a known member, in sheet order, that stops the run: a number that is not one,
+    or a commitment listed twice."""
+    seen = set()
+    for row, (member_id, number), values in zip(rows, pairs, parsed, strict=True):
+        problem = next((v for v in values if isinstance(v, ValueProblem)), None)
+        if problem is not None:
+            raise PipelineError(problem.reason, file=sheet.file, sheet=sheet.sheet, row=row)
         if (member_id, number) in seen:
             raise PipelineError(f"commitment {number} of {member_id} is listed twice", file=sheet.file,
                                 sheet=sheet.sheet, row=row, column=col["commitment_no"])
         seen.add((member_id, number))
-        records.append({"member_id": member_id, "commitment_no": number, "principle": principle,
-                        "pledged_people": pledged, "text": cell_text(cells["text"]) or None})
-    return records
+    raise AssertionError("no commitment row stops the run")  # pragma: no cover - called only when one does
 
 
-def registry_index(members: list[dict], by_key: dict[str, str]) -> RegistryIndex:
+def registry_index(members: dict[str, list], by_key: dict[str, str]) -> RegistryIndex:
     by_full: dict[str, list[str]] = defaultdict(list)
     by_name: dict[str, list[str]] = defaultdict(list)
-    for m in members:
-        full, name = org_name_keys(m["organisation"])
+    for member_id, organisation in zip(members["member_id"], members["organisation"], strict=True):
+        full, name = org_name_keys(organisation)
         if full:
-            by_full[full].append(m["member_id"])
-            by_name[name].append(m["member_id"])
+            by_full[full].append(member_id)
+            by_name[name].append(member_id)
     return RegistryIndex(
         by_id=by_key,
         by_full_name={name: tuple(ids) for name, ids in by_full.items()},
         by_name={name: tuple(ids) for name, ids in by_name.items()},
-        country={m["member_id"]: m["country_code"] for m in members},
+        country=dict(zip(members["member_id"], members["country_code"], strict=True)),
     )
