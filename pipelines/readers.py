@@ -255,13 +255,15 @@ def open_workbook(content: bytes, name: str, fmt: str) -> Workbook:
 
 # How far a sheet may reach before it is read cell by cell instead of whole. python-calamine allocates the rectangle
 # spanned by the cells it finds (not the one the sheet declares): one stray space at XFD1048576 asks for ~512 GiB
-# and aborts the process, one at A1048576 reads a million empty rows. A sheet that holds more cells than
-# MAX_SHEET_ROWS may reach as many rows as it holds cells (a table has at least one per row; a stray cell far below
-# a small table does not): the 100x benchmark registry's commitments sheet (656,657 rows x 5 columns) was read cell
-# by cell with openpyxl, 40 of the run's 70 s. The largest real export (EUSurvey splits at ~20,000 rows) is far
-# inside these bounds.
+# and aborts the process, one at A1048576 reads a million empty rows. A narrow sheet (columns A to Z) that holds more
+# cells than MAX_SHEET_ROWS may reach as many rows as it holds cells (a table has at least one per row; a stray
+# cell far below a small table does not), up to Excel's last row: its rectangle stays under 27 M cells, a tenth of
+# the 400,000 x 702 allowed to any sheet. The 100x benchmark registry's commitments sheet (656,657 rows x 5
+# columns) was read cell by cell with openpyxl without it, 40 of the run's 70 s. The largest real export (EUSurvey
+# splits at ~20,000 rows) is far inside these bounds.
 MAX_SHEET_ROWS = 400_000
 MAX_SHEET_COLUMNS = 702  # column ZZ: EUSurvey moves to a new sheet after 254
+EXCEL_ROWS = 1_048_576
 
 
 def sheet_cells(workbook: Workbook, sheet: str) -> list[list[object]]:
@@ -322,6 +324,7 @@ def _column_index(letters: bytes | str) -> int:
 # may reach: the bounds above, as patterns. Both are searched in the sheet's XML (fast: a C loop over bytes), because
 # the <dimension> a sheet declares may not tell the truth.
 _FAR_COLUMN = re.compile(rb'<c r="[A-Z]{3}')
+_WIDE_COLUMN = re.compile(rb'<c r="[A-Z]{2}')  # column AA onwards
 
 
 def _rows_beyond(rows: int) -> re.Pattern[bytes]:
@@ -342,7 +345,8 @@ def _within_bounds(part: bytes) -> bool:
     if _FAR_ROW.search(part) is None:
         return True
     cells = part.count(b"<c ") + part.count(b"<c>")  # counted only for a sheet that reaches that far
-    return cells > MAX_SHEET_ROWS and _rows_beyond(cells).search(part) is None
+    return (cells > MAX_SHEET_ROWS and _WIDE_COLUMN.search(part) is None
+            and _rows_beyond(min(cells, EXCEL_ROWS)).search(part) is None)
 
 
 _ENTITY = {b"&amp;": b"&", b"&lt;": b"<", b"&gt;": b">", b"&quot;": b'"', b"&apos;": b"'"}

@@ -162,10 +162,15 @@ def _sheet_xml(refs: list[str]) -> bytes:
                     for r in refs)
 
 
-def test_a_tall_table_is_read_whole_but_a_stray_cell_below_a_small_one_is_not():
+def test_a_tall_table_is_read_whole_but_a_stray_cell_below_a_small_one_is_not(monkeypatch):
     """A sheet reaches past MAX_SHEET_ROWS only with as many cells as rows (the 100x registry's commitments)."""
     tall = [f"A{n}" for n in range(1, readers.MAX_SHEET_ROWS + 50_001)]
     assert readers._within_bounds(_sheet_xml(tall))
     assert not readers._within_bounds(_sheet_xml([*tall[:10], f"A{readers.MAX_SHEET_ROWS + 1}"]))
     assert not readers._within_bounds(_sheet_xml([*tall, f"A{2 * len(tall)}"]))
     assert not readers._within_bounds(_sheet_xml(["A1", "AAA2"]))
+    # ... and only a narrow one: a tall sheet reaching column AA could ask for a rectangle of 702 columns.
+    assert not readers._within_bounds(_sheet_xml([*tall, "AA3"]))
+    # ... never past Excel's last row, however many cells it holds.
+    monkeypatch.setattr(readers, "EXCEL_ROWS", len(tall) - 1)
+    assert not readers._within_bounds(_sheet_xml(tall))
