@@ -12,7 +12,7 @@ import pyarrow as pa
 import pytest
 
 from dashboard import data
-from dashboard.data import aggregates, series, tables
+from dashboard.data import aggregates, membership, series, tables, totals
 from dashboard.data.core import BREAKDOWNS, TOTAL, _query, has_aggregates
 from dashboard.data.filters import (
     _BREAKDOWN_SQL,
@@ -133,6 +133,15 @@ def test_breakdowns_and_yearly_totals_from_the_aggregates_are_those_from_the_fac
             facts_sql = _PARTNERSHIP_BREAKDOWN_SQL if by == "partnership" else _BREAKDOWN_SQL
             expected = _query(vintage, facts_sql, params | ({} if by == "partnership" else {"by": by}))
             _same(_query(vintage, aggregates.breakdown_sql(by), params), expected, ["key"])
+
+
+def test_respondents_and_partnership_values_from_the_aggregates_are_those_from_the_facts(vintage):
+    _same(_query(vintage, aggregates.RESPONDENTS_SQL), _query(vintage, totals._RESPONDENTS_SQL), ["year"])
+    for indicator in _indicators(vintage):
+        wide = {"indicator": indicator, "year_from": 0, "year_to": 9999, **Filters().params()}
+        _same(_query(vintage, aggregates.PARTNERSHIP_VALUES_SQL, wide),
+              _query(vintage, membership._PARTNERSHIP_VALUES_SQL, {"indicator": indicator}),
+              ["partnership_id", "year"])
 
 
 def test_only_a_union_of_partnerships_is_asked_of_the_facts(vintage):

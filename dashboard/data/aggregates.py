@@ -199,3 +199,45 @@ registered AS (
        AND {_in_selection(False)}
     GROUP BY w.year
 )""" + _YEARLY_ALL_SELECT  # noqa: S608 -- constant SQL fragments only; every value is a bound parameter
+
+
+# totals._RESPONDENTS_SQL from the aggregates: per wave, the respondents and the members registered by its end.
+RESPONDENTS_SQL = f"""
+WITH spans AS (
+    SELECT
+        year,
+        {YEAR_BIT.format(year="year")} AS bits
+    FROM agg_waves
+),
+respondents AS (
+    SELECT
+        sp.year,
+        CAST(sum(a.n) AS BIGINT) AS n_respondents
+    FROM agg_respondents AS a
+    JOIN spans AS sp
+        ON a.years & sp.bits <> 0
+    WHERE a.partnership_id = ''
+    GROUP BY sp.year
+)
+SELECT
+    r.year,
+    r.n_respondents,
+    CAST(coalesce(sum(g.n), 0) AS BIGINT) AS n_registered
+FROM respondents AS r
+LEFT JOIN agg_registered AS g
+    ON g.partnership_id = ''
+   AND g.start_year <= r.year
+GROUP BY r.year, r.n_respondents
+ORDER BY r.year
+"""  # noqa: S608 -- constant SQL fragments only
+
+# membership._PARTNERSHIP_VALUES_SQL from the aggregates (every year: the range is clamped to the snapshot's).
+PARTNERSHIP_VALUES_SQL = _reported_ctes(("partnership", "year")) + """
+SELECT
+    k0 AS partnership_id,
+    CAST(k1 AS SMALLINT) AS year,
+    raw_value,
+    n_reporting
+FROM reported
+ORDER BY partnership_id, year
+"""

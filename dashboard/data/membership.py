@@ -7,8 +7,9 @@ from typing import Any
 import pandas as pd
 
 from dashboard import disclosure
+from dashboard.data import aggregates
 from dashboard.data.catalogue import indicator_meta, latest_year, partnerships
-from dashboard.data.core import Vintage, _cached, _query
+from dashboard.data.core import Vintage, _cached, _query, has_aggregates
 from dashboard.data.filters import NO_FILTERS
 from dashboard.data.public import _withhold_partnership_values
 from dashboard.data.totals import _yearly_frame
@@ -125,13 +126,8 @@ def pledge_totals(vintage: Vintage) -> pd.DataFrame:
 
 
 
-@_cached
-def partnership_values(vintage: Vintage, indicator: str) -> pd.DataFrame:
-    """Per partnership and wave: the sum over its members (each from the year it joined), and who reported."""
-    meta = indicator_meta(vintage, indicator)
-    frame = _query(
-        vintage,
-        """
+# Per partnership and wave: the sum over its members (each from the year it joined) and who reported.
+_PARTNERSHIP_VALUES_SQL = """
         WITH member_years AS (
             SELECT
                 ms.partnership_id,
@@ -152,9 +148,18 @@ def partnership_values(vintage: Vintage, indicator: str) -> pd.DataFrame:
         FROM member_years
         GROUP BY partnership_id, year
         ORDER BY partnership_id, year
-        """,
-        {"indicator": indicator},
-    )
+        """
+
+
+@_cached
+def partnership_values(vintage: Vintage, indicator: str) -> pd.DataFrame:
+    """Per partnership and wave: the sum over its members (each from the year it joined), and who reported."""
+    meta = indicator_meta(vintage, indicator)
+    if has_aggregates(vintage):
+        params = {"indicator": indicator, "year_from": 0, "year_to": 9999, **NO_FILTERS.params()}
+        frame = _query(vintage, aggregates.PARTNERSHIP_VALUES_SQL, params)
+    else:
+        frame = _query(vintage, _PARTNERSHIP_VALUES_SQL, {"indicator": indicator})
     frame["year"] = frame["year"].astype("int64")
     frame["n_reporting"] = frame["n_reporting"].astype("int64")
     frame["value"] = frame["raw_value"].astype("float64") / meta.scale

@@ -9,7 +9,7 @@ import pandas as pd
 from dashboard import disclosure
 from dashboard.data import aggregates
 from dashboard.data.catalogue import IndicatorMeta, dimensions, indicator_meta
-from dashboard.data.core import BREAKDOWNS, Vintage, _cached, _query
+from dashboard.data.core import BREAKDOWNS, Vintage, _cached, _query, has_aggregates
 from dashboard.data.filters import (
     _BREAKDOWN_SQL,
     _PARTNERSHIP_BREAKDOWN_SQL,
@@ -181,11 +181,8 @@ class Kpi:
 KPI_INDICATORS = indicators.headline_order()  # the headline cards, in the catalogue's order
 
 
-@_cached
-def _respondents_frame(vintage: Vintage) -> pd.DataFrame:
-    return _query(
-        vintage,
-        """
+# Per wave: the respondents and the members registered by the end of the activity year.
+_RESPONDENTS_SQL = """
         WITH waves AS (
             SELECT DISTINCT wave AS year
             FROM hot_accepted
@@ -214,8 +211,13 @@ def _respondents_frame(vintage: Vintage) -> pd.DataFrame:
         LEFT JOIN respondents AS r USING (year)
         LEFT JOIN registered AS g USING (year)
         ORDER BY w.year
-        """,
-    ).astype({"year": "int64", "n_respondents": "int64", "n_registered": "int64"})
+        """
+
+
+@_cached
+def _respondents_frame(vintage: Vintage) -> pd.DataFrame:
+    sql = aggregates.RESPONDENTS_SQL if has_aggregates(vintage) else _RESPONDENTS_SQL
+    return _query(vintage, sql).astype({"year": "int64", "n_respondents": "int64", "n_registered": "int64"})
 
 
 def response_rates(vintage: Vintage) -> pd.DataFrame:
