@@ -52,13 +52,13 @@ def _plain(cells: Sequence[object]) -> tuple[pa.Array, list[bool]]:
 def texts(cells: Sequence[object]) -> list[str]:
     """`cell_text` of every cell."""
     _, plain = _plain(cells)
-    return [c if p else cell_text(c) for c, p in zip(cells, plain, strict=True)]  # type: ignore[misc]
+    return [str(c) if p else cell_text(c) for c, p in zip(cells, plain, strict=True)]
 
 
 def ids(cells: Sequence[object]) -> list[str]:
     """`clean_id` of every cell."""
     _, plain = _plain(cells)
-    return [c if p else clean_id(c) for c, p in zip(cells, plain, strict=True)]  # type: ignore[misc]
+    return [str(c) if p else clean_id(c) for c, p in zip(cells, plain, strict=True)]
 
 
 def member_keys(cells: Sequence[object]) -> list[str]:

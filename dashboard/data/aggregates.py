@@ -139,14 +139,42 @@ respondents AS (
 """ + _CELLS_SELECT.format(using=using)  # noqa: S608 -- constant SQL fragments only; every value is a bound parameter
 
 
-# filters._YEARLY_ALL_SQL from the aggregates: every indicator by wave, with the coverage of the selection.
-YEARLY_ALL_SQL = f"""
-WITH spans AS (
+# The waves and, per wave, the respondents and registered members of the selection (one segment): the coverage of
+# every yearly figure.
+_COVERAGE_CTES = f"""
+spans AS (
     SELECT
         year,
         {YEAR_BIT.format(year="year")} AS bits
     FROM agg_waves
 ),
+waves AS (
+    SELECT year
+    FROM agg_waves
+),
+respondents AS (
+    SELECT
+        sp.year,
+        CAST(sum(a.n) AS BIGINT) AS n_respondents
+    FROM agg_respondents AS a
+    JOIN spans AS sp
+        ON a.years & sp.bits <> 0
+    WHERE {_in_selection(False)}
+    GROUP BY sp.year
+),
+registered AS (
+    SELECT
+        w.year,
+        CAST(coalesce(sum(a.n), 0) AS BIGINT) AS n_registered
+    FROM waves AS w
+    LEFT JOIN agg_registered AS a
+        ON a.start_year <= w.year
+       AND {_in_selection(False)}
+    GROUP BY w.year
+)"""  # noqa: S608 -- constant SQL fragments only
+
+# filters._YEARLY_ALL_SQL from the aggregates: every indicator by wave, with the coverage of the selection.
+YEARLY_ALL_SQL = "WITH" + _COVERAGE_CTES + f""",
 parts AS (
     SELECT
         a.ic,
@@ -174,62 +202,19 @@ totals AS (
         CAST(sum(n) AS BIGINT) AS n_reporting
     FROM parts
     GROUP BY ic, year
-),
-waves AS (
-    SELECT year
-    FROM agg_waves
-),
-respondents AS (
-    SELECT
-        sp.year,
-        CAST(sum(a.n) AS BIGINT) AS n_respondents
-    FROM agg_respondents AS a
-    JOIN spans AS sp
-        ON a.years & sp.bits <> 0
-    WHERE {_in_selection(False)}
-    GROUP BY sp.year
-),
-registered AS (
-    SELECT
-        w.year,
-        CAST(coalesce(sum(a.n), 0) AS BIGINT) AS n_registered
-    FROM waves AS w
-    LEFT JOIN agg_registered AS a
-        ON a.start_year <= w.year
-       AND {_in_selection(False)}
-    GROUP BY w.year
 )""" + _YEARLY_ALL_SELECT  # noqa: S608 -- constant SQL fragments only; every value is a bound parameter
 
-
-# totals._RESPONDENTS_SQL from the aggregates: per wave, the respondents and the members registered by its end.
-RESPONDENTS_SQL = f"""
-WITH spans AS (
-    SELECT
-        year,
-        {YEAR_BIT.format(year="year")} AS bits
-    FROM agg_waves
-),
-respondents AS (
-    SELECT
-        sp.year,
-        CAST(sum(a.n) AS BIGINT) AS n_respondents
-    FROM agg_respondents AS a
-    JOIN spans AS sp
-        ON a.years & sp.bits <> 0
-    WHERE a.partnership_id = ''
-    GROUP BY sp.year
-)
+# totals._RESPONDENTS_SQL from the aggregates (with no filters): the waves someone answered, their respondents and
+# the members registered by the end of each.
+RESPONDENTS_SQL = "WITH" + _COVERAGE_CTES + """
 SELECT
-    r.year,
+    year,
     r.n_respondents,
-    CAST(coalesce(sum(g.n), 0) AS BIGINT) AS n_registered
+    g.n_registered
 FROM respondents AS r
-LEFT JOIN agg_registered AS g
-    ON g.partnership_id = ''
-   AND g.start_year <= r.year
-GROUP BY r.year, r.n_respondents
-ORDER BY r.year
-"""  # noqa: S608 -- constant SQL fragments only
+JOIN registered AS g USING (year)
+ORDER BY year
+"""
 
 # membership._PARTNERSHIP_VALUES_SQL from the aggregates (every year: the range is clamped to the snapshot's).
 PARTNERSHIP_VALUES_SQL = _reported_ctes(("partnership", "year")) + """

@@ -216,8 +216,11 @@ _RESPONDENTS_SQL = """
 
 @_cached
 def _respondents_frame(vintage: Vintage) -> pd.DataFrame:
-    sql = aggregates.RESPONDENTS_SQL if has_aggregates(vintage) else _RESPONDENTS_SQL
-    return _query(vintage, sql).astype({"year": "int64", "n_respondents": "int64", "n_registered": "int64"})
+    if has_aggregates(vintage):
+        frame = _query(vintage, aggregates.RESPONDENTS_SQL, NO_FILTERS.params())
+    else:
+        frame = _query(vintage, _RESPONDENTS_SQL)
+    return frame.astype({"year": "int64", "n_respondents": "int64", "n_registered": "int64"})
 
 
 def response_rates(vintage: Vintage) -> pd.DataFrame:
