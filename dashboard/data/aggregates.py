@@ -9,7 +9,9 @@ union once, which no segment holds: `serves` says no, and the caller asks the fa
 
 from __future__ import annotations
 
-from dashboard.data.core import TOTAL, Vintage, has_aggregates
+import pandas as pd
+
+from dashboard.data.core import TOTAL, Vintage, _cached, _query, has_aggregates
 from dashboard.data.filters import _CELLS_SELECT, _YEARLY_ALL_SELECT, Filters
 from dashboard.data.tables import YEAR_BIT
 
@@ -138,6 +140,128 @@ respondents AS (
 )
 """ + _CELLS_SELECT.format(using=using)  # noqa: S608 -- constant SQL fragments only; every value is a bound parameter
 
+
+# The breakdowns whose cells, total row, years and range one query answers (`bundle`). A partnership's total row is
+# another segment (each member of the selected partnerships once), so partnerships keep a query per table.
+BUNDLED = ("ecosystem", "member_state", "member_type")
+RANGE_SPAN = 0  # a bundle's `span` for the whole range; a year's span is the year
+
+
+def _bundle_sql(dimension: str) -> str:
+    """Per category of `dimension` and for all of them together (`key` TOTAL), per year of the range and for the range
+    as one span: raw_value, n_reporting, n_respondents. The range may be narrower than the years (a stock: its last)."""
+    key = _KEY_SQL[dimension]
+    selection = _in_selection(False)
+    return f"""
+WITH indicator_code AS (
+    SELECT ic
+    FROM hot_indicators
+    WHERE indicator = $indicator
+),
+span_years AS (
+    SELECT
+        unnest(range(greatest($year_from, first_year), least($year_to, last_year) + 1)) AS year,
+        false AS whole
+    FROM agg_years
+    UNION ALL
+    SELECT
+        unnest(range(greatest($range_from, first_year), least($range_to, last_year) + 1)),
+        true
+    FROM agg_years
+),
+year_spans AS (
+    SELECT
+        year,
+        CASE WHEN whole THEN {RANGE_SPAN} ELSE year END AS span
+    FROM span_years
+),
+spans AS (
+    SELECT
+        span,
+        bit_or({YEAR_BIT.format(year="year")}) AS bits
+    FROM year_spans
+    GROUP BY span
+),
+parts AS (
+    SELECT
+        {key} AS k,
+        ys.span,
+        a.raw_value,
+        0 AS n
+    FROM agg_values AS a
+    JOIN year_spans AS ys USING (year)
+    WHERE a.ic = (SELECT ic FROM indicator_code)
+      AND {selection}
+    UNION ALL
+    SELECT
+        {key},
+        sp.span,
+        NULL,
+        a.n
+    FROM agg_reporting AS a
+    JOIN spans AS sp
+        ON a.years & sp.bits <> 0
+    WHERE a.ic = (SELECT ic FROM indicator_code)
+      AND {selection}
+),
+reported AS (
+    SELECT
+        CASE WHEN grouping(k) = 1 THEN '{TOTAL}' ELSE k END AS key,
+        grouping(k) AS whole,
+        span,
+        CAST(sum(raw_value) AS BIGINT) AS raw_value,
+        CAST(sum(n) AS BIGINT) AS n_reporting
+    FROM parts
+    GROUP BY GROUPING SETS ((k, span), (span))
+),
+respondents AS (
+    SELECT
+        CASE WHEN grouping({key}) = 1 THEN '{TOTAL}' ELSE {key} END AS key,
+        grouping({key}) AS whole,
+        sp.span,
+        CAST(sum(a.n) AS BIGINT) AS n_respondents
+    FROM agg_respondents AS a
+    JOIN spans AS sp
+        ON a.years & sp.bits <> 0
+    WHERE {selection}
+    GROUP BY GROUPING SETS (({key}, sp.span), (sp.span))
+)
+SELECT
+    key,
+    whole,
+    span,
+    reported.raw_value,
+    coalesce(reported.n_reporting, 0) AS n_reporting,
+    coalesce(respondents.n_respondents, 0) AS n_respondents
+FROM respondents
+FULL JOIN reported USING (key, whole, span)
+"""  # noqa: S608 -- constant SQL fragments only; every value is a bound parameter
+
+
+@_cached
+def bundle(
+    vintage: Vintage,
+    indicator: str,
+    dimension: str,
+    years: tuple[int, int],
+    whole_range: tuple[int, int],
+    filters: Filters,
+) -> pd.DataFrame:
+    """One query for the four tables a cross-table, a lines view or a chart of `dimension` reads: its cells and their
+    total (`whole` 1, `key` TOTAL), for each of `years` (`span` the year) and over `whole_range` (`span` RANGE_SPAN)."""
+    params = {"indicator": indicator, "year_from": years[0], "year_to": years[1], "range_from": whole_range[0],
+              "range_to": whole_range[1], **filters.params()}
+    return _query(vintage, _bundle_sql(dimension), params)
+
+
+def bundled_cells(found: pd.DataFrame, by: tuple[str, ...]) -> pd.DataFrame:
+    """The rows of a bundle that cells_sql(by) gives (k0, k1, ..., raw_value, n_reporting, n_respondents), for a
+    `by` of the bundle's dimension or TOTAL, with or without the year."""
+    total = TOTAL in by
+    rows = found[(found["whole"] == int(total)) & ((found["span"] != RANGE_SPAN) == ("year" in by))]
+    keys = {b: rows["span"].astype("str") if b == "year" else rows["key"] for b in by}
+    return pd.DataFrame({**{f"k{n}": keys[b] for n, b in enumerate(by)},
+                         **{c: rows[c] for c in ("raw_value", "n_reporting", "n_respondents")}})
 
 # The waves and, per wave, the respondents and registered members of the selection (one segment): the coverage of
 # every yearly figure.

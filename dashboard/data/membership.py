@@ -47,19 +47,11 @@ def members_over_time(vintage: Vintage) -> pd.DataFrame:
     frame = _query(
         vintage,
         """
-        WITH monthly AS (
-            SELECT
-                last_day(joined_on) AS as_of,
-                count(*) AS joined
-            FROM members
-            WHERE joined_on IS NOT NULL
-            GROUP BY as_of
-        )
         SELECT
             as_of,
             joined,
             CAST(sum(joined) OVER (ORDER BY as_of) AS BIGINT) AS members
-        FROM monthly
+        FROM hot_joined_months
         ORDER BY as_of
         """,
     )

@@ -138,7 +138,7 @@ def cells_with_total(
     if summed is None:
         return frame
     total_by = tuple(TOTAL if b == summed else b for b in by)
-    total = _cells(vintage, indicator, total_by, int(year_from), int(year_to), filters)
+    total = _cells(vintage, indicator, total_by, int(year_from), int(year_to), filters, summed)
     code, label = total_row(summed)
     total = total.rename(columns={TOTAL: summed, f"{TOTAL}_label": f"{summed}_label"})
     total[summed] = code
@@ -146,17 +146,39 @@ def cells_with_total(
     return pd.concat([total[frame.columns], frame], ignore_index=True)
 
 
+def _from_bundle(
+    vintage: Vintage, indicator: str, by: tuple[str, ...], years: tuple[int, int], filters: Filters, over: str | None
+) -> pd.DataFrame | None:
+    """The cells of `by` from the bundle of its dimension (or of `over`, the dimension a total row sums over), when
+    one answers them."""
+    dimension = over or next((b for b in by if b not in ("year", TOTAL)), None)
+    if (dimension not in aggregates.BUNDLED or [b for b in by if b != "year"] not in ([dimension], [TOTAL])
+            or not aggregates.serves(vintage, by, filters)):
+        return None
+    whole_range = effective_years(indicator_meta(vintage, indicator), dimension, *years)
+    found = aggregates.bundle(vintage, indicator, dimension, years, whole_range, filters)
+    return aggregates.bundled_cells(found, by)
+
+
 @_cached
 def _cells(
-    vintage: Vintage, indicator: str, by: tuple[str, ...], year_from: int, year_to: int, filters: Filters
+    vintage: Vintage,
+    indicator: str,
+    by: tuple[str, ...],
+    year_from: int,
+    year_to: int,
+    filters: Filters,
+    over: str | None = None,
 ) -> pd.DataFrame:
     meta = indicator_meta(vintage, indicator)
+    found = _from_bundle(vintage, indicator, by, (year_from, year_to), filters, over)
     if "year" not in by:
         # A stock is never summed over years: the last year of the range stands for it.
         year_from, year_to = effective_years(meta, "", year_from, year_to)
-    params = {"indicator": indicator, "year_from": year_from, "year_to": year_to, **filters.params()}
-    sql = aggregates.cells_sql(by) if aggregates.serves(vintage, by, filters) else _cells_sql(by)
-    found = _query(vintage, sql, params)
+    if found is None:
+        params = {"indicator": indicator, "year_from": year_from, "year_to": year_to, **filters.params()}
+        sql = aggregates.cells_sql(by) if aggregates.serves(vintage, by, filters) else _cells_sql(by)
+        found = _query(vintage, sql, params)
     found = found.rename(columns={f"k{n}": b for n, b in enumerate(by)})
     for b in by:
         found[b] = found[b].astype("str")
