@@ -141,17 +141,73 @@ respondents AS (
 """ + _CELLS_SELECT.format(using=using)  # noqa: S608 -- constant SQL fragments only; every value is a bound parameter
 
 
-# The breakdowns whose cells, total row, years and range one query answers (`bundle`). A partnership's total row is
-# another segment (each member of the selected partnerships once), so partnerships keep a query per table.
-BUNDLED = ("ecosystem", "member_state", "member_type")
+# The breakdowns whose cells, total row, years and range one query answers (`bundle`): what a cross-table or a
+# lines view reads. A chart reads the range alone, which breakdown_sql answers at half the cost.
+BUNDLED = ("ecosystem", "member_state", "member_type", "partnership")
 RANGE_SPAN = 0  # a bundle's `span` for the whole range; a year's span is the year
 
 
+def _bundled_values(key: str, whole: int, selection: str) -> str:
+    """The values and reporting members of the aggregate rows `selection` picks, under `key` (`whole` 1: the total
+    row), per span."""
+    return f"""
+    SELECT
+        {key} AS key,
+        {whole} AS whole,
+        ys.span,
+        a.raw_value,
+        0 AS n
+    FROM agg_values AS a
+    JOIN year_spans AS ys USING (year)
+    WHERE a.ic = (SELECT ic FROM indicator_code)
+      AND {selection}
+    UNION ALL
+    SELECT
+        {key},
+        {whole},
+        sp.span,
+        NULL,
+        a.n
+    FROM agg_reporting AS a
+    JOIN spans AS sp
+        ON a.years & sp.bits <> 0
+    WHERE a.ic = (SELECT ic FROM indicator_code)
+      AND {selection}"""  # noqa: S608 -- constant SQL fragments only
+
+
+def _bundled_respondents(key: str, whole: int, selection: str) -> str:
+    return f"""
+    SELECT
+        {key} AS key,
+        {whole} AS whole,
+        sp.span,
+        a.n
+    FROM agg_respondents AS a
+    JOIN spans AS sp
+        ON a.years & sp.bits <> 0
+    WHERE {selection}"""  # noqa: S608 -- constant SQL fragments only
+
+
 def _bundle_sql(dimension: str) -> str:
-    """Per category of `dimension` and for all of them together (`key` TOTAL), per year of the range and for the range
-    as one span: raw_value, n_reporting, n_respondents. The range may be narrower than the years (a stock: its last)."""
+    """Per category of `dimension` and for all of them together (`key` TOTAL, `whole` 1), per year of the range and
+    for the range as one span: raw_value, n_reporting, n_respondents. The range may be narrower than the years (a
+    stock: its last year).
+
+    The total counts each member of the selection once: for the attributes every member has one of, the rows of the
+    categories grouped together (GROUPING SETS, one pass); for partnerships, whose rows overlap, the selection's own
+    segment."""
     key = _KEY_SQL[dimension]
-    selection = _in_selection(False)
+    if dimension == "partnership":
+        values = (_bundled_values(key, 0, _in_selection(True)) + "\n    UNION ALL"
+                  + _bundled_values(f"'{TOTAL}'", 1, _in_selection(False)))
+        respondents = (_bundled_respondents(key, 0, _in_selection(True)) + "\n    UNION ALL"
+                       + _bundled_respondents(f"'{TOTAL}'", 1, _in_selection(False)))
+        grouped_key, grouped_whole, grouping = "key", "whole", "key, whole, span"
+    else:
+        values = _bundled_values(key, 0, _in_selection(False))
+        respondents = _bundled_respondents(key, 0, _in_selection(False))
+        grouped_key = f"CASE WHEN grouping(key) = 1 THEN '{TOTAL}' ELSE key END"
+        grouped_whole, grouping = "grouping(key)", "GROUPING SETS ((key, span), (span))"
     return f"""
 WITH indicator_code AS (
     SELECT ic
@@ -182,49 +238,27 @@ spans AS (
     FROM year_spans
     GROUP BY span
 ),
-parts AS (
-    SELECT
-        {key} AS k,
-        ys.span,
-        a.raw_value,
-        0 AS n
-    FROM agg_values AS a
-    JOIN year_spans AS ys USING (year)
-    WHERE a.ic = (SELECT ic FROM indicator_code)
-      AND {selection}
-    UNION ALL
-    SELECT
-        {key},
-        sp.span,
-        NULL,
-        a.n
-    FROM agg_reporting AS a
-    JOIN spans AS sp
-        ON a.years & sp.bits <> 0
-    WHERE a.ic = (SELECT ic FROM indicator_code)
-      AND {selection}
+parts AS ({values}
 ),
 reported AS (
     SELECT
-        CASE WHEN grouping(k) = 1 THEN '{TOTAL}' ELSE k END AS key,
-        grouping(k) AS whole,
+        {grouped_key} AS key,
+        {grouped_whole} AS whole,
         span,
         CAST(sum(raw_value) AS BIGINT) AS raw_value,
         CAST(sum(n) AS BIGINT) AS n_reporting
     FROM parts
-    GROUP BY GROUPING SETS ((k, span), (span))
+    GROUP BY {grouping}
 ),
 respondents AS (
     SELECT
-        CASE WHEN grouping({key}) = 1 THEN '{TOTAL}' ELSE {key} END AS key,
-        grouping({key}) AS whole,
-        sp.span,
-        CAST(sum(a.n) AS BIGINT) AS n_respondents
-    FROM agg_respondents AS a
-    JOIN spans AS sp
-        ON a.years & sp.bits <> 0
-    WHERE {selection}
-    GROUP BY GROUPING SETS (({key}, sp.span), (sp.span))
+        {grouped_key} AS key,
+        {grouped_whole} AS whole,
+        span,
+        CAST(sum(n) AS BIGINT) AS n_respondents
+    FROM ({respondents}
+    )
+    GROUP BY {grouping}
 )
 SELECT
     key,
@@ -236,6 +270,11 @@ SELECT
 FROM respondents
 FULL JOIN reported USING (key, whole, span)
 """  # noqa: S608 -- constant SQL fragments only; every value is a bound parameter
+
+
+def bundles(vintage: Vintage, filters: Filters) -> bool:
+    """Whether bundles answer this selection: a total row of a union of partnerships is in no segment."""
+    return serves(vintage, (TOTAL,), filters)
 
 
 @_cached

@@ -153,7 +153,7 @@ def _from_bundle(
     one answers them."""
     dimension = over or next((b for b in by if b not in ("year", TOTAL)), None)
     if (dimension not in aggregates.BUNDLED or [b for b in by if b != "year"] not in ([dimension], [TOTAL])
-            or not aggregates.serves(vintage, by, filters)):
+            or not aggregates.bundles(vintage, filters)):
         return None
     whole_range = effective_years(indicator_meta(vintage, indicator), dimension, *years)
     found = aggregates.bundle(vintage, indicator, dimension, years, whole_range, filters)
@@ -183,13 +183,12 @@ def _cells(
     for b in by:
         found[b] = found[b].astype("str")
     dims = dimensions(vintage)
-    grid = pd.DataFrame(
-        list(itertools.product(*(categories(dims, b, year_from, year_to, filters) for b in by))),
-        columns=list(by), dtype="str",
-    )
-    # Codes the reference tables lack (none in a valid snapshot) still show, after the listed ones.
+    listed = list(itertools.product(*(categories(dims, b, year_from, year_to, filters) for b in by)))
+    grid = pd.DataFrame(listed, columns=list(by), dtype="str")
     frame = grid.merge(found, on=list(by), how="left", sort=False)
-    unlisted = found[~pd.MultiIndex.from_frame(found[list(by)]).isin(pd.MultiIndex.from_frame(grid))]
+    # Codes the reference tables lack (none in a valid snapshot) still show, after the listed ones.
+    known = set(listed)
+    unlisted = found[[key not in known for key in zip(*(found[b] for b in by), strict=True)]]
     frame = pd.concat([frame, unlisted], ignore_index=True) if len(unlisted) else frame
     frame["n_reporting"] = frame["n_reporting"].fillna(0).astype("int64")
     frame["n_respondents"] = frame["n_respondents"].fillna(0).astype("int64")

@@ -139,18 +139,9 @@ def _breakdown(
     if by not in BREAKDOWNS:
         raise ValueError(f"unknown breakdown {by!r}")
     meta = indicator_meta(vintage, indicator)
-    asked_from, asked_to = year_from, year_to
     year_from, year_to = effective_years(meta, by, year_from, year_to)
     params = {"indicator": indicator, "year_from": year_from, "year_to": year_to, **filters.params()}
-    if by in aggregates.BUNDLED and aggregates.serves(vintage, (by,), filters):
-        # The range's cells of the bundle a table or lines view of the same question reads too; a breakdown lists
-        # the categories someone reported in.
-        found = aggregates.bundle(vintage, indicator, by, (asked_from, asked_to), (year_from, year_to), filters)
-        cells = aggregates.bundled_cells(found, (by,))
-        frame = cells[cells["n_reporting"] > 0].rename(columns={"k0": "key"}).drop(columns="n_respondents")
-        if not frame["raw_value"].hasnans:  # typed as DuckDB types a column without NULLs, like the other paths
-            frame["raw_value"] = frame["raw_value"].astype("int64")
-    elif aggregates.serves(vintage, (by,), filters):
+    if aggregates.serves(vintage, (by,), filters):
         frame = _query(vintage, aggregates.breakdown_sql(by), params)
     elif by == "partnership":
         frame = _query(vintage, _PARTNERSHIP_BREAKDOWN_SQL, params)
