@@ -11,7 +11,7 @@ import logging
 
 import dash
 
-from dashboard import data
+from dashboard import data, disclosure
 from dashboard.app import app
 
 logger = logging.getLogger(__name__)
@@ -41,6 +41,10 @@ def warm_up() -> None:
     opened = data.warm_up()
     logger.info("dashboard warm-up: data vintage %s opened", opened)
     if opened:
+        if disclosure.public_mode():
+            vintage = data.resolve_vintage(None).vintage
+            if vintage is not None:
+                logger.info("dashboard warm-up: %d indicators' public releases planned", data.plan_releases(vintage))
         answer_default_questions()
     # What the worker built so far (modules, the app, the caches' first answers) lives as long as it does: keep it
     # out of the cyclic collector's reach, so a full collection during a request walks that request's objects only.

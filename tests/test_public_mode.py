@@ -197,6 +197,18 @@ def layer(public_snapshot: Path, monkeypatch: pytest.MonkeyPatch):
     data.reset()
 
 
+def test_releases_planned_at_boot_serve_every_indicator_first_view(layer, monkeypatch) -> None:
+    from dashboard.data import public
+
+    data, vintage = layer(True)
+    assert data.plan_releases(vintage) == len(data.indicator_catalogue(vintage))
+    asked: list[str] = []
+    monkeypatch.setattr(public, "_query", lambda *args, **kwargs: asked.append(args[1]))  # the atoms query
+    for meta in data.indicator_catalogue(vintage):
+        data.breakdown(vintage, meta.indicator, "member_state", 2022, 2022, data.Filters(countries=("IT",)))
+    assert asked == []
+
+
 def test_breakdown_withholds_small_cells_and_a_complement(layer) -> None:
     data, vintage = layer(False)
     open_frame = data.breakdown(vintage, "people_trained", "member_state", 2022, 2022).set_index("key")

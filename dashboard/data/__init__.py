@@ -80,6 +80,7 @@ from dashboard.data.membership import (
     targets,
     undated_partnerships,
 )
+from dashboard.data.public import plan_releases
 from dashboard.data.series import (
     cells_with_total,
     total_dimension,
@@ -152,6 +153,7 @@ __all__ = [
     "partnerships",
     "partnerships_over_time",
     "peer_benchmark",
+    "plan_releases",
     "pledge_totals",
     "published_figure",
     "published_vs_computed",
