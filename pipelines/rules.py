@@ -435,16 +435,22 @@ def export_values(export: ExportRows, indices: list[int], submissions: Mapping[s
         add(at, "commitments_reported", [answered[j] for j in at], title)
         add(at, "commitments_progressing", [counted[j] for j in at], title)
 
-    at = facts["at"]
+    # the submission's own columns are made into Arrow once and repeated for each of its facts
     schema = TABLES["facts"][0]
-    data = {
-        "year": [spec.wave] * len(at), "member_id": [submissions["member_id"][indices[j]] for j in at],
-        "indicator": facts["indicator"], "value": facts["value"], "source_file": [export.source_file] * len(at),
-        "sheet": [export.sheet] * len(at), "row": [rows[j] for j in at], "column": facts["column"],
-        "contribution_id": [cids[j] for j in at], "submitted_at": [submissions["updated_at"][indices[j]] for j in at],
-        "corrected": [False] * len(at),
+    at = pa.array(facts["at"], pa.int64())
+    n = len(at)
+    submission = {
+        "member_id": [submissions["member_id"][i] for i in indices], "row": rows, "contribution_id": cids,
+        "submitted_at": [submissions["updated_at"][i] for i in indices],
     }
-    return pa.table([pa.array(data[f.name], f.type) for f in schema], schema=schema)
+    data = {
+        "year": pa.repeat(pa.scalar(spec.wave, pa.int16()), n), "indicator": pa.array(facts["indicator"], pa.string()),
+        "value": pa.array(facts["value"], pa.int64()), "source_file": pa.repeat(pa.scalar(export.source_file), n),
+        "sheet": pa.repeat(pa.scalar(export.sheet, pa.string()), n), "column": pa.array(facts["column"], pa.string()),
+        "corrected": pa.repeat(pa.scalar(False), n),
+        **{name: pa.array(values, schema.field(name).type).take(at) for name, values in submission.items()},
+    }
+    return pa.table([data[name] for name in schema.names], schema=schema)
 
 
 def reported_values(cells: Sequence[object], indicator: str, spec: SurveySpec) -> list[int | ValueProblem | None]:
