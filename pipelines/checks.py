@@ -83,19 +83,20 @@ def dates_match_wave(survey: SurveyFile, created: Iterable[dt.datetime | None]) 
         )
 
 
-def contribution_ids_unique_across_waves(submissions: Iterable[Mapping]) -> None:
-    """A contribution belongs to one survey wave: the same ID in two waves is one export ingested twice."""
-    first: dict[str, Mapping] = {}
-    for record in submissions:
-        cid = record["contribution_id"]
+def contribution_ids_unique_across_waves(submissions: Mapping[str, Sequence]) -> None:
+    """A contribution belongs to one survey wave: the same ID in two waves is one export ingested twice.
+    `submissions` are columns: wave, source_file, row and contribution_id."""
+    first: dict[str, int] = {}  # contribution ID -> where it was first met
+    waves, files, rows = submissions["wave"], submissions["source_file"], submissions["row"]
+    for i, cid in enumerate(submissions["contribution_id"]):
         if not cid:
             continue
-        seen = first.setdefault(cid, record)
-        if seen["wave"] != record["wave"]:
+        seen = first.setdefault(cid, i)
+        if waves[seen] != waves[i]:
             raise PipelineError(
-                f"contribution {cid} is in wave {seen['wave']} ({seen['source_file']}, row {seen['row']}) and in wave "
-                f"{record['wave']} (row {record['row']}): the same export under two waves?",
-                file=record["source_file"], row=record["row"],
+                f"contribution {cid} is in wave {waves[seen]} ({files[seen]}, row {rows[seen]}) and in wave "
+                f"{waves[i]} (row {rows[i]}): the same export under two waves?",
+                file=files[i], row=rows[i],
             )
 
 

@@ -322,31 +322,44 @@ def _column_index(letters: bytes | str) -> int:
 
 # A cell reference with three column letters (AAA = column 703 onwards), or a row numbered beyond the rows a sheet
 # may reach: the bounds above, as patterns. Both are searched in the sheet's XML (fast: a C loop over bytes), because
-# the <dimension> a sheet declares may not tell the truth.
+# the <dimension> a sheet declares may not tell the truth. Each pattern starts with a literal and branches little,
+# so that the search stays one quick pass over a sheet of millions of cells.
 _FAR_COLUMN = re.compile(rb'<c r="[A-Z]{3}')
 _WIDE_COLUMN = re.compile(rb'<c r="[A-Z]{2}')  # column AA onwards
+_REFERENCE = rb'r="(?<=<c r="|ow r=")[A-Z]{0,3}0*'  # a cell's or a row's reference, up to its row number
 
 
-def _rows_beyond(rows: int) -> re.Pattern[bytes]:
-    """A row or cell reference numbered above `rows`: more digits, or as many and a greater number."""
-    digits = str(rows + 1)  # the first row out of bounds
-    greater = [f"[1-9][0-9]{{{len(digits)},}}", digits] + [
-        f"{digits[:i]}[{int(d) + 1}-9][0-9]{{{len(digits) - i - 1}}}" for i, d in enumerate(digits) if d != "9"]
-    return re.compile(rf'<(?:row|c) r="[A-Z]{{0,3}}0*(?:{"|".join(greater)})"'.encode())
+@functools.lru_cache(maxsize=8)
+def _row_patterns(rows: int) -> tuple[re.Pattern[bytes], re.Pattern[bytes]]:
+    """(any row number with as many digits as the first row beyond `rows`, or more; the numbers among those that
+    may lie beyond `rows`: as many digits and a leading digit at least as great, or more digits)."""
+    first = str(rows + 1)
+    digits = len(first)
+    many = re.compile(_REFERENCE + rf"[1-9][0-9]{{{digits - 1}}}".encode())
+    greater = re.compile(_REFERENCE + rf'((?:[{first[0]}-9][0-9]{{{digits - 1}}}|[1-9][0-9]{{{digits}}})[0-9]*)"'.encode())
+    return many, greater
 
 
-_FAR_ROW = _rows_beyond(MAX_SHEET_ROWS)
+def _rows_beyond(part: bytes, rows: int) -> bool:
+    """Whether a row or cell reference of the worksheet XML is numbered above `rows`."""
+    many, greater = _row_patterns(rows)
+    if many.search(part) is None:  # the usual sheet: no row number that long
+        return False
+    found = greater.search(part)
+    while found is not None and int(found.group(1)) <= rows:
+        found = greater.search(part, found.end())
+    return found is not None
 
 
 def _within_bounds(part: bytes) -> bool:
     """Whether every cell of the worksheet XML lies within the bounds the fast reader may allocate."""
     if _FAR_COLUMN.search(part) is not None:
         return False
-    if _FAR_ROW.search(part) is None:
+    if not _rows_beyond(part, MAX_SHEET_ROWS):
         return True
     cells = part.count(b"<c ") + part.count(b"<c>")  # counted only for a sheet that reaches that far
     return (cells > MAX_SHEET_ROWS and _WIDE_COLUMN.search(part) is None
-            and _rows_beyond(min(cells, EXCEL_ROWS)).search(part) is None)
+            and not _rows_beyond(part, min(cells, EXCEL_ROWS)))
 
 
 _ENTITY = {b"&amp;": b"&", b"&lt;": b"<", b"&gt;": b">", b"&quot;": b'"', b"&apos;": b"'"}

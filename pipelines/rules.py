@@ -27,14 +27,15 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from pipelines import indicators
+import pyarrow as pa
+
+from pipelines import columns, indicators
 from pipelines.columns import attempt, by_value
 from pipelines.corrections import Correction
 from pipelines.eusurvey import strip_answer_shortname
 from pipelines.normalise import (
     ValueProblem,
     cell_text,
-    clean_id,
     is_blank,
     latest_first_key,
     normalise_country,
@@ -46,7 +47,7 @@ from pipelines.normalise import (
     to_stored_int,
 )
 from pipelines.readers import header_text
-from pipelines.schema import INDICATORS, REPORTED_INDICATORS, Reject
+from pipelines.schema import INDICATORS, REPORTED_INDICATORS, TABLES, Reject
 from pipelines.sidecar import SurveySpec
 
 # The largest value one member can plausibly report for one activity year, per reported indicator, in its unit
@@ -76,7 +77,10 @@ class RegistryIndex:
         when that leaves exactly one. Two organisations that differ only by legal form ("X GmbH", "X sp. z o.o.")
         are told apart so, and a look-alike from another country is not taken for a member.
         """
-        key = normalise_member_id(raw_id)
+        return self.match_key(normalise_member_id(raw_id), raw_name, country)
+
+    def match_key(self, key: str, raw_name: object, country: str | None = None) -> tuple[str | None, str]:
+        """`match` for an ID already normalised (`normalise_member_id`)."""
         if key and key in self.by_id:
             return self.by_id[key], "id"
         full = normalise_org_name(raw_name, strip_legal_form=False)
@@ -97,16 +101,24 @@ class RegistryIndex:
             f" in {country}" if country is not None and self.by_name.get(name) else "")
 
 
-@dataclass
-class RawRow:
-    """One data row of a survey export; `cells` maps header key -> cell as read."""
+@dataclass(frozen=True)
+class ExportRows:
+    """The data rows of one survey export (one workbook) as columns: header key -> its cells, top to bottom.
+    Row `i` is spreadsheet row `first_row + i`."""
 
     source_file: str
     sheet: str | None
-    row: int
-    cells: dict[str, object]
-    spec: SurveySpec  # the sidecar of the file the row comes from, its column names resolved to header keys
+    first_row: int
+    length: int
+    columns: Mapping[str, Sequence[object]]
+    spec: SurveySpec  # the sidecar of the file, its column names resolved to header keys
     column_sheets: Mapping[str, str] = field(default_factory=dict)  # for a wide export: the sheet of a column
+
+    def cells(self, column: str | None) -> Sequence[object]:
+        """The cells under a header the sidecar names (headers compare with whitespace runs collapsed); None for
+        every row when the sidecar names no such column."""
+        found = self.columns.get(header_text(column)) if column is not None else None
+        return found if found is not None else [None] * self.length
 
     def sheet_of(self, column: str | None) -> str | None:
         return self.column_sheets.get(column, self.sheet) if column is not None else self.sheet
@@ -114,15 +126,14 @@ class RawRow:
 
 @dataclass
 class WaveResult:
-    submissions: list[dict] = field(default_factory=list)
+    submissions: dict[str, list] = field(default_factory=dict)  # the `submissions` columns, by (file, row)
     rejects: list[Reject] = field(default_factory=list)
-    values: list[dict] = field(default_factory=list)  # reported values of accepted submissions (fact rows)
+    values: pa.Table | None = None  # reported values of accepted submissions (fact rows, `facts` contract)
     corrections: list[dict] = field(default_factory=list)  # whole-submission exclusions, as corrections_applied
 
 
-def _cell(raw: RawRow, column: str | None) -> object:
-    """The cell under a header the sidecar names (headers compare with whitespace runs collapsed)."""
-    return raw.cells.get(header_text(column)) if column is not None else None
+SUBMISSION_COLUMNS = ("wave", "source_file", "sheet", "row", "contribution_id", "member_id", "created_at",
+                      "updated_at", "status", "reason_code", "reason")
 
 
 def meta_columns(spec: SurveySpec) -> set[str]:
@@ -142,133 +153,186 @@ def choice_label(cell: object, spec: SurveySpec) -> object:
     return strip_answer_shortname(cell_text(cell)) if spec.show_shortnames else cell
 
 
+@dataclass(frozen=True)
+class _ExportReading:
+    """What the rules read from each row of one export before deciding its status, column by column."""
+
+    contribution_ids: list[str]
+    created: list[dt.datetime | ValueProblem]
+    updated: list[dt.datetime | ValueProblem]
+    blank: set[int]  # rows answering no question
+    test_hits: list[str | None]  # the column of the first test-entry rule a row matches
+    countries: list[str | ValueProblem]  # the Member State answer read
+
+
+def _read_export(export: ExportRows, countries: Mapping[str, str]) -> _ExportReading:
+    spec = export.spec
+    meta = spec.meta
+
+    def stamps(column: str | None) -> list[dt.datetime | ValueProblem]:
+        read = attempt(lambda cell: parse_timestamp(cell, spec.datetime_format))
+        return [read(cell) for cell in export.cells(column)]
+
+    # 1. blank: a row stays a candidate while every column seen so far is blank there (few survive the first)
+    blank = list(range(export.length))
+    excluded = meta_columns(spec)
+    for column, cells in export.columns.items():
+        if not blank:
+            break
+        if column not in excluded:
+            blank = [i for i in blank if is_blank(cells[i])]
+    # 2. test entries, by the sidecar's explicit rules only, the first rule that matches naming the row's reason
+    test_hits: list[str | None] = [None] * export.length
+    for rule in spec.test_entries:
+        def found(cell: object, pattern: re.Pattern[str] = re.compile(rule.pattern)) -> bool:
+            return pattern.search(cell_text(cell)) is not None
+
+        matches = by_value(export.cells(rule.column), found)
+        test_hits = [hit if hit is not None or not match else rule.column
+                     for hit, match in zip(test_hits, matches, strict=True)]
+    return _ExportReading(
+        contribution_ids=columns.ids(export.cells(meta.contribution_id)),
+        created=stamps(meta.creation_date), updated=stamps(meta.last_update), blank=set(blank), test_hits=test_hits,
+        countries=by_value(export.cells(spec.identity.country),
+                           attempt(lambda cell: normalise_country(choice_label(cell, spec), countries))),
+    )
+
+
 def classify_wave(
     wave: int,
-    rows: list[RawRow],
+    exports: Sequence[ExportRows],
     registry: RegistryIndex,
     countries: Mapping[str, str],
     exclusions: Sequence[Correction] = (),
 ) -> WaveResult:
     """Apply the rules of the data to every raw row of one wave (from one export or several: a member's
-    submissions compete across them). Every row gets exactly one submission record."""
+    submissions compete across them). Every row gets exactly one submission record. The cells are read column by
+    column; the decision for each row is then taken in rule order."""
     result = WaveResult()
     excluded = {c.contribution_id.strip(): c for c in exclusions if c.contribution_id.strip()}
     outcome: dict[str, str] = {}  # correction_id -> why it was not applied, when its target was found wanting
-    candidates: dict[str, list[tuple[tuple, dict, RawRow]]] = defaultdict(list)
+    candidates: dict[str, list[int]] = defaultdict(list)  # member -> its submissions still in the running
+    out: dict[str, list] = {name: [] for name in SUBMISSION_COLUMNS}
+    where: list[tuple[ExportRows, int]] = []  # submission index -> (export, row offset)
+    starts: dict[int, int] = {}  # id(export) -> the index of its first row's submission
 
-    per_spec: dict[int, tuple[set[str], set[str], list]] = {}
-    for raw in rows:
-        spec = raw.spec
+    for export in exports:
+        spec = export.spec
         if spec.wave != wave:
-            raise ValueError(f"{raw.source_file} is wave {spec.wave}, not {wave}")
-        if id(spec) not in per_spec:
-            per_spec[id(spec)] = (meta_columns(spec), personal_columns(spec),
-                                  [(rule.column, re.compile(rule.pattern)) for rule in spec.test_entries])
-        meta, personal, tests = per_spec[id(spec)]
-        cid = clean_id(_cell(raw, spec.meta.contribution_id))
-        record = {
-            "wave": wave, "source_file": raw.source_file, "sheet": raw.sheet, "row": raw.row,
-            "contribution_id": cid or None, "member_id": None, "created_at": None, "updated_at": None,
-        }
+            raise ValueError(f"{export.source_file} is wave {spec.wave}, not {wave}")
+        personal = personal_columns(spec)
+        read = _read_export(export, countries)
+        id_cells, name_cells = export.cells(spec.identity.member_id), export.cells(spec.identity.organisation)
+        country_cells = export.cells(spec.identity.country)
+        member_keys = columns.member_keys(id_cells)
+        start = starts[id(export)] = len(where)
+        n = export.length
+        rows = range(export.first_row, export.first_row + n)
+        cids = read.contribution_ids
+        created = [None if isinstance(t, ValueProblem) else t for t in read.created]
+        updated = [None if isinstance(t, ValueProblem) else t for t in read.updated]
+        out["wave"] += [wave] * n
+        out["source_file"] += [export.source_file] * n
+        out["sheet"] += [export.sheet] * n
+        out["row"] += rows
+        out["contribution_id"] += [cid or None for cid in cids]
+        out["created_at"] += created
+        out["updated_at"] += updated
+        member_ids: list[str | None] = [None] * n
+        statuses: list[str | None] = [None] * n
+        codes: list[str | None] = [None] * n
+        reasons: list[str | None] = [None] * n
+        where += [(export, i) for i in range(n)]
 
-        def reject(column: str | None, code: str, reason: str, raw: RawRow = raw, cid: str = cid,
-                   personal: set[str] = personal) -> None:
-            value = None if column in personal else cell_text(_cell(raw, column)) or None
-            result.rejects.append(Reject(raw.source_file, raw.sheet_of(column), raw.row, column, cid or None, value,
-                                         code, reason))
+        def reject(i: int, column: str | None, code: str, reason: str, export: ExportRows = export,
+                   personal: set[str] = personal, cids: list[str] = cids) -> None:
+            value = None if column in personal else cell_text(export.cells(column)[i]) or None
+            result.rejects.append(Reject(export.source_file, export.sheet_of(column), export.first_row + i, column,
+                                         cids[i] or None, value, code, reason))
 
-        def finish(status: str, code: str | None, reason: str | None, record: dict = record) -> None:
-            result.submissions.append(record | {"status": status, "reason_code": code, "reason": reason})
-
-        # timestamps are kept on every row where they parse, whatever the status
-        stamps: dict[str, dt.datetime | None] = {}
-        for key, column in (("created_at", spec.meta.creation_date), ("updated_at", spec.meta.last_update)):
-            try:
-                stamps[key] = parse_timestamp(_cell(raw, column), spec.datetime_format)
-            except ValueProblem:
-                stamps[key] = None
-        record.update(stamps)
-
-        # 1. blank
-        if all(is_blank(value) for column, value in raw.cells.items() if column not in meta):
-            finish("blank", "blank_row", "no question is answered")
-            continue
-        # 2. test entries, by the sidecar's explicit rule only
-        rule_hit = next((column for column, pattern in tests if pattern.search(cell_text(_cell(raw, column)))),
-                        None)
-        if rule_hit is not None:
-            finish("test", "test_entry", f"{rule_hit!r} matches the sidecar's test-entry rule")
-            continue
-        # 3. the member (a known Member State answer helps tell look-alike names apart)
-        try:
-            answered_country = normalise_country(choice_label(_cell(raw, spec.identity.country), spec), countries)
-        except ValueProblem:
-            answered_country = None
-        member_id, how = registry.match(_cell(raw, spec.identity.member_id),
-                                        _cell(raw, spec.identity.organisation), answered_country)
-        record["member_id"] = member_id
-        # 2b. a correction excluding the whole submission acts like a test-entry rule
-        correction = excluded.get(cid) if cid else None
-        if correction is not None:
-            if correction.member_matches(member_id):
-                outcome[correction.correction_id] = "applied"
-                result.corrections.append(correction.record(
-                    status="applied", member_id=member_id,
-                    detail=f"submission {cid} (row {raw.row}) excluded: recorded as a test entry",
-                ))
-                finish("test", "excluded_by_correction",
-                       f"excluded by correction {correction.correction_id}: {correction.reason or 'no reason given'}")
+        for i in range(n):
+            if i in read.blank:
+                statuses[i], codes[i], reasons[i] = "blank", "blank_row", "no question is answered"
                 continue
-            outcome[correction.correction_id] = (
-                f"submission {cid} belongs to {member_id or 'no known member'}, not to {correction.member_id!r}"
-            )
-        problems: list[tuple[str, str]] = []
-        if member_id is None:
-            reason = f"unknown member: {how}"
-            # the bad cell is the ID that names nobody; when no ID is given, the name that matched nobody
-            bad = spec.identity.member_id if not is_blank(_cell(raw, spec.identity.member_id)) \
-                else spec.identity.organisation
-            reject(bad, "unknown_member", reason)
-            problems.append(("unknown_member", reason))
-        # 4. the Member State answer (the member's country itself comes from the registry)
-        country_cell = _cell(raw, spec.identity.country)
-        if not is_blank(country_cell):
-            try:
-                normalise_country(choice_label(country_cell, spec), countries)
-            except ValueProblem as exc:
-                reject(spec.identity.country, exc.code, exc.reason)
-                problems.append((exc.code, exc.reason))
-        for key, column in (("updated_at", spec.meta.last_update), ("created_at", spec.meta.creation_date)):
-            if stamps[key] is None:
-                try:
-                    parse_timestamp(_cell(raw, column), spec.datetime_format)
-                except ValueProblem as exc:
-                    reject(column, exc.code, f"{column}: {exc.reason}")
-                    problems.append((exc.code, f"{column}: {exc.reason}"))
-        if problems:
-            finish("rejected", problems[0][0], "; ".join(reason for _, reason in problems))
-            continue
-        updated, created = stamps["updated_at"], stamps["created_at"]
-        # a row without a member or a readable timestamp was rejected above
-        assert member_id is not None and updated is not None and created is not None
-        candidates[member_id].append((latest_first_key(updated, created, cid, raw.row), record, raw))
+            if read.test_hits[i] is not None:
+                statuses[i], codes[i] = "test", "test_entry"
+                reasons[i] = f"{read.test_hits[i]!r} matches the sidecar's test-entry rule"
+                continue
+            # 3. the member (a known Member State answer helps tell look-alike names apart)
+            answered = read.countries[i]
+            answered_country = None if isinstance(answered, ValueProblem) else answered
+            member_id, how = registry.match_key(member_keys[i], name_cells[i], answered_country)
+            member_ids[i] = member_id
+            cid = cids[i]
+            # 2b. a correction excluding the whole submission acts like a test-entry rule
+            correction = excluded.get(cid) if cid else None
+            if correction is not None:
+                if correction.member_matches(member_id):
+                    outcome[correction.correction_id] = "applied"
+                    result.corrections.append(correction.record(
+                        status="applied", member_id=member_id,
+                        detail=f"submission {cid} (row {rows[i]}) excluded: recorded as a test entry",
+                    ))
+                    statuses[i], codes[i] = "test", "excluded_by_correction"
+                    reasons[i] = (f"excluded by correction {correction.correction_id}: "
+                                  f"{correction.reason or 'no reason given'}")
+                    continue
+                outcome[correction.correction_id] = (
+                    f"submission {cid} belongs to {member_id or 'no known member'}, not to {correction.member_id!r}"
+                )
+            problems: list[tuple[str, str]] = []
+            if member_id is None:
+                reason = f"unknown member: {how}"
+                # the bad cell is the ID that names nobody; when no ID is given, the name that matched nobody
+                bad = spec.identity.member_id if not is_blank(id_cells[i]) else spec.identity.organisation
+                reject(i, bad, "unknown_member", reason)
+                problems.append(("unknown_member", reason))
+            # 4. the Member State answer (the member's country itself comes from the registry)
+            if isinstance(answered, ValueProblem) and not is_blank(country_cells[i]):
+                reject(i, spec.identity.country, answered.code, answered.reason)
+                problems.append((answered.code, answered.reason))
+            for stamp, column in ((read.updated[i], spec.meta.last_update), (read.created[i], spec.meta.creation_date)):
+                if isinstance(stamp, ValueProblem):
+                    reject(i, column, stamp.code, f"{column}: {stamp.reason}")
+                    problems.append((stamp.code, f"{column}: {stamp.reason}"))
+            if problems:
+                statuses[i], codes[i] = "rejected", problems[0][0]
+                reasons[i] = "; ".join(reason for _, reason in problems)
+                continue
+            # a row without a member or a readable timestamp was rejected above
+            assert member_id is not None
+            candidates[member_id].append(start + i)
+        out["member_id"] += member_ids
+        out["status"] += statuses
+        out["reason_code"] += codes
+        out["reason"] += reasons
 
     # 5. one submission per member and wave
-    accepted: list[tuple[RawRow, dict]] = []
+    def latest_first(index: int) -> tuple:
+        return latest_first_key(out["updated_at"][index], out["created_at"][index],
+                                out["contribution_id"][index] or "", out["row"][index])
+
+    accepted: dict[int, list[int]] = defaultdict(list)  # id(export) -> offsets of its accepted rows
     for member_id in sorted(candidates):
-        ranked = sorted(candidates[member_id], key=lambda item: item[0])
-        (_, winner, winner_raw), *others = ranked
-        result.submissions.append(winner | {"status": "accepted", "reason_code": None, "reason": None})
-        accepted.append((winner_raw, winner))
-        for _, record, _raw in others:
-            result.submissions.append(record | {
-                "status": "superseded", "reason_code": "superseded",
-                "reason": f"a later submission of {member_id} counts: "
-                          f"{winner['contribution_id'] or '(no id)'} on row {winner['row']}",
-            })
+        running = candidates[member_id]
+        if len(running) > 1:  # most members sent one submission
+            running = sorted(running, key=latest_first)
+        winner, *others = running
+        out["status"][winner] = "accepted"
+        export, offset = where[winner]
+        accepted[id(export)].append(offset)
+        for index in others:
+            out["status"][index], out["reason_code"][index] = "superseded", "superseded"
+            out["reason"][index] = (f"a later submission of {member_id} counts: "
+                                    f"{out['contribution_id'][winner] or '(no id)'} on row {out['row'][winner]}")
 
     # 6. the values of the accepted submissions
-    result.values = submission_values(accepted, result.rejects)
+    values = [TABLES["facts"][0].empty_table()]
+    for export in exports:
+        if accepted.get(id(export)):
+            indices = [starts[id(export)] + offset for offset in sorted(accepted[id(export)])]
+            values.append(export_values(export, indices, out, result.rejects))
+    result.values = pa.concat_tables(values)
 
     for correction in exclusions:
         if outcome.get(correction.correction_id) == "applied":
@@ -281,85 +345,112 @@ def classify_wave(
             detail = (f"no submission of wave {wave} that reached the member check has contribution_id "
                       f"{correction.contribution_id!r}")
         result.corrections.append(correction.record(status="not applied", detail=detail))
-    result.submissions.sort(key=lambda r: (r["source_file"], r["row"]))
+    # the submissions by (file, row): each export's rows are in order, and exports are ordered by file
+    blocks = sorted((export.source_file, starts[id(export)], export.length) for export in exports)
+    if [start for _, start, _ in blocks] != sorted(starts.values()):
+        out = {name: [v for _, start, n in blocks for v in cells[start:start + n]] for name, cells in out.items()}
+    result.submissions = out
     return result
 
 
-def submission_values(accepted: Sequence[tuple[RawRow, dict]], rejects: list[Reject]) -> list[dict]:
-    """The reported values of the accepted submissions (each with its raw row), one per indicator; each bad cell
-    rejects that value only. Read column by column, per export (one sidecar)."""
-    by_spec: dict[int, list[tuple[RawRow, dict]]] = defaultdict(list)
-    for raw, submission in accepted:
-        by_spec[id(raw.spec)].append((raw, submission))
-    values: list[dict] = []
-    for group in by_spec.values():
-        values += _export_values(group, group[0][0].spec, rejects)
-    return values
-
-
-def _export_values(accepted: list[tuple[RawRow, dict]], spec: SurveySpec, rejects: list[Reject]) -> list[dict]:
+def export_values(export: ExportRows, indices: list[int], submissions: Mapping[str, list],
+                  rejects: list[Reject]) -> pa.Table:
+    """The reported values of one export's accepted submissions (`indices` into the wave's `submissions`
+    columns), one fact row per indicator, in the `facts` contract; each bad cell rejects that value only. Read
+    column by column."""
+    spec = export.spec
     personal = personal_columns(spec)
+    rows = [submissions["row"][i] for i in indices]
+    offsets = [row - export.first_row for row in rows]
+    cids = [submissions["contribution_id"][i] for i in indices]
 
     def column(name: str) -> list[object]:
-        key = header_text(name)
-        return [raw.cells.get(key) for raw, _ in accepted]
+        cells = export.cells(name)
+        return [cells[i] for i in offsets]
 
-    def reject(raw: RawRow, submission: dict, column: str, cell: object, problem: ValueProblem) -> None:
+    def reject(j: int, column: str, cell: object, problem: ValueProblem) -> None:
         value = None if column in personal else cell_text(cell) or None
-        rejects.append(Reject(raw.source_file, raw.sheet_of(column), raw.row, column, submission["contribution_id"],
-                              value, problem.code, problem.reason))
+        rejects.append(Reject(export.source_file, export.sheet_of(column), rows[j], column, cids[j], value,
+                              problem.code, problem.reason))
 
-    # per column: its cells and what each reads as (None for a blank cell)
-    reported = [(name, indicator, cells, reported_values(cells, indicator, spec))
-                for name, indicator in spec.indicators.items() for cells in [column(name)]]
+    facts: dict[str, list] = {"at": [], "indicator": [], "value": [], "column": []}  # at: index into offsets
+
+    def add(at: list[int], indicator: str, values: list[int], column: str | list[str]) -> None:
+        facts["at"] += at
+        facts["indicator"] += [indicator] * len(at)
+        facts["value"] += values
+        facts["column"] += column if isinstance(column, list) else [column] * len(at)
+
+    # per indicator, the questions feeding it, each with its cells and what each reads as (None for a blank cell)
+    by_indicator: dict[str, list[tuple[str, list[object], list[int | ValueProblem | None]]]] = defaultdict(list)
+    for name, indicator in spec.indicators.items():
+        cells = column(name)
+        outcomes = reported_values(cells, indicator, spec)
+        for j, outcome in enumerate(outcomes):
+            if isinstance(outcome, ValueProblem):
+                reject(j, name, cells[j], outcome)
+        by_indicator[indicator].append((name, cells, outcomes))
+    for indicator, questions in by_indicator.items():
+        if len(questions) == 1:
+            (name, _, outcomes), = questions
+            read = [(j, outcome) for j, outcome in enumerate(outcomes) if isinstance(outcome, int)]
+            add([j for j, _ in read], indicator, [outcome for _, outcome in read], name)
+            continue
+        # several questions of one wave may feed one indicator (e.g. split by audience): their sum counts
+        at, sums, names = [], [], []
+        for j in range(len(offsets)):
+            parts = [(name, outcome) for name, _, outcomes in questions for outcome in [outcomes[j]]
+                     if isinstance(outcome, int)]
+            if parts:
+                at.append(j)
+                sums.append(sum(v for _, v in parts))
+                names.append(" + ".join(c for c, _ in parts))
+        add(at, indicator, sums, names)
+
     progress = spec.commitment_progress
-    matrix: list[tuple[str, list[object], list[str]]] = []
     if progress is not None:
         progressing = {normalise_label(label) for label in progress.progressing}
         not_progressing = {normalise_label(label) for label in progress.not_progressing}
-        title = matrix_title(progress.columns)
-        # an answer's label, read once per distinct answer ('' for a blank one)
-        matrix = [(name, cells, by_value(cells, lambda cell: "" if is_blank(cell)
-                                         else normalise_label(choice_label(cell, spec))))
-                  for name in progress.columns for cells in [column(name)]]
 
-    values = []
-    for i, (raw, submission) in enumerate(accepted):
-        base = {
-            "year": spec.wave, "member_id": submission["member_id"], "source_file": raw.source_file,
-            "sheet": raw.sheet, "row": raw.row, "contribution_id": submission["contribution_id"],
-            "submitted_at": submission["updated_at"], "corrected": False,
-        }
-        per_indicator: dict[str, list[tuple[str, int]]] = defaultdict(list)
-        for name, indicator, cells, outcomes in reported:
-            outcome = outcomes[i]
-            if isinstance(outcome, ValueProblem):
-                reject(raw, submission, name, cells[i], outcome)
-            elif outcome is not None:
-                per_indicator[indicator].append((name, outcome))
-        for indicator, parts in per_indicator.items():
-            # several questions of one wave may feed one indicator (e.g. split by audience): their sum counts
-            values.append(base | {
-                "indicator": indicator, "value": sum(v for _, v in parts), "column": " + ".join(c for c, _ in parts),
-            })
-        if progress is not None:
-            answered = counted = 0
-            for name, cells, labels_read in matrix:
-                label = labels_read[i]
-                if not label and is_blank(cells[i]):
-                    continue
-                if label in progressing:
-                    answered += 1
-                    counted += 1
-                elif label in not_progressing:
-                    answered += 1
-                else:
-                    reject(raw, submission, name, cells[i], ValueProblem(
-                        "unknown_label", f"{cell_text(cells[i])!r} is not one of the progress labels the sidecar lists"))
-            if answered:
-                values.append(base | {"indicator": "commitments_reported", "value": answered, "column": title})
-                values.append(base | {"indicator": "commitments_progressing", "value": counted, "column": title})
-    return values
+        def state(cell: object) -> int:
+            """0: not answered, 1: progressing, 2: not progressing, 3: a label the sidecar does not list."""
+            if is_blank(cell):
+                return 0
+            label = normalise_label(choice_label(cell, spec))
+            return 1 if label in progressing else 2 if label in not_progressing else 3
+
+        answered = [0] * len(offsets)
+        counted = [0] * len(offsets)
+        for name in progress.columns:
+            cells = column(name)
+            states = by_value(cells, state)  # read once per distinct answer
+            answered = [a + (s == 1 or s == 2) for a, s in zip(answered, states, strict=True)]
+            counted = [c + (s == 1) for c, s in zip(counted, states, strict=True)]
+            for j, s in enumerate(states):
+                if s == 3:
+                    reject(j, name, cells[j], ValueProblem(
+                        "unknown_label", f"{cell_text(cells[j])!r} is not one of the progress labels the sidecar lists"))
+        at = [j for j, a in enumerate(answered) if a]
+        title = matrix_title(progress.columns)
+        add(at, "commitments_reported", [answered[j] for j in at], title)
+        add(at, "commitments_progressing", [counted[j] for j in at], title)
+
+    # the submission's own columns are made into Arrow once and repeated for each of its facts
+    schema = TABLES["facts"][0]
+    at = pa.array(facts["at"], pa.int64())
+    n = len(at)
+    submission = {
+        "member_id": [submissions["member_id"][i] for i in indices], "row": rows, "contribution_id": cids,
+        "submitted_at": [submissions["updated_at"][i] for i in indices],
+    }
+    data = {
+        "year": pa.repeat(pa.scalar(spec.wave, pa.int16()), n), "indicator": pa.array(facts["indicator"], pa.string()),
+        "value": pa.array(facts["value"], pa.int64()), "source_file": pa.repeat(pa.scalar(export.source_file), n),
+        "sheet": pa.repeat(pa.scalar(export.sheet, pa.string()), n), "column": pa.array(facts["column"], pa.string()),
+        "corrected": pa.repeat(pa.scalar(False), n),
+        **{name: pa.array(values, schema.field(name).type).take(at) for name, values in submission.items()},
+    }
+    return pa.table([data[name] for name in schema.names], schema=schema)
 
 
 def reported_values(cells: Sequence[object], indicator: str, spec: SurveySpec) -> list[int | ValueProblem | None]:

@@ -10,6 +10,10 @@ from __future__ import annotations
 import logging
 from collections import Counter
 
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from pipelines import columns as cells
 from pipelines.context import Context
 from pipelines.corrections import Correction
 from pipelines.normalise import normalise_member_id
@@ -24,13 +28,11 @@ def run(ctx: Context) -> None:
     handed = ctx.work.get(SubmissionsHandoff)
     values = handed.reported_values
     corrections = [c for c in handed.corrections if not c.whole_submission]
-    # the submissions are looked up only to place a correction (270,000 of them at 100x the sample)
-    submissions = ctx.table("submissions").to_pylist() if corrections else []
     columns = questions_by_indicator(ctx)
     # process
-    facts, applied = apply_corrections(values, submissions, corrections, columns)
+    facts, applied = apply_corrections(values, ctx.table("submissions"), corrections, columns)
     applied = handed.corrections_applied + applied
-    per_wave = Counter(f["year"] for f in facts)
+    per_wave = Counter(facts.column("year").to_pylist())
     for wave, counts in ctx.wave_counts.items():
         counts["facts"] = per_wave[wave]
     # save
@@ -47,20 +49,37 @@ def questions_by_indicator(ctx: Context) -> dict[tuple[int, str], str]:
     return {key: " + ".join(cols) for key, cols in found.items()}
 
 
+def correction_targets(submissions: pa.Table, corrections: list[Correction]) -> tuple[dict, dict]:
+    """The submissions a correction may name, as records: (wave, contribution ID) -> submission, and (wave,
+    normalised member ID) -> the member's accepted submission. Only those the corrections ask for are looked up."""
+    cids = {c.contribution_id.strip() for c in corrections if c.contribution_id.strip()}
+    members = {normalise_member_id(c.member_id) for c in corrections if not c.contribution_id.strip()}
+    # the submissions' contribution IDs are stored stripped (clean_id), so equal to a stripped ID or not at all
+    by_cid = submissions.filter(pc.is_in(submissions["contribution_id"], pa.array(sorted(cids), pa.string())))
+    accepted = submissions.filter(pc.equal(submissions["status"], "accepted"))
+    keys = pa.array(cells.member_keys(accepted["member_id"].to_pylist()), pa.string())
+    by_member = accepted.filter(pc.is_in(keys, pa.array(sorted(members), pa.string())))
+    by_contribution = {(s["wave"], (s["contribution_id"] or "").strip()): s for s in by_cid.to_pylist()}
+    accepted_by_member = {(s["wave"], normalise_member_id(s["member_id"])): s for s in by_member.to_pylist()}
+    return by_contribution, accepted_by_member
+
+
 def apply_corrections(
-    values: list[dict], submissions: list[dict], corrections: list[Correction],
-    columns: dict[tuple[int, str], str],
-) -> tuple[list[dict], list[dict]]:
-    """Indicator-level corrections (set / exclude one value) in file order; a new list of facts comes out.
+    values: pa.Table, submissions: pa.Table, corrections: list[Correction], columns: dict[tuple[int, str], str],
+) -> tuple[pa.Table, list[dict]]:
+    """Indicator-level corrections (set / exclude one value) in file order; a new table of facts comes out.
 
     `corrections` holds only those: a whole-submission exclusion acts in the submissions step, before a member's
-    submission is chosen. `submissions` may be empty when there is no correction to place."""
-    # the reported values are shared, never changed: a correction puts a new record in place of one
-    facts = {(v["year"], v["member_id"], v["indicator"]): v for v in values}
-    by_contribution = {(s["wave"], (s["contribution_id"] or "").strip()): s for s in submissions if s["contribution_id"]}
-    accepted_by_member = {
-        (s["wave"], normalise_member_id(s["member_id"])): s for s in submissions if s["status"] == "accepted"
-    }
+    submission is chosen."""
+    if not corrections:
+        return values, []
+    by_contribution, accepted_by_member = correction_targets(submissions, corrections)
+    # the reported values of the members a correction may reach, as records keyed like facts; the rest pass as
+    # they are. A correction puts a new record in place of one, or drops it.
+    reachable = {s["member_id"] for s in (*by_contribution.values(), *accepted_by_member.values())}
+    touched = pc.is_in(values["member_id"], pa.array(sorted(m for m in reachable if m), pa.string()))
+    touched = pc.fill_null(touched, False)
+    facts = {(v["year"], v["member_id"], v["indicator"]): v for v in values.filter(touched).to_pylist()}
     applied = []
     for c in corrections:
         if c.contribution_id.strip():
@@ -115,4 +134,5 @@ def apply_corrections(
                                 new_value=c.new_value,
                                 detail=f"{c.indicator} set to {c.new_value}"
                                        + (f" (was {old})" if old is not None else " (no value before)")))
-    return list(facts.values()), applied
+    untouched = values.filter(pc.invert(touched))
+    return pa.concat_tables([untouched, pa.Table.from_pylist(list(facts.values()), schema=values.schema)]), applied

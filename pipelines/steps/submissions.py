@@ -10,16 +10,18 @@ contribution ID met in two waves, stops the run (`pipelines.checks`).
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass
+
+import pyarrow as pa
 
 from pipelines.checks import SurveyFile, contribution_ids_unique_across_waves, dates_match_wave
 from pipelines.context import WAVE_COUNT_KEYS, Context
 from pipelines.corrections import Correction, parse_corrections
 from pipelines.errors import PipelineError
 from pipelines.readers import read_csv
-from pipelines.rules import RawRow, classify_wave
-from pipelines.schema import SUBMISSION_STATUSES
+from pipelines.rules import SUBMISSION_COLUMNS, ExportRows, classify_wave
+from pipelines.schema import SUBMISSION_STATUSES, TABLES
 from pipelines.steps.questions import QuestionsHandoff, SurveySheet
 from pipelines.steps.reference import ReferenceHandoff
 from pipelines.steps.registry import RegistryHandoff
@@ -29,7 +31,7 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class SubmissionsHandoff:
-    reported_values: list[dict]  # fact records of the accepted submissions, before corrections
+    reported_values: pa.Table  # the fact rows of the accepted submissions, before corrections
     corrections: list[Correction]  # the corrections file, parsed; the facts step applies the value ones
     corrections_applied: list[dict]  # what became of the whole-submission exclusions (corrections_applied rows)
 
@@ -44,21 +46,25 @@ def run(ctx: Context) -> None:
     by_wave: dict[int, list[SurveySheet]] = defaultdict(list)
     for survey in surveys:
         by_wave[survey.spec.wave].append(survey)
-    submissions, values, applied = [], [], []
+    submissions: dict[str, list] = {name: [] for name in SUBMISSION_COLUMNS}
+    values, applied = [], []
     for wave in sorted(by_wave):
         exclusions = [c for c in corrections if c.wave == wave and c.whole_submission and c.action == "exclude"]
-        rows = [row for survey in by_wave[wave] for row in raw_rows(survey)]
-        result = classify_wave(wave, rows, registry, countries, exclusions)
+        exports = [export_rows(survey) for survey in by_wave[wave]]
+        result = classify_wave(wave, exports, registry, countries, exclusions)
+        wave_submissions = result.submissions
         for survey in by_wave[wave]:
             file = survey.part.sheet.file
             # test entries are often made before fieldwork opens: they say nothing of when the wave was answered
-            created = [r["created_at"] for r in result.submissions
-                       if r["source_file"] == file and r["status"] not in ("test", "blank")]
+            created = [created for source, created, status in zip(
+                wave_submissions["source_file"], wave_submissions["created_at"], wave_submissions["status"],
+                strict=True) if source == file and status not in ("test", "blank")]
             dates_match_wave(SurveyFile(file, survey.spec, survey.part.export_date), created)
-        counts = count_statuses(result.submissions, read=len(rows))
+        counts = count_statuses(wave_submissions["status"], read=sum(e.length for e in exports))
         ctx.wave_counts[wave] = counts | {"facts": 0, "value_rejects": 0}
-        submissions += result.submissions
-        values += result.values
+        for name, column in wave_submissions.items():
+            submissions[name] += column
+        values.append(result.values)
         applied += result.corrections
         ctx.rejects += result.rejects
     contribution_ids_unique_across_waves(submissions)
@@ -67,7 +73,8 @@ def run(ctx: Context) -> None:
             applied.append(c.record(status="not applied", detail=f"there is no survey export of wave {c.wave}"))
     # save
     ctx.save("submissions", submissions)
-    ctx.work.put(SubmissionsHandoff(values, corrections, applied))
+    reported = pa.concat_tables(values) if values else TABLES["facts"][0].empty_table()
+    ctx.work.put(SubmissionsHandoff(reported, corrections, applied))
 
 
 def load_corrections(ctx: Context) -> list[Correction]:
@@ -82,27 +89,24 @@ def load_corrections(ctx: Context) -> list[Correction]:
     return parse_corrections(sheet)
 
 
-def raw_rows(survey: SurveySheet) -> list[RawRow]:
+def export_rows(survey: SurveySheet) -> ExportRows:
     sheet = survey.part.sheet
-    header = sheet.header
+    cells = list(zip(*sheet.rows, strict=True)) if sheet.rows else [() for _ in sheet.header]
     # a wide export's columns sit on several sheets; the usual one-sheet export needs no lookup
     column_sheets = {} if len(set(survey.part.column_sheets)) == 1 else dict(
-        zip(header, survey.part.column_sheets, strict=True))
-    return [
-        RawRow(sheet.file, sheet.sheet, sheet.first_row + offset,
-               {name: cells[i] for i, name in enumerate(header) if name}, survey.spec, column_sheets)
-        for offset, cells in enumerate(sheet.rows)
-    ]
+        zip(sheet.header, survey.part.column_sheets, strict=True))
+    return ExportRows(sheet.file, sheet.sheet, sheet.first_row, len(sheet.rows),
+                      {name: column for name, column in zip(sheet.header, cells, strict=True) if name}, survey.spec,
+                      column_sheets)
 
 
-def count_statuses(submissions: list[dict], *, read: int) -> dict[str, int]:
+def count_statuses(statuses: list[str], *, read: int) -> dict[str, int]:
     """Rows read and per status; every raw row is accounted for, or the run stops here."""
     counts = dict.fromkeys(WAVE_COUNT_KEYS, 0)
     counts["read"] = read
-    for record in submissions:
-        counts[record["status"]] += 1
+    for status, count in Counter(statuses).items():
+        counts[status] += count
     accounted = sum(counts[s] for s in SUBMISSION_STATUSES)
-    if accounted != read or len(submissions) != read:
+    if accounted != read or len(statuses) != read:
         raise AssertionError(f"rows read {read} != accepted + superseded + test + blank + rejected {accounted}")
     return counts
-
