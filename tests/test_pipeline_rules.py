@@ -521,6 +521,23 @@ def test_registry_problems_become_rejects_or_stop_the_run(tmp_path):
     assert str(caught.value).startswith("registry/pact_members.xlsx, sheet 'Members', row 7, column 'Registration ID'")
 
 
+def test_a_cell_naming_two_unknown_ecosystems_gives_one_reject_naming_both(tmp_path):
+    """A reject points at a cell: two misspelt ecosystems in one cell are one reject, not a failed run."""
+    from tests.conftest import COMMITMENTS, MEMBERS, MEMBERSHIPS
+
+    raw = make_raw(tmp_path / "raw")
+    members = [*MEMBERS, ("PFS-000006", "Zeta Hotels", "company", "Medium (50-249 staff)", "Italy",
+                          "Tourism;Space tourism;Moon mining", dt.date(2024, 2, 1))]
+    raw.write_registry(members=members, memberships=MEMBERSHIPS, commitments=COMMITMENTS)
+    raw.write_survey(2022, [m1()])
+    tables = run(raw, tmp_path / "curated")
+    rejects = tables["rejects"][tables["rejects"]["source_file"] == "registry/pact_members.xlsx"]
+    assert list(zip(rejects["row"], rejects["column"], rejects["reason_code"], rejects["value"], strict=True)) == [
+        (7, "Industrial ecosystems", "unknown_ecosystem", "Space tourism; Moon mining")]
+    assert rejects["reason"].iloc[0] == "'Space tourism', 'Moon mining' are not any of the 14 industrial ecosystems"
+    assert tables["members"].set_index("member_id").loc["PFS-000006", "primary_ecosystem_id"] == "TOUR"
+
+
 def test_look_alike_names_are_told_apart_by_legal_form_and_member_state(tmp_path):
     """Two members differ only by legal form; a stranger shares their name but not their country."""
     from tests.conftest import MEMBERS

@@ -187,9 +187,11 @@ def member_records(
 
     named = by_value(cells["ecosystems"], ecosystem_ids)
     for row, (_, unknown) in zip(rows, named, strict=True):
-        for name in unknown:
-            _reject(rejects, sheet, row, col["ecosystems"], name, "unknown_ecosystem",
-                    f"{name!r} is not one of the 14 industrial ecosystems")
+        if unknown:  # one reject per cell (a cell is where a reject points), naming every stranger in it
+            names = ", ".join(repr(name) for name in unknown)
+            verdict = "is not one" if len(unknown) == 1 else "are not any"
+            _reject(rejects, sheet, row, col["ecosystems"], "; ".join(unknown), "unknown_ecosystem",
+                    f"{names} {verdict} of the 14 industrial ecosystems")
     members: dict[str, list] = {
         "member_id": member_ids, "organisation": _optional_text(cells["organisation"]),
         "member_type": by_value(cells["member_type"], lambda v: cell_text(v) or None),
