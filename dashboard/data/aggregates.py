@@ -68,12 +68,37 @@ def _spans(each_year: bool) -> str:
 )"""  # noqa: S608 -- constant SQL fragments only
 
 
+def _values_and_reporting(columns: str, values_join: str, selection: str) -> str:
+    """The aggregate rows `selection` picks, as parts to sum: their values (joined to the spans `sp` by
+    `values_join`) and their reporting members (counted in each span their years meet), under `columns`."""
+    return f"""
+    SELECT
+        {columns},
+        a.raw_value,
+        0 AS n
+    FROM agg_values AS a
+    {values_join}
+    WHERE a.ic = (SELECT ic FROM indicator_code)
+      AND {selection}
+    UNION ALL
+    SELECT
+        {columns},
+        NULL,
+        a.n
+    FROM agg_reporting AS a
+    JOIN spans AS sp
+        ON a.years & sp.bits <> 0
+    WHERE a.ic = (SELECT ic FROM indicator_code)
+      AND {selection}"""  # noqa: S608 -- constant SQL fragments only
+
+
 def _reported_ctes(by: tuple[str, ...]) -> str:
     """CTEs down to `reported`: per cell (k0, k1, ...) the indicator's raw_value and n_reporting."""
     keys = ",\n        ".join(f"{_KEY_SQL[b]} AS k{n}" for n, b in enumerate(by))
     using = ", ".join(f"k{n}" for n in range(len(by)))
     selection = _in_selection("partnership" in by)
     in_span = "a.year = sp.year" if "year" in by else "a.year BETWEEN $year_from AND $year_to"
+    parts = _values_and_reporting(keys, f"JOIN spans AS sp\n        ON {in_span}", selection)
     return f"""
 WITH indicator_code AS (
     SELECT ic
@@ -81,26 +106,7 @@ WITH indicator_code AS (
     WHERE indicator = $indicator
 ),
 {_spans("year" in by)},
-parts AS (
-    SELECT
-        {keys},
-        a.raw_value,
-        0 AS n
-    FROM agg_values AS a
-    JOIN spans AS sp
-        ON {in_span}
-    WHERE a.ic = (SELECT ic FROM indicator_code)
-      AND {selection}
-    UNION ALL
-    SELECT
-        {keys},
-        NULL,
-        a.n
-    FROM agg_reporting AS a
-    JOIN spans AS sp
-        ON a.years & sp.bits <> 0
-    WHERE a.ic = (SELECT ic FROM indicator_code)
-      AND {selection}
+parts AS ({parts}
 ),
 reported AS (
     SELECT
@@ -148,31 +154,9 @@ RANGE_SPAN = 0  # a bundle's `span` for the whole range; a year's span is the ye
 
 
 def _bundled_values(key: str, whole: int, selection: str) -> str:
-    """The values and reporting members of the aggregate rows `selection` picks, under `key` (`whole` 1: the total
-    row), per span."""
-    return f"""
-    SELECT
-        {key} AS key,
-        {whole} AS whole,
-        ys.span,
-        a.raw_value,
-        0 AS n
-    FROM agg_values AS a
-    JOIN year_spans AS ys USING (year)
-    WHERE a.ic = (SELECT ic FROM indicator_code)
-      AND {selection}
-    UNION ALL
-    SELECT
-        {key},
-        {whole},
-        sp.span,
-        NULL,
-        a.n
-    FROM agg_reporting AS a
-    JOIN spans AS sp
-        ON a.years & sp.bits <> 0
-    WHERE a.ic = (SELECT ic FROM indicator_code)
-      AND {selection}"""  # noqa: S608 -- constant SQL fragments only
+    """The values and reporting members of the rows `selection` picks, under `key` (`whole` 1: the total row)."""
+    return _values_and_reporting(f"{key} AS key,\n        {whole} AS whole,\n        sp.span",
+                                 "JOIN year_spans AS sp USING (year)", selection)
 
 
 def _bundled_respondents(key: str, whole: int, selection: str) -> str:
