@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import logging
 from pathlib import Path
 
 import pandas as pd
@@ -12,7 +13,7 @@ import pyarrow as pa
 import pytest
 
 from dashboard import data
-from dashboard.data import aggregates, membership, series, tables, totals
+from dashboard.data import aggregates, core, membership, series, tables, totals
 from dashboard.data.core import BREAKDOWNS, TOTAL, _query, has_aggregates
 from dashboard.data.filters import (
     _BREAKDOWN_SQL,
@@ -197,4 +198,37 @@ def test_a_snapshot_whose_years_do_not_fit_the_bits_is_answered_from_the_facts(t
     without = answers()
     for left, right in zip(with_aggregates, without, strict=True):
         pd.testing.assert_frame_equal(left, right)
+    data.reset()
+
+
+def _built_tables(vintage) -> dict[str, pd.DataFrame]:
+    names = _query(vintage, "SELECT table_name FROM duckdb_tables() WHERE schema_name = current_schema()")
+    return {name: _query(vintage, f"SELECT * FROM {name} ORDER BY ALL")  # noqa: S608 -- names from the catalogue
+            for name in sorted(names["table_name"])}
+
+
+def test_tables_built_in_bounded_memory_are_the_same_and_the_bound_is_lifted_after(sample_run, monkeypatch, caplog):
+    monkeypatch.setenv(data.CURATED_ENV, str(sample_run.curated))
+    monkeypatch.setattr(core, "BUILD_MEMORY", 2**40)
+    data.reset()
+    vintage = data.resolve_vintage(None).vintage
+    assert vintage is not None
+    default_limit = _query(vintage, "SELECT current_setting('memory_limit') AS limit")
+    roomy = _built_tables(vintage)
+    assert {"agg_values", "hot_facts", "hot_members"} <= set(roomy)
+    # 48 MB is enough for the sample; 1 MB is not, and the build is done again without a bound.
+    for bound, falls_back in [(48 * 2**20, False), (2**20, True)]:
+        monkeypatch.setattr(core, "BUILD_MEMORY", bound)
+        data.reset()
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger=core.log.name):
+            assert has_aggregates(vintage)
+        assert any("without a bound" in r.getMessage() for r in caplog.records) is falls_back
+        tight = _built_tables(vintage)
+        assert list(tight) == list(roomy)
+        for name in roomy:
+            pd.testing.assert_frame_equal(tight[name], roomy[name], obj=name)
+        # Queries after the build run without the bound.
+        pd.testing.assert_frame_equal(_query(vintage, "SELECT current_setting('memory_limit') AS limit"),
+                                      default_limit)
     data.reset()

@@ -30,6 +30,7 @@ import itertools
 import logging
 import os
 import re
+import tempfile
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -166,6 +167,8 @@ _connection_state: dict[str, Any] = {"pid": None, "con": None, "schemas": {}, "a
 # tables compressed: at 100x they take ~10 MB instead of ~48 MB, and each is compressed as soon as it is built, so
 # building one does not stack on the uncompressed copies of the others (a worker's peak RSS, measured).
 DB = "snapshots"
+# DuckDB's working memory while a snapshot's tables are built, on top of what it already holds (other snapshots).
+BUILD_MEMORY = 64 * 2**20
 # Schema names are never reused: a dropped snapshot's number is not given to the next one.
 _schema_serial = itertools.count()
 
@@ -182,6 +185,8 @@ def _connection() -> tuple[duckdb.DuckDBPyConnection, dict[str, str]]:
                 con = duckdb.connect(":memory:", config={"threads": 1})
                 # Parquet footers are read once per file, not once per query.
                 con.execute("SET enable_object_cache = true")
+                # Spills (see BUILD_MEMORY) go to the system's temporary directory, not to the working one.
+                con.execute("SET temp_directory = ?", [str(Path(tempfile.gettempdir()) / f"pact-monitor-duckdb-{pid}")])
                 con.execute(f"ATTACH ':memory:' AS {DB} (COMPRESS)")
                 _connection_state.update(pid=pid, con=con, schemas={}, aggregated=set())
                 _clear_caches()
@@ -213,18 +218,14 @@ def _schema_for(vintage: Vintage) -> str:
         schema = f"snapshot_{next(_schema_serial)}"
         cur = con.cursor()
         try:
-            cur.execute(f"CREATE SCHEMA {DB}.{schema}")
-            for name in VIEW_NAMES:
-                # DDL cannot take bound parameters. The schema name is generated here, the view name is from the
-                # contract's allow-list and the path is a directory this module listed and validated itself.
-                path = snapshot / f"{name}.parquet"
-                parquet = f"SELECT *{_added_columns(name, path)} FROM read_parquet({_sql_string(str(path))})"  # noqa: S608
-                source = parquet if path.is_file() else ADDED_LATER[name]
-                cur.execute(f"CREATE VIEW {DB}.{schema}.{name} AS {source}")
-            cur.execute("SET search_path = ?", [f"{DB}.{schema}"])
-            # Each table is compressed as soon as it is built. FORCE waits for queries running on other threads (a
-            # plain CHECKPOINT fails while one is); they take under a second, and none waits on _lock meanwhile.
-            aggregated = tables.build(cur, snapshot, checkpoint=lambda: cur.execute(f"FORCE CHECKPOINT {DB}"))
+            try:
+                aggregated = _build_schema(cur, schema, snapshot, BUILD_MEMORY)
+            except duckdb.OutOfMemoryException:
+                # Bounding is a saving, not a condition: a snapshot too large to build within it is built without.
+                log.warning("snapshot %s: building its tables within %d MB failed; building them without a bound",
+                            vintage.vintage_id, BUILD_MEMORY // 2**20)
+                cur.execute(f"DROP SCHEMA {DB}.{schema} CASCADE")
+                aggregated = _build_schema(cur, schema, snapshot, None)
             counts = cur.execute(
                 "SELECT (SELECT count(*) FROM facts), (SELECT count(*) FROM hot_facts)"
             ).fetchone()
@@ -243,6 +244,33 @@ def _schema_for(vintage: Vintage) -> str:
         if aggregated:
             _connection_state["aggregated"].add(schema)
         return schema
+
+
+def _build_schema(cur: duckdb.DuckDBPyConnection, schema: str, snapshot: Path, bound: int | None) -> bool:
+    """Create `schema` with the snapshot's views and build its in-memory tables there, with DuckDB's working memory
+    bounded to `bound` bytes over what it already holds (None: no bound). Returns whether the aggregates were built."""
+    cur.execute(f"CREATE SCHEMA {DB}.{schema}")
+    for name in VIEW_NAMES:
+        # DDL cannot take bound parameters. The schema name is generated here, the view name is from the
+        # contract's allow-list and the path is a directory this module listed and validated itself.
+        path = snapshot / f"{name}.parquet"
+        parquet = f"SELECT *{_added_columns(name, path)} FROM read_parquet({_sql_string(str(path))})"  # noqa: S608
+        source = parquet if path.is_file() else ADDED_LATER[name]
+        cur.execute(f"CREATE VIEW {DB}.{schema}.{name} AS {source}")
+    cur.execute("SET search_path = ?", [f"{DB}.{schema}"])
+    if bound is not None:
+        # The build's joins and aggregations hold hash tables over every member. At 100x the sample they took a
+        # booting worker from 200 to 320 MB unbounded, to 299 MB within 64 MB (32 MB is too little there): DuckDB
+        # works through them in parts and spills to disk. Queries running meanwhile (a rebuild) share the bound.
+        held = cur.execute("SELECT sum(memory_usage_bytes) FROM duckdb_memory()").fetchone()
+        cur.execute("SET memory_limit = ?", [f"{((held or (0,))[0] or 0) + bound:d}B"])
+    try:
+        # Each table is compressed as soon as it is built. FORCE waits for queries running on other threads (a
+        # plain CHECKPOINT fails while one is); they take under a second, and none waits on _lock meanwhile.
+        return tables.build(cur, snapshot, checkpoint=lambda: cur.execute(f"FORCE CHECKPOINT {DB}"))
+    finally:
+        if bound is not None:
+            cur.execute("RESET memory_limit")
 
 
 def has_aggregates(vintage: Vintage) -> bool:
