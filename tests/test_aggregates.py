@@ -203,7 +203,7 @@ def test_a_snapshot_whose_years_do_not_fit_the_bits_is_answered_from_the_facts(t
 
 def _built_tables(vintage) -> dict[str, pd.DataFrame]:
     names = _query(vintage, "SELECT table_name FROM duckdb_tables() WHERE schema_name = current_schema()")
-    return {name: _query(vintage, f"SELECT * FROM {name} ORDER BY ALL")  # noqa: S608 -- names from the catalogue
+    return {name: _query(vintage, f"SELECT * FROM {name} ORDER BY ALL")
             for name in sorted(names["table_name"])}
 
 
