@@ -181,8 +181,10 @@ def test_explore_update_view_and_permalink(curated):
                               *NEW_CONTROLS, None, None)
     figure, summary, rows, columns, caption, _status, search, messages, options, *_lines, graph_style = out
     assert graph_style == {"height": f"{figure.layout.height}px"}  # the graph's box follows the figure's height
+    # The hidden chart is drawn when shown (switching views runs this callback again): a placeholder meanwhile.
     assert figure.layout.title.text == "Investment in up-/reskilling by partnership, 2023–2024"
-    assert "Not additive" in summary and "Not additive" in caption
+    assert [a.text for a in figure.layout.annotations] == ["Loading the chart…"] and summary == ""
+    assert "Not additive" in caption
     assert {r["label"] for r in rows} == {"Construction partnership", "Lombardy regional partnership"}
     pinned = options.to_plotly_json()["operations"][0]["params"]["value"]  # the total row, pinned on top
     assert [r["label"] for r in pinned] == ["Total (each member once)"]
@@ -195,6 +197,12 @@ def test_explore_update_view_and_permalink(curated):
         data.dimensions(vintage), [m.indicator for m in data.indicator_catalogue(vintage)], state.Messages())
     assert (reparsed.indicator, reparsed.by, reparsed.year_from, reparsed.ecosystems, reparsed.view) == (
         "investment_eur", "partnership", 2023, ("CONS",), "table")
+    chart = explore.update_view("investment_eur", "partnership", "2023", "2024", ["CONS"], [], [], [], "chart",
+                                *NEW_CONTROLS, None, None)
+    figure, summary = chart[0], chart[1]
+    assert figure.layout.title.text == "Investment in up-/reskilling by partnership, 2023–2024"
+    assert not figure.layout.annotations or "Loading" not in figure.layout.annotations[0].text
+    assert len(figure.data) == 1 and "Not additive" in summary
 
 
 def test_explore_table_sort_is_in_the_permalink(curated):

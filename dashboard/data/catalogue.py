@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -119,12 +120,14 @@ class Dimensions:
     member_types: tuple[str, ...]
     partnership_kinds: tuple[tuple[str, str], ...] = field(default=())
 
+    @functools.cached_property
+    def _labels(self) -> dict[str, dict[str, str]]:
+        # Built once per snapshot's Dimensions (a cached, frozen value): label() is called for every cell.
+        return {"ecosystem": dict(self.ecosystems), "member_state": dict(self.member_states),
+                "partnership": dict(self.partnerships)}
+
     def label(self, by: str, key: object) -> str:
-        lookup = {
-            "ecosystem": dict(self.ecosystems),
-            "member_state": dict(self.member_states),
-            "partnership": dict(self.partnerships),
-        }.get(by)
+        lookup = self._labels.get(by)
         if lookup is None:
             return str(key)
         return lookup.get(str(key), str(key))

@@ -86,6 +86,11 @@ respondents AS (
 """ + _CELLS_SELECT.format(using=using)  # noqa: S608 -- the keys come from the constant _KEY_SQL; every value is a bound parameter
 
 
+def _codes(column: pd.Series) -> list[object]:
+    """A key column's codes as text (a year comes as its number), a missing code as NaN (as pandas' "str" has it)."""
+    return [code if isinstance(code, str) else float("nan") if pd.isna(code) else str(code) for code in column]
+
+
 def categories(dims: Dimensions, by: str, year_from: int, year_to: int, filters: Filters = NO_FILTERS) -> tuple[str, ...]:
     """Every code of one dimension in its reference order (years in range; Member States in protocol order);
     a filter on the same dimension keeps its codes only."""
@@ -179,31 +184,36 @@ def _cells(
         params = {"indicator": indicator, "year_from": year_from, "year_to": year_to, **filters.params()}
         sql = aggregates.cells_sql(by) if aggregates.serves(vintage, by, filters) else _cells_sql(by)
         found = _query(vintage, sql, params)
-    found = found.rename(columns={f"k{n}": b for n, b in enumerate(by)})
-    for b in by:
-        found[b] = found[b].astype("str")
+    # A few hundred cells at most: laid on their grid in plain Python, then one frame (pandas' per-operation cost
+    # was most of a first-time Explore view's time).
     dims = dimensions(vintage)
     listed = list(itertools.product(*(categories(dims, b, year_from, year_to, filters) for b in by)))
-    grid = pd.DataFrame(listed, columns=list(by), dtype="str")
-    frame = grid.merge(found, on=list(by), how="left", sort=False)
+    measured = dict(zip(
+        zip(*(_codes(found[f"k{n}"]) for n in range(len(by)))),
+        zip(found["raw_value"].astype("Float64").to_numpy(dtype=object, na_value=None),
+            found["n_reporting"].fillna(0).astype("int64").tolist(),
+            found["n_respondents"].fillna(0).astype("int64").tolist()),
+        strict=True,
+    ))
     # Codes the reference tables lack (none in a valid snapshot) still show, after the listed ones.
     known = set(listed)
-    unlisted = found[[key not in known for key in zip(*(found[b] for b in by), strict=True)]]
-    frame = pd.concat([frame, unlisted], ignore_index=True) if len(unlisted) else frame
-    frame["n_reporting"] = frame["n_reporting"].fillna(0).astype("int64")
-    frame["n_respondents"] = frame["n_respondents"].fillna(0).astype("int64")
+    keys = listed + [key for key in measured if key not in known]
     if "partnership" in by:
         # Partnerships are many and a selection reaches few: list those with a respondent in scope.
-        reached = frame.groupby("partnership")["n_respondents"].transform("sum") > 0
-        frame = frame[reached]
-    frame["raw_value"] = frame["raw_value"].astype("Float64")
-    frame.loc[frame["n_reporting"] == 0, "raw_value"] = pd.NA
-    frame["value"] = frame["raw_value"].to_numpy(dtype="float64", na_value=np.nan) / meta.scale
-    for b in by:
-        frame[f"{b}_label"] = [dims.label(b, key) for key in frame[b]]
-    frame = frame.reset_index(drop=True)
+        at = by.index("partnership")
+        reached = {key[at] for key, (_, _, respondents) in measured.items() if respondents > 0}
+        keys = [key for key in keys if key[at] in reached]
+    cells = [measured.get(key, (None, 0, 0)) for key in keys]
+    raw = [value if reporting > 0 else None for value, reporting, _ in cells]
+    frame = pd.DataFrame({
+        **{b: pd.array([key[n] for key in keys], dtype="str") for n, b in enumerate(by)},
+        **{f"{b}_label": pd.array([dims.label(b, key[n]) for key in keys], dtype="str") for n, b in enumerate(by)},
+        "value": np.array([np.nan if r is None else r for r in raw], dtype="float64") / meta.scale,
+        "raw_value": pd.array(raw, dtype="Float64"),
+        "n_reporting": np.array([c[1] for c in cells], dtype="int64"),
+        "n_respondents": np.array([c[2] for c in cells], dtype="int64"),
+    })
     if disclosure.public_mode():
         keys = list(frame[list(by)].itertuples(index=False, name=None))
         frame = _withhold(frame, cells_shown(vintage, indicator, filters, by, keys, year_from, year_to))
-    columns = [*by, *(f"{b}_label" for b in by), "value", "raw_value", "n_reporting", "n_respondents"]
-    return frame[columns]
+    return frame

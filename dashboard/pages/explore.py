@@ -112,8 +112,8 @@ def _page(vintage: Vintage, choice: data.VintageChoice, query: dict, messages: M
     pinned = vintage.vintage_id if choice.pinned else None
     state = _state(vintage, query, messages, pinned)
     dims = data.dimensions(vintage)
-    # The table, the lines and the map are drawn when shown: switching views runs the callbacks that draw them.
-    view = build_view(vintage, state, table=state.view == "table")
+    # Each view is drawn when shown: switching views runs the callbacks that draw them.
+    view = build_view(vintage, state, chart=state.view == "chart", table=state.view == "table")
     lines = build_lines(vintage, state, messages) if state.view == "lines" else {
         "lines": figures.empty_figure("Over time", "Loading the lines…"), "lines_summary": "", "line_options": [],
         "lines_shown": ()}
@@ -216,34 +216,43 @@ def _chart_frame(vintage: Vintage, state: ExploreState) -> pd.DataFrame:
     return frame[["key", "label", "value", "raw_value", "n_reporting"]].reset_index(drop=True)
 
 
-def build_view(vintage: Vintage, state: ExploreState, *, table: bool = True) -> dict[str, Any]:
-    """Everything the chart and table views show for one selection (pure apart from the cached queries); without
-    `table`, the table's rows and columns are left empty (it is built when shown, as the lines and the map are)."""
+def build_view(vintage: Vintage, state: ExploreState, *, chart: bool = True, table: bool = True) -> dict[str, Any]:
+    """Everything the chart and table views show for one selection (pure apart from the cached queries). A view
+    left out is built when shown, as the lines and the map are: without `chart`, the chart is a placeholder; without
+    `table`, the table's rows and columns are empty."""
     meta = data.indicator_meta(vintage, state.indicator)
     shown_meta = measured_meta(meta, state.measure)
     year_from, year_to = data.effective_years(meta, state.by, state.year_from, state.year_to)
-    # A filter on the dimension broken down by highlights its bars among all of them: filtering would collapse the
-    # chart to the chosen bars, and a click on a bar would leave nothing to compare it with.
-    frame = _chart_frame(vintage, state)
     filters_text = _filters_text(vintage, state)
-    stock_note = ("" if meta.sum_over_years or state.by == "year"
-                  else f" {meta.label} is a stock: the last year of the range is shown.")
-    if state.measure == "change" and state.by != "year":
-        stock_note += f" Each bar is the change from the survey year before {state.year_to} to {state.year_to}."
-        year_from = year_to = state.year_to
-    subtitle = f"Selection: {filters_text}"
-    selected = {"ecosystem": state.ecosystems, "member_state": state.countries,
-                "partnership": state.partnerships, "member_type": state.member_types}.get(state.by, ())
-    figure = figures.breakdown_figure(frame, shown_meta, state.by, year_from, year_to, subtitle, selected)
-    summary = (figures.breakdown_summary(frame, shown_meta, state.by, year_from, year_to) + stock_note
-               + _withheld_note(frame))
+    # A filter on the dimension broken down by highlights its bars among all of them: filtering would collapse the
+    # chart to the chosen bars, and a click on a bar would leave nothing to compare it with. By year, the bars'
+    # cells are the table's rows too.
+    frame = _chart_frame(vintage, state) if chart or (table and state.by == "year") else None
+    if frame is not None and chart:
+        stock_note = ("" if meta.sum_over_years or state.by == "year"
+                      else f" {meta.label} is a stock: the last year of the range is shown.")
+        if state.measure == "change" and state.by != "year":
+            stock_note += f" Each bar is the change from the survey year before {state.year_to} to {state.year_to}."
+            year_from = year_to = state.year_to
+        selected = {"ecosystem": state.ecosystems, "member_state": state.countries,
+                    "partnership": state.partnerships, "member_type": state.member_types}.get(state.by, ())
+        figure = figures.breakdown_figure(frame, shown_meta, state.by, year_from, year_to,
+                                          f"Selection: {filters_text}", selected)
+        summary = (figures.breakdown_summary(frame, shown_meta, state.by, year_from, year_to) + stock_note
+                   + _withheld_note(frame))
+    else:
+        figure, summary = figures.empty_figure(figures.breakdown_title(shown_meta, state.by, state.year_from,
+                                                                       state.year_to), "Loading the chart…"), ""
     pinned = None
+    withheld_note = ""
     if not table:
         rows, columns = pd.DataFrame(), []
-    elif state.by == "year":
+    elif frame is not None and state.by == "year":
         rows, columns = _grid_frame(frame, shown_meta, state.by), _grid_columns(shown_meta, state.by, state.sort)
+        withheld_note = _withheld_note(frame)
     else:
         rows, columns = _cross_grid(vintage, state, shown_meta)
+        withheld_note = _withheld_note(rows)
         # The total row stays on top whatever the sort (as in Eurostat's tables).
         pinned, rows = rows.iloc[:1], rows.iloc[1:].reset_index(drop=True)
     return {
@@ -256,7 +265,7 @@ def build_view(vintage: Vintage, state: ExploreState, *, table: bool = True) -> 
                           f"{'' if state.by == 'year' else ': by year, then the range'}. Selection: "
                           f"{filters_text}." + (f" {figures.NOT_ADDITIVE_NOTE}" if state.by == "partnership" else "")
                           + (" “:” marks a cell with no figure; its flags say why (m: nobody reported, c: "
-                             "withheld)." if state.by != "year" else "") + _withheld_note(frame)),
+                             "withheld)." if state.by != "year" else "") + withheld_note),
         "status": status_line(vintage, state, meta),
         "filename": _filename(state),
     }
@@ -503,7 +512,7 @@ def update_view(*args: object):
     choice, state, messages = parse_controls(args[:-2], args[-1], grid_sort(args[-2]))
     if state is None or choice.vintage is None:
         return (no_update,) * 15
-    view = build_view(choice.vintage, state, table=state.view == "table")
+    view = build_view(choice.vintage, state, chart=state.view == "chart", table=state.view == "table")
     grid: tuple[object, object, object] = (no_update,) * 3  # hidden: filled when the table is shown
     if state.view == "table":
         pinned = Patch()  # only the pinned total row changes among the grid's options
