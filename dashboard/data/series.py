@@ -189,10 +189,10 @@ def _cells(
     dims = dimensions(vintage)
     listed = list(itertools.product(*(categories(dims, b, year_from, year_to, filters) for b in by)))
     measured = dict(zip(
-        zip(*(_codes(found[f"k{n}"]) for n in range(len(by)))),
+        zip(*(_codes(found[f"k{n}"]) for n in range(len(by))), strict=True),
         zip(found["raw_value"].astype("Float64").to_numpy(dtype=object, na_value=None),
             found["n_reporting"].fillna(0).astype("int64").tolist(),
-            found["n_respondents"].fillna(0).astype("int64").tolist()),
+            found["n_respondents"].fillna(0).astype("int64").tolist(), strict=True),
         strict=True,
     ))
     # Codes the reference tables lack (none in a valid snapshot) still show, after the listed ones.
