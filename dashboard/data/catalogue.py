@@ -47,6 +47,7 @@ def manifest(vintage: Vintage) -> Manifest:
     return Manifest.from_json(value)
 
 
+@_cached
 def vintage_info(vintage: Vintage) -> VintageInfo:
     m = manifest(vintage)
     return VintageInfo(

@@ -32,31 +32,26 @@ from pipelines import indicators
 
 
 @_cached
-def _yearly_all(vintage: Vintage, filters: Filters) -> dict[str, pd.DataFrame]:
-    """_YEARLY_SQL's frame for every indicator of the catalogue, from one grouped query."""
+def _yearly_all(vintage: Vintage, filters: Filters) -> pd.DataFrame:
+    """_YEARLY_SQL's rows for every indicator of the catalogue (column `indicator`), from one grouped query."""
     if aggregates.serves(vintage, (), filters):
-        frame = _query(vintage, aggregates.YEARLY_ALL_SQL, filters.params())
-    elif filters.is_empty:
-        frame = _query(vintage, _YEARLY_ALL_UNFILTERED_SQL)
-    else:
-        frame = _query(vintage, _YEARLY_ALL_SQL, filters.params())
-    frames: dict[str, pd.DataFrame] = {}
-    for indicator, rows in frame.groupby("indicator", sort=False):
-        rows = rows.drop(columns="indicator").reset_index(drop=True)
-        # DuckDB hands a BIGINT column over as int64, or as Int64 when it holds a NULL: keep the dtype the
-        # indicator's own query gave, so every result stays exactly what it was.
-        if not rows["raw_value"].isna().any():
-            rows["raw_value"] = rows["raw_value"].astype("int64")
-        frames[str(indicator)] = rows
-    return frames
+        return _query(vintage, aggregates.YEARLY_ALL_SQL, filters.params())
+    if filters.is_empty:
+        return _query(vintage, _YEARLY_ALL_UNFILTERED_SQL)
+    return _query(vintage, _YEARLY_ALL_SQL, filters.params())
 
 
 @_cached
 def _yearly_frame(vintage: Vintage, indicator: str, filters: Filters) -> pd.DataFrame:
     meta = indicator_meta(vintage, indicator)
-    shared = _yearly_all(vintage, filters).get(indicator)
-    if shared is not None:
-        frame = shared.copy()  # the cached frames are shared: never alter them
+    every = _yearly_all(vintage, filters)
+    shared = every[every["indicator"] == indicator]
+    if len(shared):
+        frame = shared.drop(columns="indicator").reset_index(drop=True)
+        # DuckDB hands a BIGINT column over as int64, or as Int64 when it holds a NULL: keep the dtype the
+        # indicator's own query gave, so every result stays exactly what it was.
+        if not frame["raw_value"].isna().any():
+            frame["raw_value"] = frame["raw_value"].astype("int64")
     else:
         frame = _query(vintage, _YEARLY_SQL, {"indicator": indicator, **filters.params()})
     raw = frame["raw_value"].astype("Float64").to_numpy(dtype="float64", na_value=float("nan"))
