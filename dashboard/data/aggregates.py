@@ -154,22 +154,67 @@ RANGE_SPAN = 0  # a bundle's `span` for the whole range; a year's span is the ye
 
 
 def _bundled_values(key: str, whole: int, selection: str) -> str:
-    """The values and reporting members of the rows `selection` picks, under `key` (`whole` 1: the total row)."""
-    return _values_and_reporting(f"{key} AS key,\n        {whole} AS whole,\n        sp.span",
-                                 "JOIN year_spans AS sp USING (year)", selection)
+    """The values and reporting members of the rows `selection` picks, under `key` (`whole` 1: the total row).
+
+    The rows are summed per key first (per year, or per set of years), and only those sums are spread over the
+    spans: some thousand rows become some hundred before the joins and the grouping sets."""
+    return f"""
+    SELECT
+        v.key,
+        {whole} AS whole,
+        sp.span,
+        v.raw_value,
+        0 AS n
+    FROM (
+        SELECT
+            {key} AS key,
+            a.year,
+            sum(a.raw_value) AS raw_value
+        FROM agg_values AS a
+        WHERE a.ic = (SELECT ic FROM indicator_code)
+          AND {selection}
+        GROUP BY ALL
+    ) AS v
+    JOIN year_spans AS sp USING (year)
+    UNION ALL
+    SELECT
+        r.key,
+        {whole},
+        sp.span,
+        NULL,
+        r.n
+    FROM (
+        SELECT
+            {key} AS key,
+            a.years,
+            sum(a.n) AS n
+        FROM agg_reporting AS a
+        WHERE a.ic = (SELECT ic FROM indicator_code)
+          AND {selection}
+        GROUP BY ALL
+    ) AS r
+    JOIN spans AS sp
+        ON r.years & sp.bits <> 0"""  # noqa: S608 -- constant SQL fragments only
 
 
 def _bundled_respondents(key: str, whole: int, selection: str) -> str:
     return f"""
     SELECT
-        {key} AS key,
+        r.key,
         {whole} AS whole,
         sp.span,
-        a.n
-    FROM agg_respondents AS a
+        r.n
+    FROM (
+        SELECT
+            {key} AS key,
+            a.years,
+            sum(a.n) AS n
+        FROM agg_respondents AS a
+        WHERE {selection}
+        GROUP BY ALL
+    ) AS r
     JOIN spans AS sp
-        ON a.years & sp.bits <> 0
-    WHERE {selection}"""  # noqa: S608 -- constant SQL fragments only
+        ON r.years & sp.bits <> 0"""  # noqa: S608 -- constant SQL fragments only
 
 
 def _bundle_sql(dimension: str) -> str:
