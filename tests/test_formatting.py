@@ -3,7 +3,13 @@ for sentences and cards (half up) and the stored float's own rounding for tables
 
 from __future__ import annotations
 
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+
 from dashboard.formatting import compact, count, currency, exact, fixed, full, humanise, percent, year_span
+from dashboard.ui import grid_records
 
 
 def test_currency_and_counts_follow_the_english_locale():
@@ -23,3 +29,23 @@ def test_sentences_round_half_up_and_tables_keep_the_stored_rounding():
 def test_percentages_are_never_grouped_and_spans_use_an_en_dash():
     assert percent(12.5) == "1250%" and percent(0.905, 1) == "90.5%"
     assert year_span(2022, 2024) == "2022–2024" and year_span(2024, 2024) == "2024"
+
+
+def test_grid_records_give_plain_python_values_and_none_for_every_kind_of_missing():
+    frame = pd.DataFrame({
+        "text": pd.array(["AT", None], dtype="str"),
+        "count": np.array([3, 4]),
+        "value": [1.5, np.nan],
+        "nullable": pd.array([2.5, None], dtype="Float64"),
+        "flag": pd.array([True, None], dtype="boolean"),
+        "when": pd.to_datetime(["2024-03-01", None]),
+        "day": [dt.date(2024, 3, 1), None],
+    })
+    records = grid_records(frame)
+    assert records == [
+        {"text": "AT", "count": 3, "value": 1.5, "nullable": 2.5, "flag": True, "when": pd.Timestamp("2024-03-01"),
+         "day": dt.date(2024, 3, 1)},
+        {"text": None, "count": 4, "value": None, "nullable": None, "flag": None, "when": None, "day": None},
+    ]
+    # Plain Python numbers, not numpy scalars: what the grid's JSON takes.
+    assert type(records[0]["count"]) is int and type(records[0]["value"]) is float
