@@ -144,6 +144,36 @@ def test_the_table_is_built_when_shown_for_the_selection_made_meanwhile(app_page
     app_page.assert_clean()
 
 
+# The bar chart as drawn: its title, its bars' categories and any note written across it (the placeholder's).
+_CHART_STATE = """() => {
+    const graph = document.querySelector('#explore-chart .js-plotly-plot');
+    const bars = graph && graph._fullData ? graph._fullData.filter(t => t.type === 'bar') : [];
+    const notes = [...document.querySelectorAll('#explore-chart .annotation-text')].map(t => t.textContent);
+    return {title: (document.querySelector('#explore-chart .gtitle') || {}).textContent || '',
+            categories: bars.reduce((n, t) => n + (t.y || t.x || []).length, 0), notes};
+}"""
+
+
+def test_the_chart_is_drawn_when_shown_for_the_selection_made_meanwhile(app_page: PageProbe):
+    # The table view leaves the hidden chart as a placeholder; showing the chart draws it for the selection of the
+    # moment (not the one the page opened with).
+    page = app_page.page
+    app_page.open("/explore?by=member_state&view=table")
+    page.locator("#explore-grid .ag-row").first.wait_for(timeout=WAIT_MS)
+    assert page.evaluate(_CHART_STATE)["notes"] == ["Loading the chart…"]
+    page.select_option("#explore-indicator", "investment_eur")
+    page.wait_for_url(re.compile(r"[?&]indicator=investment_eur(&|$)"), timeout=WAIT_MS)
+    wait_for_dash(page)
+    page.locator("#explore-view label", has_text="Chart").click()
+    page.wait_for_url(lambda url: "view=table" not in url, timeout=WAIT_MS, wait_until="commit")
+    page.wait_for_function(f"() => ({_CHART_STATE})().categories > 0", timeout=WAIT_MS)
+    wait_for_dash(page)
+    drawn = page.evaluate(_CHART_STATE)
+    assert drawn["title"].startswith("Investment") and "Member State" in drawn["title"], drawn
+    assert "Loading the chart…" not in drawn["notes"] and drawn["categories"] >= 20, drawn
+    app_page.assert_clean()
+
+
 _MAP_STATE = """() => {
     const graph = document.querySelector('#explore-map .js-plotly-plot');
     const trace = graph && graph._fullData && graph._fullData.find(t => t.type === 'choropleth');
