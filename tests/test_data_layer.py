@@ -7,6 +7,8 @@ import dataclasses
 import datetime as dt
 import json
 import os
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -551,3 +553,40 @@ def test_without_the_setting_the_data_layer_reads_the_repositorys_curated_direct
     repo = Path(__file__).resolve().parents[1]
     assert data.curated_dir() == repo / "data" / "curated"
     assert (data.REPO_ROOT / "pyproject.toml").is_file()
+
+
+# A process that opens the data layer's connection, makes DuckDB spill to its temporary directory (a small memory
+# limit and a table larger than it) and ends normally: it prints its spill directory and how many files it held.
+_SPILLING_PROCESS = """
+import os
+from dashboard.data import core
+con, _ = core._connection()
+con.execute("SET memory_limit = '16MB'")
+con.execute(f"CREATE TABLE {core.DB}.filler AS SELECT range AS i, md5(range::VARCHAR) AS s FROM range(1000000)")
+spills = core._spill_dir(os.getpid())
+print(spills, len(os.listdir(spills)))
+"""
+
+
+def _python(code: str, tmp: Path) -> str:
+    env = {**os.environ, "TMPDIR": str(tmp)}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120,
+                          check=True, cwd=Path(__file__).resolve().parents[1])
+    return done.stdout
+
+
+def test_duckdb_spills_are_removed_when_the_process_ends_or_after_it_was_killed(tmp_path):
+    spills, files = _python(_SPILLING_PROCESS, tmp_path).split()
+    assert Path(spills).parent == tmp_path and int(files) > 0  # it did spill, under TMPDIR
+    assert not Path(spills).exists()  # closed at exit: DuckDB removed its files
+    # A process killed before closing leaves its directory: the next one to connect removes it, and leaves those
+    # of processes still running.
+    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True,
+                           check=True)
+    stale = tmp_path / f"pact-monitor-duckdb-{int(ended.stdout)}"
+    running = tmp_path / f"pact-monitor-duckdb-{os.getpid()}"
+    for directory in (stale, running):
+        directory.mkdir()
+        (directory / "duckdb_temp_storage_DEFAULT-0.tmp").write_bytes(b"\0" * 1024)
+    _python("from dashboard.data import core; core._connection()", tmp_path)
+    assert not stale.exists() and running.is_dir()
