@@ -583,8 +583,8 @@ def test_duckdb_spills_are_removed_when_the_process_ends_or_after_it_was_killed(
     # of processes still running.
     ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True,
                            check=True)
-    stale = tmp_path / f"pact-monitor-duckdb-{int(ended.stdout)}"
-    running = tmp_path / f"pact-monitor-duckdb-{os.getpid()}"
+    stale = tmp_path / core._spill_dir(int(ended.stdout)).name
+    running = tmp_path / core._spill_dir(os.getpid()).name
     for directory in (stale, running):
         directory.mkdir()
         (directory / "duckdb_temp_storage_DEFAULT-0.tmp").write_bytes(b"\0" * 1024)

@@ -153,11 +153,28 @@ BUNDLED = ("ecosystem", "member_state", "member_type", "partnership")
 RANGE_SPAN = 0  # a bundle's `span` for the whole range; a year's span is the year
 
 
+def _summed_per_span(table: str, key: str, selection: str) -> str:
+    """A FROM clause: the members counted in the rows of `table` that `selection` picks, summed per key and set of
+    years (`r`), each sum joined to the spans its years meet (`sp`)."""
+    return f"""(
+        SELECT
+            {key} AS key,
+            a.years,
+            sum(a.n) AS n
+        FROM {table} AS a
+        WHERE {selection}
+        GROUP BY ALL
+    ) AS r
+    JOIN spans AS sp
+        ON r.years & sp.bits <> 0"""  # noqa: S608 -- constant SQL fragments only
+
+
 def _bundled_values(key: str, whole: int, selection: str) -> str:
     """The values and reporting members of the rows `selection` picks, under `key` (`whole` 1: the total row).
 
     The rows are summed per key first (per year, or per set of years), and only those sums are spread over the
     spans: some thousand rows become some hundred before the joins and the grouping sets."""
+    indicator = f"a.ic = (SELECT ic FROM indicator_code)\n          AND {selection}"  # noqa: S608 -- constant SQL fragments only
     return f"""
     SELECT
         v.key,
@@ -171,8 +188,7 @@ def _bundled_values(key: str, whole: int, selection: str) -> str:
             a.year,
             sum(a.raw_value) AS raw_value
         FROM agg_values AS a
-        WHERE a.ic = (SELECT ic FROM indicator_code)
-          AND {selection}
+        WHERE {indicator}
         GROUP BY ALL
     ) AS v
     JOIN year_spans AS sp USING (year)
@@ -183,18 +199,7 @@ def _bundled_values(key: str, whole: int, selection: str) -> str:
         sp.span,
         NULL,
         r.n
-    FROM (
-        SELECT
-            {key} AS key,
-            a.years,
-            sum(a.n) AS n
-        FROM agg_reporting AS a
-        WHERE a.ic = (SELECT ic FROM indicator_code)
-          AND {selection}
-        GROUP BY ALL
-    ) AS r
-    JOIN spans AS sp
-        ON r.years & sp.bits <> 0"""  # noqa: S608 -- constant SQL fragments only
+    FROM {_summed_per_span("agg_reporting", key, indicator)}"""  # noqa: S608 -- constant SQL fragments only
 
 
 def _bundled_respondents(key: str, whole: int, selection: str) -> str:
@@ -204,17 +209,7 @@ def _bundled_respondents(key: str, whole: int, selection: str) -> str:
         {whole} AS whole,
         sp.span,
         r.n
-    FROM (
-        SELECT
-            {key} AS key,
-            a.years,
-            sum(a.n) AS n
-        FROM agg_respondents AS a
-        WHERE {selection}
-        GROUP BY ALL
-    ) AS r
-    JOIN spans AS sp
-        ON r.years & sp.bits <> 0"""  # noqa: S608 -- constant SQL fragments only
+    FROM {_summed_per_span("agg_respondents", key, selection)}"""  # noqa: S608 -- constant SQL fragments only
 
 
 def _bundle_sql(dimension: str) -> str:

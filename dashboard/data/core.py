@@ -225,8 +225,8 @@ def _running(pid: int) -> bool:
 
 
 @atexit.register
-def _close_at_exit() -> None:
-    """Close this process's connection (a forked child's inherited state is its parent's to close)."""
+def _close_own_connection() -> None:
+    """Close this process's connection, if it opened one (a forked child's inherited one is its parent's)."""
     con = _connection_state.get("con")
     if con is not None and _connection_state.get("pid") == os.getpid():
         con.close()
@@ -400,8 +400,6 @@ def warm_up() -> str | None:
 def reset() -> None:
     """Forget the connection and every cached result (tests switch curated directories)."""
     with _lock:
-        con = _connection_state.get("con")
-        if con is not None and _connection_state.get("pid") == os.getpid():
-            con.close()
+        _close_own_connection()
         _connection_state.update(pid=None, con=None, schemas={}, aggregated=set())
     _clear_caches()
