@@ -9,13 +9,23 @@ per-cell rule, so that its result, or the problem it raises, is the rule's own.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipelines.normalise import ValueProblem, cell_text, clean_id, normalise_member_id
+from pipelines import normalise
+from pipelines.normalise import (
+    LEGAL_SUFFIXES,
+    ValueProblem,
+    cell_text,
+    clean_id,
+    normalise_member_id,
+    parse_timestamp,
+    without_legal_form,
+)
 
 T = TypeVar("T")
 
@@ -23,14 +33,24 @@ T = TypeVar("T")
 # (nothing to strip or unescape) and its own `clean_id` (nothing invisible to take out).
 _PLAIN = r"^[!-%'-~](?:[ -%'-~]*[!-%'-~])?$"
 _NOT_ASCII_ALNUM = "[^0-9A-Za-z]+"  # what normalise_member_id removes from an ASCII ID
+# The words a name's legal form may end with ("and" is left dangling by "& Co. KG"): a name ending otherwise has none.
+_LEGAL_ENDINGS = frozenset(suffix[-1] for suffix in LEGAL_SUFFIXES) | {"and"}
 
 
 def by_value(cells: Sequence[object], rule: Callable[[object], T]) -> list[T]:
     """`rule` of every cell, computed once per distinct cell. Cells are told apart by type and value, so 1, 1.0
     and True stay apart (as the normalisers' own caches do); `rule` must be pure."""
+    if len(set(map(type, cells))) == 1:  # the usual column, of one type: its cells are their own keys
+        distinct = {cell: rule(cell) for cell in dict.fromkeys(cells)}
+        return list(map(distinct.__getitem__, cells))
     keys = list(zip(map(type, cells), cells, strict=True))
     found = {key: rule(key[1]) for key in dict.fromkeys(keys)}
     return list(map(found.__getitem__, keys))
+
+
+def any_problem(values: Sequence[object]) -> bool:
+    """Whether any of the values is a ValueProblem (tested once per type, not once per value)."""
+    return any(issubclass(kind, ValueProblem) for kind in set(map(type, values)))
 
 
 def attempt(rule: Callable[[object], T]) -> Callable[[object], T | ValueProblem]:
@@ -66,3 +86,37 @@ def member_keys(cells: Sequence[object]) -> list[str]:
     texts_, plain = _plain(cells)
     fast = pc.utf8_upper(pc.replace_substring_regex(texts_, _NOT_ASCII_ALNUM, "")).to_pylist()
     return [f if p else normalise_member_id(c) for c, p, f in zip(cells, plain, fast, strict=True)]
+
+
+def timestamps(cells: Sequence[object], fmt: str) -> list[dt.datetime | ValueProblem]:
+    """`parse_timestamp` of every cell, or the problem it raises. Date-time cells (most of a column) are rounded to
+    the second in Arrow, as the rule rounds them: half a second added, the fraction dropped."""
+    exact = [type(c) is dt.datetime for c in cells]
+    moments = pa.array([c for c, e in zip(cells, exact, strict=True) if e], pa.timestamp("us"))
+    half = pa.scalar(dt.timedelta(microseconds=500_000), pa.duration("us"))
+    rounded = iter(pc.floor_temporal(pc.add(moments, half), unit="second").to_pylist())
+    read = attempt(lambda cell: parse_timestamp(cell, fmt))
+    return [next(rounded) if e else read(c) for c, e in zip(cells, exact, strict=True)]
+
+
+def org_name_keys(names: Sequence[str | None]) -> tuple[list[str], list[str]]:
+    """`normalise.org_name_keys` of every name: (full keys, keys without the legal form).
+
+    A plain name's full key is made in Arrow: lower case (all casefolding does to ASCII), dots dropped, every run of
+    other characters but letters and digits one space, no space at either end. Its legal form is then taken off in
+    Python only when its last word may end one."""
+    texts_, plain = _plain(names)
+    reduced = pc.replace_substring(pc.ascii_lower(texts_), ".", "")
+    fast = pc.utf8_trim(pc.replace_substring_regex(reduced, "[^0-9a-z]+", " "), " ").to_pylist()
+    full: list[str] = []
+    short: list[str] = []
+    for name, is_plain, key in zip(names, plain, fast, strict=True):
+        if not is_plain:
+            key, without = normalise.org_name_keys(name)
+        elif key.rpartition(" ")[2] in _LEGAL_ENDINGS:
+            without = " ".join(without_legal_form(key.split()))
+        else:
+            without = key
+        full.append(key)
+        short.append(without)
+    return full, short

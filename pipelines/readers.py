@@ -329,26 +329,27 @@ _WIDE_COLUMN = re.compile(rb'<c r="[A-Z]{2}')  # column AA onwards
 _REFERENCE = rb'r="(?<=<c r="|ow r=")[A-Z]{0,3}0*'  # a cell's or a row's reference, up to its row number
 
 
+def _greater_than(number: int) -> str:
+    """A pattern for the whole numbers (written without leading zeros) greater than `number`: one with more digits,
+    or as many, equal up to a digit that is greater."""
+    digits = str(number)
+    options = [f"[1-9][0-9]{{{len(digits)},}}"]
+    for at, digit in enumerate(digits):
+        if digit != "9":
+            rest = len(digits) - at - 1
+            options.append(digits[:at] + f"[{int(digit) + 1}-9]" + (f"[0-9]{{{rest}}}" if rest else ""))
+    return "(?:" + "|".join(options) + ")"
+
+
 @functools.lru_cache(maxsize=8)
-def _row_patterns(rows: int) -> tuple[re.Pattern[bytes], re.Pattern[bytes]]:
-    """(any row number with as many digits as the first row beyond `rows`, or more; the numbers among those that
-    may lie beyond `rows`: as many digits and a leading digit at least as great, or more digits)."""
-    first = str(rows + 1)
-    digits = len(first)
-    many = re.compile(_REFERENCE + rf"[1-9][0-9]{{{digits - 1}}}".encode())
-    greater = re.compile(_REFERENCE + rf'((?:[{first[0]}-9][0-9]{{{digits - 1}}}|[1-9][0-9]{{{digits}}})[0-9]*)"'.encode())
-    return many, greater
+def _row_beyond(rows: int) -> re.Pattern[bytes]:
+    """A row or cell reference numbered above `rows`."""
+    return re.compile(_REFERENCE + _greater_than(rows).encode() + b'"')
 
 
 def _rows_beyond(part: bytes, rows: int) -> bool:
     """Whether a row or cell reference of the worksheet XML is numbered above `rows`."""
-    many, greater = _row_patterns(rows)
-    if many.search(part) is None:  # the usual sheet: no row number that long
-        return False
-    found = greater.search(part)
-    while found is not None and int(found.group(1)) <= rows:
-        found = greater.search(part, found.end())
-    return found is not None
+    return _row_beyond(rows).search(part) is not None
 
 
 def _within_bounds(part: bytes) -> bool:
@@ -604,10 +605,13 @@ def _under_header(file: str, sheet: str | None, header_row: int, cells: Sequence
                                 row=header_row, column=name)
         seen.add(name)
     width = len(header)
-    rows = []
+    body = list(cells[header_row:])
+    rows: list[list[object]] = []
     stray = []  # cells holding only spaces right of the header or below the last row: ignored, with a warning
-    for offset, row in enumerate(cells[header_row:]):
-        if len(row) == width:  # the usual case: the reader's own row list is kept, not copied
+    if set(map(len, body)) <= {width} and set(map(type, body)) <= {list}:  # the usual case: the reader's rows, kept
+        rows, body = cast(list[list[object]], body), []
+    for offset, row in enumerate(body):
+        if len(row) == width:
             rows.append(row if type(row) is list else list(row))
             continue
         beyond = [(i, c) for i, c in enumerate(row[width:], start=width) if c not in (None, "")]

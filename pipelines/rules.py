@@ -43,7 +43,6 @@ from pipelines.normalise import (
     normalise_member_id,
     normalise_org_name,
     parse_number,
-    parse_timestamp,
     to_stored_int,
 )
 from pipelines.readers import header_text
@@ -170,8 +169,7 @@ def _read_export(export: ExportRows, countries: Mapping[str, str]) -> _ExportRea
     meta = spec.meta
 
     def stamps(column: str | None) -> list[dt.datetime | ValueProblem]:
-        read = attempt(lambda cell: parse_timestamp(cell, spec.datetime_format))
-        return [read(cell) for cell in export.cells(column)]
+        return columns.timestamps(export.cells(column), spec.datetime_format)
 
     # 1. blank: a row stays a candidate while every column seen so far is blank there (few survive the first)
     blank = list(range(export.length))

@@ -174,3 +174,10 @@ def test_a_tall_table_is_read_whole_but_a_stray_cell_below_a_small_one_is_not(mo
     # ... never past Excel's last row, however many cells it holds.
     monkeypatch.setattr(readers, "EXCEL_ROWS", len(tall) - 1)
     assert not readers._within_bounds(_sheet_xml(tall))
+
+
+@pytest.mark.parametrize("bound", [1, 9, 10, 99, 100, 909, 1000, 400_000, 656_657, 1_048_576])
+def test_the_row_bound_pattern_matches_exactly_the_numbers_above_it(bound):
+    pattern = re.compile(readers._greater_than(bound) + "$")
+    numbers = [*range(0, 2_000), *range(max(0, bound - 2_000), bound + 2_000), 10 * bound, 10 * bound + 7]
+    assert [n for n in numbers if pattern.match(str(n))] == [n for n in numbers if n > bound]

@@ -27,7 +27,6 @@ from pipelines.normalise import (
     is_blank,
     normalise_country,
     normalise_label,
-    org_name_keys,
     parse_date,
     parse_number,
     split_multi,
@@ -165,7 +164,7 @@ def member_records(
     member_ids = columns.ids(cells["member_id"])
     keys = columns.member_keys(member_ids)
     joined = by_value(cells["joined_on"], attempt(registry_date))
-    if "" in member_ids or len(set(keys)) < len(keys) or any(isinstance(d, ValueProblem) for d in joined):
+    if "" in member_ids or len(set(keys)) < len(keys) or columns.any_problem(joined):
         _stop_at_first_bad_member(sheet, rows, member_ids, keys, joined, col)
 
     countries_found = by_value(cells["country_code"], attempt(lambda v: normalise_country(v, countries)))
@@ -285,8 +284,7 @@ def commitment_records(sheet: Sheet, by_key: dict[str, str], rejects: list[Rejec
     principles = by_value(cells["principle"], attempt(_optional_whole))
     pledged = by_value(cells["pledged_people"], attempt(_optional_whole))
     pairs = list(zip(member_ids, numbers, strict=True))
-    if (len(set(pairs)) < len(pairs)
-            or any(isinstance(v, ValueProblem) for values in (numbers, principles, pledged) for v in values)):
+    if len(set(pairs)) < len(pairs) or any(columns.any_problem(values) for values in (numbers, principles, pledged)):
         _stop_at_first_bad_commitment(sheet, rows, pairs, list(zip(numbers, principles, pledged, strict=True)), col)
     return {"member_id": member_ids, "commitment_no": numbers, "principle": principles, "pledged_people": pledged,
             "text": _optional_text(cells["text"])}
@@ -311,8 +309,8 @@ def _stop_at_first_bad_commitment(sheet: Sheet, rows: list[int], pairs: list[tup
 def registry_index(members: dict[str, list], by_key: dict[str, str]) -> RegistryIndex:
     by_full: dict[str, list[str]] = defaultdict(list)
     by_name: dict[str, list[str]] = defaultdict(list)
-    for member_id, organisation in zip(members["member_id"], members["organisation"], strict=True):
-        full, name = org_name_keys(organisation)
+    full_keys, name_keys = columns.org_name_keys(members["organisation"])
+    for member_id, full, name in zip(members["member_id"], full_keys, name_keys, strict=True):
         if full:
             by_full[full].append(member_id)
             by_name[name].append(member_id)
