@@ -10,7 +10,7 @@ from typing import Any
 
 import pandas as pd
 
-from benchmarks import adapters, plain_pipeline
+from benchmarks import adapters, parse_floor, plain_pipeline
 from benchmarks.timing import Contender, measure, measure_alternating, median_ratio
 
 logger = logging.getLogger(__name__)
@@ -30,11 +30,18 @@ def run(
 ) -> tuple[dict[str, Any], Path]:
     """Measure and compare; return the result row and the curated directory the last full run built.
 
-    The pipeline and the baseline run alternately (pipeline, baseline, pipeline, ...) `rounds` times each, so that
-    a change of load on a shared machine falls on both sides instead of deciding the ratio."""
+    The pipeline, the baseline and the bare parse floor run in turn (pipeline, baseline, floor, pipeline, ...)
+    `rounds` times each, so that a change of load on a shared machine falls on all of them instead of deciding
+    the ratios. The floor writes the tables the pipeline has just published, read into memory before it starts."""
     runner_name, runner = adapters.pipeline_runner()
     curated_root = work / f"curated-{scale}x"
     baseline_out = work / f"baseline-{scale}x"
+    floor_out = work / f"floor-{scale}x"
+    published: dict[str, Any] = {}
+
+    def before_floor() -> None:
+        _fresh(floor_out)
+        published["tables"] = parse_floor.published_tables(curated_root / "current")
 
     def full_run() -> object:
         return runner(raw, curated_root)
@@ -42,11 +49,14 @@ def run(
     contenders = [
         Contender("pipeline", full_run, before_each=lambda: shutil.rmtree(curated_root, ignore_errors=True)),
         Contender("baseline", lambda: plain_pipeline.run(raw, baseline_out), before_each=lambda: _fresh(baseline_out)),
+        Contender("floor", lambda: parse_floor.run(raw, published["tables"], floor_out), before_each=before_floor),
     ]
-    logger.info("pipeline %dx: full ingest from nothing vs the plain pandas+calamine baseline, alternately, "
-                "%d round(s) after %d warm-up round(s)", scale, rounds, warmup)
+    logger.info("pipeline %dx: full ingest from nothing vs the plain pandas+calamine baseline and the bare parse "
+                "floor, in turn, %d round(s) after %d warm-up round(s)", scale, rounds, warmup)
     measured, last = measure_alternating(contenders, rounds=rounds, warmup=warmup)
-    pipeline, baseline = measured["pipeline"], measured["baseline"]
+    pipeline, baseline, floor = measured["pipeline"], measured["baseline"], measured["floor"]
+    published.clear()
+    shutil.rmtree(floor_out, ignore_errors=True)
 
     logger.info("pipeline %dx: re-run with unchanged inputs", scale)
     rerun, _ = measure(full_run, repeat=repeat, warmup=0)
@@ -60,6 +70,8 @@ def run(
         "baseline": baseline["wall"], "baseline_cpu": baseline["cpu"],
         "speedup": median_ratio(baseline["wall"], pipeline["wall"]),
         "speedup_cpu": median_ratio(baseline["cpu"], pipeline["cpu"]),
+        "floor": floor["wall"], "floor_cpu": floor["cpu"],
+        "over_floor_cpu": median_ratio(pipeline["cpu"], floor["cpu"]),  # pipeline CPU / floor CPU
         "runs": sorted(({"contender": name, **r} for name, side in measured.items() for r in side["runs"]),
                        key=lambda r: (r["round"], r["contender"] != "pipeline")),
         "load_1min_range": [min(loads), max(loads)] if loads else None,

@@ -35,25 +35,28 @@ def test_quick_run_writes_well_formed_results(tmp_path: Path) -> None:
     assert dataset["scale"] == 1 and not dataset["generated"] and dataset["files"] > 0
 
     [pipeline] = results["pipeline"]
-    for key in ("full", "baseline", "full_cpu", "baseline_cpu", "rerun"):
+    for key in ("full", "baseline", "full_cpu", "baseline_cpu", "floor", "floor_cpu", "rerun"):
         stats = pipeline[key]
         assert stats["n"] == len(stats["samples"]) >= 1
         assert stats["minimum"] <= stats["median"] <= stats["maximum"]
     assert pipeline["speedup"] == pytest.approx(pipeline["baseline"]["median"] / pipeline["full"]["median"])
     assert pipeline["speedup_cpu"] == pytest.approx(
         pipeline["baseline_cpu"]["median"] / pipeline["full_cpu"]["median"])
+    assert pipeline["over_floor_cpu"] == pytest.approx(
+        pipeline["full_cpu"]["median"] / pipeline["floor_cpu"]["median"])
     assert "calamine" in pipeline["baseline_engine"]
-    # the contenders alternate, one run each per round, every run with its CPU time and the load around it
-    assert [r["contender"] for r in pipeline["runs"]] == ["pipeline", "baseline"] * pipeline["rounds"]
+    # the contenders take turns, one run each per round, every run with its CPU time and the load around it
+    assert [r["contender"] for r in pipeline["runs"]] == ["pipeline", "baseline", "floor"] * pipeline["rounds"]
     assert all(r["cpu"] > 0 and "load_before" in r and "load_after" in r for r in pipeline["runs"])
     # the baseline is only a fair yardstick when it computes the same facts as the pipeline
     assert pipeline["facts_equal"] is True, pipeline["compare_notes"]
     assert pipeline["facts_rows"] > 0 and pipeline["members"] > 0
 
     targets = {t["target"]: t for t in results["targets"]}
-    assert set(targets) == {"pipeline_speedup", "query_speedup", "callback_p95", "callback_cold", "worker_rss", "first_paint",
-                            "compressed"}
+    assert set(targets) == {"pipeline_speedup", "pipeline_floor", "query_speedup", "callback_p95", "callback_cold",
+                            "worker_rss", "first_paint", "compressed"}
     assert targets["pipeline_speedup"]["measured"] == pytest.approx(pipeline["speedup_cpu"])
+    assert targets["pipeline_floor"]["measured"] == pytest.approx(pipeline["over_floor_cpu"])
 
     skipped = {s["section"] for s in results["skipped"]}
     if "browser" not in skipped and "dashboard" not in skipped:
