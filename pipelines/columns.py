@@ -10,6 +10,7 @@ per-cell rule, so that its result, or the problem it raises, is the rule's own.
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
@@ -24,7 +25,6 @@ from pipelines.normalise import (
     clean_id,
     normalise_member_id,
     parse_timestamp,
-    without_legal_form,
 )
 
 T = TypeVar("T")
@@ -33,8 +33,9 @@ T = TypeVar("T")
 # (nothing to strip or unescape) and its own `clean_id` (nothing invisible to take out).
 _PLAIN = r"^[!-%'-~](?:[ -%'-~]*[!-%'-~])?$"
 _NOT_ASCII_ALNUM = "[^0-9A-Za-z]+"  # what normalise_member_id removes from an ASCII ID
-# The words a name's legal form may end with ("and" is left dangling by "& Co. KG"): a name ending otherwise has none.
-_LEGAL_ENDINGS = frozenset(suffix[-1] for suffix in LEGAL_SUFFIXES) | {"and"}
+# A legal form, or the "and" that "& Co. KG" leaves dangling, at the end of a name's key after another word. Of the
+# legal forms ending a key, the leftmost match is the longest, the one `without_legal_form` takes off first.
+_LEGAL_ENDING = " (?:" + "|".join(sorted({" ".join(s) for s in LEGAL_SUFFIXES} | {"and"})) + ")$"
 
 
 def by_value(cells: Sequence[object], rule: Callable[[object], T]) -> list[T]:
@@ -102,21 +103,32 @@ def timestamps(cells: Sequence[object], fmt: str) -> list[dt.datetime | ValuePro
 def org_name_keys(names: Sequence[str | None]) -> tuple[list[str], list[str]]:
     """`normalise.org_name_keys` of every name: (full keys, keys without the legal form).
 
-    A plain name's full key is made in Arrow: lower case (all casefolding does to ASCII), dots dropped, every run of
-    other characters but letters and digits one space, no space at either end. Its legal form is then taken off in
-    Python only when its last word may end one."""
+    A plain name is reduced in Arrow: lower case (all casefolding does to ASCII), dots dropped, every run of other
+    characters but letters and digits one space, no space at either end; then the legal forms at its end taken off
+    one at a time, the longest first, as `without_legal_form` does. Any other name goes through the rule itself."""
     texts_, plain = _plain(names)
     reduced = pc.replace_substring(pc.ascii_lower(texts_), ".", "")
-    fast = pc.utf8_trim(pc.replace_substring_regex(reduced, "[^0-9a-z]+", " "), " ").to_pylist()
-    full: list[str] = []
-    short: list[str] = []
-    for name, is_plain, key in zip(names, plain, fast, strict=True):
-        if not is_plain:
-            key, without = normalise.org_name_keys(name)
-        elif key.rpartition(" ")[2] in _LEGAL_ENDINGS:
-            without = " ".join(without_legal_form(key.split()))
-        else:
-            without = key
-        full.append(key)
-        short.append(without)
-    return full, short
+    full = pc.utf8_trim(pc.replace_substring_regex(reduced, "[^0-9a-z]+", " "), " ")
+    short = full
+    while True:
+        stripped = pc.replace_substring_regex(short, _LEGAL_ENDING, "")
+        if stripped.equals(short):
+            break
+        short = stripped
+    keys = list(zip(full.to_pylist(), short.to_pylist(), strict=True))
+    keys = [key if is_plain else normalise.org_name_keys(name) for name, is_plain, key in zip(names, plain, keys, strict=True)]
+    return [f for f, _ in keys], [s for _, s in keys]
+
+
+def grouped(keys: Sequence[str], values: Sequence[T]) -> dict[str, tuple[T, ...]]:
+    """key -> the values with that key, in order; an empty key is left out."""
+    groups: dict[str, tuple[T, ...]] = dict(zip(keys, zip(values), strict=True))  # most keys: (one value,)
+    groups.pop("", None)
+    if len(groups) < len(keys) - keys.count(""):  # some key repeats: its values gathered in order
+        counts = Counter(keys)
+        repeated: dict[str, list[T]] = defaultdict(list)
+        for key, value in zip(keys, values, strict=True):
+            if key and counts[key] > 1:
+                repeated[key].append(value)
+        groups.update((key, tuple(found)) for key, found in repeated.items())
+    return groups

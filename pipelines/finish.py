@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 import pandas as pd
 import pandera.pandas as pda
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from pipelines.schema import INDICATOR_NAMES, SUBMISSION_STATUSES, TABLES
 
@@ -81,9 +82,8 @@ def pandera_schema(name: str) -> pda.DataFrameSchema:
         f.name: pda.Column(pd.ArrowDtype(f.type), nullable=f.name not in not_null, checks=checks.get(f.name, []))
         for f in schema
     }
-    return pda.DataFrameSchema(
-        columns, strict=True, ordered=True, unique=list(key), checks=_frame_checks(name), name=name,
-    )
+    # the key's uniqueness is checked by `repeated_keys` instead: in Arrow, on the sorted table, about 100 times faster
+    return pda.DataFrameSchema(columns, strict=True, ordered=True, checks=_frame_checks(name), name=name)
 
 
 def to_table(name: str, data: pa.Table | pd.DataFrame | Mapping[str, Sequence] | list[dict]) -> pa.Table:
@@ -118,8 +118,26 @@ def to_table(name: str, data: pa.Table | pd.DataFrame | Mapping[str, Sequence] |
     return table
 
 
+def repeated_keys(table: pa.Table, key: Sequence[str], most: int = 10) -> list[dict]:
+    """The first `most` rows whose key equals the previous row's, in a table sorted by its key: none when each key
+    is unique (a null in a key column never equals anything here; the not-null check reports it)."""
+    if table.num_rows < 2 or not key:
+        return []
+    same = None
+    for column in key:
+        values = table[column]
+        equal = pc.fill_null(pc.equal(values[:-1], values[1:]), False)
+        same = equal if same is None else pc.and_(same, equal)
+    at = pc.add(pc.indices_nonzero(same)[:most], 1)
+    return table.select(list(key)).take(at).to_pylist()
+
+
 def validate(name: str, table: pa.Table) -> None:
-    """pandera over the table, all problems at once; a failure is a bug or a broken rule, never data to write."""
+    """The table, sorted by its key (as `to_table` leaves it), checked: each key once, then pandera over it, all
+    problems at once. A failure is a bug or a broken rule, never data to write."""
+    repeated = repeated_keys(table, TABLES[name][1])
+    if repeated:
+        raise ValueError(f"curated table {name!r} failed validation: its key is not unique, e.g. {repeated}")
     frame = table.to_pandas(types_mapper=pd.ArrowDtype)
     try:
         pandera_schema(name).validate(frame, lazy=True)

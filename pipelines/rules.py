@@ -384,9 +384,10 @@ def export_values(export: ExportRows, indices: list[int], submissions: Mapping[s
     for name, indicator in spec.indicators.items():
         cells = column(name)
         outcomes = reported_values(cells, indicator, spec)
-        for j, outcome in enumerate(outcomes):
-            if isinstance(outcome, ValueProblem):
-                reject(j, name, cells[j], outcome)
+        if columns.any_problem(outcomes):
+            for j, outcome in enumerate(outcomes):
+                if isinstance(outcome, ValueProblem):
+                    reject(j, name, cells[j], outcome)
         by_indicator[indicator].append((name, cells, outcomes))
     for indicator, questions in by_indicator.items():
         if len(questions) == 1:

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from pipelines.context import Context, Handoffs
+from pipelines.finish import repeated_keys, to_table
 from pipelines.readers import discover
 from pipelines.schema import TABLES, Reject
 from pipelines.steps import STEPS
@@ -98,3 +99,14 @@ def test_every_document_the_code_cites_is_in_the_repository():
     for doc in (repo / "docs").glob("*.md"):
         linked = re.findall(r"\]\(([\w-]+\.md)\)", doc.read_text(encoding="utf-8"))
         assert [name for name in linked if not (doc.parent / name).is_file()] == [], doc.name
+
+
+def test_a_curated_table_whose_key_repeats_is_refused_naming_the_key():
+    members = {"member_id": ["PFS-2", "PFS-1", "PFS-2", "PFS-3", "PFS-3"], "ecosystem_id": ["a", "b", "a", "c", "d"],
+               "is_primary": [True, True, False, True, False]}
+    with pytest.raises(ValueError, match=r"key is not unique, e\.g\. \[\{'member_id': 'PFS-2', 'ecosystem_id': 'a'\}\]"):
+        to_table("member_ecosystems", members)
+    unique = {name: [*values[:2], values[3], values[4]] for name, values in members.items()}
+    table = to_table("member_ecosystems", unique)
+    assert table["member_id"].to_pylist() == ["PFS-1", "PFS-2", "PFS-3", "PFS-3"]
+    assert repeated_keys(table, ("member_id",)) == [{"member_id": "PFS-3"}]

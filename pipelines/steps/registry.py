@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NoReturn
@@ -307,16 +306,10 @@ def _stop_at_first_bad_commitment(sheet: Sheet, rows: list[int], pairs: list[tup
 
 
 def registry_index(members: dict[str, list], by_key: dict[str, str]) -> RegistryIndex:
-    by_full: dict[str, list[str]] = defaultdict(list)
-    by_name: dict[str, list[str]] = defaultdict(list)
     full_keys, name_keys = columns.org_name_keys(members["organisation"])
-    for member_id, full, name in zip(members["member_id"], full_keys, name_keys, strict=True):
-        if full:
-            by_full[full].append(member_id)
-            by_name[name].append(member_id)
     return RegistryIndex(
         by_id=by_key,
-        by_full_name={name: tuple(ids) for name, ids in by_full.items()},
-        by_name={name: tuple(ids) for name, ids in by_name.items()},
+        by_full_name=columns.grouped(full_keys, members["member_id"]),
+        by_name=columns.grouped(name_keys, members["member_id"]),
         country=dict(zip(members["member_id"], members["country_code"], strict=True)),
     )
