@@ -18,8 +18,11 @@ from pipelines.normalise import (
 )
 
 # Text as cells hold it: ASCII (the fast paths), accents, '&' and escaped '&amp;', spaces of every kind, legal forms.
+_WORDS = ["acme", "gmbh", "co", "kg", "a", "s", "sp", "z", "oo", "o", "d", "r", "and", "ltd", "ab", "as", "AS", "S.A.",
+          "&", "Co.", "x"]
 _TEXT = st.one_of(
     st.text(alphabet=st.sampled_from("abcXYZ019 -_./&;'ÄéßŁ\u00a0\u0301ＰＦ１\t"), max_size=24),
+    st.lists(st.sampled_from(_WORDS), max_size=6).map(" ".join),  # names ending in legal forms, one or several
     st.sampled_from(["Acme GmbH & Co. KG", "Beta S.r.l.", "Kowalski Sp. z o.o.", "Ferrari A/S", "X and", "AS",
                      "Smith &amp; Sons Ltd", " Gamma  Ltd. ", "a s", "co kg", "Delta AB and", "...", ""]),
 )
