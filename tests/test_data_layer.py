@@ -466,6 +466,27 @@ def test_unfiltered_yearly_fast_path_equals_the_general_query(vintage):
     pd.testing.assert_frame_equal(fast, general)
 
 
+def test_unfiltered_yearly_frames_are_computed_once_per_snapshot_and_never_handed_out(vintage, monkeypatch):
+    from dashboard.data import totals
+
+    for public in ("0", "1"):
+        monkeypatch.setenv("PACT_PUBLIC", public)
+        for meta in data.indicator_catalogue(vintage):
+            computed = totals._computed_yearly_frame(vintage, meta.indicator, data.NO_FILTERS)
+            given_out = totals._yearly_frame(vintage, meta.indicator, data.NO_FILTERS)
+            pd.testing.assert_frame_equal(given_out, computed)
+            given_out.loc[:, "value"] = -1.0  # a caller's change stays with the caller
+            pd.testing.assert_frame_equal(totals._yearly_frame(vintage, meta.indicator, data.NO_FILTERS), computed)
+    # the per-question results dropped (as the benchmarks do for a question not asked before): the per-snapshot
+    # frames answer without a query
+    from benchmarks.adapters import clear_query_cache
+
+    monkeypatch.setenv("PACT_PUBLIC", "0")
+    clear_query_cache(keep_per_snapshot=True)
+    monkeypatch.setattr(totals, "_query", lambda *args, **kwargs: pytest.fail("queried again"))
+    assert len(totals._yearly_frame(vintage, "people_trained", data.NO_FILTERS)) > 0
+
+
 def test_fixture_writes_the_contract_schemas(curated):
     from pipelines.schema import TABLES
 

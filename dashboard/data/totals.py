@@ -8,7 +8,7 @@ import pandas as pd
 
 from dashboard import disclosure
 from dashboard.data import aggregates
-from dashboard.data.catalogue import IndicatorMeta, dimensions, indicator_meta
+from dashboard.data.catalogue import IndicatorMeta, dimensions, indicator_catalogue, indicator_meta
 from dashboard.data.core import BREAKDOWNS, Vintage, _cached, _query, has_aggregates
 from dashboard.data.filters import (
     _BREAKDOWN_SQL,
@@ -43,6 +43,23 @@ def _yearly_all(vintage: Vintage, filters: Filters) -> pd.DataFrame:
 
 @_cached
 def _yearly_frame(vintage: Vintage, indicator: str, filters: Filters) -> pd.DataFrame:
+    if filters.is_empty:
+        unfiltered = _unfiltered_yearly(vintage)
+        if indicator in unfiltered:
+            return unfiltered[indicator].copy()  # the shared frame itself is never handed out
+    return _computed_yearly_frame(vintage, indicator, filters)
+
+
+@_cached
+def _unfiltered_yearly(vintage: Vintage) -> dict[str, pd.DataFrame]:
+    """Every indicator's yearly frame over the whole snapshot. It depends on the snapshot alone, so a worker computes
+    it once (at boot: the Progress page's default view reads it) and every page's question without filters, the
+    first view of each, reads it. Only `_yearly_frame` reads it, and copies what it takes."""
+    return {meta.indicator: _computed_yearly_frame(vintage, meta.indicator, NO_FILTERS)
+            for meta in indicator_catalogue(vintage)}
+
+
+def _computed_yearly_frame(vintage: Vintage, indicator: str, filters: Filters) -> pd.DataFrame:
     meta = indicator_meta(vintage, indicator)
     every = _yearly_all(vintage, filters)
     shared = every[every["indicator"] == indicator]
