@@ -12,6 +12,9 @@ export IPYTHONDIR := $(CURDIR)/.cache/ipython
 export JUPYTER_RUNTIME_DIR := $(CURDIR)/.cache/jupyter
 export DASH_DISABLE_VERSION_CHECK := true
 export PYTHONDONTWRITEBYTECODE := 1
+# ... but the installed packages are compiled once, at install: without their bytecode every process compiled them
+# again on start (a dashboard worker's imports took 2.5 s instead of 0.85 s, the pipeline's 1.6 s instead of 0.55 s).
+export UV_COMPILE_BYTECODE := 1
 
 PYTHON ?= python3
 VENV := .venv

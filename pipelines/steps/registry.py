@@ -120,9 +120,11 @@ def ecosystem_lookup(ecosystems: list[dict]) -> dict[str, str]:
 def _columns(sheet: Sheet, columns: dict[str, str]) -> tuple[list[int], dict[str, Sequence[object]]]:
     """The sheet's non-blank rows as columns: (row numbers, target field -> its cells)."""
     cells: list[Sequence[object]] = list(zip(*sheet.rows, strict=True)) if sheet.rows else [() for _ in sheet.header]
-    # a row is blank when every cell is; the first column settles it for all but the (rare) rows blank there
-    kept = [offset for offset, blank in enumerate(by_value(cells[0], is_blank))
-            if not blank or not all(is_blank(c) for c in sheet.rows[offset])]
+    # a row is blank when every cell is: only a row whose first cell is not text starting visibly may be (few are)
+    doubtful = {offset for offset, cell in enumerate(cells[0])
+                if type(cell) is not str or not cell or cell[0].isspace()}
+    blank = {offset for offset in doubtful if all(is_blank(c) for c in sheet.rows[offset])}
+    kept = [offset for offset in range(len(sheet.rows)) if offset not in blank] if blank else range(len(sheet.rows))
     if len(kept) < len(sheet.rows):
         cells = [[column[offset] for offset in kept] for column in cells]
     rows = [sheet.first_row + offset for offset in kept]
