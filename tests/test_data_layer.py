@@ -487,6 +487,14 @@ def test_unfiltered_yearly_frames_are_computed_once_per_snapshot_and_never_hande
     assert len(totals._yearly_frame(vintage, "people_trained", data.NO_FILTERS)) > 0
 
 
+def test_a_question_asked_ahead_is_answered_on_a_worker_thread_and_raises_its_own_error(vintage):
+    asked = data.ahead(data.yearly_totals, vintage, "people_trained", data.NO_FILTERS)
+    pd.testing.assert_frame_equal(asked.result(timeout=60), data.yearly_totals(vintage, "people_trained"))
+    assert data.ahead(lambda: threading.current_thread().name).result(timeout=60).startswith("data-ahead")
+    with pytest.raises(KeyError):
+        data.ahead(data.yearly_totals, vintage, "no_such_indicator", data.NO_FILTERS).result(timeout=60)
+
+
 def test_fixture_writes_the_contract_schemas(curated):
     from pipelines.schema import TABLES
 

@@ -35,6 +35,7 @@ import shutil
 import tempfile
 import threading
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -375,6 +376,25 @@ def _cached(fn: F) -> F:
 # The same cache for results computed from the data layer's answers outside the package (dashboard/crosstab.py's
 # measured cells): keyed on the vintage, the arguments and public mode, never stale.
 cached = _cached
+
+
+_ahead_pool: dict[str, Any] = {"pid": None, "pool": None}
+R = TypeVar("R")
+
+
+def ahead(fn: Callable[..., R], *args: Any) -> Future[R]:
+    """Start `fn(*args)`, a cached question a page will need once it has built something else, on a worker thread.
+
+    DuckDB answers a query without holding the GIL, so the two overlap: a page asking for its status line's totals
+    while it builds its cells answers 2-11 ms sooner the first time (at 100x). The future gives the (copied) result
+    and re-raises the question's error; the answer is in the cache as well. The pool, two threads per process, is
+    made in the process that first uses it (a forked worker does not inherit its parent's threads)."""
+    pid = os.getpid()
+    if _ahead_pool["pid"] != pid:
+        with _lock:
+            if _ahead_pool["pid"] != pid:
+                _ahead_pool.update(pid=pid, pool=ThreadPoolExecutor(max_workers=2, thread_name_prefix="data-ahead"))
+    return _ahead_pool["pool"].submit(fn, *args)
 
 
 def _clear_caches() -> None:

@@ -5,6 +5,7 @@ sets the matching filter (clicking it again clears it)."""
 from __future__ import annotations
 
 import dataclasses
+from concurrent.futures import Future
 from typing import Any
 
 import dash_bootstrap_components as dbc
@@ -216,11 +217,14 @@ def _chart_frame(vintage: Vintage, state: ExploreState) -> pd.DataFrame:
     return frame[["key", "label", "value", "raw_value", "n_reporting"]].reset_index(drop=True)
 
 
-def build_view(vintage: Vintage, state: ExploreState, *, chart: bool = True, table: bool = True) -> dict[str, Any]:
+def build_view(vintage: Vintage, state: ExploreState, *, chart: bool = True, table: bool = True,
+               totals: Future[pd.DataFrame] | None = None) -> dict[str, Any]:
     """Everything the chart and table views show for one selection (pure apart from the cached queries). A view
     left out is built when shown, as the lines and the map are: without `chart`, the chart is a placeholder; without
-    `table`, the table's rows and columns are empty."""
+    `table`, the table's rows and columns are empty. The status line's yearly totals are asked first (`totals`, if
+    the caller has asked already) and answered meanwhile."""
     meta = data.indicator_meta(vintage, state.indicator)
+    totals = totals or data.ahead(data.yearly_totals, vintage, state.indicator, state.filters)
     shown_meta = measured_meta(meta, state.measure)
     year_from, year_to = data.effective_years(meta, state.by, state.year_from, state.year_to)
     filters_text = _filters_text(vintage, state)
@@ -266,7 +270,7 @@ def build_view(vintage: Vintage, state: ExploreState, *, chart: bool = True, tab
                           f"{filters_text}." + (f" {figures.NOT_ADDITIVE_NOTE}" if state.by == "partnership" else "")
                           + (" “:” marks a cell with no figure; its flags say why (m: nobody reported, c: "
                              "withheld)." if state.by != "year" else "") + withheld_note),
-        "status": status_line(vintage, state, meta),
+        "status": status_line(state, meta, totals.result()),
         "filename": _filename(state),
     }
 
@@ -385,9 +389,8 @@ def _grid_columns(meta: IndicatorMeta, by: str, sort: str = "") -> list[dict]:
     return columns
 
 
-def status_line(vintage: Vintage, state: ExploreState, meta: IndicatorMeta) -> list:
-    """The selection's total, its coverage per year and its flags."""
-    totals = data.yearly_totals(vintage, state.indicator, state.filters)
+def status_line(state: ExploreState, meta: IndicatorMeta, totals: pd.DataFrame) -> list:
+    """The selection's total, its coverage per year and its flags, from its yearly totals."""
     rows = totals[totals["year"].between(state.year_from, state.year_to)]
     coverage = " · ".join(
         f"{int(r.year)}: {count(int(r.n_reporting))} of {count(int(r.n_respondents))} respondents"
@@ -512,7 +515,10 @@ def update_view(*args: object):
     choice, state, messages = parse_controls(args[:-2], args[-1], grid_sort(args[-2]))
     if state is None or choice.vintage is None:
         return (no_update,) * 15
-    view = build_view(choice.vintage, state, chart=state.view == "chart", table=state.view == "table")
+    totals = data.ahead(data.yearly_totals, choice.vintage, state.indicator, state.filters)
+    # the lines first: the status line's totals are answered meanwhile
+    lines = build_lines(choice.vintage, state) if state.view == "lines" else None
+    view = build_view(choice.vintage, state, chart=state.view == "chart", table=state.view == "table", totals=totals)
     grid: tuple[object, object, object] = (no_update,) * 3  # hidden: filled when the table is shown
     if state.view == "table":
         pinned = Patch()  # only the pinned total row changes among the grid's options
@@ -520,9 +526,8 @@ def update_view(*args: object):
         grid = (ui.grid_records(view["rows"]), view["columns"], pinned)
     rows, columns, options = grid
     alerts = ui.message_alerts(messages, PAGE_ID).children if messages else None
-    if state.view == "lines":
+    if lines is not None:
         # Codes left from another breakdown are dropped quietly: the boxes on screen are what was chosen.
-        lines = build_lines(choice.vintage, state)
         choices = [{"label": text, "value": key} for key, text in lines["line_options"]]
         drawn: tuple = (lines["lines"], lines["lines_summary"], choices, list(lines["lines_shown"]),
                         ui.graph_style(lines["lines"]))
