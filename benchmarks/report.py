@@ -166,8 +166,9 @@ def markdown(results: dict[str, Any]) -> str:
         "",
         "Every time is the median of several runs after a warm-up (min–max and n beside it); ratios are medians "
         "over medians from runs in this same invocation. `×` = times faster than the plain-pandas baseline. "
-        "The pipeline and its baseline run alternately (pipeline, baseline, pipeline, ...), so that a change of "
-        "load falls on both; CPU time (user+sys of the process) is less sensitive to other jobs than wall time.",
+        "The pipeline, its baseline and the bare parse floor run in turn (pipeline, baseline, floor, pipeline, ...), "
+        "so that a change of load falls on all three; CPU time (user+sys of the process) is less sensitive to other "
+        "jobs than wall time.",
         "",
         "## Targets (at the largest scale measured)",
         "",
