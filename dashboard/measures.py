@@ -86,19 +86,34 @@ def parse_change(text: str, years: Sequence[int]) -> tuple[int, int] | None:
     return pair if pair[0] < pair[1] and pair[0] in years and pair[1] in years else None
 
 
+def _category_order(category: tuple) -> tuple:
+    """How an outer merge orders the categories it joins on: by each key in turn, a missing one last."""
+    return tuple((value is None or value != value, "" if value is None or value != value else value)
+                 for value in category)
+
+
 def change_between(
     frame: pd.DataFrame, others: Sequence[str], first: int, last: int, breaks: Sequence[int]
 ) -> pd.DataFrame:
     """Per category of `others` (a frame with a `year` column as text and `value`): the absolute and relative
-    change from `first` to `last`, and "b" when a break in series falls in (first, last]."""
-    values = frame.assign(_year=frame["year"].astype(int))
+    change from `first` to `last`, and "b" when a break in series falls in (first, last]. One row per category
+    with a figure in either year, in the order of the categories (as an outer merge on them gives)."""
     keys = list(others)
-    start = values[values["_year"] == first][[*keys, "value"]].rename(columns={"value": "_first"})
-    end = values[values["_year"] == last][[*keys, "value"]].rename(columns={"value": "_last"})
-    out = start.merge(end, on=keys, how="outer") if keys else pd.concat(
-        [start.reset_index(drop=True), end.reset_index(drop=True)], axis=1)
-    out["change"] = out["_last"].astype("float64") - out["_first"].astype("float64")
-    out["change_pct"] = share(out["change"], out["_first"])
+    values = frame["value"].astype("float64").tolist()
+    categories = list(zip(*(frame[k].tolist() for k in keys), strict=True)) if keys else [()] * len(frame)
+    start: dict[tuple, float] = {}
+    end: dict[tuple, float] = {}
+    for category, year, value in zip(categories, frame["year"].tolist(), values, strict=True):
+        if int(year) == first:
+            start[category] = value
+        elif int(year) == last:
+            end[category] = value
+    found = sorted(start.keys() | end.keys(), key=_category_order)
+    begin = [start.get(c, float("nan")) for c in found]
+    change = [end.get(c, float("nan")) - b for c, b in zip(found, begin, strict=True)]
     crossed = any(first < year <= last for year in breaks)
+    out = pd.DataFrame({k: pd.Series([c[n] for c in found], dtype=frame[k].dtype) for n, k in enumerate(keys)})
+    out["change"] = pd.Series(change, dtype="float64")
+    out["change_pct"] = share(out["change"], pd.Series(begin, dtype="float64"))
     out["change_flags"] = "b" if crossed else ""
-    return out.drop(columns=["_first", "_last"])
+    return out

@@ -7,6 +7,8 @@ import math
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dashboard import crosstab, data, measures
 from dashboard.crosstab import CellQuery
@@ -44,6 +46,40 @@ def test_change_between_two_years_is_flagged_across_a_break():
     assert out["change_flags"].tolist() == ["b", "b"]
     assert measures.change_between(_frame(), ["member_state"], 2022, 2023, breaks=[2024])["change_flags"].tolist() \
         == ["", ""]
+
+
+def _change_by_merging(frame: pd.DataFrame, keys: list[str], first: int, last: int, crossed: bool) -> pd.DataFrame:
+    """What change_between gives, written as the outer merge of the two years' rows on the categories."""
+    values = frame.assign(_year=frame["year"].astype(int))
+    start = values[values["_year"] == first][[*keys, "value"]].rename(columns={"value": "_first"})
+    end = values[values["_year"] == last][[*keys, "value"]].rename(columns={"value": "_last"})
+    out = start.merge(end, on=keys, how="outer") if keys else pd.concat(
+        [start.reset_index(drop=True), end.reset_index(drop=True)], axis=1)
+    out["change"] = out["_last"].astype("float64") - out["_first"].astype("float64")
+    out["change_pct"] = measures.share(out["change"], out["_first"])
+    out["change_flags"] = "b" if crossed else ""
+    return out.drop(columns=["_first", "_last"])
+
+
+_CELL = st.tuples(st.sampled_from(["EU27_2020", "BE", "DE", "FR", "ZZ", None]), st.sampled_from(["A", "B", None]),
+                  st.sampled_from([2022, 2023, 2024]),
+                  st.sampled_from([None, 0.0, -0.0, 5.0, 12.5, 100.0, float("nan")]))
+
+
+@settings(max_examples=300, deadline=None)
+@given(cells=st.lists(_CELL, max_size=24), keys=st.sampled_from([[], ["member_state"], ["member_state", "ecosystem"]]),
+       years=st.sampled_from([(2022, 2023), (2022, 2024), (2023, 2024)]), breaks=st.sampled_from([[], [2023], [2024]]))
+def test_change_between_is_the_outer_merge_of_the_two_years(cells, keys, years, breaks):
+    unique = {(*cell[:len(keys)], cell[2]): cell for cell in cells}.values()  # one figure per category and year
+    frame = pd.DataFrame({
+        **{key: pd.array([cell[n] for cell in unique], dtype="str") for n, key in enumerate(keys)},
+        "year": pd.array([str(cell[2]) for cell in unique], dtype="str"),
+        "value": pd.array([cell[3] for cell in unique], dtype="Float64"),
+    })
+    first, last = years
+    expected = _change_by_merging(frame, keys, first, last, any(first < b <= last for b in breaks))
+    pd.testing.assert_frame_equal(measures.change_between(frame, keys, first, last, breaks), expected,
+                                  check_exact=True)
 
 
 def test_missing_flags_say_why_and_parse_change_checks_the_years():
