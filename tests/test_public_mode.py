@@ -753,6 +753,8 @@ def test_corrections_and_run_errors_reveal_no_member_in_public_mode(corrected_sn
         with zipfile.ZipFile(io.BytesIO(served[name])) as book:  # the text of an Office file is in its XML parts
             served[name] = b" ".join(book.read(part) for part in book.namelist())
     for name, body in served.items():
+        if name.endswith(".png"):  # a chart image's compressed bytes hold any three digits now and then; no text
+            continue
         for secret in secrets:  # as a word: '780' may be part of a checksum
             assert not re.search(rb"(?<![0-9A-Za-z])" + re.escape(secret.encode()) + rb"(?![0-9A-Za-z])", body), (
                 name, secret)
