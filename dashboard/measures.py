@@ -88,8 +88,8 @@ def parse_change(text: str, years: Sequence[int]) -> tuple[int, int] | None:
 
 def _category_order(category: tuple) -> tuple:
     """How an outer merge orders the categories it joins on: by each key in turn, a missing one last."""
-    return tuple((value is None or value != value, "" if value is None or value != value else value)
-                 for value in category)
+    missing = [value is None or value != value for value in category]  # None, or NaN as pandas' "str" has it
+    return tuple((gone, "" if gone else value) for gone, value in zip(missing, category, strict=True))
 
 
 def change_between(

@@ -174,7 +174,7 @@ def _bundled_values(key: str, whole: int, selection: str) -> str:
 
     The rows are summed per key first (per year, or per set of years), and only those sums are spread over the
     spans: some thousand rows become some hundred before the joins and the grouping sets."""
-    indicator = f"a.ic = (SELECT ic FROM indicator_code)\n          AND {selection}"  # noqa: S608 -- constant SQL fragments only
+    picked = f"a.ic = (SELECT ic FROM indicator_code)\n          AND {selection}"  # noqa: S608 -- constant SQL fragments only
     return f"""
     SELECT
         v.key,
@@ -188,7 +188,7 @@ def _bundled_values(key: str, whole: int, selection: str) -> str:
             a.year,
             sum(a.raw_value) AS raw_value
         FROM agg_values AS a
-        WHERE {indicator}
+        WHERE {picked}
         GROUP BY ALL
     ) AS v
     JOIN year_spans AS sp USING (year)
@@ -199,7 +199,7 @@ def _bundled_values(key: str, whole: int, selection: str) -> str:
         sp.span,
         NULL,
         r.n
-    FROM {_summed_per_span("agg_reporting", key, indicator)}"""  # noqa: S608 -- constant SQL fragments only
+    FROM {_summed_per_span("agg_reporting", key, picked)}"""  # noqa: S608 -- constant SQL fragments only
 
 
 def _bundled_respondents(key: str, whole: int, selection: str) -> str:
