@@ -2,12 +2,13 @@
 kaleido): they are imported when a briefing pack, a workbook or a chart image is asked for. Checked in a fresh
 interpreter, as gunicorn starts a worker: `dashboard.wsgi` (the Procfile's entry point, which builds the app and
 sends it a warm-up request), then every page once. Also what the boot leaves behind: the snapshot open, the
-first visitor's answers cached, the boot's objects frozen out of the collector's way."""
+first visitor's answers cached, the boot's objects frozen out of the collector's way, glibc's malloc arenas capped."""
 
 from __future__ import annotations
 
 import json
 import os
+import platform
 import subprocess
 import sys
 from pathlib import Path
@@ -16,7 +17,7 @@ REPO = Path(__file__).resolve().parents[1]
 EXPORT_ONLY = ("docx", "lxml", "xlsxwriter", "kaleido", "choreographer")
 
 _WORKER = """
-import json, sys
+import ctypes, json, sys, threading
 import dash
 from dashboard.wsgi import server
 from dashboard.data import core
@@ -33,6 +34,17 @@ client = server.test_client()
 statuses = {path: client.get(path).status_code for path in ("/", "/explore", "/partnerships", "/data", "/about",
                                                               "/_dash-layout", "/_dash-dependencies")}
 loaded = sorted({name.split(".")[0] for name in sys.modules} & set(json.loads(sys.argv[1])))
+# Threads that allocate outside Python's small-object allocator: each new one would get its own glibc arena.
+held, gate = [], threading.Barrier(8)
+def allocate():
+    held.append(bytearray(1 << 20))
+    gate.wait()
+threads = [threading.Thread(target=allocate) for _ in range(8)]
+for thread in threads:
+    thread.start()
+for thread in threads:
+    thread.join()
+ctypes.CDLL(None).malloc_stats()  # one "Arena N:" block per arena, on stderr
 print(json.dumps({"statuses": statuses, "loaded": loaded, "opened_at_boot": opened_at_boot,
                   "asked_again": asked_again, "frozen_at_boot": frozen_at_boot}))
 """
@@ -44,7 +56,8 @@ def _serve_pages(curated: Path) -> dict:
     done = subprocess.run([sys.executable, "-c", _WORKER, json.dumps(EXPORT_ONLY)], cwd=REPO, env=env,
                           capture_output=True, text=True, timeout=240, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    arenas = sum(line.startswith("Arena ") for line in done.stderr.splitlines())
+    return {**json.loads(done.stdout.strip().splitlines()[-1]), "malloc_arenas": arenas}
 
 
 def test_a_worker_serving_pages_loads_no_export_library(curated: Path) -> None:
@@ -57,4 +70,6 @@ def test_a_worker_serving_pages_loads_no_export_library(curated: Path) -> None:
     assert result["asked_again"] == 0
     # What it built while booting is kept out of the cyclic collector's full collections during requests.
     assert result["frozen_at_boot"] > 10_000
-
+    # Eight threads allocating at once share glibc's two arenas (dashboard.wsgi.cap_malloc_arenas).
+    if platform.libc_ver()[0] == "glibc":
+        assert result["malloc_arenas"] == 2, result["malloc_arenas"]
