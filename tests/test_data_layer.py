@@ -437,6 +437,15 @@ def test_one_connection_per_process_reopened_after_fork(vintage, monkeypatch):
     data.reset()
 
 
+def test_the_connection_runs_one_thread_and_returns_idle_memory(vintage):
+    """Settings a worker's latency and memory rest on (dashboard/data/core.py: _connection)."""
+    con, _ = core._connection()
+    settings = dict(con.execute(
+        "SELECT name, value FROM duckdb_settings() WHERE name IN "
+        "('threads', 'allocator_background_threads')").fetchall())
+    assert settings == {"threads": "1", "allocator_background_threads": "true"}
+
+
 def test_concurrent_queries_from_threads_get_their_own_answers(vintage, frames):
     data.reset()
     cases = [(ind, f) for ind in ("people_trained", "training_programmes", "investment_eur") for f in FILTER_CASES]
