@@ -241,29 +241,36 @@ def lines_figure(
     title = lines_title(meta, by, year_from, year_to)
     if frame.empty or frame["value"].notna().sum() == 0:
         return empty_figure(title, "No figure to draw for the selection.")
+    # Traces as plain dicts, validated once by the figure (a go.Scatter is validated, then copied and validated
+    # again), from the frame's columns as lists: a few dozen points, where pandas' per-call cost dominated.
+    lines: dict[object, list[tuple]] = {}
+    for row in zip(*(frame[c].tolist() for c in ("key", "label", "year", "value", "n_reporting", "flags")),
+                   strict=True):
+        lines.setdefault(row[0], []).append(row)
     traces: list = []
-    for n, (_key, rows) in enumerate(frame.groupby("key", sort=False)):
+    for n, rows in enumerate(lines.values()):
         colour = style.SERIES[n % len(style.SERIES)]
-        label = str(rows["label"].iloc[0])
-        values = [full(v, meta.unit) for v in rows["value"]]
-        custom = list(zip(rows["key"], rows["label"], values, rows["n_reporting"],
-                          [flag_words(f) for f in rows["flags"]], strict=True))
-        traces.append(go.Scatter(
-            x=rows["year"].astype(str).tolist(), y=rows["value"].tolist(), mode="lines+markers", name=short_label(label),
-            line={"color": colour, "dash": LINE_DASHES[n % len(LINE_DASHES)], "width": 2.5}, marker={"size": 8},
-            customdata=custom, connectgaps=False,
-            hovertemplate="%{customdata[1]}, %{x}<br>%{customdata[2]}<br>reported by %{customdata[3]} members"
-                          "<br>flags: %{customdata[4]}<extra></extra>",
-        ))
-        gaps = rows[rows["value"].isna()]
-        if not gaps.empty:
-            why = ["withheld" if "c" in str(f).split() else "not reported" for f in gaps["flags"]]
-            traces.append(go.Scatter(
-                x=gaps["year"].astype(str).tolist(), y=[0] * len(gaps), mode="markers", showlegend=False,
-                marker={"symbol": "circle-open", "size": 11, "color": colour, "line": {"width": 2}},
-                text=[f"{label}, {y}: no figure ({w})" for y, w in zip(gaps["year"], why, strict=True)],
-                hovertemplate="%{text}<extra></extra>", name=f"{short_label(label)}: no figure",
-            ))
+        label = str(rows[0][1])
+        traces.append({
+            "type": "scatter", "x": [str(year) for _, _, year, *_ in rows], "y": [value for *_, value, _, _ in rows],
+            "mode": "lines+markers", "name": short_label(label),
+            "line": {"color": colour, "dash": LINE_DASHES[n % len(LINE_DASHES)], "width": 2.5}, "marker": {"size": 8},
+            "customdata": [(key, row_label, full(value, meta.unit), reporting, flag_words(flags))
+                           for key, row_label, _, value, reporting, flags in rows],
+            "connectgaps": False,
+            "hovertemplate": "%{customdata[1]}, %{x}<br>%{customdata[2]}<br>reported by %{customdata[3]} members"
+                             "<br>flags: %{customdata[4]}<extra></extra>",
+        })
+        gaps = [(year, flags) for _, _, year, value, _, flags in rows if pd.isna(value)]
+        if gaps:
+            why = ["withheld" if "c" in str(flags).split() else "not reported" for _, flags in gaps]
+            traces.append({
+                "type": "scatter", "x": [str(year) for year, _ in gaps], "y": [0] * len(gaps), "mode": "markers",
+                "showlegend": False,
+                "marker": {"symbol": "circle-open", "size": 11, "color": colour, "line": {"width": 2}},
+                "text": [f"{label}, {year}: no figure ({w})" for (year, _), w in zip(gaps, why, strict=True)],
+                "hovertemplate": "%{text}<extra></extra>", "name": f"{short_label(label)}: no figure",
+            })
     shown_years = [str(y) for y in sorted(frame["year"].astype(int).unique())]
     shapes, notes = [], []
     for year in breaks:

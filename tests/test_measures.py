@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import given, settings
@@ -80,6 +81,33 @@ def test_change_between_is_the_outer_merge_of_the_two_years(cells, keys, years, 
     expected = _change_by_merging(frame, keys, first, last, any(first < b <= last for b in breaks))
     pd.testing.assert_frame_equal(measures.change_between(frame, keys, first, last, breaks), expected,
                                   check_exact=True)
+
+
+def _by_year_with_pandas(yearly: pd.DataFrame, by: str, order: list) -> pd.DataFrame:
+    out = yearly.drop_duplicates(by)[[by, f"{by}_label"]].set_index(by).loc[order]
+    for year, cells in yearly.groupby("year", sort=True):
+        cells = cells.set_index(by).reindex(order)
+        out[str(year)] = cells["value"]
+        out[f"{year}_flags"] = cells["flags"]
+    return out
+
+
+@settings(max_examples=300, deadline=None)
+@given(cells=st.lists(st.tuples(st.sampled_from(["EU27_2020", "BE", "DE", "FR", None]), st.sampled_from([2022, 2023, 2024]),
+                                st.sampled_from([0.0, 5.0, 12.5, float("nan")]), st.sampled_from(["", "s", "s b", "m"])),
+                      max_size=15, unique_by=lambda cell: cell[:2]))
+def test_a_cross_tables_years_are_the_cells_laid_out_by_pandas(cells):
+    """crosstab._by_year lays the yearly cells out in plain Python (missing codes through pandas itself)."""
+    yearly = pd.DataFrame({
+        "member_state": pd.array([key for key, *_ in cells], dtype="str"),
+        "member_state_label": pd.array([f"{key} name" if key else None for key, *_ in cells], dtype="str"),
+        "year": pd.array([str(year) for _, year, *_ in cells], dtype="str"),
+        "value": np.array([value for *_, value, _ in cells], dtype="float64"),
+        "flags": [flags for *_, flags in cells],
+    })
+    order = list(dict.fromkeys(yearly["member_state"]))
+    pd.testing.assert_frame_equal(crosstab._by_year(yearly, "member_state", order),
+                                  _by_year_with_pandas(yearly, "member_state", order), check_exact=True)
 
 
 def test_missing_flags_say_why_and_parse_change_checks_the_years():

@@ -317,14 +317,38 @@ def bundle(
     return _query(vintage, _bundle_sql(dimension), params)
 
 
-def bundled_cells(found: pd.DataFrame, by: tuple[str, ...]) -> pd.DataFrame:
-    """The rows of a bundle that cells_sql(by) gives (k0, k1, ..., raw_value, n_reporting, n_respondents), for a
-    `by` of the bundle's dimension or TOTAL, with or without the year."""
-    total = TOTAL in by
-    rows = found[(found["whole"] == int(total)) & ((found["span"] != RANGE_SPAN) == ("year" in by))]
-    keys = {b: rows["span"].astype("str") if b == "year" else rows["key"] for b in by}
-    return pd.DataFrame({**{f"k{n}": keys[b] for n, b in enumerate(by)},
-                         **{c: rows[c] for c in ("raw_value", "n_reporting", "n_respondents")}})
+# A cell of a cells query: raw_value (None: no figure), n_reporting, n_respondents.
+Cell = tuple[float | None, int, int]
+
+
+def code(value: object) -> object:
+    """A key as text (a year comes as its number); a missing key as a new NaN each time, as pandas' "str" has it, so
+    that two missing keys stay two cells."""
+    return value if isinstance(value, str) else float("nan") if pd.isna(value) else str(value)
+
+
+def _cell(raw_value: object, n_reporting: object, n_respondents: object) -> Cell:
+    return (None if pd.isna(raw_value) else float(raw_value),  # type: ignore[arg-type]
+            0 if pd.isna(n_reporting) else int(n_reporting),  # type: ignore[call-overload]
+            0 if pd.isna(n_respondents) else int(n_respondents))  # type: ignore[call-overload]
+
+
+def cells_by_code(found: pd.DataFrame, n_keys: int) -> dict[tuple, Cell]:
+    """A cells query's rows (k0, k1, ..., raw_value, n_reporting, n_respondents) by their codes. A few hundred at
+    most: plain Python, as pandas' cost per operation was most of a first-time Explore view's time."""
+    keys = zip(*([code(value) for value in found[f"k{n}"].tolist()] for n in range(n_keys)), strict=True)
+    cells = map(_cell, found["raw_value"].tolist(), found["n_reporting"].tolist(), found["n_respondents"].tolist())
+    return dict(zip(keys, cells, strict=True))
+
+
+def bundled_cells(found: pd.DataFrame, by: tuple[str, ...]) -> dict[tuple, Cell]:
+    """The cells of `by` in a bundle, as cells_by_code gives those of cells_sql(by), for a `by` of the bundle's
+    dimension or TOTAL, with or without the year."""
+    whole, yearly = int(TOTAL in by), "year" in by
+    columns = (found[c].tolist() for c in ("key", "whole", "span", "raw_value", "n_reporting", "n_respondents"))
+    return {tuple(code(span if b == "year" else key) for b in by): _cell(raw_value, n_reporting, n_respondents)
+            for key, row_whole, span, raw_value, n_reporting, n_respondents in zip(*columns, strict=True)
+            if row_whole == whole and (span != RANGE_SPAN) == yearly}
 
 # The waves and, per wave, the respondents and registered members of the selection (one segment): the coverage of
 # every yearly figure.

@@ -86,11 +86,6 @@ respondents AS (
 """ + _CELLS_SELECT.format(using=using)  # noqa: S608 -- the keys come from the constant _KEY_SQL; every value is a bound parameter
 
 
-def _codes(column: pd.Series) -> list[object]:
-    """A key column's codes as text (a year comes as its number), a missing code as NaN (as pandas' "str" has it)."""
-    return [code if isinstance(code, str) else float("nan") if pd.isna(code) else str(code) for code in column]
-
-
 def categories(dims: Dimensions, by: str, year_from: int, year_to: int, filters: Filters = NO_FILTERS) -> tuple[str, ...]:
     """Every code of one dimension in its reference order (years in range; Member States in protocol order);
     a filter on the same dimension keeps its codes only."""
@@ -153,7 +148,7 @@ def cells_with_total(
 
 def _from_bundle(
     vintage: Vintage, indicator: str, by: tuple[str, ...], years: tuple[int, int], filters: Filters, over: str | None
-) -> pd.DataFrame | None:
+) -> dict[tuple, aggregates.Cell] | None:
     """The cells of `by` from the bundle of its dimension (or of `over`, the dimension a total row sums over), when
     one answers them."""
     dimension = over or next((b for b in by if b not in ("year", TOTAL)), None)
@@ -176,25 +171,18 @@ def _cells(
     over: str | None = None,
 ) -> pd.DataFrame:
     meta = indicator_meta(vintage, indicator)
-    found = _from_bundle(vintage, indicator, by, (year_from, year_to), filters, over)
+    measured = _from_bundle(vintage, indicator, by, (year_from, year_to), filters, over)
     if "year" not in by:
         # A stock is never summed over years: the last year of the range stands for it.
         year_from, year_to = effective_years(meta, "", year_from, year_to)
-    if found is None:
+    if measured is None:
         params = {"indicator": indicator, "year_from": year_from, "year_to": year_to, **filters.params()}
         sql = aggregates.cells_sql(by) if aggregates.serves(vintage, by, filters) else _cells_sql(by)
-        found = _query(vintage, sql, params)
+        measured = aggregates.cells_by_code(_query(vintage, sql, params), len(by))
     # A few hundred cells at most: laid on their grid in plain Python, then one frame (pandas' per-operation cost
     # was most of a first-time Explore view's time).
     dims = dimensions(vintage)
     listed = list(itertools.product(*(categories(dims, b, year_from, year_to, filters) for b in by)))
-    measured = dict(zip(
-        zip(*(_codes(found[f"k{n}"]) for n in range(len(by))), strict=True),
-        zip(found["raw_value"].astype("Float64").to_numpy(dtype=object, na_value=None),
-            found["n_reporting"].fillna(0).astype("int64").tolist(),
-            found["n_respondents"].fillna(0).astype("int64").tolist(), strict=True),
-        strict=True,
-    ))
     # Codes the reference tables lack (none in a valid snapshot) still show, after the listed ones.
     known = set(listed)
     keys = listed + [key for key in measured if key not in known]
