@@ -70,6 +70,12 @@ def _axis(**extra: object) -> dict:
     return {"gridcolor": style.GRID, "zerolinecolor": style.GRID, "automargin": True, **extra}
 
 
+def _trace(kind: str, **properties: object) -> dict:
+    """A trace as a plain dict, which the figure validates once (a go.Bar or go.Scatter is validated when made, then
+    copied and validated again by the figure: half of a lines figure's time)."""
+    return {"type": kind, **properties}
+
+
 def figure(traces: Sequence[object], layout: dict) -> go.Figure:
     """One construction, no update_layout/add_* round trips: each of those re-validates the whole figure."""
     return go.Figure(data=list(traces), layout=layout)
@@ -155,12 +161,12 @@ def breakdown_figure(
     colours = [style.SECONDARY if key in highlight else style.PRIMARY for key in frame["key"]]
     layout = {**base_layout(title, subtitle), "showlegend": False, "clickmode": "event"}
     if by == "year":
-        trace = go.Bar(x=frame["key"].tolist(), y=frame["value"].tolist(), marker={"color": colours},
+        trace = _trace("bar", x=frame["key"].tolist(), y=frame["value"].tolist(), marker={"color": colours},
                        customdata=custom, hovertemplate=_hover(meta), name=meta.label)
         layout.update(xaxis=_axis(type="category", title=None), yaxis=_axis(title=meta.unit, rangemode="tozero"))
     else:
         ordered = frame.iloc[::-1]  # plotly draws the first category at the bottom
-        trace = go.Bar(y=ordered["label"].tolist(), x=ordered["value"].tolist(), orientation="h",
+        trace = _trace("bar", y=ordered["label"].tolist(), x=ordered["value"].tolist(), orientation="h",
                        marker={"color": colours[::-1]}, customdata=custom[::-1], hovertemplate=_hover(meta),
                        name=meta.label)
         layout.update(xaxis=_axis(title=meta.unit, rangemode="tozero"),
@@ -172,7 +178,7 @@ def breakdown_figure(
     return figure([trace, *_withheld_labels(frame, by, custom)], layout)
 
 
-def _withheld_labels(frame: pd.DataFrame, by: str, custom: list[tuple]) -> list[go.Scatter]:
+def _withheld_labels(frame: pd.DataFrame, by: str, custom: list[tuple]) -> list[dict]:
     """A "withheld" label where a public deployment withheld a bar (members reported, no figure shown), so an
     empty bar never reads as zero. It carries the bar's customdata: clicking it filters like the bar."""
     withheld = (frame["value"].isna() & frame["n_reporting"].gt(0)).to_numpy(dtype=bool)
@@ -185,8 +191,8 @@ def _withheld_labels(frame: pd.DataFrame, by: str, custom: list[tuple]) -> list[
               "<br>reported by %{customdata[3]} members<extra></extra>",
               "showlegend": False, "cliponaxis": False}
     if by == "year":
-        return [go.Scatter(x=rows["key"].tolist(), y=[0] * len(rows), textposition="top center", **common)]
-    return [go.Scatter(y=rows["label"].tolist(), x=[0] * len(rows), textposition="middle right", **common)]
+        return [_trace("scatter", x=rows["key"].tolist(), y=[0] * len(rows), textposition="top center", **common)]
+    return [_trace("scatter", y=rows["label"].tolist(), x=[0] * len(rows), textposition="middle right", **common)]
 
 
 def _with_note(subtitle: str | None) -> str:
@@ -241,8 +247,7 @@ def lines_figure(
     title = lines_title(meta, by, year_from, year_to)
     if frame.empty or frame["value"].notna().sum() == 0:
         return empty_figure(title, "No figure to draw for the selection.")
-    # Traces as plain dicts, validated once by the figure (a go.Scatter is validated, then copied and validated
-    # again), from the frame's columns as lists: a few dozen points, where pandas' per-call cost dominated.
+    # From the frame's columns as lists: a few dozen points, where pandas' per-call cost dominated.
     lines: dict[object, list[tuple]] = {}
     for row in zip(*(frame[c].tolist() for c in ("key", "label", "year", "value", "n_reporting", "flags")),
                    strict=True):
@@ -251,26 +256,25 @@ def lines_figure(
     for n, rows in enumerate(lines.values()):
         colour = style.SERIES[n % len(style.SERIES)]
         label = str(rows[0][1])
-        traces.append({
-            "type": "scatter", "x": [str(year) for _, _, year, *_ in rows], "y": [value for *_, value, _, _ in rows],
-            "mode": "lines+markers", "name": short_label(label),
-            "line": {"color": colour, "dash": LINE_DASHES[n % len(LINE_DASHES)], "width": 2.5}, "marker": {"size": 8},
-            "customdata": [(key, row_label, full(value, meta.unit), reporting, flag_words(flags))
-                           for key, row_label, _, value, reporting, flags in rows],
-            "connectgaps": False,
-            "hovertemplate": "%{customdata[1]}, %{x}<br>%{customdata[2]}<br>reported by %{customdata[3]} members"
-                             "<br>flags: %{customdata[4]}<extra></extra>",
-        })
+        traces.append(_trace(
+            "scatter", x=[str(year) for _, _, year, *_ in rows], y=[value for *_, value, _, _ in rows],
+            mode="lines+markers", name=short_label(label),
+            line={"color": colour, "dash": LINE_DASHES[n % len(LINE_DASHES)], "width": 2.5}, marker={"size": 8},
+            customdata=[(key, row_label, full(value, meta.unit), reporting, flag_words(flags))
+                        for key, row_label, _, value, reporting, flags in rows],
+            connectgaps=False,
+            hovertemplate="%{customdata[1]}, %{x}<br>%{customdata[2]}<br>reported by %{customdata[3]} members"
+                          "<br>flags: %{customdata[4]}<extra></extra>",
+        ))
         gaps = [(year, flags) for _, _, year, value, _, flags in rows if pd.isna(value)]
         if gaps:
             why = ["withheld" if "c" in str(flags).split() else "not reported" for _, flags in gaps]
-            traces.append({
-                "type": "scatter", "x": [str(year) for year, _ in gaps], "y": [0] * len(gaps), "mode": "markers",
-                "showlegend": False,
-                "marker": {"symbol": "circle-open", "size": 11, "color": colour, "line": {"width": 2}},
-                "text": [f"{label}, {year}: no figure ({w})" for (year, _), w in zip(gaps, why, strict=True)],
-                "hovertemplate": "%{text}<extra></extra>", "name": f"{short_label(label)}: no figure",
-            })
+            traces.append(_trace(
+                "scatter", x=[str(year) for year, _ in gaps], y=[0] * len(gaps), mode="markers", showlegend=False,
+                marker={"symbol": "circle-open", "size": 11, "color": colour, "line": {"width": 2}},
+                text=[f"{label}, {year}: no figure ({w})" for (year, _), w in zip(gaps, why, strict=True)],
+                hovertemplate="%{text}<extra></extra>", name=f"{short_label(label)}: no figure",
+            ))
     shown_years = [str(y) for y in sorted(frame["year"].astype(int).unique())]
     shapes, notes = [], []
     for year in breaks:
@@ -327,7 +331,7 @@ def map_figure(
         custom = list(zip(known["key"], known["label"],
                           [full(v, meta.unit).lstrip("€") for v in known["value"]], known["n_reporting"],
                           respondents, [flag_words(f) for f in flags], strict=True))
-        traces.append(go.Choropleth(
+        traces.append(_trace("choropleth",
             locations=[EUROSTAT_TO_ISO3[k] for k in known["key"]], locationmode="ISO-3",
             z=known["value"].tolist(), customdata=custom, hovertemplate=_map_hover(meta), **scale,
             marker={"line": {"color": "white", "width": 0.6}},
@@ -337,7 +341,7 @@ def map_figure(
         small = valued[valued["key"].isin(SMALL_STATES)]
         if not small.empty:
             by_key = dict(zip(known["key"], custom, strict=True))
-            traces.append(go.Scattergeo(
+            traces.append(_trace("scattergeo",
                 lon=[SMALL_STATES[k][0] for k in small["key"]], lat=[SMALL_STATES[k][1] for k in small["key"]],
                 mode="markers", customdata=[by_key[k] for k in small["key"]], hovertemplate=_map_hover(meta),
                 showlegend=False, name=meta.label,
@@ -346,7 +350,7 @@ def map_figure(
             ))
     if no_data:  # drawn after the values' trace (fig.data[0] stays the values), apart from them
         labels = dict(zip(known["key"], known["label"], strict=True))
-        traces.append(go.Choropleth(
+        traces.append(_trace("choropleth",
             locations=[EUROSTAT_TO_ISO3[k] for k in no_data], locationmode="ISO-3", z=[0] * len(no_data),
             text=[labels.get(k, k) for k in no_data], hovertemplate="%{text}: no data<extra></extra>",
             colorscale=[[0, style.NO_DATA], [1, style.NO_DATA]], showscale=False,
@@ -354,7 +358,7 @@ def map_figure(
         ))
         small_empty = [k for k in no_data if k in SMALL_STATES]
         if small_empty:
-            traces.append(go.Scattergeo(
+            traces.append(_trace("scattergeo",
                 lon=[SMALL_STATES[k][0] for k in small_empty], lat=[SMALL_STATES[k][1] for k in small_empty],
                 mode="markers", text=[labels.get(k, k) for k in small_empty],
                 hovertemplate="%{text}: no data<extra></extra>", showlegend=False, name="no data",
@@ -406,7 +410,7 @@ def targets_figure(cumulative: pd.DataFrame, progress: Sequence[TargetProgress])
     subtitle = f"Actual {first}–{latest}, required straight-line path and projection at the achieved pace"
     traces: list = []
     layout = dict(base_layout(title, subtitle, height=400))
-    traces.append(go.Scatter(
+    traces.append(_trace("scatter",
         x=cumulative["year"].tolist(), y=cumulative["cumulative"].tolist(), mode="lines+markers+text",
         name="Actual (cumulative)", line={"color": style.PRIMARY, "width": 3}, marker={"size": 8},
         text=[compact(v) for v in cumulative["cumulative"]], textposition="top center", cliponaxis=False,
@@ -418,7 +422,7 @@ def targets_figure(cumulative: pd.DataFrame, progress: Sequence[TargetProgress])
     pace = progress[0].achieved_pace if progress else 0.0
     if progress and pace > 0:
         proj_years = list(range(latest, horizon + 1))
-        traces.append(go.Scatter(
+        traces.append(_trace("scatter",
             x=proj_years, y=[total + pace * (y - latest) for y in proj_years], mode="lines",
             name=f"Projection at {compact(pace)} a year", line={"color": style.MUTED, "dash": "dot", "width": 2},
             hovertemplate="%{x}: %{y:,.0f} projected<extra></extra>",
@@ -426,13 +430,13 @@ def targets_figure(cumulative: pd.DataFrame, progress: Sequence[TargetProgress])
     for i, target in enumerate(progress):
         colour, dash = style.TARGET_STYLES[i % len(style.TARGET_STYLES)]
         label = _target_label(target)
-        traces.append(go.Scatter(
+        traces.append(_trace("scatter",
             x=[first, horizon], y=[target.people, target.people], mode="lines", name=label,
             line={"color": colour, "dash": dash, "width": 2}, hovertemplate=f"{label}<extra></extra>",
         ))
         if target.path:
             (y0, v0), (y1, v1) = target.path
-            traces.append(go.Scatter(
+            traces.append(_trace("scatter",
                 x=[y0, y1], y=[v0, v1], mode="lines", name=f"Required path to {round_figure(target.people)} by {y1}",
                 line={"color": colour, "width": 1.5}, opacity=0.75,
                 hovertemplate="%{x}: %{y:,.0f} needed on the path<extra></extra>",
@@ -518,7 +522,7 @@ def pace_figure(cumulative: pd.DataFrame, progress: Sequence[TargetProgress]) ->
     traces: list = []
     layout = dict(base_layout(title, "Achieved per year; hatched: needed a year to the deadline",
                                        height=style.SMALL_CHART_HEIGHT + 40))
-    traces.append(go.Bar(
+    traces.append(_trace("bar",
         x=cumulative["year"].astype(str).tolist(), y=cumulative["value"].tolist(), name="Achieved",
         marker={"color": style.PRIMARY}, text=[compact(v) for v in cumulative["value"]], textposition="outside",
         hovertemplate="%{x}: %{y:,.0f} people<extra></extra>", cliponaxis=False,
@@ -529,7 +533,7 @@ def pace_figure(cumulative: pd.DataFrame, progress: Sequence[TargetProgress]) ->
         # a bar of its own for the years it applies to: drawn across the achieved years it read as a past shortfall
         colour, _dash = style.TARGET_STYLES[i % len(style.TARGET_STYLES)]
         span = f"{target.latest_year + 1}–{target.deadline_year}"
-        traces.append(go.Bar(
+        traces.append(_trace("bar",
             x=[f"{target.latest_year + 1}–{target.deadline_year % 100:02d}"], y=[target.needed_pace],
             name=f"Needed a year {span} for the {round_figure(target.people)} pledged by {target.deadline_year}",
             marker={"color": colour, "pattern": {"shape": "/"}}, text=[compact(target.needed_pace)],
@@ -561,7 +565,7 @@ def members_figure(registry: pd.DataFrame, published: pd.DataFrame) -> go.Figure
     layout = dict(base_layout(title, "Registry (date joined) and the Commission's published counts",
                                        height=style.SMALL_CHART_HEIGHT))
     if not registry.empty:
-        traces.append(go.Scatter(
+        traces.append(_trace("scatter",
             x=registry["as_of"].tolist(), y=registry["members"].tolist(), mode="lines", line_shape="hv",
             name="Registered members", line={"color": style.PRIMARY, "width": 2.5},
             hovertemplate="%{x|%b %Y}: %{y:,} members<extra></extra>",
@@ -569,7 +573,7 @@ def members_figure(registry: pd.DataFrame, published: pd.DataFrame) -> go.Figure
     pub = published[published["members"].notna()]
     if not pub.empty:
         labels = [f"{q} {count(m)}".strip() for q, m in zip(pub["qualifier"].fillna(""), pub["members"], strict=True)]
-        traces.append(go.Scatter(
+        traces.append(_trace("scatter",
             x=pub["as_of"].tolist(), y=pub["members"].tolist(), mode="markers", name="Published count",
             marker={"color": style.SECONDARY, "size": 10, "symbol": "diamond", "line": {"color": "black", "width": 1}},
             text=labels, hovertemplate="%{x|%d %b %Y}: %{text}<extra>published</extra>",
@@ -593,7 +597,7 @@ def partnerships_figure(launches: pd.DataFrame, published: pd.DataFrame) -> go.F
     for kind, rows in launches.groupby("kind", sort=True):
         xs = [*rows["as_of"].tolist(), end]
         ys = [*rows["partnerships"].tolist(), int(rows["partnerships"].iloc[-1])]
-        traces.append(go.Scatter(
+        traces.append(_trace("scatter",
             x=xs, y=ys, mode="lines", line_shape="hv", name=f"{names.get(kind, kind)} (reference table)",
             line={"color": colours.get(kind, style.MUTED), "width": 2.5},
             hovertemplate="%{x|%b %Y}: %{y} partnerships<extra></extra>",
@@ -602,7 +606,7 @@ def partnerships_figure(launches: pd.DataFrame, published: pd.DataFrame) -> go.F
                                  ("regional_partnerships", "regional", "square")):
         pub = published[published[column].notna()]
         if not pub.empty:
-            traces.append(go.Scatter(
+            traces.append(_trace("scatter",
                 x=pub["as_of"].tolist(), y=pub[column].tolist(), mode="markers",
                 name=f"{names[kind]} (published)",
                 marker={"color": colours[kind], "size": 9, "symbol": symbol, "line": {"color": "black", "width": 1}},
@@ -636,7 +640,7 @@ def peer_figure(bench: PeerBenchmark, meta: IndicatorMeta) -> go.Figure:
     names = [label for label, _ in bench.peers][::-1]
     values = [value for _, value in bench.peers][::-1]
     colours = [style.SECONDARY if label == bench.name else style.PRIMARY for label in names]
-    traces.append(go.Bar(y=[short_label(n) for n in names], x=values, orientation="h", marker={"color": colours},
+    traces.append(_trace("bar", y=[short_label(n) for n in names], x=values, orientation="h", marker={"color": colours},
                          customdata=names, hovertemplate="%{customdata}: %{x:,.0f}<extra></extra>", name=meta.label))
     shapes, notes = [], []
     if bench.q1 is not None and bench.q3 is not None:
@@ -678,11 +682,11 @@ def trend_figure(bench: PeerBenchmark, meta: IndicatorMeta) -> go.Figure:
     traces: list = []
     layout = dict(base_layout(title, f"{meta.label} · median of {bench.group_label}",
                                        height=style.SMALL_CHART_HEIGHT + 40))
-    traces.append(go.Scatter(x=years, y=[o for _, o, _ in bench.trend], mode="lines+markers",
+    traces.append(_trace("scatter", x=years, y=[o for _, o, _ in bench.trend], mode="lines+markers",
                              name=short_label(bench.name, 48),
                              line={"color": style.SECONDARY, "width": 3}, marker={"size": 8},
                              hovertemplate="%{x}: %{y:,.0f}<extra></extra>"))
-    traces.append(go.Scatter(x=years, y=[m for _, _, m in bench.trend], mode="lines+markers", name="Peer median",
+    traces.append(_trace("scatter", x=years, y=[m for _, _, m in bench.trend], mode="lines+markers", name="Peer median",
                              line={"color": style.PRIMARY, "dash": "dash", "width": 2}, marker={"symbol": "square"},
                              hovertemplate="%{x}: median %{y:,.0f}<extra></extra>"))
     _merge(layout, xaxis=_axis(type="category", title=None), yaxis=_axis(title=meta.unit, rangemode="tozero"))
@@ -696,7 +700,7 @@ def response_figure(rates: pd.DataFrame) -> go.Figure:
     traces: list = []
     layout = dict(base_layout(title, "Respondents / members registered by the end of the activity year",
                                        height=style.SMALL_CHART_HEIGHT))
-    traces.append(go.Bar(
+    traces.append(_trace("bar",
         x=rates["year"].astype(str).tolist(), y=[0 if math.isnan(r) else r * 100 for r in rates["response_rate"]],
         marker={"color": style.PRIMARY}, text=[percent(r) for r in rates["response_rate"]], textposition="outside",
         customdata=list(zip(rates["n_respondents"], rates["n_registered"], strict=True)), cliponaxis=False,
