@@ -1,9 +1,12 @@
 """How numbers and years are written, everywhere: on screen (compact in cards and charts, in full in tables), in
 the export files, in chart images and in the briefing's sentences. One module, so a figure reads the same in all.
 
-Digits, grouping and currency signs come from Babel's CLDR data for the dashboard's language (`LOCALE`); rounding
-is done here first (half up, on the number's shortest decimal form), so Babel never rounds a second time. The
-house's own short forms ("2.5 M", "15.5 k", "2.6 million", "2022–24") are not CLDR's and stay written out here.
+Digits, grouping and currency signs are CLDR's for the dashboard's language (`LOCALE`, English): "." for decimals,
+"," between thousands, "-" before the euro sign of a negative amount. Python's format specification writes exactly
+these, so they are written with it; tests/test_formatting.py checks every form against Babel's CLDR data, which a
+web worker no longer loads (about 8 MB of it, for these few symbols). Rounding is done here first (half up, on the
+number's shortest decimal form), so the formatting never rounds a second time. The house's own short forms
+("2.5 M", "15.5 k", "2.6 million", "2022–24") are not CLDR's and stay written out here.
 """
 
 from __future__ import annotations
@@ -11,10 +14,9 @@ from __future__ import annotations
 import math
 from decimal import ROUND_HALF_UP, Decimal
 
-from babel.numbers import format_currency, format_decimal
-
 LOCALE = "en"  # the dashboard's language, as its <html lang> says
 CURRENCY = "EUR"
+CURRENCY_SIGN = "€"  # CLDR's symbol for CURRENCY in LOCALE
 MISSING = "–"  # an en dash: no figure
 
 UNIT_WORDS = {"people": "people", "programmes": "programmes", "stakeholders": "stakeholders",
@@ -39,15 +41,15 @@ def _rounded(value: float, decimals: int, *, half_up: bool = True) -> Decimal:
     return Decimal(f"{float(value):.{decimals}f}")
 
 
-def _pattern(decimals: int, *, grouped: bool = True) -> str:
-    return ("#,##0" if grouped else "0") + ("." + "0" * decimals if decimals else "")
+def _digits(number: Decimal, decimals: int, *, grouped: bool = True) -> str:
+    """A rounded number as CLDR's English writes it: '-1,234.50' (grouped) or '-1234.50'."""
+    return format(number, f"{',' if grouped else ''}.{decimals}f")
 
 
 def fixed(value: float, decimals: int, *, grouped: bool = True, half_up: bool = True) -> str:
     """`value` with `decimals` decimals and grouped thousands (1,234.5), rounded half up on its shortest decimal
     form, so the screen, the exports and the briefing's sentences always agree on a figure."""
-    return format_decimal(_rounded(value, decimals, half_up=half_up), format=_pattern(decimals, grouped=grouped),
-                          locale=LOCALE)
+    return _digits(_rounded(value, decimals, half_up=half_up), decimals, grouped=grouped)
 
 
 def count(value: int) -> str:
@@ -56,9 +58,9 @@ def count(value: int) -> str:
 
 
 def currency(value: float, decimals: int = 0, *, half_up: bool = True) -> str:
-    """€160,000,000 or €1,234.50."""
-    return format_currency(_rounded(value, decimals, half_up=half_up), CURRENCY, format="¤" + _pattern(decimals), locale=LOCALE,
-                           currency_digits=False)
+    """€160,000,000 or €1,234.50 (-€1,200: the minus before the sign)."""
+    number = _rounded(value, decimals, half_up=half_up)
+    return f"{'-' if number.is_signed() else ''}{CURRENCY_SIGN}{_digits(abs(number), decimals)}"
 
 
 def percent(ratio: float | None, digits: int = 0) -> str:

@@ -1,13 +1,18 @@
-"""The one formatting module: Babel's English digits and signs, the house's own short forms, one rounding rule
+"""The one formatting module: CLDR's English digits and signs (as Babel writes them), the house's own short forms, one rounding rule
 for sentences and cards (half up) and the stored float's own rounding for tables."""
 
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 
 import numpy as np
 import pandas as pd
+from babel.numbers import format_currency, format_decimal
+from hypothesis import example, given
+from hypothesis import strategies as st
 
+from dashboard import formatting
 from dashboard.formatting import compact, count, currency, exact, fixed, full, humanise, percent, year_span
 from dashboard.ui import grid_records
 
@@ -19,6 +24,29 @@ def test_currency_and_counts_follow_the_english_locale():
     # CLDR's English puts the minus before the sign; the same figure reads the same in a card and a table
     assert currency(-1200) == "-€1,200" and full(-1200.0, "EUR") == "-€1,200"
     assert compact(-1_200_000, "EUR") == "-€1.2 M"
+
+
+@given(value=st.one_of(st.floats(allow_nan=False, allow_infinity=False, min_value=-1e15, max_value=1e15),
+                       st.integers(min_value=-10**15, max_value=10**15)),
+       decimals=st.integers(min_value=0, max_value=3), grouped=st.booleans(), half_up=st.booleans())
+@example(value=-0.0, decimals=0, grouped=True, half_up=True).via("negative zero")
+@example(value=-0.004, decimals=2, grouped=True, half_up=False).via("rounds to negative zero")
+@example(value=999_999.995, decimals=2, grouped=True, half_up=True).via("rounds up into a new group")
+def test_digits_and_signs_are_babels_cldr_english(value, decimals, grouped, half_up):
+    """The formatting writes with Python's format specification what Babel writes from CLDR's data for LOCALE."""
+    rounded = formatting._rounded(value, decimals, half_up=half_up)
+    pattern = ("#,##0" if grouped else "0") + ("." + "0" * decimals if decimals else "")
+    assert fixed(value, decimals, grouped=grouped, half_up=half_up) == format_decimal(
+        rounded, format=pattern, locale=formatting.LOCALE)
+    if grouped:
+        assert currency(value, decimals, half_up=half_up) == format_currency(
+            rounded, formatting.CURRENCY, format="¤" + pattern, locale=formatting.LOCALE, currency_digits=False)
+
+
+def test_the_currency_sign_is_cldrs():
+    assert format_currency(Decimal(1), formatting.CURRENCY, format="¤0", locale=formatting.LOCALE,
+                           currency_digits=False) \
+        == f"{formatting.CURRENCY_SIGN}1"
 
 
 def test_sentences_round_half_up_and_tables_keep_the_stored_rounding():
