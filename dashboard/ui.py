@@ -381,6 +381,82 @@ def grid(grid_id: str, frame: pd.DataFrame, column_defs: Sequence[Mapping[str, A
     )
 
 
+def paged_grid(grid_id: str, column_defs: Sequence[Mapping[str, Any]], height: int = 360,
+               rows_per_block: int = 100) -> dag.AgGrid:
+    """A grid of thousands of rows that the server sends a block at a time, as the reader scrolls, sorted and
+    filtered there (ag-grid's infinite row model; the page's callback answers with `grid_block`). Sent whole, the
+    Data page's 2,400 rejects at 100x the sample weighed 0.9 MB of the page and ~6 MB of a worker's memory."""
+    return dag.AgGrid(
+        id=grid_id,
+        rowModelType="infinite",
+        columnDefs=list(column_defs),
+        # Rows keep one height: the infinite model lays out blocks before their rows arrive (long text: tooltips).
+        defaultColDef={"sortable": True, "filter": True, "resizable": True, "floatingFilter": False,
+                       "minWidth": 90, "wrapHeaderText": True, "autoHeaderHeight": True},
+        dashGridOptions={"cacheBlockSize": rows_per_block, "maxBlocksInCache": 20, "animateRows": False,
+                         "ensureDomOrder": True, "enableCellTextSelection": True, "domLayout": "normal",
+                         "suppressColumnVirtualisation": True,
+                         "tabToNextCell": {"function": "false"}, "tabToNextHeader": {"function": "false"}},
+        columnSize="responsiveSizeToFit",
+        style={"height": f"{height}px", "width": "100%"},
+        className="ag-theme-alpine",
+    )
+
+
+def grid_block(frame: pd.DataFrame, request: Mapping[str, Any]) -> dict[str, Any]:
+    """The rows a paged grid asked for (`getRowsRequest`): `frame` filtered by its filter model and sorted by its sort
+    model, rows startRow to endRow, and how many rows the filter keeps (`getRowsResponse`)."""
+    kept = frame
+    for column, model in (request.get("filterModel") or {}).items():
+        if column in kept.columns:
+            kept = kept[_filter_mask(kept[column], model).to_numpy(dtype=bool)]
+    sort = [s for s in request.get("sortModel") or [] if s.get("colId") in kept.columns]
+    if sort:
+        kept = kept.sort_values([s["colId"] for s in sort], ascending=[s.get("sort") != "desc" for s in sort],
+                                kind="stable", na_position="first")
+    start = max(int(request.get("startRow") or 0), 0)
+    end = max(int(request.get("endRow") or start), start)
+    return {"rowData": grid_records(kept.iloc[start:end]), "rowCount": len(kept)}
+
+
+def _filter_mask(values: pd.Series, model: Mapping[str, Any]) -> pd.Series:
+    """Which of `values` pass one column's filter model: a condition, or conditions joined by AND/OR."""
+    if "conditions" in model:
+        masks = [_filter_mask(values, condition) for condition in model["conditions"]]
+        joined = masks[0]
+        for mask in masks[1:]:
+            joined = (joined | mask) if model.get("operator") == "OR" else (joined & mask)
+        return joined
+    kind, wanted = model.get("type"), model.get("filter")
+    missing = values.isna() | values.astype("str").eq("")
+    if kind == "blank":
+        return missing
+    if kind == "notBlank":
+        return ~missing
+    if model.get("filterType") == "number":
+        numbers = pd.to_numeric(values, errors="coerce")
+        tests = {"equals": numbers == wanted, "notEqual": numbers != wanted, "lessThan": numbers < wanted,
+                 "lessThanOrEqual": numbers <= wanted, "greaterThan": numbers > wanted,
+                 "greaterThanOrEqual": numbers >= wanted}
+        if kind == "inRange":  # ag-grid's default: both ends excluded
+            return (numbers > wanted) & (numbers < model.get("filterTo"))
+        mask = tests.get(str(kind))
+        if mask is None or wanted is None:
+            return pd.Series(True, index=values.index)
+        return mask.fillna(kind == "notEqual").astype(bool)
+    # text, compared as ag-grid does by default: case-insensitively
+    text = values.astype("str").str.lower()
+    needle = str(wanted or "").lower()
+    tests = {"contains": text.str.contains(needle, regex=False), "notContains": ~text.str.contains(needle, regex=False),
+             "equals": text == needle, "notEqual": text != needle, "startsWith": text.str.startswith(needle),
+             "endsWith": text.str.endswith(needle)}
+    mask = tests.get(str(kind))
+    if mask is None:
+        return pd.Series(True, index=values.index)
+    # A cell without text passes only the negative conditions, as in ag-grid's own filters.
+    return mask.fillna(False).astype(bool).where(~missing, kind in ("notContains", "notEqual"))
+
+
 # A missing value in a row with reporting members was withheld by a public deployment: the cell says so.
 _MISSING = "params.value == null ? (params.data && params.data.n_reporting > 0 ? 'withheld' : '') : "
 EURO_FORMAT = {"function": _MISSING + "'€' + d3.format(',.0f')(params.value)"}

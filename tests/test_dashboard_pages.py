@@ -304,11 +304,25 @@ def test_partnerships_callback(curated):
 
 
 def test_data_wave_callback(curated):
-    children, search = data_page.update_wave("2023", None)
+    summary, search = data_page.update_wave("2023", None)
     assert search == "?wave=2023"
-    assert "1 rejects in the 2023 wave: 1 unknown_member." in text(children)
-    children, search = data_page.update_wave("all", None)
-    assert search == "" and "2 rejects" in text(children)
+    assert summary == "1 rejects in the 2023 wave: 1 unknown_member."
+    summary, search = data_page.update_wave("all", None)
+    assert search == "" and summary.startswith("2 rejects")
+
+
+def test_the_rejects_grid_gets_its_rows_from_the_server_a_block_at_a_time(curated):
+    grid = by_id(data_page.layout(), data_page.ID.REJECTS)
+    assert grid.rowModelType == "infinite" and not getattr(grid, "rowData", None)
+    block = data_page.serve_rejects({"startRow": 0, "endRow": 100}, "all", None)
+    assert block["rowCount"] == 2 and {r["reason_code"] for r in block["rowData"]} == {"unknown_member", "negative"}
+    block = data_page.serve_rejects({"startRow": 0, "endRow": 100}, "2023", None)
+    assert block["rowCount"] == 1 and block["rowData"][0]["reason_code"] == "unknown_member"
+    asked = {"startRow": 0, "endRow": 1, "sortModel": [{"colId": "reason_code", "sort": "desc"}]}
+    assert data_page.serve_rejects(asked, "all", None) == {"rowData": [block["rowData"][0]], "rowCount": 2}
+    # a tampered wave is read as every wave, as in a URL; a request that is not one is ignored
+    assert data_page.serve_rejects({"startRow": 0, "endRow": 100}, "1999; DROP", None)["rowCount"] == 2
+    assert data_page.serve_rejects(None, "all", None) is no_update
 
 
 def test_progress_page_figures(curated):

@@ -265,6 +265,11 @@ def test_member_level_rows_stay_on_the_server(layer) -> None:
     rejects = data.rejects(vintage)
     assert rejects["contribution_id"].eq("").all() and rejects["value"].eq("").all()
     assert rejects["row"].isna().all()
+    from dashboard.pages import data_page
+    from dashboard.ui import grid_records
+
+    # the rejects grid's blocks are those rows and no others
+    assert data_page.serve_rejects({"startRow": 0, "endRow": 10_000}, "all", None)["rowData"] == grid_records(rejects)
     corrections = data.corrections(vintage)
     assert corrections["member_id"].eq("").all() if len(corrections) else True
 

@@ -8,7 +8,7 @@ import dataclasses
 
 import dash_bootstrap_components as dbc
 import pandas as pd
-from dash import Input, Output, State, callback, dcc, html, no_update, register_page
+from dash import Input, Output, State, callback, clientside_callback, dcc, html, no_update, register_page
 
 from dashboard import data, figures, ui
 from dashboard.components.export_bar import export_links, pack_button, register_export_bar
@@ -216,21 +216,31 @@ REJECT_COLUMNS = [
 ]
 
 
-def rejects_view(vintage: Vintage, wave: int | None) -> list:
+def wave_rejects(vintage: Vintage, wave: int | None) -> pd.DataFrame:
+    """The rejects of one wave (None: every wave)."""
     frame = data.rejects(vintage)
+    if wave is None:
+        return frame
+    # Rejects carry their source file; each survey file belongs to one wave (from `submissions`).
+    return frame[frame["source_file"].isin(data.survey_files(vintage, wave))]
+
+
+def rejects_summary(vintage: Vintage, wave: int | None) -> str:
+    frame = wave_rejects(vintage, wave)
     total = data.reject_count(vintage)
-    if wave is not None:
-        # Rejects carry their source file; each survey file belongs to one wave (from `submissions`).
-        files = data.survey_files(vintage, wave)
-        frame = frame[frame["source_file"].isin(files)]
     counts = frame["reason_code"].value_counts()
     summary = (f"{count(len(frame))} rejects" + (f" in the {wave} wave" if wave else "") + ": "
                + ", ".join(f"{count(n)} {code}" for code, n in counts.items()) + "." if len(frame) else "No rejects.")
     if total > data.MAX_REJECT_ROWS:
         summary += f" The grid holds the first {count(data.MAX_REJECT_ROWS)} of {count(total)}."
+    return summary
+
+
+def rejects_view(vintage: Vintage, wave: int | None) -> list:
+    """The rejects' summary and their grid, whose rows come a block at a time (`serve_rejects`)."""
     return [
-        html.P(summary, className="small", id=ID.REJECTS_SUMMARY),
-        ui.grid(ID.REJECTS, frame, REJECT_COLUMNS, height=320),
+        html.P(rejects_summary(vintage, wave), className="small", id=ID.REJECTS_SUMMARY),
+        ui.paged_grid(ID.REJECTS, REJECT_COLUMNS, height=320),
     ]
 
 
@@ -317,21 +327,56 @@ RUN_COLUMNS = [
 ]
 
 
+def _chosen(wave: object, pinned: object) -> tuple[data.VintageChoice, DataState | None]:
+    """The vintage and the state of the wave control, checked like a URL query."""
+    choice = data.resolve_vintage(pinned)
+    if choice.vintage is None:
+        return choice, None
+    parsed = parse_data({"wave": wave}, data.dimensions(choice.vintage), Messages())
+    return choice, DataState(parsed.wave, choice.vintage.vintage_id if choice.pinned else None)
+
+
 @callback(
-    Output(ID.REJECTS_VIEW, "children"),
+    Output(ID.REJECTS_SUMMARY, "children"),
     Output(ui.permalink_id(PAGE_ID), "data"),
     Input(ID.WAVE, "value"),
     State(ID.VINTAGE, "data"),
     prevent_initial_call=True,
 )
 def update_wave(wave: object, pinned: object):
-    choice = data.resolve_vintage(pinned)
-    if choice.vintage is None:
+    """Another wave: its summary and permalink (the grid, emptied in the browser, asks for its rows again)."""
+    choice, state = _chosen(wave, pinned)
+    if choice.vintage is None or state is None:
         return no_update, no_update
-    messages = Messages()
-    parsed = parse_data({"wave": wave}, data.dimensions(choice.vintage), messages)
-    state = DataState(parsed.wave, choice.vintage.vintage_id if choice.pinned else None)
-    return rejects_view(choice.vintage, state.wave), state.search()
+    return rejects_summary(choice.vintage, state.wave), state.search()
+
+
+@callback(
+    Output(ID.REJECTS, "getRowsResponse"),
+    Input(ID.REJECTS, "getRowsRequest"),
+    State(ID.WAVE, "value"),
+    State(ID.VINTAGE, "data"),
+    prevent_initial_call=True,
+)
+def serve_rejects(request: object, wave: object, pinned: object):
+    """The block of rejects the grid asks for as the reader scrolls, sorts or filters."""
+    choice, state = _chosen(wave, pinned)
+    if choice.vintage is None or state is None or not isinstance(request, dict):
+        return no_update
+    return ui.grid_block(wave_rejects(choice.vintage, state.wave), request)
+
+
+# A wave chosen: the grid drops the rows it holds and asks for the new wave's (ag-grid's infinite cache).
+clientside_callback(
+    """function (wave, gridId) {
+        window.dash_ag_grid.getApiAsync(gridId).then(function (api) { api.purgeInfiniteCache(); });
+        return window.dash_clientside.no_update;
+    }""",
+    Output(ID.REJECTS, "className"),
+    Input(ID.WAVE, "value"),
+    State(ID.REJECTS, "id"),
+    prevent_initial_call=True,
+)
 
 
 # --------------------------------------------------------------------------------------------------------------
