@@ -244,38 +244,34 @@ def response_rates(vintage: Vintage) -> pd.DataFrame:
     return frame
 
 
+# Per wave: the commitments reported and progressing, and the members reporting some. A fact is one member's value
+# of one indicator in one year, so the sums and counts are taken over the facts, with no grouping per member (at 100x
+# the sample 27 -> 14 ms); only public mode counts the members behind each wave, which decides what it withholds.
+_COMMITMENTS_SQL = """
+SELECT
+    f.year,
+    CAST(coalesce(sum(f.value) FILTER (WHERE i.indicator = 'commitments_reported'), 0) AS BIGINT) AS reported,
+    CAST(coalesce(sum(f.value) FILTER (WHERE i.indicator = 'commitments_progressing'), 0) AS BIGINT) AS progressing,
+    count(*) FILTER (WHERE i.indicator = 'commitments_reported' AND f.value > 0) AS n_reporting{members}
+FROM hot_facts AS f
+JOIN hot_indicators AS i USING (ic)
+WHERE i.indicator IN ('commitments_reported', 'commitments_progressing')
+GROUP BY f.year
+ORDER BY f.year
+"""
+
+
 @_cached
 def _commitments_frame(vintage: Vintage) -> pd.DataFrame:
-    frame = _query(
-        vintage,
-        """
-        WITH per_member AS (
-            SELECT
-                f.year,
-                f.mi,
-                sum(f.value) FILTER (WHERE i.indicator = 'commitments_reported') AS reported,
-                sum(f.value) FILTER (WHERE i.indicator = 'commitments_progressing') AS progressing
-            FROM hot_facts AS f
-            JOIN hot_indicators AS i USING (ic)
-            WHERE i.indicator IN ('commitments_reported', 'commitments_progressing')
-            GROUP BY f.year, f.mi
-        )
-        SELECT
-            year,
-            CAST(coalesce(sum(reported), 0) AS BIGINT) AS reported,
-            CAST(coalesce(sum(progressing), 0) AS BIGINT) AS progressing,
-            count(mi) FILTER (WHERE reported > 0) AS n_reporting,
-            count(mi) AS n_members
-        FROM per_member
-        GROUP BY year
-        ORDER BY year
-        """,
-    ).astype({"year": "int64", "reported": "int64", "progressing": "int64", "n_reporting": "int64",
-              "n_members": "int64"})
-    if disclosure.public_mode():
+    public = disclosure.public_mode()
+    members = ",\n    count(DISTINCT f.mi) AS n_members" if public else ""
+    frame = _query(vintage, _COMMITMENTS_SQL.format(members=members)).astype(
+        {"year": "int64", "reported": "int64", "progressing": "int64", "n_reporting": "int64"})
+    if public:
         frame = frame.astype({"reported": "Int64", "progressing": "Int64"})
         frame.loc[~_eu_total_shown(frame["n_members"]), ["reported", "progressing"]] = pd.NA
-    return frame.drop(columns="n_members")
+        frame = frame.drop(columns="n_members")
+    return frame
 
 
 def commitments_progress(vintage: Vintage) -> pd.DataFrame:
