@@ -403,26 +403,43 @@ def paged_grid(grid_id: str, column_defs: Sequence[Mapping[str, Any]], height: i
     )
 
 
+# The most rows one block request gets, whatever it asks (the grid asks for 100 at a time).
+MAX_BLOCK_ROWS = 1000
+
+
+def _whole(value: object, default: int) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else default
+
+
 def grid_block(frame: pd.DataFrame, request: Mapping[str, Any]) -> dict[str, Any]:
     """The rows a paged grid asked for (`getRowsRequest`): `frame` filtered by its filter model and sorted by its sort
-    model, rows startRow to endRow, and how many rows the filter keeps (`getRowsResponse`)."""
+    model, rows startRow to endRow (at most MAX_BLOCK_ROWS), and how many rows the filter keeps
+    (`getRowsResponse`). The request comes from the browser: a part that is not what ag-grid sends is ignored."""
     kept = frame
-    for column, model in (request.get("filterModel") or {}).items():
-        if column in kept.columns:
+    filters = request.get("filterModel")
+    for column, model in (filters.items() if isinstance(filters, Mapping) else ()):
+        if column in kept.columns and isinstance(model, Mapping):
             kept = kept[_filter_mask(kept[column], model).to_numpy(dtype=bool)]
-    sort = [s for s in request.get("sortModel") or [] if s.get("colId") in kept.columns]
+    sorts = request.get("sortModel")
+    sort = [s for s in (sorts if isinstance(sorts, list) else ())
+            if isinstance(s, Mapping) and isinstance(s.get("colId"), str) and s["colId"] in kept.columns]
     if sort:
         kept = kept.sort_values([s["colId"] for s in sort], ascending=[s.get("sort") != "desc" for s in sort],
                                 kind="stable", na_position="first")
-    start = max(int(request.get("startRow") or 0), 0)
-    end = max(int(request.get("endRow") or start), start)
+    start = _whole(request.get("startRow"), 0)
+    end = min(max(_whole(request.get("endRow"), start), start), start + MAX_BLOCK_ROWS)
     return {"rowData": grid_records(kept.iloc[start:end]), "rowCount": len(kept)}
 
 
 def _filter_mask(values: pd.Series, model: Mapping[str, Any]) -> pd.Series:
     """Which of `values` pass one column's filter model: a condition, or conditions joined by AND/OR."""
+    everything = pd.Series(True, index=values.index)
     if "conditions" in model:
-        masks = [_filter_mask(values, condition) for condition in model["conditions"]]
+        conditions = model["conditions"]
+        masks = [_filter_mask(values, c) for c in (conditions if isinstance(conditions, list) else ())
+                 if isinstance(c, Mapping)]
+        if not masks:
+            return everything
         joined = masks[0]
         for mask in masks[1:]:
             joined = (joined | mask) if model.get("operator") == "OR" else (joined & mask)
@@ -434,15 +451,20 @@ def _filter_mask(values: pd.Series, model: Mapping[str, Any]) -> pd.Series:
     if kind == "notBlank":
         return ~missing
     if model.get("filterType") == "number":
+        if not isinstance(wanted, int | float) or isinstance(wanted, bool):
+            return everything
         numbers = pd.to_numeric(values, errors="coerce")
         tests = {"equals": numbers == wanted, "notEqual": numbers != wanted, "lessThan": numbers < wanted,
                  "lessThanOrEqual": numbers <= wanted, "greaterThan": numbers > wanted,
                  "greaterThanOrEqual": numbers >= wanted}
         if kind == "inRange":  # ag-grid's default: both ends excluded
-            return (numbers > wanted) & (numbers < model.get("filterTo"))
+            upper = model.get("filterTo")
+            if not isinstance(upper, int | float) or isinstance(upper, bool):
+                return everything
+            return ((numbers > wanted) & (numbers < upper)).fillna(False).astype(bool)
         mask = tests.get(str(kind))
-        if mask is None or wanted is None:
-            return pd.Series(True, index=values.index)
+        if mask is None:
+            return everything
         return mask.fillna(kind == "notEqual").astype(bool)
     # text, compared as ag-grid does by default: case-insensitively
     text = values.astype("str").str.lower()
@@ -452,7 +474,7 @@ def _filter_mask(values: pd.Series, model: Mapping[str, Any]) -> pd.Series:
              "endsWith": text.str.endswith(needle)}
     mask = tests.get(str(kind))
     if mask is None:
-        return pd.Series(True, index=values.index)
+        return everything
     # A cell without text passes only the negative conditions, as in ag-grid's own filters.
     return mask.fillna(False).astype(bool).where(~missing, kind in ("notContains", "notEqual"))
 

@@ -62,3 +62,18 @@ def test_sorting_by_several_columns_is_stable_and_unknown_columns_are_ignored() 
                "filterModel": {"nope": {"filterType": "text", "type": "equals", "filter": "x"}}}
     assert [r["row"] for r in grid_block(FRAME, {"startRow": 0, "endRow": 2, **request})["rowData"]] == [30, 12]
     assert grid_block(FRAME, {"startRow": 0, "endRow": 2, **request})["rowCount"] == 5
+
+
+def test_a_request_that_is_not_what_ag_grid_sends_is_answered_without_its_odd_parts() -> None:
+    odd = [
+        {"startRow": "0; DROP", "endRow": None, "sortModel": "row", "filterModel": ["file"]},
+        {"startRow": True, "endRow": -5, "sortModel": [None, {"colId": 3}], "filterModel": {"file": "x"}},
+        {"filterModel": {"row": {"filterType": "number", "type": "equals", "filter": "7"},
+                         "file": {"filterType": "text", "operator": "OR", "conditions": "all"}}},
+        {"filterModel": {"row": {"filterType": "number", "type": "inRange", "filter": 1, "filterTo": [9]}}},
+    ]
+    for request in odd:
+        block = grid_block(FRAME, request)
+        assert block["rowCount"] == 5 and len(block["rowData"]) <= 5, request
+    big = pd.DataFrame({"n": range(5000)})
+    assert len(grid_block(big, {"startRow": 10, "endRow": 10**9})["rowData"]) == 1000
