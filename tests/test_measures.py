@@ -97,7 +97,7 @@ def _by_year_with_pandas(yearly: pd.DataFrame, by: str, order: list) -> pd.DataF
                                 st.sampled_from([0.0, 5.0, 12.5, float("nan")]), st.sampled_from(["", "s", "s b", "m"])),
                       max_size=15, unique_by=lambda cell: cell[:2]))
 def test_a_cross_tables_years_are_the_cells_laid_out_by_pandas(cells):
-    """crosstab._by_year lays the yearly cells out in plain Python (missing codes through pandas itself)."""
+    """crosstab._by_year lays the yearly cells out in plain Python, missing codes included, as pandas would."""
     yearly = pd.DataFrame({
         "member_state": pd.array([key for key, *_ in cells], dtype="str"),
         "member_state_label": pd.array([f"{key} name" if key else None for key, *_ in cells], dtype="str"),
