@@ -355,6 +355,16 @@ def _plain_values(column: pd.Series) -> list[Any]:
     return column.to_numpy(dtype=object, na_value=None).tolist()
 
 
+# What every grid shares: sortable, filterable, resizable columns, and the keyboard's way in and out.
+_COLUMN_DEFAULTS = {"sortable": True, "filter": True, "resizable": True, "floatingFilter": False, "minWidth": 90,
+                    "wrapHeaderText": True, "autoHeaderHeight": True}
+_GRID_OPTIONS = {"animateRows": False, "ensureDomOrder": True, "enableCellTextSelection": True, "domLayout": "normal",
+                 "suppressColumnVirtualisation": True,
+                 # One Tab enters the grid and the next leaves it; arrow keys move between cells inside
+                 # (WCAG 2.1.1 without a hundred Tab presses to get past a table).
+                 "tabToNextCell": {"function": "false"}, "tabToNextHeader": {"function": "false"}}
+
+
 def grid(grid_id: str, frame: pd.DataFrame, column_defs: Sequence[Mapping[str, Any]], height: int = 360,
          column_size: str | None = "responsiveSizeToFit", pinned_top: pd.DataFrame | None = None) -> dag.AgGrid:
     """A sortable, filterable grid (dash-ag-grid) of a frame's rows; `pinned_top` rows (a total) stay first
@@ -366,14 +376,8 @@ def grid(grid_id: str, frame: pd.DataFrame, column_defs: Sequence[Mapping[str, A
         columnDefs=list(column_defs),
         # Long text (regional partnership names, pledges) wraps onto more lines of a taller row: readable whole
         # without a mouse, and two names that start alike stay distinguishable.
-        defaultColDef={"sortable": True, "filter": True, "resizable": True, "floatingFilter": False,
-                       "minWidth": 90, "wrapHeaderText": True, "autoHeaderHeight": True,
-                       "wrapText": True, "autoHeight": True},
-        dashGridOptions={"animateRows": False, "ensureDomOrder": True, "enableCellTextSelection": True,
-                         "domLayout": "normal", "suppressColumnVirtualisation": True,
-                         # One Tab enters the grid and the next leaves it; arrow keys move between cells inside
-                         # (WCAG 2.1.1 without a hundred Tab presses to get past a table).
-                         "tabToNextCell": {"function": "false"}, "tabToNextHeader": {"function": "false"},
+        defaultColDef={**_COLUMN_DEFAULTS, "wrapText": True, "autoHeight": True},
+        dashGridOptions={**_GRID_OPTIONS,
                          "pinnedTopRowData": grid_records(pinned_top) if pinned_top is not None else []},
         columnSize=column_size,
         style={"height": f"{height}px", "width": "100%"},
@@ -391,12 +395,8 @@ def paged_grid(grid_id: str, column_defs: Sequence[Mapping[str, Any]], height: i
         rowModelType="infinite",
         columnDefs=list(column_defs),
         # Rows keep one height: the infinite model lays out blocks before their rows arrive (long text: tooltips).
-        defaultColDef={"sortable": True, "filter": True, "resizable": True, "floatingFilter": False,
-                       "minWidth": 90, "wrapHeaderText": True, "autoHeaderHeight": True},
-        dashGridOptions={"cacheBlockSize": rows_per_block, "maxBlocksInCache": 20, "animateRows": False,
-                         "ensureDomOrder": True, "enableCellTextSelection": True, "domLayout": "normal",
-                         "suppressColumnVirtualisation": True,
-                         "tabToNextCell": {"function": "false"}, "tabToNextHeader": {"function": "false"}},
+        defaultColDef=_COLUMN_DEFAULTS,
+        dashGridOptions={**_GRID_OPTIONS, "cacheBlockSize": rows_per_block, "maxBlocksInCache": 20},
         columnSize="responsiveSizeToFit",
         style={"height": f"{height}px", "width": "100%"},
         className="ag-theme-alpine",
