@@ -14,7 +14,9 @@ import hashlib
 import io
 import logging
 import re
+import struct
 import zipfile
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -303,30 +305,49 @@ def xlsx_sheet_xml(workbook: Workbook, sheet: str) -> bytes | None:
             if target is None:  # a relationship without a target: the package does not say
                 return None
             path = target.lstrip("/") if target.startswith("/") else f"xl/{target}"
-            return archive.read(path)
+            try:
+                return zip_part(archive, workbook.content, path)
+            except (zipfile.BadZipFile, zlib.error) as exc:  # a part that lies about its size is not read at all
+                raise PipelineError(f"cannot unzip the sheet's part {path}: {exc}", file=workbook.name,
+                                    sheet=sheet) from exc
     except (KeyError, StopIteration, ElementTree.ParseError, zipfile.BadZipFile, OSError):
         return None
 
 
+def zip_part(archive: zipfile.ZipFile, content: bytes, name: str) -> bytes:
+    """One part of the zip whose bytes are `content`, inflated in one call: zipfile inflates a large part in small
+    pieces, checking its CRC as it goes, which takes twice as long. The CRC is not checked here because the
+    spreadsheet reader checks it when it reads the same part; the part's declared size bounds what is inflated."""
+    info = archive.getinfo(name)
+    if info.flag_bits & 0x1 or info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+        return archive.read(name)  # encrypted or another method: zipfile says what it can do
+    header = content[info.header_offset:info.header_offset + 30]
+    if len(header) < 30 or header[:4] != b"PK\x03\x04":
+        raise zipfile.BadZipFile(f"no local header for {name}")
+    name_length, extra_length = struct.unpack("<HH", header[26:30])
+    start = info.header_offset + 30 + name_length + extra_length
+    data = memoryview(content)[start:start + info.compress_size]
+    if info.compress_type == zipfile.ZIP_STORED:
+        part = bytes(data)
+    else:
+        inflater = zlib.decompressobj(-15)
+        part = inflater.decompress(data, info.file_size + 1)
+        if not inflater.eof:
+            raise zipfile.BadZipFile(f"{name} inflates to more than its declared {info.file_size} bytes, or is cut")
+    if len(part) != info.file_size:
+        raise zipfile.BadZipFile(f"{name} is {len(part)} bytes, not its declared {info.file_size}")
+    return part
+
+
 _MAIN_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 _REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
-_CELL_REF = re.compile(rb'<c r="([A-Z]{1,3})([0-9]{1,7})"')
-
-
-def _column_index(letters: bytes | str) -> int:
-    number = 0
-    for ch in letters.decode() if isinstance(letters, bytes) else letters:
-        number = number * 26 + ord(ch) - 64
-    return number - 1
-
-
 # A cell reference with three column letters (AAA = column 703 onwards), or a row numbered beyond the rows a sheet
-# may reach: the bounds above, as patterns. Both are searched in the sheet's XML (fast: a C loop over bytes), because
-# the <dimension> a sheet declares may not tell the truth. Each pattern starts with a literal, so that the search
-# stays one pass over a sheet of millions of cells (about 0.1-0.4 s for 150 MB of XML), with no loop in Python.
-_FAR_COLUMN = re.compile(rb'<c r="[A-Z]{3}')
-_WIDE_COLUMN = re.compile(rb'<c r="[A-Z]{2}')  # column AA onwards
-_REFERENCE = rb'r="(?<=<c r="|ow r=")[A-Z]{0,3}0*'  # a cell's or a row's reference, up to its row number
+# may reach: the bounds above, as one pattern searched in the sheet's XML (a C loop over bytes), because the
+# <dimension> a sheet declares may not tell the truth. A reference is the `r` attribute of a <row> or a <c>,
+# wherever it stands among their attributes and in either quote. The pattern starts with a literal, so that the
+# search stays one pass over a sheet of millions of cells with no loop in Python. Text holding ` r="AAA` is taken
+# for a reference: such a sheet is then read cell by cell, more slowly but just as right.
+_REF = rb' r=["\']'
 
 
 def _greater_than(number: int) -> str:
@@ -342,54 +363,74 @@ def _greater_than(number: int) -> str:
 
 
 @functools.lru_cache(maxsize=8)
-def _row_beyond(rows: int) -> re.Pattern[bytes]:
-    """A row or cell reference numbered above `rows`."""
-    return re.compile(_REFERENCE + _greater_than(rows).encode() + b'"')
-
-
-def _rows_beyond(part: bytes, rows: int) -> bool:
-    """Whether a row or cell reference of the worksheet XML is numbered above `rows`."""
-    return _row_beyond(rows).search(part) is not None
+def _out_of_bounds(rows: int, letters: int = 3) -> re.Pattern[bytes]:
+    """A reference in a column named with `letters` letters or more (3: AAA onwards; 2: AA onwards), or numbered
+    above `rows` (with leading zeros or not): both bounds in one pass."""
+    return re.compile(_REF + rb"(?:[A-Z]{%d}|[A-Z]{0,%d}0*%s[\"'])"
+                      % (letters, letters - 1, _greater_than(rows).encode()))
 
 
 def _within_bounds(part: bytes) -> bool:
     """Whether every cell of the worksheet XML lies within the bounds the fast reader may allocate."""
-    if _FAR_COLUMN.search(part) is not None:
-        return False
-    if not _rows_beyond(part, MAX_SHEET_ROWS):
+    if _out_of_bounds(MAX_SHEET_ROWS).search(part) is None:  # the usual sheet: one pass
         return True
-    cells = part.count(b"<c ") + part.count(b"<c>")  # counted only for a sheet that reaches that far
-    return (cells > MAX_SHEET_ROWS and _WIDE_COLUMN.search(part) is None
-            and not _rows_beyond(part, min(cells, EXCEL_ROWS)))
+    # counted only for a sheet that reaches that far, with the few other elements named <c...> (<col>, <cfRule>):
+    # one pass instead of two, and a table's rows still need about as many cells
+    cells = part.count(b"<c")
+    return cells > MAX_SHEET_ROWS and _out_of_bounds(min(cells, EXCEL_ROWS), letters=2).search(part) is None
 
 
+_CELL_REF = re.compile(_REF + rb"([A-Z]{1,3})([0-9]{1,7})[\"']")
 _ENTITY = {b"&amp;": b"&", b"&lt;": b"<", b"&gt;": b">", b"&quot;": b'"', b"&apos;": b"'"}
+_FORMULA = re.compile(rb"<f[ >/]")
+
+
+def _column_index(letters: bytes | str) -> int:
+    number = 0
+    for ch in letters.decode() if isinstance(letters, bytes) else letters:
+        number = number * 26 + ord(ch) - 64
+    return number - 1
 
 
 def xlsx_special_cells(part: bytes) -> dict[tuple[int, int], tuple[str, str]]:
     """(row, column), 0-based -> ("formula", "=1+1") or ("error", "#VALUE!") for every cell of a worksheet's XML
     that holds a formula or an Excel error value. python-calamine gives a formula's cached result as if typed, and
-    an error as blank; both are found here from the cell XML (rare, so found by search, not by parsing)."""
+    an error as blank; both are found here from the cell XML (rare, so found by search, not by parsing).
+
+    Every Excel error value starts with '#', so a sheet without one has no error cell, and that is known from one
+    fast byte search. A cell typed as an error but holding no value is blank, as python-calamine reads it (one
+    holding another value stops calamine's read of the sheet)."""
     found: dict[tuple[int, int], tuple[str, str]] = {}
-    for marker, kind in ((b"<f", "formula"), (b't="e"', "error")):
-        at = part.find(marker)
-        while at >= 0:
-            start = part.rfind(b'<c r="', 0, at)
-            ref = _CELL_REF.match(part, start) if start >= 0 else None
-            end = part.find(b"</c>", at)
-            if ref is not None and (marker != b"<f" or part[at + 2:at + 3] in (b">", b" ", b"/")):
-                cell = part[start:end if end >= 0 else len(part)]
-                key = (int(ref.group(2)) - 1, _column_index(ref.group(1)))
-                if kind == "formula":
-                    text = re.search(rb"<f[^>]*>(.*?)</f>", cell, re.S)
-                    formula = text.group(1) if text else b"(shared with another cell)"
-                    for entity, char in _ENTITY.items():
-                        formula = formula.replace(entity, char)
-                    found[key] = ("formula", "=" + formula.decode("utf-8", "replace"))
-                elif key not in found:
-                    value = re.search(rb"<v>(.*?)</v>", cell, re.S)
-                    found[key] = ("error", value.group(1).decode("utf-8", "replace") if value else "#ERROR")
-            at = part.find(marker, at + 1)
+    formulas = [m.start() for m in _FORMULA.finditer(part)]
+    errors = _all(part, b't="e"') if b"#" in part else []
+    for at, kind in [*((at, "formula") for at in formulas), *((at, "error") for at in errors)]:
+        start = part.rfind(b"<c ", 0, at)
+        ref = _CELL_REF.search(part, start, part.find(b">", start)) if start >= 0 else None
+        if ref is None:  # a cell without a reference: where it stands is not known here
+            continue
+        end = part.find(b"</c>", at)
+        cell = part[start:end if end >= 0 else len(part)]
+        key = (int(ref.group(2)) - 1, _column_index(ref.group(1)))
+        if kind == "formula":
+            text = re.search(rb"<f[^>]*>(.*?)</f>", cell, re.S)
+            formula = text.group(1) if text else b"(shared with another cell)"
+            for entity, char in _ENTITY.items():
+                formula = formula.replace(entity, char)
+            found[key] = ("formula", "=" + formula.decode("utf-8", "replace"))
+        elif key not in found:
+            value = re.search(rb"<v>(#.*?)</v>", cell, re.S)
+            if value is not None:
+                found[key] = ("error", value.group(1).decode("utf-8", "replace"))
+    return found
+
+
+def _all(part: bytes, marker: bytes) -> list[int]:
+    """Where `marker` occurs in `part`."""
+    found = []
+    at = part.find(marker)
+    while at >= 0:
+        found.append(at)
+        at = part.find(marker, at + 1)
     return found
 
 
@@ -503,7 +544,11 @@ def _zipped_workbooks(content: bytes, rel: str):
     with zipfile.ZipFile(io.BytesIO(content)) as archive:
         for name in found:
             fmt = Path(name).suffix.lower().lstrip(".")
-            yield open_workbook(archive.read(name), f"{rel}/{name}", fmt)
+            try:
+                part = archive.read(name)  # small, and nothing else checks its CRC
+            except (zipfile.BadZipFile, zlib.error, OSError) as exc:
+                raise PipelineError(f"cannot unzip {name}: {exc}", file=rel) from exc
+            yield open_workbook(part, f"{rel}/{name}", fmt)
 
 
 def _export_part(workbook: Workbook, stem: str, header_row: int) -> ExportPart:

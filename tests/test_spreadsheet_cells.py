@@ -181,3 +181,71 @@ def test_the_row_bound_pattern_matches_exactly_the_numbers_above_it(bound):
     pattern = re.compile(readers._greater_than(bound) + "$")
     numbers = [*range(0, 2_000), *range(max(0, bound - 2_000), bound + 2_000), 10 * bound, 10 * bound + 7]
     assert [n for n in numbers if pattern.match(str(n))] == [n for n in numbers if n > bound]
+
+
+def _rewrite_sheet(path: Path, edit) -> None:
+    """The workbook at `path` with its first worksheet's XML passed through `edit`, as a hand-made file would be."""
+    with zipfile.ZipFile(path) as archive:
+        parts = {item.filename: archive.read(item.filename) for item in archive.infolist()}
+    parts["xl/worksheets/sheet1.xml"] = edit(parts["xl/worksheets/sheet1.xml"])
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in parts.items():
+            archive.writestr(name, data)
+
+
+@pytest.mark.parametrize("reference", ['s="0" r="XFD1048576"', "r='XFD1048576'", 's="0" r=\'A900000\''])
+def test_a_far_reference_is_found_wherever_its_attribute_stands(reference):
+    """XML lets a cell's attributes come in any order and in either quote; python-calamine reads them all."""
+    near = f'<row r="1"><c r="A1"><v>1</v></c></row><row r="2"><c {reference}><v>1</v></c></row>'.encode()
+    assert not readers._within_bounds(near)
+    assert readers._within_bounds(near.replace(reference.encode(), b's="0" r="B2"'))
+
+
+def test_a_stray_cell_written_with_its_style_first_is_still_bounded(raw_tree: TinyRaw, tmp_path, caplog):
+    """A cell of row 5 whose own reference is XFD1048576: only the cell's reference says how far the sheet reaches,
+    and it does not come first among the cell's attributes (read unbounded, it asks for 17 billion cells)."""
+    path = raw_tree.write_survey(2022, [answer()])
+    book = openpyxl.load_workbook(path)
+    book["Content"]["XFD5"] = " "
+    book.save(path)
+    _rewrite_sheet(path, lambda xml: xml.replace(b'<c r="XFD5"', b'<c s="0" r=\'XFD1048576\''))
+    with caplog.at_level(logging.WARNING, logger="pipelines"):
+        assert pipelines.run(raw_tree.root, tmp_path / "curated").status == "ok"
+    assert member_values(tables(tmp_path / "curated")["facts"])["people_trained"] == 100
+    warned = " ".join(r.getMessage() for r in caplog.records)
+    assert "ignored 1 cell(s) holding only spaces far beyond the data" in warned  # read cell by cell, in its row
+
+
+def test_special_cells_are_found_with_their_attributes_in_any_order():
+    xml = (b'<row r="5"><c t="n" r="B5"><f>1+1</f><v>2</v></c><c t="e" r="C5"><v>#DIV/0!</v></c>'
+           b'<c r="D5" t="e"/><c r="E5" t="e"><v></v></c><c r="F5" t="inlineStr"><is><t>no # here</t></is></c></row>')
+    assert readers.xlsx_special_cells(xml) == {(4, 1): ("formula", "=1+1"), (4, 2): ("error", "#DIV/0!")}
+    # a sheet without any '#' has no error value: the error-typed cells without one stay blank, as calamine reads them
+    assert readers.xlsx_special_cells(xml.replace(b"<v>#DIV/0!</v>", b"").replace(b"# ", b"")) == {
+        (4, 1): ("formula", "=1+1")}
+
+
+def test_a_sheet_that_inflates_to_more_than_it_declares_is_refused(raw_tree: TinyRaw, tmp_path):
+    path = raw_tree.write_survey(2022, [answer()])
+    data = bytearray(path.read_bytes())
+    with zipfile.ZipFile(path) as archive:
+        info = archive.getinfo("xl/worksheets/sheet1.xml")
+    # the central directory's entry for the sheet: its uncompressed size at offset 24, now 100 bytes short
+    entry = next(at for at in _all_at(data, b"PK\x01\x02")
+                 if data[at + 46:at + 46 + len(info.filename)] == info.filename.encode())
+    data[entry + 24:entry + 28] = (info.file_size - 100).to_bytes(4, "little")
+    path.write_bytes(bytes(data))
+    with pytest.raises(pipelines.PipelineError) as err:
+        pipelines.run(raw_tree.root, tmp_path / "curated")
+    message = str(err.value)
+    assert message.startswith(f"{SURVEY}, sheet 'Content'") and "xl/worksheets/sheet1.xml" in message
+    assert "declared" in message
+    assert not (tmp_path / "curated" / "current").exists()
+
+
+def _all_at(data: bytes | bytearray, marker: bytes) -> list[int]:
+    found, at = [], data.find(marker)
+    while at >= 0:
+        found.append(at)
+        at = data.find(marker, at + 1)
+    return found
