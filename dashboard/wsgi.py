@@ -11,6 +11,9 @@ import gc
 import logging
 import platform
 
+from dashboard import headless  # noqa: F401  # first: Dash without its Jupyter integration
+
+# isort: split
 import dash
 
 from dashboard import data, disclosure

@@ -1,5 +1,6 @@
 """A worker that serves pages does not load the libraries only exports use (python-docx and lxml, xlsxwriter,
-kaleido): they are imported when a briefing pack, a workbook or a chart image is asked for. Checked in a fresh
+kaleido): they are imported when a briefing pack, a workbook or a chart image is asked for; nor Dash's Jupyter
+integration (IPython, requests), which is for notebooks. Checked in a fresh
 interpreter, as gunicorn starts a worker: `dashboard.wsgi` (the Procfile's entry point, which builds the app and
 sends it a warm-up request), then every page once. Also what the boot leaves behind: the snapshot open, the
 first visitor's answers cached, the boot's objects frozen out of the collector's way, glibc's malloc arenas capped."""
@@ -15,11 +16,12 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 EXPORT_ONLY = ("docx", "lxml", "xlsxwriter", "kaleido", "choreographer")
+JUPYTER_ONLY = ("IPython", "requests", "comm", "nest_asyncio")  # Dash's notebook integration (dashboard.headless)
 
 _WORKER = """
-import ctypes, json, sys, threading
-import dash
+import ctypes, importlib.metadata, json, sys, threading
 from dashboard.wsgi import server
+import dash
 from dashboard.data import core
 import gc
 opened_at_boot = len(core._connection_state["schemas"])
@@ -45,7 +47,19 @@ for thread in threads:
 for thread in threads:
     thread.join()
 ctypes.CDLL(None).malloc_stats()  # one "Arena N:" block per arena, on stderr
-print(json.dumps({"statuses": statuses, "loaded": loaded, "opened_at_boot": opened_at_boot,
+# IPython was hidden from Dash only while it was imported: the rest of the process can still import it
+try:
+    importlib.metadata.version("ipython")
+    ipython_installed = True
+except importlib.metadata.PackageNotFoundError:
+    ipython_installed = False
+try:
+    import IPython
+    ipython_importable = True
+except ImportError:
+    ipython_importable = False
+print(json.dumps({"ipython_importable": ipython_importable, "ipython_installed": ipython_installed,
+                  "statuses": statuses, "loaded": loaded, "opened_at_boot": opened_at_boot,
                   "asked_again": asked_again, "frozen_at_boot": frozen_at_boot}))
 """
 
@@ -53,7 +67,7 @@ print(json.dumps({"statuses": statuses, "loaded": loaded, "opened_at_boot": open
 def _serve_pages(curated: Path) -> dict:
     env = {**os.environ, "PACT_CURATED_DIR": str(curated), "DASH_DISABLE_VERSION_CHECK": "true",
            "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
-    done = subprocess.run([sys.executable, "-c", _WORKER, json.dumps(EXPORT_ONLY)], cwd=REPO, env=env,
+    done = subprocess.run([sys.executable, "-c", _WORKER, json.dumps(EXPORT_ONLY + JUPYTER_ONLY)], cwd=REPO, env=env,
                           capture_output=True, text=True, timeout=240, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
     arenas = sum(line.startswith("Arena ") for line in done.stderr.splitlines())
@@ -64,6 +78,7 @@ def test_a_worker_serving_pages_loads_no_export_library(curated: Path) -> None:
     result = _serve_pages(curated)
     assert set(result["statuses"].values()) == {200}, result["statuses"]
     assert result["loaded"] == [], f"imported by a worker that only served pages: {result['loaded']}"
+    assert result["ipython_importable"] == result["ipython_installed"], "IPython is hidden from Dash only"
     # The worker opened the current snapshot while booting: the first visitor does not wait for it.
     assert result["opened_at_boot"] == 1
     # ... and answered every page as a first visitor sees it: building them again asks the data layer nothing new.
