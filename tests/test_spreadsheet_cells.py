@@ -231,7 +231,7 @@ def test_a_sheet_that_inflates_to_more_than_it_declares_is_refused(raw_tree: Tin
     with zipfile.ZipFile(path) as archive:
         info = archive.getinfo("xl/worksheets/sheet1.xml")
     # the central directory's entry for the sheet: its uncompressed size at offset 24, now 100 bytes short
-    entry = next(at for at in _all_at(data, b"PK\x01\x02")
+    entry = next(at for at in readers._all(bytes(data), b"PK\x01\x02")
                  if data[at + 46:at + 46 + len(info.filename)] == info.filename.encode())
     data[entry + 24:entry + 28] = (info.file_size - 100).to_bytes(4, "little")
     path.write_bytes(bytes(data))
@@ -241,11 +241,3 @@ def test_a_sheet_that_inflates_to_more_than_it_declares_is_refused(raw_tree: Tin
     assert message.startswith(f"{SURVEY}, sheet 'Content'") and "xl/worksheets/sheet1.xml" in message
     assert "declared" in message
     assert not (tmp_path / "curated" / "current").exists()
-
-
-def _all_at(data: bytes | bytearray, marker: bytes) -> list[int]:
-    found, at = [], data.find(marker)
-    while at >= 0:
-        found.append(at)
-        at = data.find(marker, at + 1)
-    return found
