@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import operator
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal, TypedDict
 
@@ -431,6 +432,18 @@ def grid_block(frame: pd.DataFrame, request: Mapping[str, Any]) -> dict[str, Any
     return {"rowData": grid_records(kept.iloc[start:end]), "rowCount": len(kept)}
 
 
+# ag-grid's number and text filter types, each computed only when asked for
+_NUMBER_TESTS: dict[str, Callable[[pd.Series, float], pd.Series]] = {
+    "equals": operator.eq, "notEqual": operator.ne, "lessThan": operator.lt, "lessThanOrEqual": operator.le,
+    "greaterThan": operator.gt, "greaterThanOrEqual": operator.ge}
+_TEXT_TESTS: dict[str, Callable[[pd.Series, str], pd.Series]] = {
+    "contains": lambda text, needle: text.str.contains(needle, regex=False),
+    "notContains": lambda text, needle: ~text.str.contains(needle, regex=False),
+    "equals": operator.eq, "notEqual": operator.ne,
+    "startsWith": lambda text, needle: text.str.startswith(needle),
+    "endsWith": lambda text, needle: text.str.endswith(needle)}
+
+
 def _filter_mask(values: pd.Series, model: Mapping[str, Any]) -> pd.Series:
     """Which of `values` pass one column's filter model: a condition, or conditions joined by AND/OR."""
     everything = pd.Series(True, index=values.index)
@@ -454,27 +467,20 @@ def _filter_mask(values: pd.Series, model: Mapping[str, Any]) -> pd.Series:
         if not isinstance(wanted, int | float) or isinstance(wanted, bool):
             return everything
         numbers = pd.to_numeric(values, errors="coerce")
-        tests = {"equals": numbers == wanted, "notEqual": numbers != wanted, "lessThan": numbers < wanted,
-                 "lessThanOrEqual": numbers <= wanted, "greaterThan": numbers > wanted,
-                 "greaterThanOrEqual": numbers >= wanted}
         if kind == "inRange":  # ag-grid's default: both ends excluded
             upper = model.get("filterTo")
             if not isinstance(upper, int | float) or isinstance(upper, bool):
                 return everything
             return ((numbers > wanted) & (numbers < upper)).fillna(False).astype(bool)
-        mask = tests.get(str(kind))
-        if mask is None:
+        compare = _NUMBER_TESTS.get(str(kind))
+        if compare is None:
             return everything
-        return mask.fillna(kind == "notEqual").astype(bool)
+        return compare(numbers, wanted).fillna(kind == "notEqual").astype(bool)
     # text, compared as ag-grid does by default: case-insensitively
-    text = values.astype("str").str.lower()
-    needle = str(wanted or "").lower()
-    tests = {"contains": text.str.contains(needle, regex=False), "notContains": ~text.str.contains(needle, regex=False),
-             "equals": text == needle, "notEqual": text != needle, "startsWith": text.str.startswith(needle),
-             "endsWith": text.str.endswith(needle)}
-    mask = tests.get(str(kind))
-    if mask is None:
+    test = _TEXT_TESTS.get(str(kind))
+    if test is None:
         return everything
+    mask = test(values.astype("str").str.lower(), str(wanted or "").lower())
     # A cell without text passes only the negative conditions, as in ag-grid's own filters.
     return mask.fillna(False).astype(bool).where(~missing, kind in ("notContains", "notEqual"))
 
