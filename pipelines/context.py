@@ -43,8 +43,16 @@ class Handoffs:
         try:
             found = self._by_type[kind]
         except KeyError:
-            raise RuntimeError(f"step order: {kind.__name__} is read before any step handed it on") from None
+            raise RuntimeError(f"step order: {kind.__name__} is read before any step handed it on, or after the "
+                               "step that takes it") from None
         return cast(Handoff, found)  # stored under its own type by put()
+
+    def take(self, kind: type[Handoff]) -> Handoff:
+        """`get` for the last step that reads a handoff: it is let go, so that what it holds (a survey's rows, the
+        registry's index) is freed when that step is done with it, not kept to the end of the run."""
+        found = self.get(kind)
+        del self._by_type[kind]
+        return found
 
 
 @dataclass

@@ -90,3 +90,31 @@ def test_by_value_keeps_cells_of_different_types_apart(cells):
 def test_by_value_tells_one_from_true_and_one_point_zero():
     assert columns.by_value([1, 1.0, True, 1], lambda c: type(c).__name__) == ["int", "float", "bool", "int"]
     assert columns.any_problem([1, ValueProblem("x", "y")]) and not columns.any_problem([1, "a", None])
+
+
+def test_a_problem_kept_as_data_holds_no_frame_of_its_callers():
+    # a timestamp that does not parse is raised from strptime's ValueError: neither its traceback nor that
+    # ValueError may keep the caller's locals (at 100x, a survey's rows) alive until a garbage collection
+    import gc
+    import weakref
+
+    class Rows(list):  # a list that can be watched
+        pass
+
+    def read(rows: Rows) -> list:
+        return columns.by_value(rows, columns.attempt(lambda c: parse_timestamp(c, "%Y-%m-%d %H:%M:%S")))
+
+    rows = Rows(["2024-13-45 99:00:00", "", "2024-01-02 03:04:05"])
+    watched = weakref.ref(rows)
+    found = read(rows)
+    assert [type(v) for v in found] == [ValueProblem, ValueProblem, dt.datetime]
+    assert all(v.__traceback__ is None and v.__cause__ is None and v.__context__ is None for v in found[:2])
+    was_enabled = gc.isenabled()
+    gc.disable()  # as during a run: only reference counting frees the rows
+    try:
+        del rows
+        assert watched() is None
+    finally:
+        if was_enabled:
+            gc.enable()
+    assert found[0].code == "invalid_timestamp"

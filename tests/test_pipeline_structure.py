@@ -53,6 +53,10 @@ def test_a_handoff_is_read_after_it_is_handed_on_and_only_once_handed():
     assert work.get(ReferenceHandoff).country_lookup == {"BE": "BE"}
     with pytest.raises(RuntimeError, match="twice"):
         work.put(ReferenceHandoff({}))
+    # the last step to read it takes it: the handoff is let go, and a later read is a step-order error
+    assert work.take(ReferenceHandoff).country_lookup == {"BE": "BE"}
+    with pytest.raises(RuntimeError, match="after the step that takes it"):
+        work.get(ReferenceHandoff)
 
 
 def test_a_reject_has_exactly_the_columns_of_the_rejects_table():

@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 
 def run(ctx: Context) -> None:
     # load
-    handed = ctx.work.get(SubmissionsHandoff)
+    handed = ctx.work.take(SubmissionsHandoff)
     values = handed.reported_values
     corrections = [c for c in handed.corrections if not c.whole_submission]
     columns = questions_by_indicator(ctx)

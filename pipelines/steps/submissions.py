@@ -38,9 +38,9 @@ class SubmissionsHandoff:
 
 def run(ctx: Context) -> None:
     # load
-    surveys = ctx.work.get(QuestionsHandoff).survey_sheets
+    surveys = ctx.work.take(QuestionsHandoff).survey_sheets
     corrections = load_corrections(ctx)
-    registry = ctx.work.get(RegistryHandoff).index
+    registry = ctx.work.take(RegistryHandoff).index
     countries = ctx.work.get(ReferenceHandoff).country_lookup
     # process
     by_wave: dict[int, list[SurveySheet]] = defaultdict(list)
