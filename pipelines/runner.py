@@ -88,6 +88,22 @@ def gc_paused() -> Iterator[None]:
             gc.enable()
 
 
+@contextlib.contextmanager
+def system_memory_pool() -> Iterator[None]:
+    """Arrow's buffers allocated with the C library's malloc while the steps run, then its default pool again.
+
+    pyarrow's default pool (mimalloc) hands out fresh memory backed by transparent huge pages where the kernel
+    allows them, and zeroes each 2 MB page as it is first touched; building a run's many short-lived columns from
+    Python lists, that was 2.1 s of system time at 100x the sample (3.8 s in all, 1.6 s with malloc), with the
+    same user time and a lower peak. A buffer is freed by the pool that allocated it, so switching back is safe."""
+    previous = pa.default_memory_pool()
+    pa.set_memory_pool(pa.system_memory_pool())
+    try:
+        yield
+    finally:
+        pa.set_memory_pool(previous)
+
+
 def run(raw_dir: Path | str, curated_dir: Path | str, force: bool = False, progress: bool | None = None,
         publish: bool = True) -> RunResult:
     """Build a new snapshot from `raw_dir` into `curated_dir` (or log "unchanged"); see the module docstring.
@@ -143,8 +159,8 @@ def run(raw_dir: Path | str, curated_dir: Path | str, force: bool = False, progr
             tmp = snapshots.new_tmp_dir(curated_dir)
             ctx = Context(raw_dir=raw_dir, out_dir=tmp, files=files)
             show = sys.stderr.isatty() if progress is None else progress
-            with gc_paused(), tqdm(total=len(STEPS), desc="pipeline", unit="step", disable=not show,
-                                   leave=False) as bar:
+            with gc_paused(), system_memory_pool(), tqdm(total=len(STEPS), desc="pipeline", unit="step",
+                                                         disable=not show, leave=False) as bar:
                 for name, step in STEPS:
                     bar.set_postfix_str(name)
                     step(ctx)

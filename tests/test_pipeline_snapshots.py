@@ -310,6 +310,32 @@ def test_an_unexpected_error_is_logged_and_leaves_curated_untouched(raw, curated
     assert (last["status"], last["error"]) == ("failed", "ZeroDivisionError: a bug in a step")
 
 
+def test_steps_run_on_arrow_system_pool_and_the_default_comes_back(raw, curated, monkeypatch):
+    # the steps allocate Arrow's buffers with malloc (pyarrow's default pool zeroes huge pages: runner.py); the
+    # process's default pool is restored after the run, and after a failed one
+    import pyarrow as pa
+
+    from pipelines import runner
+
+    default = pa.default_memory_pool().backend_name
+    seen = []
+
+    def watch(ctx):
+        seen.append(pa.default_memory_pool().backend_name)
+
+    monkeypatch.setattr(runner, "STEPS", (*runner.STEPS, ("watch", watch)))
+    assert pipelines.run(raw.root, curated, force=True).status == "ok"
+    assert seen == ["system"] and pa.default_memory_pool().backend_name == default
+
+    def broken(ctx):
+        raise ZeroDivisionError("a bug in a step")
+
+    monkeypatch.setattr(runner, "STEPS", (("broken", broken),))
+    with pytest.raises(ZeroDivisionError):
+        pipelines.run(raw.root, curated, force=True)
+    assert pa.default_memory_pool().backend_name == default
+
+
 def test_concurrent_runs_take_turns(raw, curated):
     """Two runs at once on one curated directory: the second waits for the first, both publish whole snapshots."""
     results, errors = [], []
