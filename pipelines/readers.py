@@ -23,6 +23,8 @@ from pathlib import Path
 from typing import cast
 from xml.etree import ElementTree
 
+import pyarrow as pa
+import pyarrow.compute as pc
 import python_calamine
 
 from pipelines.errors import PipelineError
@@ -342,11 +344,10 @@ def zip_part(archive: zipfile.ZipFile, content: bytes, name: str) -> bytes:
 _MAIN_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 _REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 # A cell reference with three column letters (AAA = column 703 onwards), or a row numbered beyond the rows a sheet
-# may reach: the bounds above, as one pattern searched in the sheet's XML (a C loop over bytes), because the
-# <dimension> a sheet declares may not tell the truth. A reference is the `r` attribute of a <row> or a <c>,
-# wherever it stands among their attributes and in either quote. The pattern starts with a literal, so that the
-# search stays one pass over a sheet of millions of cells with no loop in Python. Text holding ` r="AAA` is taken
-# for a reference: such a sheet is then read cell by cell, more slowly but just as right.
+# may reach: the bounds above, as one pattern searched in the sheet's XML, because the <dimension> a sheet declares
+# may not tell the truth. A reference is the `r` attribute of a <row> or a <c>, wherever it stands among their
+# attributes and in either quote. Text holding ` r="AAA` is taken for a reference: such a sheet is then read cell
+# by cell, more slowly but just as right.
 _REF = rb' r=["\']'
 
 
@@ -363,21 +364,29 @@ def _greater_than(number: int) -> str:
 
 
 @functools.lru_cache(maxsize=8)
-def _out_of_bounds(rows: int, letters: int = 3) -> re.Pattern[bytes]:
+def _out_of_bounds(rows: int, letters: int = 3) -> bytes:
     """A reference in a column named with `letters` letters or more (3: AAA onwards; 2: AA onwards), or numbered
-    above `rows` (with leading zeros or not): both bounds in one pass."""
-    return re.compile(_REF + rb"(?:[A-Z]{%d}|[A-Z]{0,%d}0*%s[\"'])"
-                      % (letters, letters - 1, _greater_than(rows).encode()))
+    above `rows` (with leading zeros or not): both bounds in one pattern."""
+    return _REF + rb"(?:[A-Z]{%d}|[A-Z]{0,%d}0*%s[\"'])" % (letters, letters - 1, _greater_than(rows).encode())
+
+
+def _found(part: bytes, pattern: bytes) -> bool:
+    """Whether `pattern` occurs in `part`, searched by RE2 through Arrow over the bytes as they are (one byte, one
+    character, as Python's bytes patterns): a sheet holds millions of references, each a match of the pattern's
+    start, and RE2's automaton passes over them without stopping, 4 to 14 times as fast as Python's re."""
+    offsets = pa.array([0, len(part)], pa.int64()).buffers()[1]
+    whole = pa.Array.from_buffers(pa.large_binary(), 1, [None, offsets, pa.py_buffer(part)])
+    return bool(pc.match_substring_regex(whole, pattern.decode("ascii"))[0].as_py())
 
 
 def _within_bounds(part: bytes) -> bool:
     """Whether every cell of the worksheet XML lies within the bounds the fast reader may allocate."""
-    if _out_of_bounds(MAX_SHEET_ROWS).search(part) is None:  # the usual sheet: one pass
+    if not _found(part, _out_of_bounds(MAX_SHEET_ROWS)):  # the usual sheet: one pass
         return True
     # counted only for a sheet that reaches that far, with the few other elements named <c...> (<col>, <cfRule>):
-    # one pass instead of two, and a table's rows still need about as many cells
+    # a table's rows still need about as many cells
     cells = part.count(b"<c")
-    return cells > MAX_SHEET_ROWS and _out_of_bounds(min(cells, EXCEL_ROWS), letters=2).search(part) is None
+    return cells > MAX_SHEET_ROWS and not _found(part, _out_of_bounds(min(cells, EXCEL_ROWS), letters=2))
 
 
 _CELL_REF = re.compile(_REF + rb"([A-Z]{1,3})([0-9]{1,7})[\"']")
@@ -401,7 +410,7 @@ def xlsx_special_cells(part: bytes) -> dict[tuple[int, int], tuple[str, str]]:
     fast byte search. A cell typed as an error but holding no value is blank, as python-calamine reads it (one
     holding another value stops calamine's read of the sheet)."""
     found: dict[tuple[int, int], tuple[str, str]] = {}
-    formulas = [m.start() for m in _FORMULA.finditer(part)]
+    formulas = [m.start() for m in _FORMULA.finditer(part)] if _found(part, _FORMULA.pattern) else []
     errors = _all(part, b't="e"') if b"#" in part else []
     for at, kind in [*((at, "formula") for at in formulas), *((at, "error") for at in errors)]:
         start = part.rfind(b"<c ", 0, at)

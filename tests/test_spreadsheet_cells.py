@@ -16,6 +16,8 @@ from pathlib import Path
 import openpyxl
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import pipelines
 from pipelines import readers
@@ -181,6 +183,21 @@ def test_the_row_bound_pattern_matches_exactly_the_numbers_above_it(bound):
     pattern = re.compile(readers._greater_than(bound) + "$")
     numbers = [*range(0, 2_000), *range(max(0, bound - 2_000), bound + 2_000), 10 * bound, 10 * bound + 7]
     assert [n for n in numbers if pattern.match(str(n))] == [n for n in numbers if n > bound]
+
+
+_XML_BITS = [b' r="', b" r='", b'"', b"'", b"<c", b"<f>", b"<f/>", b"<fx", b"A", b"AA", b"AAA", b"XFD", b"0", b"00",
+             b"1", b"4", b"400000", b"400001", b"1048576", b"9999999", b"\xc3", b"\xa9", b"\xff", b"\n", b" ", b"s=\"0\""]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(_XML_BITS), max_size=14))
+def test_the_sheet_searches_find_what_python_re_finds(bits):
+    """The bounds and formula searches run on RE2 (through Arrow) for speed: over any bytes, odd ones included, they
+    find exactly what Python's bytes patterns find."""
+    part = b"".join(bits)
+    for pattern in (readers._out_of_bounds(readers.MAX_SHEET_ROWS), readers._out_of_bounds(656_657, letters=2),
+                    readers._FORMULA.pattern):
+        assert readers._found(part, pattern) == (re.search(pattern, part) is not None), (pattern, part)
 
 
 def _rewrite_sheet(path: Path, edit) -> None:
