@@ -3,7 +3,8 @@ kaleido): they are imported when a briefing pack, a workbook or a chart image is
 integration (IPython, requests), which is for notebooks. Checked in a fresh
 interpreter, as gunicorn starts a worker: `dashboard.wsgi` (the Procfile's entry point, which builds the app and
 sends it a warm-up request), then every page once. Also what the boot leaves behind: the snapshot open, the
-first visitor's answers cached, the boot's objects frozen out of the collector's way, glibc's malloc arenas capped."""
+first visitor's answers cached, the boot's objects frozen out of the collector's way, glibc's malloc arenas capped
+and Arrow allocating from them."""
 
 from __future__ import annotations
 
@@ -24,6 +25,8 @@ from dashboard.wsgi import server
 import dash
 from dashboard.data import core
 import gc
+import pyarrow
+arrow_pool = pyarrow.default_memory_pool().backend_name
 opened_at_boot = len(core._connection_state["schemas"])
 frozen_at_boot = gc.get_freeze_count()
 misses = lambda: sum(cache.cache_info().misses for cache in core._caches)
@@ -60,7 +63,7 @@ except ImportError:
     ipython_importable = False
 print(json.dumps({"ipython_importable": ipython_importable, "ipython_installed": ipython_installed,
                   "statuses": statuses, "loaded": loaded, "opened_at_boot": opened_at_boot,
-                  "asked_again": asked_again, "frozen_at_boot": frozen_at_boot}))
+                  "asked_again": asked_again, "frozen_at_boot": frozen_at_boot, "arrow_pool": arrow_pool}))
 """
 
 
@@ -88,3 +91,5 @@ def test_a_worker_serving_pages_loads_no_export_library(curated: Path) -> None:
     # Eight threads allocating at once share glibc's two arenas (dashboard.wsgi.cap_malloc_arenas).
     if platform.libc_ver()[0] == "glibc":
         assert result["malloc_arenas"] == 2, result["malloc_arenas"]
+    # ... and Arrow's buffers come from that malloc, not from a pool of their own (dashboard.wsgi.arrow_from_malloc).
+    assert result["arrow_pool"] == "system"
