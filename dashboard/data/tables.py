@@ -137,9 +137,14 @@ def _members_by_years(table: str, source: str, year: str, *keys: str) -> str:
     JOIN agg_segments AS s USING (mi)
     GROUP BY ALL
     HAVING years <> 0
+    ORDER BY ALL
     """  # noqa: S608 -- constant SQL fragments only
 
 
+# Each aggregate table is stored sorted by its columns, the segment (partnership) first, then the ecosystem, Member
+# State and member type: a question reads one segment and often one ecosystem, and DuckDB skips the stored blocks
+# whose range of values cannot match. At 100x that took a filtered selection's yearly totals from 12-14 to 9-10 ms
+# and a bundle from 15-17 to 13-14 ms, for 0.3 s more at boot.
 _AGGREGATES_SQL = (
     # Each member once with partnership '' (every year counts) and once per partnership it joined (from that year).
     """
@@ -179,6 +184,7 @@ _AGGREGATES_SQL = (
     JOIN agg_segments AS s USING (mi)
     WHERE s.from_year IS NULL OR f.year >= s.from_year
     GROUP BY ALL
+    ORDER BY ALL
     """,
     _members_by_years("agg_reporting", "hot_facts", "year", "ic"),
     _members_by_years("agg_respondents", "hot_accepted", "wave"),
@@ -195,6 +201,7 @@ _AGGREGATES_SQL = (
         count(*) AS n
     FROM agg_segments
     GROUP BY ALL
+    ORDER BY ALL
     """,
     "DROP VIEW agg_segments",
 )
