@@ -24,7 +24,9 @@ _TEXT = st.one_of(
     st.text(alphabet=st.sampled_from("abcXYZ019 -_./&;'ÄéßŁ\u00a0\u0301ＰＦ１\t"), max_size=24),
     st.lists(st.sampled_from(_WORDS), max_size=6).map(" ".join),  # names ending in legal forms, one or several
     st.sampled_from(["Acme GmbH & Co. KG", "Beta S.r.l.", "Kowalski Sp. z o.o.", "Ferrari A/S", "X and", "AS",
-                     "Smith &amp; Sons Ltd", " Gamma  Ltd. ", "a s", "co kg", "Delta AB and", "...", ""]),
+                     "Smith &amp; Sons Ltd", " Gamma  Ltd. ", "a s", "co kg", "Delta AB and", "...", "",
+                     "Rosona & Veramica Media AB", "A & & B", "A &", "& A", "A &amp; B", "A &#38; B", "A &B",
+                     "Fereville & Welia Energy S.A.", "X & Co. KG"]),
 )
 _CELLS = st.lists(st.one_of(_TEXT, st.none(), st.floats(allow_nan=True, allow_infinity=False), st.integers(0, 99),
                             st.booleans()), max_size=30)
