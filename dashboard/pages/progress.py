@@ -69,6 +69,7 @@ def _page(vintage: data.Vintage, choice: data.VintageChoice, query: dict, messag
     search = state.search(latest)
     cumulative = data.cumulative_people_trained(vintage)
     progress = target_progress(cumulative, data.targets(vintage))
+    charts = snapshot_charts(vintage)
     controls = ui.control_card([
         ui.select(ID.YEAR, "Survey year (activity year)", [(y, str(y)) for y in dims.years], state.year),
         html.P("EU totals: each member counts once. Change is on the previous survey year; badges compare each "
@@ -85,21 +86,13 @@ def _page(vintage: data.Vintage, choice: data.VintageChoice, query: dict, messag
         export_links(PAGE_ID, "kpis", search, what="the headline figures", images=False),
         html.H2("People up-/reskilled against the partnerships' pledges", className="section-title"),
         dbc.Row([
-            dbc.Col([ui.chart(ID.TARGETS_CHART, figures.targets_figure(cumulative, progress),
-                             _targets_summary(cumulative, progress), ui.simple_table(_cumulative_rows(cumulative)),
-                             filename="pact-people-trained-vs-targets"),
-                    export_links(PAGE_ID, "cumulative", search, what="the cumulative chart")], lg=7),
-            dbc.Col(target_status(progress), lg=5),
+            dbc.Col([charts.targets, export_links(PAGE_ID, "cumulative", search, what="the cumulative chart")], lg=7),
+            dbc.Col(charts.status, lg=5),
         ]),
         dbc.Row([
-            dbc.Col([ui.chart(ID.PACE_CHART, figures.pace_figure(cumulative, progress),
-                             _pace_summary(cumulative, progress),
-                             ui.simple_table(figures.pace_rows(cumulative, progress)),
-                             filename="pact-pace-needed-vs-achieved"),
-                     export_links(PAGE_ID, "pace", search, what="the pace chart")], lg=4),
-            dbc.Col([_members_chart(vintage), export_links(PAGE_ID, "members", search, what="the members chart")],
-                    lg=4),
-            dbc.Col([_partnerships_chart(vintage),
+            dbc.Col([charts.pace, export_links(PAGE_ID, "pace", search, what="the pace chart")], lg=4),
+            dbc.Col([charts.members, export_links(PAGE_ID, "members", search, what="the members chart")], lg=4),
+            dbc.Col([charts.partnerships,
                      export_links(PAGE_ID, "partnerships", search, what="the partnerships chart")], lg=4),
         ], className="mt-2"),
     ]
@@ -174,6 +167,34 @@ def _pace_summary(cumulative: pd.DataFrame, progress: tuple[TargetProgress, ...]
                        f"{round_figure(t.people)} pledged by {t.deadline_year}"
                        for t in progress if t.needed_pace is not None)
     return f"Achieved per year: {achieved}." + (f" {needed}." if needed else "")
+
+
+@dataclasses.dataclass(frozen=True)
+class SnapshotCharts:
+    targets: html.Figure
+    status: html.Div
+    pace: html.Figure
+    members: html.Figure
+    partnerships: html.Figure
+
+
+@data.cached
+def snapshot_charts(vintage: data.Vintage) -> SnapshotCharts:
+    """The page's charts, which depend on the snapshot alone (the year control changes the cards only), built once
+    per snapshot and public mode: at boot by a worker (dashboard.wsgi), not on every visit, where plotly's checks
+    of each new figure were about half of the page's time at 100x. Dash only reads a component to send it."""
+    cumulative = data.cumulative_people_trained(vintage)
+    progress = target_progress(cumulative, data.targets(vintage))
+    return SnapshotCharts(
+        targets=ui.chart(ID.TARGETS_CHART, figures.targets_figure(cumulative, progress),
+                         _targets_summary(cumulative, progress), ui.simple_table(_cumulative_rows(cumulative)),
+                         filename="pact-people-trained-vs-targets"),
+        status=target_status(progress),
+        pace=ui.chart(ID.PACE_CHART, figures.pace_figure(cumulative, progress), _pace_summary(cumulative, progress),
+                      ui.simple_table(figures.pace_rows(cumulative, progress)), filename="pact-pace-needed-vs-achieved"),
+        members=_members_chart(vintage),
+        partnerships=_partnerships_chart(vintage),
+    )
 
 
 def _members_chart(vintage: data.Vintage) -> html.Figure:
