@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import gc
+import weakref
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -97,9 +99,6 @@ def test_by_value_tells_one_from_true_and_one_point_zero():
 def test_a_problem_kept_as_data_holds_no_frame_of_its_callers():
     # a timestamp that does not parse is raised from strptime's ValueError: neither its traceback nor that
     # ValueError may keep the caller's locals (at 100x, a survey's rows) alive until a garbage collection
-    import gc
-    import weakref
-
     class Rows(list):  # a list that can be watched
         pass
 

@@ -186,7 +186,8 @@ def test_the_row_bound_pattern_matches_exactly_the_numbers_above_it(bound):
 
 
 _XML_BITS = [b' r="', b" r='", b'"', b"'", b"<c", b"<f>", b"<f/>", b"<fx", b"A", b"AA", b"AAA", b"XFD", b"0", b"00",
-             b"1", b"4", b"400000", b"400001", b"1048576", b"9999999", b"\xc3", b"\xa9", b"\xff", b"\n", b" ", b"s=\"0\""]
+             b"1", b"4", b"400000", b"400001", b"1048576", b"9999999", b"\xc3", b"\xa9", b"\xff", b"\n", b" ",
+             b's="0"']
 
 
 @settings(max_examples=400, deadline=None)

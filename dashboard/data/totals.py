@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 import pandas as pd
@@ -89,8 +89,7 @@ def _computed_yearly_frame(vintage: Vintage, indicator: str, filters: Filters) -
 
 
 # The flags of each yearly figure, as columns of yearly_totals.
-_FLAG_COLUMNS = ("synthetic", "not_published", "break_in_series", "published_value", "published_qualifier",
-                 "published_status", "comparison")
+_FLAG_COLUMNS = tuple(field.name for field in fields(Flags))
 
 
 @dataclass(frozen=True)

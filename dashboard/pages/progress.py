@@ -191,7 +191,8 @@ def snapshot_charts(vintage: data.Vintage) -> SnapshotCharts:
                          filename="pact-people-trained-vs-targets"),
         status=target_status(progress),
         pace=ui.chart(ID.PACE_CHART, figures.pace_figure(cumulative, progress), _pace_summary(cumulative, progress),
-                      ui.simple_table(figures.pace_rows(cumulative, progress)), filename="pact-pace-needed-vs-achieved"),
+                      ui.simple_table(figures.pace_rows(cumulative, progress)),
+                      filename="pact-pace-needed-vs-achieved"),
         members=_members_chart(vintage),
         partnerships=_partnerships_chart(vintage),
     )
