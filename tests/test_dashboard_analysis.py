@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 
 import pandas as pd
@@ -188,6 +189,15 @@ def test_empty_selection_figures_have_titles():
     fig = figures.breakdown_figure(empty, PEOPLE, "ecosystem", 2022, 2022)
     assert fig.layout.title.text and "No member reported" in fig.layout.annotations[0].text
     assert "no member reported" in figures.breakdown_summary(empty, PEOPLE, "ecosystem", 2022, 2022)
+
+
+def test_a_placeholder_is_the_empty_figure_as_a_fresh_dict_each_time():
+    first = figures.placeholder("EU map", "Loading the map…", figures.MAP_HEIGHT)
+    assert first == json.loads(figures.empty_figure("EU map", "Loading the map…", figures.MAP_HEIGHT).to_json())
+    assert first["layout"]["height"] == figures.MAP_HEIGHT
+    assert [a["text"] for a in first["layout"]["annotations"]] == ["Loading the map…"]
+    first["layout"]["annotations"].clear()  # what one page does to its copy never reaches the next page
+    assert figures.placeholder("EU map", "Loading the map…", figures.MAP_HEIGHT)["layout"]["annotations"]
 
 
 def test_the_required_path_follows_the_stated_rule_with_only_the_announcement_year_known():

@@ -180,10 +180,10 @@ def test_explore_update_view_and_permalink(curated):
     out = explore.update_view("investment_eur", "partnership", "2023", "2024", ["CONS"], [], [], [], "table",
                               *NEW_CONTROLS, None, None)
     figure, summary, rows, columns, caption, _status, search, messages, options, *_lines, graph_style = out
-    assert graph_style == {"height": f"{figure.layout.height}px"}  # the graph's box follows the figure's height
+    assert graph_style == {"height": f"{figure['layout']['height']}px"}  # the graph's box follows the figure's height
     # The hidden chart is drawn when shown (switching views runs this callback again): a placeholder meanwhile.
-    assert figure.layout.title.text == "Investment in up-/reskilling by partnership, 2023–2024"
-    assert [a.text for a in figure.layout.annotations] == ["Loading the chart…"] and summary == ""
+    assert figure["layout"]["title"]["text"] == "Investment in up-/reskilling by partnership, 2023–2024"
+    assert [a["text"] for a in figure["layout"]["annotations"]] == ["Loading the chart…"] and summary == ""
     assert "Not additive" in caption
     assert {r["label"] for r in rows} == {"Construction partnership", "Lombardy regional partnership"}
     pinned = options.to_plotly_json()["operations"][0]["params"]["value"]  # the total row, pinned on top

@@ -117,11 +117,11 @@ def _page(vintage: Vintage, choice: data.VintageChoice, query: dict, messages: M
     # Each view is drawn when shown: switching views runs the callbacks that draw them.
     view = build_view(vintage, state, chart=state.view == "chart", table=state.view == "table")
     lines = build_lines(vintage, state, messages) if state.view == "lines" else {
-        "lines": figures.empty_figure("Over time", "Loading the lines…"), "lines_summary": "", "line_options": [],
+        "lines": figures.placeholder("Over time", "Loading the lines…"), "lines_summary": "", "line_options": [],
         "lines_shown": ()}
     search = _search(vintage, state)
     map_fig, map_text = build_map(vintage, state) if state.view == "map" else (
-        figures.empty_figure("EU map", "Loading the map…").update_layout(height=figures.MAP_HEIGHT), "")
+        figures.placeholder("EU map", "Loading the map…", figures.MAP_HEIGHT), "")
     pairs = [(f"{a}-{b}", f"{a} to {b}") for a in dims.years for b in dims.years if a < b]
     controls = ui.control_card([
         ui.select(ID.INDICATOR, "Indicator", [(m.indicator, m.label) for m in _indicators(vintage)],
@@ -244,8 +244,8 @@ def build_view(vintage: Vintage, state: ExploreState, *, chart: bool = True, tab
         summary = (figures.breakdown_summary(frame, shown_meta, state.by, year_from, year_to) + stock_note
                    + _withheld_note(frame))
     else:
-        figure, summary = figures.empty_figure(figures.breakdown_title(shown_meta, state.by, state.year_from,
-                                                                       state.year_to), "Loading the chart…"), ""
+        figure, summary = figures.placeholder(figures.breakdown_title(shown_meta, state.by, state.year_from,
+                                                                      state.year_to), "Loading the chart…"), ""
     pinned = None
     withheld_note = ""
     if not table:
