@@ -116,7 +116,7 @@ def _page(vintage: Vintage, choice: data.VintageChoice, query: dict, messages: M
     totals = status_totals(vintage, state)
     # Each view is drawn when shown: switching views runs the callbacks that draw them.
     view = build_view(vintage, state, chart=state.view == "chart", table=state.view == "table")
-    lines = build_lines(vintage, state, messages) if state.view == "lines" else {
+    lines: dict[str, Any] = build_lines(vintage, state, messages) if state.view == "lines" else {
         "lines": figures.placeholder("Over time", "Loading the lines…"), "lines_summary": "", "line_options": [],
         "lines_shown": ()}
     search = _search(vintage, state)
