@@ -3,15 +3,18 @@ unchanged inputs, and the check that the pipeline and the baseline produced the 
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from benchmarks import adapters, parse_floor, plain_pipeline
-from benchmarks.timing import Contender, measure, measure_alternating, median_ratio
+from benchmarks import adapters
+from benchmarks.timing import Contender, Timed, measure, measure_alternating, median_ratio
 
 logger = logging.getLogger(__name__)
 
@@ -25,6 +28,17 @@ def _fresh(path: Path) -> Path:
     return path
 
 
+def in_own_process(contender: str, raw: Path, out: Path, snapshot: Path | None = None) -> Timed:
+    """One run of a contender in a fresh Python process (benchmarks/contender.py), as timed by that process."""
+    command = [sys.executable, "-m", "benchmarks.contender", contender, str(raw), str(out)]
+    if snapshot is not None:
+        command += ["--snapshot", str(snapshot)]
+    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(command)} exited {done.returncode}: {done.stderr[-3000:]}")
+    return Timed(**json.loads(done.stdout.strip().splitlines()[-1]))
+
+
 def run(
     scale: int, raw: Path, work: Path, *, rounds: int, repeat: int, warmup: int, profile: bool = False,
 ) -> tuple[dict[str, Any], Path]:
@@ -32,39 +46,35 @@ def run(
 
     The pipeline, the baseline and the bare parse floor run in turn (pipeline, baseline, floor, pipeline, ...)
     `rounds` times each, so that a change of load on a shared machine falls on all of them instead of deciding
-    the ratios. The floor writes the tables the pipeline has just published, read into memory before it starts."""
+    the ratios; each run in a process of its own (`in_own_process`). The floor writes the tables the pipeline has
+    just published."""
     runner_name, runner = adapters.pipeline_runner()
     curated_root = work / f"curated-{scale}x"
     baseline_out = work / f"baseline-{scale}x"
     floor_out = work / f"floor-{scale}x"
-    published: dict[str, Any] = {}
-
-    def before_floor() -> None:
-        _fresh(floor_out)
-        published["tables"] = parse_floor.published_tables(curated_root / "current")
-
-    def full_run() -> object:
-        return runner(raw, curated_root)
-
     contenders = [
-        Contender("pipeline", full_run, before_each=lambda: shutil.rmtree(curated_root, ignore_errors=True)),
-        Contender("baseline", lambda: plain_pipeline.run(raw, baseline_out), before_each=lambda: _fresh(baseline_out)),
-        Contender("floor", lambda: parse_floor.run(raw, published["tables"], floor_out), before_each=before_floor),
+        Contender("pipeline", lambda: in_own_process("pipeline", raw, curated_root),
+                  before_each=lambda: shutil.rmtree(curated_root, ignore_errors=True)),
+        Contender("baseline", lambda: in_own_process("baseline", raw, baseline_out),
+                  before_each=lambda: _fresh(baseline_out)),
+        Contender("floor", lambda: in_own_process("floor", raw, floor_out, (curated_root / "current").resolve()),
+                  before_each=lambda: _fresh(floor_out)),
     ]
     logger.info("pipeline %dx: full ingest from nothing vs the plain pandas+calamine baseline and the bare parse "
-                "floor, in turn, %d round(s) after %d warm-up round(s)", scale, rounds, warmup)
-    measured, last = measure_alternating(contenders, rounds=rounds, warmup=warmup)
+                "floor, in turn, each in a process of its own, %d round(s) after %d warm-up round(s)",
+                scale, rounds, warmup)
+    measured, _ = measure_alternating(contenders, rounds=rounds, warmup=warmup)
     pipeline, baseline, floor = measured["pipeline"], measured["baseline"], measured["floor"]
-    published.clear()
     shutil.rmtree(floor_out, ignore_errors=True)
 
     logger.info("pipeline %dx: re-run with unchanged inputs", scale)
-    rerun, _ = measure(full_run, repeat=repeat, warmup=0)
+    rerun, _ = measure(lambda: runner(raw, curated_root), repeat=repeat, warmup=0)  # in this process: a short run
 
     loads = [r[k] for side in measured.values() for r in side["runs"] for k in ("load_before", "load_after")
              if r[k] is not None]
     row: dict[str, Any] = {
-        "scale": scale, "runner": runner_name, "baseline_engine": "pandas.read_excel(engine='calamine')",
+        "scale": scale, "runner": f"{runner_name}, each contender in a process of its own",
+        "baseline_engine": "pandas.read_excel(engine='calamine')",
         "rounds": len(pipeline["runs"]), "warmup_rounds": warmup,
         "full": pipeline["wall"], "full_cpu": pipeline["cpu"],
         "baseline": baseline["wall"], "baseline_cpu": baseline["cpu"],
@@ -77,8 +87,7 @@ def run(
         "load_1min_range": [min(loads), max(loads)] if loads else None,
         "rerun": rerun.as_dict(),
     }
-    tables = last["baseline"]
-    assert isinstance(tables, dict)
+    tables = {name: pd.read_parquet(baseline_out / f"{name}.parquet") for name in ("facts", "submissions", "rejects")}
     row.update(compare(curated_root / "current", tables))
     shutil.rmtree(baseline_out, ignore_errors=True)
     if profile:

@@ -167,8 +167,8 @@ def markdown(results: dict[str, Any]) -> str:
         "Every time is the median of several runs after a warm-up (min–max and n beside it); ratios are medians "
         "over medians from runs in this same invocation. `×` = times faster than the plain-pandas baseline. "
         "The pipeline, its baseline and the bare parse floor run in turn (pipeline, baseline, floor, pipeline, ...), "
-        "so that a change of load falls on all three; CPU time (user+sys of the process) is less sensitive to other "
-        "jobs than wall time.",
+        "so that a change of load falls on all three, each in a Python process of its own and timed there (imports "
+        "left out); CPU time (user+sys of the process) is less sensitive to other jobs than wall time.",
         "",
         "## Targets (at the largest scale measured)",
         "",
@@ -219,8 +219,11 @@ def markdown(results: dict[str, Any]) -> str:
                       "Ratios are medians over medians; each cell gives the median (min–max, n). The ratios "
                       "reported before (5×, against the same rules read with openpyxl) are retired. Parse floor: "
                       "`benchmarks/parse_floor.py`, every raw file parsed to Python rows with python-calamine and "
-                      "nothing done to them, then the published tables written to Parquet and read back; it runs "
-                      "in turn with the other two."]
+                      "nothing done to them, then the published tables written to Parquet and read back, with "
+                      "Python's garbage collector paused as the pipeline pauses it; it runs in turn with the other "
+                      "two. Until 7be6bdb the three ran inside the benchmark's own long-lived process, where the "
+                      "baseline and the floor, which leave the collector on, paid for the objects it held: those "
+                      "ratios flattered the pipeline (2.4× then, about 2.3× in processes of their own)."]
         runs = [(p["scale"], r) for p in results["pipeline"] for r in p.get("runs", [])]
         if runs:
             lines += ["", "Every timed run, in the order run:", ""]

@@ -44,7 +44,7 @@ def test_quick_run_writes_well_formed_results(tmp_path: Path) -> None:
         pipeline["baseline_cpu"]["median"] / pipeline["full_cpu"]["median"])
     assert pipeline["over_floor_cpu"] == pytest.approx(
         pipeline["full_cpu"]["median"] / pipeline["floor_cpu"]["median"])
-    assert "calamine" in pipeline["baseline_engine"]
+    assert "calamine" in pipeline["baseline_engine"] and "process of its own" in pipeline["runner"]
     # the contenders take turns, one run each per round, every run with its CPU time and the load around it
     assert [r["contender"] for r in pipeline["runs"]] == ["pipeline", "baseline", "floor"] * pipeline["rounds"]
     assert all(r["cpu"] > 0 and "load_before" in r and "load_after" in r for r in pipeline["runs"])
