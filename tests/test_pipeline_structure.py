@@ -8,10 +8,14 @@ import importlib
 import re
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pipelines.context import Context, Handoffs
-from pipelines.finish import repeated_keys, to_table
+from pipelines.finish import in_key_order, ordered_by, repeated_keys, to_table
 from pipelines.readers import discover
 from pipelines.schema import TABLES, Reject
 from pipelines.steps import STEPS
@@ -114,3 +118,38 @@ def test_a_curated_table_whose_key_repeats_is_refused_naming_the_key():
     table = to_table("member_ecosystems", unique)
     assert table["member_id"].to_pylist() == ["PFS-1", "PFS-2", "PFS-3", "PFS-3"]
     assert repeated_keys(table, ("member_id",)) == [{"member_id": "PFS-3"}]
+
+
+def test_a_table_is_in_key_order_only_when_each_key_is_greater_than_the_one_before():
+    def table(years: list, members: list) -> pa.Table:
+        return pa.table({"year": pa.array(years, pa.int16()), "member_id": pa.array(members, pa.string())})
+
+    key = ("year", "member_id")
+    assert in_key_order(table([2022, 2022, 2023], ["B", "C", "A"]), key)
+    assert in_key_order(table([2022], ["B"]), key) and in_key_order(table([], []), key)
+    assert not in_key_order(table([2022, 2022], ["B", "B"]), key)  # a tie: the other columns decide
+    assert not in_key_order(table([2023, 2022], ["A", "B"]), key)
+    assert not in_key_order(table([2022, 2022], ["B", None]), key)  # Arrow sorts a null last, whatever comes
+    assert not in_key_order(table([2022, 2022], ["B", "C"]), ())  # no key: sorted on every column instead
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["PFS-10", "PFS-9", "pfs-1", "É", ""]),
+                          st.sampled_from(["people_trained", "investment_eur", "a"]),
+                          st.integers(-3, 3)), max_size=30))
+def test_ordering_by_ranks_is_arrows_stable_sort(rows):
+    table = pa.table({"member_id": pa.array([r[0] for r in rows], pa.string()),
+                      "indicator": pa.array([r[1] for r in rows], pa.string()),
+                      "value": pa.array([r[2] for r in rows], pa.int64())})
+    columns = ("member_id", "indicator")
+    expected = table.take(pc.sort_indices(table, [(c, "ascending") for c in columns]))  # stable: ties keep order
+    assert ordered_by(table, columns).equals(expected)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.permutations(range(8)))
+def test_a_curated_table_is_the_same_whatever_order_its_rows_come_in(order):
+    members = {"member_id": [f"PFS-{n // 2}" for n in range(8)], "ecosystem_id": [f"e{n % 2}" for n in range(8)],
+               "is_primary": [n % 2 == 0 for n in range(8)]}
+    shuffled = {name: [values[i] for i in order] for name, values in members.items()}
+    assert to_table("member_ecosystems", shuffled).equals(to_table("member_ecosystems", members))
