@@ -10,6 +10,7 @@ per-cell rule, so that its result, or the problem it raises, is the rule's own.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from typing import TypeVar
@@ -82,6 +83,15 @@ def texts(cells: Sequence[object]) -> list[str]:
     """`cell_text` of every cell."""
     _, plain = _plain(cells)
     return [str(c) if p else cell_text(c) for c, p in zip(cells, plain, strict=True)]
+
+
+def searched(cells: Sequence[object], pattern: re.Pattern[str]) -> list[bool]:
+    """Whether `pattern` is found in the `cell_text` of each cell, searched once per distinct text (a survey's
+    names and e-mail addresses are mostly distinct: the search is mapped over them without a call of ours each)."""
+    found = texts(cells)
+    distinct = list(dict.fromkeys(found))
+    hits = dict(zip(distinct, [match is not None for match in map(pattern.search, distinct)], strict=True))
+    return list(map(hits.__getitem__, found))
 
 
 def ids(cells: Sequence[object]) -> list[str]:

@@ -26,6 +26,7 @@ import re
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import compress
 
 import pyarrow as pa
 
@@ -182,10 +183,7 @@ def _read_export(export: ExportRows, countries: Mapping[str, str]) -> _ExportRea
     # 2. test entries, by the sidecar's explicit rules only, the first rule that matches naming the row's reason
     test_hits: list[str | None] = [None] * export.length
     for rule in spec.test_entries:
-        def found(cell: object, pattern: re.Pattern[str] = re.compile(rule.pattern)) -> bool:
-            return pattern.search(cell_text(cell)) is not None
-
-        matches = by_value(export.cells(rule.column), found)
+        matches = columns.searched(export.cells(rule.column), re.compile(rule.pattern))
         test_hits = [hit if hit is not None or not match else rule.column
                      for hit, match in zip(test_hits, matches, strict=True)]
     return _ExportReading(
@@ -248,7 +246,20 @@ def classify_wave(
             result.rejects.append(Reject(export.source_file, export.sheet_of(column), export.first_row + i, column,
                                          cids[i] or None, value, code, reason))
 
-        for i in range(n):
+        # The usual row (answering, no test entry, its member found by ID, no correction excluding it, every cell it
+        # needs read) takes none of the decisions below: those rows are found column by column, and the loop
+        # visits the others only.
+        by_id = registry.by_id
+        usual = [bool(key) and key in by_id and hit is None and cid not in excluded and stamp is not None
+                 and made is not None and not isinstance(country, ValueProblem)
+                 for key, hit, cid, stamp, made, country in zip(member_keys, read.test_hits, cids, updated, created,
+                                                                read.countries, strict=True)]
+        for i in read.blank:
+            usual[i] = False
+        for i in compress(range(n), usual):
+            member_ids[i] = member_id = by_id[member_keys[i]]
+            candidates[member_id].append(start + i)
+        for i in compress(range(n), [not u for u in usual]):
             if i in read.blank:
                 statuses[i], codes[i], reasons[i] = "blank", "blank_row", "no question is answered"
                 continue
@@ -313,8 +324,8 @@ def classify_wave(
     accepted: dict[int, list[int]] = defaultdict(list)  # id(export) -> offsets of its accepted rows
     for member_id in sorted(candidates):
         running = candidates[member_id]
-        if len(running) > 1:  # most members sent one submission
-            running = sorted(running, key=latest_first)
+        if len(running) > 1:  # most members sent one submission; ties keep the order of the rows
+            running = sorted(sorted(running), key=latest_first)
         winner, *others = running
         out["status"][winner] = "accepted"
         export, offset = where[winner]

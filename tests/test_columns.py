@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import gc
+import re
 import weakref
 
 from hypothesis import given, settings
@@ -119,3 +120,11 @@ def test_a_problem_kept_as_data_holds_no_frame_of_its_callers():
         if was_enabled:
             gc.enable()
     assert found[0].code == "invalid_timestamp"
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(_TEXT, st.sampled_from(["test", " Test Org", "x@test.example.org", "TEST&amp;CO"]),
+                          st.none(), st.floats(0, 100)), max_size=20))
+def test_a_pattern_is_searched_in_each_cell_as_the_cell_rule_reads_it(cells):
+    for pattern in (re.compile(r"(?i)^\s*test\b"), re.compile(r"@test\.example\.org$"), re.compile("&")):
+        assert columns.searched(cells, pattern) == [pattern.search(cell_text(c)) is not None for c in cells]
