@@ -1,10 +1,11 @@
 """Column operations over cells as read: a rule applied to a whole column at once instead of cell by cell.
 
 Two ways, both exact. A rule is computed once per distinct cell (`by_value`): the columns of a registry or a survey
-hold a few dozen distinct countries, labels or dates among hundreds of thousands of cells. Or a column's plain cells
-(printable ASCII text, no '&' for an exporter to have escaped, no surrounding space: `plain_text`) are transformed
-in Arrow, where the per-cell rule is known to reduce to that transform; every other cell still goes through the
-per-cell rule, so that its result, or the problem it raises, is the rule's own.
+hold a few dozen distinct countries, labels or dates among hundreds of thousands of cells. Or a column's usual
+cells take a shortcut the per-cell rule is known to reduce to for them: text without an '&' (nothing an exporter
+escaped) is only trimmed; plain cells (printable ASCII text, no '&', no surrounding space) have their member-ID and
+organisation-name keys made in Arrow. Every other cell still goes through the per-cell rule, so that its result,
+or the problem it raises, is the rule's own.
 """
 
 from __future__ import annotations
@@ -80,9 +81,8 @@ def _plain(cells: Sequence[object]) -> tuple[pa.Array, list[bool]]:
 
 
 def texts(cells: Sequence[object]) -> list[str]:
-    """`cell_text` of every cell."""
-    _, plain = _plain(cells)
-    return [str(c) if p else cell_text(c) for c, p in zip(cells, plain, strict=True)]
+    """`cell_text` of every cell: text without an '&' (nothing an exporter escaped) is only trimmed."""
+    return [cell.strip() if type(cell) is str and "&" not in cell else cell_text(cell) for cell in cells]
 
 
 def searched(cells: Sequence[object], pattern: re.Pattern[str]) -> list[bool]:
@@ -95,9 +95,10 @@ def searched(cells: Sequence[object], pattern: re.Pattern[str]) -> list[bool]:
 
 
 def ids(cells: Sequence[object]) -> list[str]:
-    """`clean_id` of every cell."""
-    _, plain = _plain(cells)
-    return [str(c) if p else clean_id(c) for c, p in zip(cells, plain, strict=True)]
+    """`clean_id` of every cell: ASCII text without an '&' holds nothing invisible to take out, and is only
+    trimmed."""
+    return [cell.strip() if type(cell) is str and cell.isascii() and "&" not in cell else clean_id(cell)
+            for cell in cells]
 
 
 def member_keys(cells: Sequence[object]) -> list[str]:

@@ -124,10 +124,11 @@ def _columns(sheet: Sheet, columns: dict[str, str]) -> tuple[list[int], dict[str
     doubtful = {offset for offset, cell in enumerate(cells[0])
                 if type(cell) is not str or not cell or cell[0].isspace()}
     blank = {offset for offset in doubtful if all(is_blank(c) for c in sheet.rows[offset])}
-    kept = [offset for offset in range(len(sheet.rows)) if offset not in blank] if blank else range(len(sheet.rows))
-    if len(kept) < len(sheet.rows):
+    rows = list(range(sheet.first_row, sheet.first_row + len(sheet.rows)))
+    if blank:
+        kept = [offset for offset in range(len(sheet.rows)) if offset not in blank]
         cells = [[column[offset] for offset in kept] for column in cells]
-    rows = [sheet.first_row + offset for offset in kept]
+        rows = [rows[offset] for offset in kept]
     return rows, {target: cells[sheet.column(source)] for source, target in columns.items()}
 
 
