@@ -26,6 +26,7 @@ from xml.etree import ElementTree
 import pyarrow as pa
 import pyarrow.compute as pc
 import python_calamine
+from zlib_ng import zlib_ng
 
 from pipelines.errors import PipelineError
 from pipelines.eusurvey import CONTENT_SHEET, continuation_sheets, unique_header_keys
@@ -332,8 +333,11 @@ def zip_part(archive: zipfile.ZipFile, content: bytes, name: str) -> bytes:
     if info.compress_type == zipfile.ZIP_STORED:
         part = bytes(data)
     else:
-        inflater = zlib.decompressobj(-15)
-        part = inflater.decompress(data, info.file_size + 1)
+        inflater = zlib_ng.decompressobj(-15)  # zlib-ng: the same inflate, about twice as fast as zlib
+        try:
+            part = inflater.decompress(data, info.file_size + 1)
+        except zlib_ng.error as exc:  # type: ignore[misc]  # its stub declares the class as an instance
+            raise zipfile.BadZipFile(f"{name} cannot be inflated: {exc}") from exc
         if not inflater.eof:
             raise zipfile.BadZipFile(f"{name} inflates to more than its declared {info.file_size} bytes, or is cut")
     if len(part) != info.file_size:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+import struct
 import zipfile
 from pathlib import Path
 
@@ -258,4 +259,19 @@ def test_a_sheet_that_inflates_to_more_than_it_declares_is_refused(raw_tree: Tin
     message = str(err.value)
     assert message.startswith(f"{SURVEY}, sheet 'Content'") and "xl/worksheets/sheet1.xml" in message
     assert "declared" in message
+    assert not (tmp_path / "curated" / "current").exists()
+
+
+def test_a_sheet_part_whose_compressed_bytes_are_damaged_stops_the_run_naming_the_part(raw_tree: TinyRaw, tmp_path):
+    path = raw_tree.write_survey(2022, [answer()])
+    content = bytearray(path.read_bytes())
+    info = zipfile.ZipFile(path).getinfo("xl/worksheets/sheet1.xml")
+    name_length, extra_length = struct.unpack("<HH", content[info.header_offset + 26:info.header_offset + 30])
+    data = info.header_offset + 30 + name_length + extra_length  # where the part's compressed bytes start
+    content[data:data + 8] = b"\xff" * 8  # the deflate stream's first block: an invalid block type
+    path.write_bytes(bytes(content))
+    with pytest.raises(pipelines.PipelineError) as err:
+        pipelines.run(raw_tree.root, tmp_path / "curated")
+    assert str(err.value).startswith(f"{SURVEY}, sheet 'Content': cannot unzip the sheet's part "
+                                     "xl/worksheets/sheet1.xml: xl/worksheets/sheet1.xml cannot be inflated"), err.value
     assert not (tmp_path / "curated" / "current").exists()
