@@ -322,8 +322,7 @@ def classify_wave(
                                 out["contribution_id"][index] or "", out["row"][index])
 
     accepted: dict[int, list[int]] = defaultdict(list)  # id(export) -> offsets of its accepted rows
-    for member_id in sorted(candidates):
-        running = candidates[member_id]
+    for member_id, running in candidates.items():  # each member decided alone: their order does not matter
         if len(running) > 1:  # most members sent one submission; ties keep the order of the rows
             running = sorted(sorted(running), key=latest_first)
         winner, *others = running
