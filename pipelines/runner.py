@@ -8,19 +8,22 @@ changes then. `run(..., publish=False)` is the check before publishing: everythi
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import dataclasses
 import datetime as dt
 import fcntl
 import gc
 import logging
 import os
+import platform
 import shutil
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 import pyarrow as pa
 from tqdm import tqdm
@@ -104,6 +107,45 @@ def system_memory_pool() -> Iterator[None]:
         pa.set_memory_pool(previous)
 
 
+# glibc's mallopt parameters, and the values its documentation gives as their defaults
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+_GLIBC_DEFAULT_THRESHOLD = 128 * 1024
+_KEPT_HEAP = 1 << 30
+
+
+@contextlib.contextmanager
+def freed_memory_kept() -> Iterator[None]:
+    """glibc's malloc serves large blocks from its heap, and keeps what is freed there for the next ones, while the
+    steps run; its default thresholds are set again afterwards.
+
+    By default each block over a threshold is mapped fresh from the kernel and given back when freed, and every
+    page of it costs a fault, the kernel zeroing it, when first touched: a run reads sheet after sheet into
+    blocks of that size (calamine's cells, Arrow's columns). At 100x the sample: 950,000 faults and 1.8 s of
+    system time, against 540,000 and 1.0 s, with the same peak RSS (about 1.6 GB). glibc stops adapting its
+    threshold once one is set, so a process that goes on after a run keeps the default threshold from then on.
+    Nothing is changed where the C library is not glibc."""
+    mallopt = _glibc_mallopt()
+    if mallopt is None:
+        yield
+        return
+    mallopt(_M_MMAP_THRESHOLD, _KEPT_HEAP)
+    mallopt(_M_TRIM_THRESHOLD, _KEPT_HEAP)
+    try:
+        yield
+    finally:
+        mallopt(_M_MMAP_THRESHOLD, _GLIBC_DEFAULT_THRESHOLD)
+        mallopt(_M_TRIM_THRESHOLD, _GLIBC_DEFAULT_THRESHOLD)
+
+
+def _glibc_mallopt() -> Callable[[int, int], int] | None:
+    if platform.libc_ver()[0] != "glibc":
+        return None
+    try:
+        return cast(Callable[[int, int], int], ctypes.CDLL(None).mallopt)
+    except (OSError, AttributeError):
+        return None
+
+
 def run(raw_dir: Path | str, curated_dir: Path | str, force: bool = False, progress: bool | None = None,
         publish: bool = True) -> RunResult:
     """Build a new snapshot from `raw_dir` into `curated_dir` (or log "unchanged"); see the module docstring.
@@ -159,7 +201,7 @@ def run(raw_dir: Path | str, curated_dir: Path | str, force: bool = False, progr
             tmp = snapshots.new_tmp_dir(curated_dir)
             ctx = Context(raw_dir=raw_dir, out_dir=tmp, files=files)
             show = sys.stderr.isatty() if progress is None else progress
-            with gc_paused(), system_memory_pool(), tqdm(total=len(STEPS), desc="pipeline", unit="step",
+            with gc_paused(), system_memory_pool(), freed_memory_kept(), tqdm(total=len(STEPS), desc="pipeline", unit="step",
                                                          disable=not show, leave=False) as bar:
                 for name, step in STEPS:
                     bar.set_postfix_str(name)

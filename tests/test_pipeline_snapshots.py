@@ -336,6 +336,40 @@ def test_steps_run_on_arrow_system_pool_and_the_default_comes_back(raw, curated,
     assert pa.default_memory_pool().backend_name == default
 
 
+def test_glibc_keeps_freed_memory_while_the_steps_run_and_its_defaults_come_back(raw, curated, monkeypatch):
+    # malloc's large blocks from its heap, kept when freed (fresh pages fault: runner.py), only while the steps
+    # run, also when one fails; and nothing asked of a C library that is not glibc
+    from pipelines import runner
+
+    calls: list[tuple[int, int]] = []
+    monkeypatch.setattr(runner, "_glibc_mallopt", lambda: lambda parameter, value: calls.append((parameter, value)))
+    during = []
+    monkeypatch.setattr(runner, "STEPS", (*runner.STEPS, ("watch", lambda ctx: during.append(list(calls)))))
+    assert pipelines.run(raw.root, curated, force=True).status == "ok"
+    kept = [(runner._M_MMAP_THRESHOLD, 1 << 30), (runner._M_TRIM_THRESHOLD, 1 << 30)]
+    defaults = [(runner._M_MMAP_THRESHOLD, 128 * 1024), (runner._M_TRIM_THRESHOLD, 128 * 1024)]
+    assert during == [kept] and calls == kept + defaults
+
+    def broken(ctx):
+        raise ZeroDivisionError("a bug in a step")
+
+    calls.clear()
+    monkeypatch.setattr(runner, "STEPS", (("broken", broken),))
+    with pytest.raises(ZeroDivisionError):
+        pipelines.run(raw.root, curated, force=True)
+    assert calls == kept + defaults
+
+
+def test_malloc_is_tuned_only_through_glibc(monkeypatch):
+    from pipelines import runner
+
+    assert callable(runner._glibc_mallopt()) == (runner.platform.libc_ver()[0] == "glibc")
+    monkeypatch.setattr(runner.platform, "libc_ver", lambda: ("", ""))  # musl, macOS, Windows
+    assert runner._glibc_mallopt() is None
+    with runner.freed_memory_kept():
+        pass
+
+
 def test_concurrent_runs_take_turns(raw, curated):
     """Two runs at once on one curated directory: the second waits for the first, both publish whole snapshots."""
     results, errors = [], []
