@@ -73,7 +73,7 @@ def run(
     loads = [r[k] for side in measured.values() for r in side["runs"] for k in ("load_before", "load_after")
              if r[k] is not None]
     row: dict[str, Any] = {
-        "scale": scale, "runner": f"{runner_name}, each contender in a process of its own",
+        "scale": scale, "runner": f"{runner_name.removesuffix(' in-process')}, each contender in a process of its own",
         "baseline_engine": "pandas.read_excel(engine='calamine')",
         "rounds": len(pipeline["runs"]), "warmup_rounds": warmup,
         "full": pipeline["wall"], "full_cpu": pipeline["cpu"],

@@ -220,8 +220,9 @@ def markdown(results: dict[str, Any]) -> str:
                       "reported before (5×, against the same rules read with openpyxl) are retired. Parse floor: "
                       "`benchmarks/parse_floor.py`, every raw file parsed to Python rows with python-calamine and "
                       "nothing done to them, then the published tables written to Parquet and read back, with "
-                      "Python's garbage collector paused as the pipeline pauses it; it runs in turn with the other "
-                      "two. Until 7be6bdb the three ran inside the benchmark's own long-lived process, where the "
+                      "Python's garbage collector paused and malloc's freed memory kept, as the pipeline's runner "
+                      "does; it runs in turn with the other two. Before 2005ffe the three ran inside the "
+                      "benchmark's own long-lived process, where the "
                       "baseline and the floor, which leave the collector on, paid for the objects it held: those "
                       "ratios flattered the pipeline (2.4× then, about 2.3× in processes of their own)."]
         runs = [(p["scale"], r) for p in results["pipeline"] for r in p.get("runs", [])]
