@@ -13,9 +13,15 @@ import duckdb
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import pipelines
+from pipelines.columns import attempt
+from pipelines.normalise import ValueProblem, is_blank
+from pipelines.rules import reported_value, reported_values
 from pipelines.schema import TABLES
+from pipelines.sidecar import SurveySpec
 from tests.conftest import (
     HEADER,
     Q_C1,
@@ -571,3 +577,21 @@ def test_look_alike_names_are_told_apart_by_legal_form_and_member_state(tmp_path
     assert (subs.loc["n-4", "status"], subs.loc["n-4", "reason_code"]) == ("rejected", "unknown_member")
     assert "matches 2 members" in subs.loc["n-4", "reason"]
     assert (subs.loc["n-5", "member_id"], subs.loc["n-5", "status"]) == ("PFS-000012", "accepted")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(
+    st.integers(0, 10**12).map(str), st.integers(0, 10**12).map(float), st.floats(-5, 10**10),
+    st.sampled_from(["", " ", "12", " 12 ", "0012", "1 500", "1,500", "1.500", "38.000", "١٥", "１５", "²",
+                     "9" * 25, "-3", "+4", "1e3", "1500 EUR"]),
+    st.none(),
+), max_size=20), st.sampled_from(["people_trained", "investment_eur"]), st.sampled_from([".", ","]),
+    st.sampled_from([1, 1000]))
+def test_reported_values_are_the_rule_applied_to_each_cell(cells, indicator, decimal, multiplier):
+    """The shortcuts (a whole number cell, text of digits alone, an empty cell) give what the rule gives."""
+    spec = SurveySpec.model_validate(survey_spec(2022, number_format={"decimal_separator": decimal},
+                                                 multipliers={indicator: multiplier} if multiplier != 1 else {}))
+    got = reported_values(cells, indicator, spec)
+    expected = [None if is_blank(c) else attempt(lambda c: reported_value(c, indicator, spec))(c) for c in cells]
+    plain = [(v.code, v.reason) if isinstance(v, ValueProblem) else v for v in got]
+    assert plain == [(v.code, v.reason) if isinstance(v, ValueProblem) else v for v in expected]

@@ -73,8 +73,7 @@ def run(ctx: Context) -> None:
     partnerships = {p["partnership_id"] for p in ctx.table("partnerships").to_pylist()}
     # process
     rejects: list[Reject] = []
-    members, member_ecosystems = member_records(sheets["members"], countries, ecosystems, rejects)
-    by_key = dict(zip(columns.member_keys(members["member_id"]), members["member_id"], strict=True))  # unique: checked
+    members, member_ecosystems, by_key = member_records(sheets["members"], countries, ecosystems, rejects)
     memberships = membership_records(sheets["memberships"], by_key, partnerships, rejects)
     commitments = commitment_records(sheets["commitments"], by_key, rejects)
     index = registry_index(members, by_key)
@@ -159,8 +158,8 @@ def _optional_text(cells: Sequence[object]) -> list[str | None]:
 
 def member_records(
     sheet: Sheet, countries: dict[str, str], ecosystems: dict[str, str], rejects: list[Reject],
-) -> tuple[dict[str, list], dict[str, list]]:
-    """(members, member_ecosystems) as columns."""
+) -> tuple[dict[str, list], dict[str, list], dict[str, str]]:
+    """(members, member_ecosystems) as columns, and each member by its normalised registration ID."""
     rows, cells = _columns(sheet, MEMBER_COLUMNS)
     col = _source_columns(MEMBER_COLUMNS)
     member_ids = columns.ids(cells["member_id"])
@@ -201,13 +200,12 @@ def member_records(
         "primary_ecosystem_id": [ids[0] if ids else None for ids, _ in named],
         "joined_on": joined,
     }
-    links = [(member_id, e, i == 0) for member_id, (ids, _) in zip(member_ids, named, strict=True)
-             for i, e in enumerate(ids)]
-    member_ecosystems: dict[str, list] = {
-        "member_id": [m for m, _, _ in links], "ecosystem_id": [e for _, e, _ in links],
-        "is_primary": [p for _, _, p in links],
+    member_ecosystems: dict[str, list] = {  # one row per ecosystem a member names, the primary first
+        "member_id": [member_id for member_id, (ids, _) in zip(member_ids, named, strict=True) for _ in ids],
+        "ecosystem_id": [e for ids, _ in named for e in ids],
+        "is_primary": [i == 0 for ids, _ in named for i in range(len(ids))],
     }
-    return members, member_ecosystems
+    return members, member_ecosystems, dict(zip(keys, member_ids, strict=True))  # keys unique: checked above
 
 
 def _stop_at_first_bad_member(sheet: Sheet, rows: list[int], member_ids: list[str], keys: list[str],
