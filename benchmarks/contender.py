@@ -9,9 +9,9 @@ before them: its CPU at 100x was 63 s in-process and 54 s in a process of its ow
 The pipeline pauses Python's garbage collector while its steps run, so it was hardly affected, and the in-process
 ratios flattered it.
 
-The floor pauses the collector and keeps malloc's freed memory too (`gc_paused`, `freed_memory_kept`, as the
-pipeline's runner does): a floor should not pay for work that ingest does not need. The baseline keeps Python's
-and the C library's defaults, as an analyst's script would.
+The floor runs under the pipeline's own memory settings (`parse_floor.run`, `pipelines.memory.steps_memory`): a
+floor should not pay for work that ingest does not need. The baseline keeps Python's and the C library's defaults,
+as an analyst's script would.
 """
 
 from __future__ import annotations
@@ -53,15 +53,13 @@ def main(argv: list[str] | None = None) -> None:
             return plain_pipeline.run(args.raw, args.out)
     else:
         from benchmarks import parse_floor
-        from pipelines.runner import freed_memory_kept, gc_paused
 
         if args.snapshot is None:
             parser.error("the floor needs --snapshot")
         tables = parse_floor.published_tables(args.snapshot)  # read before the clock starts
 
         def run() -> object:
-            with gc_paused(), freed_memory_kept():
-                return parse_floor.run(args.raw, tables, args.out)
+            return parse_floor.run(args.raw, tables, args.out)
 
     cpu, wall = _cpu_seconds(), time.perf_counter()
     run()

@@ -17,8 +17,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import python_calamine
 
+from pipelines.memory import steps_memory
 from pipelines.readers import skip_reason
-from pipelines.runner import system_memory_pool
 from pipelines.sidecar import SIDECAR_SUFFIX
 
 WORKBOOKS = (".xlsx", ".xls", ".ods")
@@ -49,9 +49,10 @@ def read_raw(raw: Path) -> int:
 
 
 def run(raw: Path, tables: dict[str, pa.Table], out: Path) -> int:
-    """The floor: `read_raw`, then each table written to `out` (zstd, as the pipeline writes) and read back, with
-    Arrow's memory from the pool the pipeline's steps use (it saves the floor time as well)."""
-    with system_memory_pool():
+    """The floor: `read_raw`, then each table written to `out` (zstd, as the pipeline writes) and read back, under
+    the memory settings the pipeline's steps run with (`steps_memory`: the collector paused, Arrow's buffers from
+    malloc, freed memory kept), which a floor should not go without."""
+    with steps_memory():
         rows = read_raw(raw)
         for name, table in tables.items():
             pq.write_table(table, out / f"{name}.parquet", compression="zstd")

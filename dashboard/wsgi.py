@@ -6,10 +6,8 @@ the dev tools stay off: they are only ever switched on by `app.run(debug=True)` 
 development), which gunicorn never calls.
 """
 
-import ctypes
 import gc
 import logging
-import platform
 
 from dashboard import headless  # noqa: F401  # first: Dash without its Jupyter integration
 
@@ -19,6 +17,7 @@ import pyarrow as pa
 
 from dashboard import data, disclosure
 from dashboard.app import app
+from pipelines.memory import glibc_mallopt
 
 logger = logging.getLogger(__name__)
 
@@ -38,9 +37,8 @@ def cap_malloc_arenas() -> bool:
     same requests (benchmarks/worker_memory.py). Set before the worker starts any thread; other C libraries
     (musl) have no such arenas.
     """
-    if platform.libc_ver()[0] != "glibc":
-        return False
-    return ctypes.CDLL(None).mallopt(_M_ARENA_MAX, MALLOC_ARENAS) == 1
+    mallopt = glibc_mallopt()
+    return mallopt is not None and mallopt(_M_ARENA_MAX, MALLOC_ARENAS) == 1
 
 
 def arrow_from_malloc() -> None:
@@ -49,7 +47,7 @@ def arrow_from_malloc() -> None:
     pyarrow's default pool (mimalloc) keeps its own segments, beside glibc's two arenas, for what it freed: with
     malloc a worker's peak RSS at 100x the sample was 266-267 MB instead of 281-283 MB over the same requests
     (benchmarks/worker_memory.py), its cold callbacks as fast within the machine's noise. The pipeline's steps
-    use the same pool (pipelines.runner.system_memory_pool)."""
+    use the same pool (pipelines.memory.system_memory_pool)."""
     pa.set_memory_pool(pa.system_memory_pool())
 
 

@@ -63,7 +63,7 @@ def attempt(rule: Callable[[object], T]) -> Callable[[object], T | ValueProblem]
     The problem is kept as data, without its traceback or the exception it was raised from: a traceback holds the
     frames of every caller up to the step and their locals (a sheet's rows, a column of cells), which a stored
     problem would keep alive, in a reference cycle, until a garbage collection. With the collector paused during a
-    run (runner.gc_paused) that was 2.4 M objects held to the end at 100x, and the first collection after it
+    run (memory.gc_paused) that was 2.4 M objects held to the end at 100x, and the first collection after it
     walking them all (about 1 s)."""
     def outcome(cell: object) -> T | ValueProblem:
         try:

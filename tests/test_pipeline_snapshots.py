@@ -311,7 +311,7 @@ def test_an_unexpected_error_is_logged_and_leaves_curated_untouched(raw, curated
 
 
 def test_steps_run_on_arrow_system_pool_and_the_default_comes_back(raw, curated, monkeypatch):
-    # the steps allocate Arrow's buffers with malloc (pyarrow's default pool zeroes huge pages: runner.py); the
+    # the steps allocate Arrow's buffers with malloc (pyarrow's default pool zeroes huge pages: memory.py); the
     # process's default pool is restored after the run, and after a failed one
     import pyarrow as pa
 
@@ -337,17 +337,17 @@ def test_steps_run_on_arrow_system_pool_and_the_default_comes_back(raw, curated,
 
 
 def test_glibc_keeps_freed_memory_while_the_steps_run_and_its_defaults_come_back(raw, curated, monkeypatch):
-    # malloc's large blocks from its heap, kept when freed (fresh pages fault: runner.py), only while the steps
+    # malloc's large blocks from its heap, kept when freed (fresh pages fault: memory.py), only while the steps
     # run, also when one fails; and nothing asked of a C library that is not glibc
-    from pipelines import runner
+    from pipelines import memory, runner
 
     calls: list[tuple[int, int]] = []
-    monkeypatch.setattr(runner, "_glibc_mallopt", lambda: lambda parameter, value: calls.append((parameter, value)))
+    monkeypatch.setattr(memory, "glibc_mallopt", lambda: lambda parameter, value: calls.append((parameter, value)))
     during = []
     monkeypatch.setattr(runner, "STEPS", (*runner.STEPS, ("watch", lambda ctx: during.append(list(calls)))))
     assert pipelines.run(raw.root, curated, force=True).status == "ok"
-    kept = [(runner._M_MMAP_THRESHOLD, 1 << 30), (runner._M_TRIM_THRESHOLD, 1 << 30)]
-    defaults = [(runner._M_MMAP_THRESHOLD, 128 * 1024), (runner._M_TRIM_THRESHOLD, 128 * 1024)]
+    kept = [(memory._M_MMAP_THRESHOLD, 1 << 30), (memory._M_TRIM_THRESHOLD, 1 << 30)]
+    defaults = [(memory._M_MMAP_THRESHOLD, 128 * 1024), (memory._M_TRIM_THRESHOLD, 128 * 1024)]
     assert during == [kept] and calls == kept + defaults
 
     def broken(ctx):
@@ -361,12 +361,12 @@ def test_glibc_keeps_freed_memory_while_the_steps_run_and_its_defaults_come_back
 
 
 def test_malloc_is_tuned_only_through_glibc(monkeypatch):
-    from pipelines import runner
+    from pipelines import memory
 
-    assert callable(runner._glibc_mallopt()) == (runner.platform.libc_ver()[0] == "glibc")
-    monkeypatch.setattr(runner.platform, "libc_ver", lambda: ("", ""))  # musl, macOS, Windows
-    assert runner._glibc_mallopt() is None
-    with runner.freed_memory_kept():
+    assert callable(memory.glibc_mallopt()) == (memory.platform.libc_ver()[0] == "glibc")
+    monkeypatch.setattr(memory.platform, "libc_ver", lambda: ("", ""))  # musl, macOS, Windows
+    assert memory.glibc_mallopt() is None
+    with memory.freed_memory_kept():
         pass
 
 
