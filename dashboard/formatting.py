@@ -5,8 +5,8 @@ Digits, grouping and currency signs are CLDR's for the dashboard's language (`LO
 "," between thousands, "-" before the euro sign of a negative amount. Python's format specification writes exactly
 these, so they are written with it; tests/test_formatting.py checks every form against Babel's CLDR data, which a
 web worker no longer loads (63 k Python objects in every worker, for these few symbols). Rounding is done here
-first (half up, on the number's shortest decimal form), so the formatting never rounds a second time. The house's own short forms
-("2.5 M", "15.5 k", "2.6 million", "2022–24") are not CLDR's and stay written out here.
+first (half up, on the number's shortest decimal form), so the formatting never rounds a second time. The house's
+own short forms ("2.5 M", "15.5 k", "2.6 million", "2022–24") are not CLDR's and stay written out here.
 """
 
 from __future__ import annotations

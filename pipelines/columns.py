@@ -33,7 +33,7 @@ T = TypeVar("T")
 _HALF_SECOND = dt.timedelta(microseconds=500_000)
 
 # Printable ASCII without '&', starting and ending with a visible character: such a cell is its own `cell_text`
-# (nothing to strip or unescape) and its own `clean_id` (nothing invisible to take out).
+# (nothing to strip or unescape), so its member-ID and organisation-name keys reduce to transforms Arrow makes.
 _PLAIN = r"^[!-%'-~](?:[ -%'-~]*[!-%'-~])?$"
 _NOT_ASCII_ALNUM = "[^0-9A-Za-z]+"  # what normalise_member_id removes from an ASCII ID
 # A legal form, or the "and" that "& Co. KG" leaves dangling, at the end of a name's key after another word. Of the
@@ -133,7 +133,8 @@ def org_name_keys(names: Sequence[str | None]) -> tuple[list[str], list[str]]:
             break
         short = stripped
     keys = list(zip(full.to_pylist(), short.to_pylist(), strict=True))
-    keys = [key if is_plain else normalise.org_name_keys(name) for name, is_plain, key in zip(names, plain, keys, strict=True)]
+    keys = [key if is_plain else normalise.org_name_keys(name)
+            for name, is_plain, key in zip(names, plain, keys, strict=True)]
     return [f for f, _ in keys], [s for _, s in keys]
 
 

@@ -110,7 +110,6 @@ def yearly_totals(vintage: Vintage, indicator: str, filters: Filters = NO_FILTER
     return pd.concat([frame, pd.DataFrame(columns, index=frame.index)], axis=1)
 
 
-
 def year_figure(vintage: Vintage, indicator: str, year: int, filters: Filters = NO_FILTERS) -> YearFigure:
     frame = _yearly_frame(vintage, indicator, filters)
     rows = frame[frame["year"] == year]
