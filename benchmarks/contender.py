@@ -18,17 +18,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import sys
 import time
 from pathlib import Path
 
+from benchmarks.timing import cpu_seconds
+
 CONTENDERS = ("pipeline", "baseline", "floor")
-
-
-def _cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -61,9 +57,9 @@ def main(argv: list[str] | None = None) -> None:
         def run() -> object:
             return parse_floor.run(args.raw, tables, args.out)
 
-    cpu, wall = _cpu_seconds(), time.perf_counter()
+    cpu, wall = cpu_seconds(), time.perf_counter()
     run()
-    wall, cpu = time.perf_counter() - wall, _cpu_seconds() - cpu
+    wall, cpu = time.perf_counter() - wall, cpu_seconds() - cpu
     sys.stdout.write(json.dumps({"wall": wall, "cpu": cpu}) + "\n")
 
 

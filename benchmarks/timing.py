@@ -97,7 +97,7 @@ def measure(
     return Stats.of(samples, warmup=warmup), result
 
 
-def _cpu_seconds() -> float:
+def cpu_seconds() -> float:
     """User+sys CPU of this process (all its threads: DuckDB's and Arrow's included) and of its reaped children
     (a contender run as a subprocess)."""
     own = resource.getrusage(resource.RUSAGE_SELF)
@@ -152,10 +152,10 @@ def measure_alternating(
             if c.before_each is not None:
                 c.before_each()
             load_before = _load_1min()
-            cpu_start = _cpu_seconds()
+            cpu_start = cpu_seconds()
             start = time.perf_counter()
             result = last[c.name] = c.run()
-            wall, cpu = time.perf_counter() - start, _cpu_seconds() - cpu_start
+            wall, cpu = time.perf_counter() - start, cpu_seconds() - cpu_start
             if isinstance(result, Timed):
                 wall, cpu = result.wall, result.cpu
             runs[c.name].append({"round": round_index, "wall": wall, "cpu": cpu,
