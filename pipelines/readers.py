@@ -17,12 +17,13 @@ import re
 import struct
 import zipfile
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import cast
+from typing import cast, overload
 from xml.etree import ElementTree
 
+import fastexcel
 import pyarrow as pa
 import pyarrow.compute as pc
 import python_calamine
@@ -34,6 +35,8 @@ from pipelines.normalise import SpreadsheetCell, is_blank
 from pipelines.sidecar import SIDECAR_SUFFIX, Sidecar, SidecarError, load_sidecar, sidecar_path
 
 log = logging.getLogger(__name__)
+# fastexcel warns when it types an empty column as text: a guess of its own, not the operator's concern
+logging.getLogger("fastexcel").setLevel(logging.ERROR)
 
 DATA_SUFFIXES = {".xlsx": "xlsx", ".xls": "xls", ".ods": "ods", ".zip": "zip", ".csv": "csv"}
 
@@ -59,6 +62,33 @@ class RawFile:
         return DATA_SUFFIXES[self.path.suffix.lower()]
 
 
+class ColumnRows(Sequence[list[object]]):
+    """The rows of cells read column by column (`read_xlsx`'s typed columns), each row made only when asked for."""
+
+    def __init__(self, columns: list[list[object]]):
+        self.columns = columns
+        self._height = len(columns[0]) if columns else 0
+
+    def __len__(self) -> int:
+        return self._height
+
+    @overload
+    def __getitem__(self, index: int) -> list[object]: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[list[object]]: ...
+
+    def __getitem__(self, index: int | slice) -> list[object] | list[list[object]]:
+        if isinstance(index, slice):
+            return [[column[i] for column in self.columns] for i in range(*index.indices(self._height))]
+        if not -self._height <= index < self._height:
+            raise IndexError(index)
+        return [column[index] for column in self.columns]
+
+    def __iter__(self) -> Iterator[list[object]]:
+        return map(list, zip(*self.columns, strict=True))
+
+
 @dataclass(frozen=True)
 class Sheet:
     """The cells under a header row. `first_row` is the spreadsheet row number of `rows[0]` (1-based)."""
@@ -67,11 +97,18 @@ class Sheet:
     sheet: str | None  # None for a CSV
     header_row: int
     header: list[str]
-    rows: list[list[object]]
+    rows: Sequence[list[object]]  # a list, or ColumnRows when the sheet was read column by column
 
     @property
     def first_row(self) -> int:
         return self.header_row + 1
+
+    @property
+    def columns(self) -> list[Sequence[object]]:
+        """The cells column by column, one column per header cell."""
+        if isinstance(self.rows, ColumnRows):
+            return list(self.rows.columns)
+        return list(zip(*self.rows, strict=True)) if self.rows else [() for _ in self.header]
 
     def column(self, name: str) -> int:
         return self.header.index(header_text(name))
@@ -271,16 +308,17 @@ MAX_SHEET_COLUMNS = 702  # column ZZ: EUSurvey moves to a new sheet after 254
 EXCEL_ROWS = 1_048_576
 
 
-def sheet_cells(workbook: Workbook, sheet: str) -> list[list[object]]:
+def sheet_cells(workbook: Workbook, sheet: str, part: bytes | None = None) -> list[list[object]]:
     """Every row of `sheet` as read (typed cells; '' for an empty one). In an xlsx, a formula or an Excel error
     value comes as a `SpreadsheetCell`, never as its cached result, and stray cells far beyond the data are
-    dropped with a warning naming them."""
+    dropped with a warning naming them. `part`: the sheet's XML when the caller has it already."""
     if sheet not in workbook.sheet_names:
         raise PipelineError(
             f"sheet not found; the workbook has {', '.join(repr(s) for s in workbook.sheet_names)}",
             file=workbook.name, sheet=sheet,
         )
-    part = xlsx_sheet_xml(workbook, sheet) if workbook.fmt == "xlsx" else None
+    if part is None and workbook.fmt == "xlsx":
+        part = xlsx_sheet_xml(workbook.content, workbook.name, sheet)
     if part is not None and not _within_bounds(part):
         return _bounded_cells(workbook, sheet)
     try:
@@ -296,11 +334,11 @@ def sheet_cells(workbook: Workbook, sheet: str) -> list[list[object]]:
     return cells
 
 
-def xlsx_sheet_xml(workbook: Workbook, sheet: str) -> bytes | None:
-    """The XML of one worksheet of an xlsx (its part found through the workbook's relationships), or None when
-    the package does not say (the reader then decides alone)."""
+def xlsx_sheet_xml(content: bytes, name: str, sheet: str) -> bytes | None:
+    """The XML of one worksheet of the xlsx whose bytes are `content` (its part found through the workbook's
+    relationships), or None when the package does not say (the reader then decides alone)."""
     try:
-        with zipfile.ZipFile(io.BytesIO(workbook.content)) as archive:
+        with zipfile.ZipFile(io.BytesIO(content)) as archive:
             book = ElementTree.fromstring(archive.read("xl/workbook.xml"))
             rels = ElementTree.fromstring(archive.read("xl/_rels/workbook.xml.rels"))
             rid = next(e.get(f"{{{_REL_NS}}}id") for e in book.iter(f"{{{_MAIN_NS}}}sheet") if e.get("name") == sheet)
@@ -309,10 +347,9 @@ def xlsx_sheet_xml(workbook: Workbook, sheet: str) -> bytes | None:
                 return None
             path = target.lstrip("/") if target.startswith("/") else f"xl/{target}"
             try:
-                return zip_part(archive, workbook.content, path)
+                return zip_part(archive, content, path)
             except (zipfile.BadZipFile, zlib.error) as exc:  # a part that lies about its size is not read at all
-                raise PipelineError(f"cannot unzip the sheet's part {path}: {exc}", file=workbook.name,
-                                    sheet=sheet) from exc
+                raise PipelineError(f"cannot unzip the sheet's part {path}: {exc}", file=name, sheet=sheet) from exc
     except (KeyError, StopIteration, ElementTree.ParseError, zipfile.BadZipFile, OSError):
         return None
 
@@ -494,10 +531,90 @@ def _bounded_cells(workbook: Workbook, sheet: str) -> list[list[object]]:
     return rows
 
 
-def read_xlsx(raw: RawFile, sheet: str, header_row: int) -> Sheet:
-    """The cells of `sheet` under `header_row`, trailing empty rows dropped (calamine stops at the used range)."""
-    workbook = open_workbook(raw.content, raw.rel, raw.format)
-    return _under_header(raw.rel, sheet, header_row, sheet_cells(workbook, sheet))
+def read_xlsx(content: bytes, name: str, fmt: str, sheet: str, header_row: int) -> Sheet:
+    """The cells of `sheet` under `header_row`, trailing empty rows dropped (calamine stops at the used range).
+
+    An xlsx sheet whose columns each hold one type of cell is read column by column into Arrow (fastexcel, over the
+    same calamine parser), which costs half of making a Python object of every cell; its cells are the same values
+    of the same types. Any sheet that the typed read cannot give exactly so is read cell by cell."""
+    part = None
+    if fmt == "xlsx":
+        check_zip_inflation(content, name, what="xlsx workbook")
+        part = xlsx_sheet_xml(content, name, sheet)
+        if part is not None and _within_bounds(part) and _starts_at_a1(part) and not xlsx_special_cells(part):
+            typed = typed_columns(content, name, sheet, header_row)
+            if typed is not None:
+                return typed
+    return _under_header(name, sheet, header_row, sheet_cells(open_workbook(content, name, fmt), sheet, part))
+
+
+def _starts_at_a1(part: bytes) -> bool:
+    """Whether the worksheet's first cell is A1 and holds a value: then calamine's range starts at A1, and a header
+    row counted from the range's start (as fastexcel counts it) is counted from the sheet's top."""
+    data = part.find(b"<sheetData")
+    start = part.find(b"<c ", data) if data >= 0 else -1
+    if start < 0:
+        return False
+    tag_end = part.find(b">", start)
+    ref = _CELL_REF.search(part, start, tag_end)
+    if ref is None or ref.group(1) != b"A" or ref.group(2) != b"1" or part[tag_end - 1:tag_end] == b"/":
+        return False
+    return any(marker in part[tag_end:part.find(b"</c>", tag_end)] for marker in (b"<v>", b"<is>"))
+
+
+_MIDNIGHT = dt.time()
+_EXCEL_FIRST_DAY = dt.datetime(1900, 1, 1)
+_RENAMED = re.compile(r"(.+)_[0-9]+")  # how fastexcel keys a header written twice: 'Title', 'Title_1'
+
+
+def typed_columns(content: bytes, name: str, sheet: str, header_row: int) -> Sheet | None:
+    """The sheet's cells under `header_row` read by fastexcel column by column, with every cell the value and type
+    python-calamine gives it ('' for an empty cell; a date cell without a time of day as a date); None when that
+    cannot be so: a column mixing types (fastexcel's strict typing over every row refuses it), a header cell empty,
+    written twice or out of the table, blank rows at the end (the cell-by-cell read reports them), a time of day
+    without a date, a column type calamine does not give."""
+    try:
+        table = fastexcel.read_excel(content).load_sheet_by_name(
+            sheet, header_row=header_row - 1, dtype_coercion="strict", schema_sample_rows=None).to_arrow()
+    except Exception:  # whatever fastexcel refuses, the cell-by-cell read reads or reports
+        return None
+    names = table.column_names
+    if any(n.startswith("__UNNAMED__") or ((m := _RENAMED.fullmatch(n)) and m.group(1) in names) for n in names):
+        return None
+    header = [header_text(n) for n in names]
+    if not header or len(set(header)) < len(header):
+        return None
+    columns = []
+    for column in table.columns:
+        cells = _calamine_cells(column)
+        if cells is None:
+            return None
+        columns.append(cells)
+    if table.num_rows and all(is_blank(column[-1]) for column in columns):
+        return None
+    return Sheet(name, sheet, header_row, header, ColumnRows(columns))
+
+
+def _calamine_cells(column: pa.ChunkedArray) -> list[object] | None:
+    """A fastexcel column as the cells python-calamine gives (None: a type it gives otherwise)."""
+    kind = column.type
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+        return pc.fill_null(column, "").to_pylist()
+    if pa.types.is_null(kind):
+        return [""] * len(column)
+    if pa.types.is_timestamp(kind) and kind.tz is None:
+        if column.null_count < len(column) and pc.min(column).as_py() < _EXCEL_FIRST_DAY:
+            return None  # calamine gives a time of day (a serial under one day) as a time
+        days = pc.cast(column, pa.date32())
+        if pc.all(pc.equal(pc.cast(days, kind), column)).as_py() is not False:  # every one at midnight: a date
+            values = days.to_pylist()
+        else:
+            values = [v.date() if v is not None and v.time() == _MIDNIGHT else v for v in column.to_pylist()]
+    elif kind == pa.float64() or pa.types.is_boolean(kind):
+        values = column.to_pylist()
+    else:
+        return None
+    return values if not column.null_count else ["" if v is None else v for v in values]
 
 
 # ---------------------------------------------------------------- survey exports (EUSurvey)
@@ -574,7 +691,7 @@ def _export_part(workbook: Workbook, stem: str, header_row: int) -> ExportPart:
     titles: list[str] = []
     places: list[str] = []
     column_sheets: list[str] = []
-    tables: list[tuple[int, list[list[object]]]] = []  # per sheet: its width and its rows under the header
+    tables: list[tuple[int, Sequence[list[object]]]] = []  # per sheet: its width and its rows under the header
     alias = export_date = None
     for name in sheets:
         cells = sheet_cells(workbook, name)

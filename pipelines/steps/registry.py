@@ -101,7 +101,7 @@ def read_registry_sheet(raw: RawFile, table: str) -> Sheet:
     key = next((k for k in SHEET_KEYS[table] if k in spec.sheets), None)
     if key is None:
         raise PipelineError(f"the sidecar's read.sheets does not say which sheet holds {table!r}", file=raw.rel)
-    sheet = read_xlsx(raw, spec.sheets[key], spec.header_row)
+    sheet = read_xlsx(raw.content, raw.rel, raw.format, spec.sheets[key], spec.header_row)
     require_columns(sheet.header, list(SHEETS[table]), file=raw.rel, sheet=sheet.sheet, header_row=sheet.header_row)
     return sheet
 
@@ -118,7 +118,7 @@ def ecosystem_lookup(ecosystems: list[dict]) -> dict[str, str]:
 
 def _columns(sheet: Sheet, columns: dict[str, str]) -> tuple[list[int], dict[str, Sequence[object]]]:
     """The sheet's non-blank rows as columns: (row numbers, target field -> its cells)."""
-    cells: list[Sequence[object]] = list(zip(*sheet.rows, strict=True)) if sheet.rows else [() for _ in sheet.header]
+    cells = sheet.columns
     # a row is blank when every cell is: only a row whose first cell is not text starting visibly may be (few are)
     doubtful = {offset for offset, cell in enumerate(cells[0])
                 if type(cell) is not str or not cell or cell[0].isspace()}

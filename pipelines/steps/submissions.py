@@ -91,7 +91,7 @@ def load_corrections(ctx: Context) -> list[Correction]:
 
 def export_rows(survey: SurveySheet) -> ExportRows:
     sheet = survey.part.sheet
-    cells = list(zip(*sheet.rows, strict=True)) if sheet.rows else [() for _ in sheet.header]
+    cells = sheet.columns
     # a wide export's columns sit on several sheets; the usual one-sheet export needs no lookup
     column_sheets = {} if len(set(survey.part.column_sheets)) == 1 else dict(
         zip(sheet.header, survey.part.column_sheets, strict=True))
