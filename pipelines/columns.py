@@ -11,10 +11,12 @@ or the problem it raises, is the rule's own.
 from __future__ import annotations
 
 import datetime as dt
+import operator
 import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
-from typing import TypeVar
+from itertools import compress, count
+from typing import TypeVar, cast
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -25,6 +27,7 @@ from pipelines.normalise import (
     ValueProblem,
     cell_text,
     clean_id,
+    is_blank,
     normalise_member_id,
     parse_timestamp,
 )
@@ -50,6 +53,28 @@ def by_value(cells: Sequence[object], rule: Callable[[object], T]) -> list[T]:
     keys = list(zip(map(type, cells), cells, strict=True))
     found = {key: rule(key[1]) for key in dict.fromkeys(keys)}
     return list(map(found.__getitem__, keys))
+
+
+def per_distinct(cells: Sequence[object], rule: Callable[[Sequence[object]], list[T]]) -> list[T]:
+    """`rule`, a rule over a whole column, applied to each distinct cell once and its results spread back over the
+    column (a commitments sheet names each member twice on average). Cells are told apart as `by_value` does."""
+    if len(set(map(type, cells))) == 1:
+        distinct = list(dict.fromkeys(cells))
+        found = dict(zip(distinct, rule(distinct), strict=True))
+        return list(map(found.__getitem__, cells))
+    keys = list(zip(map(type, cells), cells, strict=True))
+    distinct_keys = list(dict.fromkeys(keys))
+    found_by_key = dict(zip(distinct_keys, rule([cell for _, cell in distinct_keys]), strict=True))
+    return list(map(found_by_key.__getitem__, keys))
+
+
+def blank_offsets(cells: Sequence[object]) -> list[int]:
+    """Where the blank cells (`is_blank`) are. A column of text, the usual one, is searched without a call of ours
+    per cell: an empty text or one that is only whitespace."""
+    if set(map(type, cells)) == {str}:
+        found = compress(count(), map(str.isspace, cast(Sequence[str], cells)))
+        return sorted({*found, *compress(count(), map(operator.not_, cells))})
+    return [offset for offset, cell in enumerate(cells) if is_blank(cell)]
 
 
 def any_problem(values: Sequence[object]) -> bool:

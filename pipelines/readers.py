@@ -595,26 +595,31 @@ def typed_columns(content: bytes, name: str, sheet: str, header_row: int) -> She
     return Sheet(name, sheet, header_row, header, ColumnRows(columns))
 
 
-def _calamine_cells(column: pa.ChunkedArray) -> list[object] | None:
-    """A fastexcel column as the cells python-calamine gives (None: a type it gives otherwise)."""
+def _calamine_cells(column: pa.Array | pa.ChunkedArray) -> list[object] | None:
+    """A fastexcel column as the cells python-calamine gives (None: a type it gives otherwise). In a column whose
+    values repeat (a registry's dates, countries, numbers) each distinct value becomes one Python object, shared by
+    the cells that hold it: making them is most of the cost (440,000 dates: 275 -> 30 ms)."""
     kind = column.type
-    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
-        return pc.fill_null(column, "").to_pylist()
     if pa.types.is_null(kind):
         return [""] * len(column)
-    if pa.types.is_timestamp(kind) and kind.tz is None:
-        if column.null_count < len(column) and pc.min(column).as_py() < _EXCEL_FIRST_DAY:
-            return None  # calamine gives a time of day (a serial under one day) as a time
-        days = pc.cast(column, pa.date32())
-        if pc.all(pc.equal(pc.cast(days, kind), column)).as_py() is not False:  # every one at midnight: a date
-            values = days.to_pylist()
-        else:
-            values = [v.date() if v is not None and v.time() == _MIDNIGHT else v for v in column.to_pylist()]
-    elif kind == pa.float64() or pa.types.is_boolean(kind):
-        values = column.to_pylist()
-    else:
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+        column = pc.fill_null(column, "")
+    elif not (kind == pa.float64() or pa.types.is_boolean(kind) or (pa.types.is_timestamp(kind) and kind.tz is None)):
         return None
-    return values if not column.null_count else ["" if v is None else v for v in values]
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    if not pa.types.is_timestamp(kind) and pc.count_distinct(column[:1000]).as_py() > 500:  # IDs, names, texts
+        return ["" if v is None else v for v in column.to_pylist()] if column.null_count else column.to_pylist()
+    encoded = pc.dictionary_encode(column, null_encoding="encode")
+    distinct = encoded.dictionary
+    if pa.types.is_timestamp(kind):
+        if distinct.null_count < len(distinct) and pc.min(distinct).as_py() < _EXCEL_FIRST_DAY:
+            return None  # calamine gives a time of day (a serial under one day) as a time
+        values = [v.date() if v is not None and v.time() == _MIDNIGHT else v for v in distinct.to_pylist()]
+    else:
+        values = distinct.to_pylist()
+    values = ["" if v is None else v for v in values]
+    return list(map(values.__getitem__, encoded.indices.to_numpy(zero_copy_only=False).tolist()))
 
 
 # ---------------------------------------------------------------- survey exports (EUSurvey)

@@ -15,6 +15,7 @@ from pipelines.normalise import (
     ValueProblem,
     cell_text,
     clean_id,
+    is_blank,
     normalise_member_id,
     org_name_keys,
     parse_timestamp,
@@ -95,6 +96,19 @@ def test_by_value_keeps_cells_of_different_types_apart(cells):
 def test_by_value_tells_one_from_true_and_one_point_zero():
     assert columns.by_value([1, 1.0, True, 1], lambda c: type(c).__name__) == ["int", "float", "bool", "int"]
     assert columns.any_problem([1, ValueProblem("x", "y")]) and not columns.any_problem([1, "a", None])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.one_of(_CELLS, st.lists(st.sampled_from(["PFS-1", " pfs 1", "PFS-2", "", "x"]), max_size=30)))
+def test_a_column_rule_over_distinct_cells_gives_what_it_gives_over_all(cells):
+    assert columns.per_distinct(cells, columns.member_keys) == columns.member_keys(cells)
+    assert columns.per_distinct([1, 1.0, True], lambda cs: [type(c).__name__ for c in cs]) == ["int", "float", "bool"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.one_of(_CELLS, st.lists(st.sampled_from(["a", "", " ", "\t\n", "\u00a0", " b", "\x1c"]), max_size=30)))
+def test_blank_cells_are_found_as_is_blank_finds_them(cells):
+    assert columns.blank_offsets(cells) == [i for i, c in enumerate(cells) if is_blank(c)]
 
 
 def test_a_problem_kept_as_data_holds_no_frame_of_its_callers():

@@ -14,10 +14,12 @@ import datetime as dt
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import chain, repeat
+from operator import itemgetter
 from typing import NoReturn
 
 from pipelines import columns
-from pipelines.columns import attempt, by_value
+from pipelines.columns import attempt, blank_offsets, by_value
 from pipelines.context import Context
 from pipelines.errors import PipelineError
 from pipelines.normalise import (
@@ -119,10 +121,8 @@ def ecosystem_lookup(ecosystems: list[dict]) -> dict[str, str]:
 def _columns(sheet: Sheet, columns: dict[str, str]) -> tuple[list[int], dict[str, Sequence[object]]]:
     """The sheet's non-blank rows as columns: (row numbers, target field -> its cells)."""
     cells = sheet.columns
-    # a row is blank when every cell is: only a row whose first cell is not text starting visibly may be (few are)
-    doubtful = {offset for offset, cell in enumerate(cells[0])
-                if type(cell) is not str or not cell or cell[0].isspace()}
-    blank = {offset for offset in doubtful if all(is_blank(c) for c in sheet.rows[offset])}
+    # a row is blank when every cell is, its first among them
+    blank = {offset for offset in blank_offsets(cells[0]) if all(is_blank(c) for c in sheet.rows[offset])}
     rows = list(range(sheet.first_row, sheet.first_row + len(sheet.rows)))
     if blank:
         kept = [offset for offset in range(len(sheet.rows)) if offset not in blank]
@@ -200,10 +200,14 @@ def member_records(
         "primary_ecosystem_id": [ids[0] if ids else None for ids, _ in named],
         "joined_on": joined,
     }
-    member_ecosystems: dict[str, list] = {  # one row per ecosystem a member names, the primary first
-        "member_id": [member_id for member_id, (ids, _) in zip(member_ids, named, strict=True) for _ in ids],
-        "ecosystem_id": [e for ids, _ in named for e in ids],
-        "is_primary": [i == 0 for ids, _ in named for i in range(len(ids))],
+    # one row per ecosystem a member names, the primary first (flattened without a call of ours per member)
+    ids_named = list(map(itemgetter(0), named))
+    counts = list(map(len, ids_named))
+    primary_first = [[True] + [False] * (n - 1) for n in range(max(counts, default=0) + 1)]
+    member_ecosystems: dict[str, list] = {
+        "member_id": list(chain.from_iterable(map(repeat, member_ids, counts))),
+        "ecosystem_id": list(chain.from_iterable(ids_named)),
+        "is_primary": list(chain.from_iterable(map(primary_first.__getitem__, counts))),
     }
     return members, member_ecosystems, dict(zip(keys, member_ids, strict=True))  # keys unique: checked above
 
@@ -225,13 +229,18 @@ def _stop_at_first_bad_member(sheet: Sheet, rows: list[int], member_ids: list[st
     raise AssertionError("no member row stops the run")  # pragma: no cover - called only when one does
 
 
+def _members_named(cells: Sequence[object], by_key: dict[str, str]) -> list[str | None]:
+    """The member each registration ID cell names (None: no member has it), found once per distinct cell."""
+    return columns.per_distinct(cells, lambda ids: [by_key.get(key) for key in columns.member_keys(ids)])
+
+
 def membership_records(
     sheet: Sheet, by_key: dict[str, str], partnerships: set[str], rejects: list[Reject],
 ) -> dict[str, list]:
     records: dict[tuple[str, str], dict] = {}
     rows, cells = _columns(sheet, MEMBERSHIP_COLUMNS)
     col = _source_columns(MEMBERSHIP_COLUMNS)
-    member_ids = [by_key.get(key) for key in columns.member_keys(cells["member_id"])]
+    member_ids = _members_named(cells["member_id"], by_key)
     partnership_ids = columns.ids(cells["partnership_id"])
     dates = by_value(cells["joined_on"], attempt(registry_date))
     for row, member_id, partnership, joined, cell in zip(rows, member_ids, partnership_ids, dates,
@@ -271,7 +280,7 @@ def _optional_whole(value: object) -> int | None:
 def commitment_records(sheet: Sheet, by_key: dict[str, str], rejects: list[Reject]) -> dict[str, list]:
     rows, cells = _columns(sheet, COMMITMENT_COLUMNS)
     col = _source_columns(COMMITMENT_COLUMNS)
-    member_ids = [by_key.get(key) for key in columns.member_keys(cells["member_id"])]
+    member_ids = _members_named(cells["member_id"], by_key)
     known = [i for i, member_id in enumerate(member_ids) if member_id is not None]
     for i in range(len(rows)):
         if member_ids[i] is None:
