@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 KEY_PACKAGES = (
-    "pandas", "pyarrow", "duckdb", "openpyxl", "python-calamine", "xlsxwriter", "dash", "plotly", "flask",
+    "pandas", "pyarrow", "duckdb", "openpyxl", "python-calamine", "fastexcel", "xlsxwriter", "dash", "plotly", "flask",
     "flask-compress", "gunicorn", "playwright",
 )
 

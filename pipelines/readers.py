@@ -2,7 +2,9 @@
 
 Every file is read once into memory (opened read-only), hashed, and parsed from those same bytes, so the checksum
 in the manifest is the checksum of what was read. Spreadsheets are read with python-calamine; cells keep their
-type (text, number, datetime) so that number parsing happens in `normalise`, not in a reader's guess.
+type (text, number, datetime) so that number parsing happens in `normalise`, not in a reader's guess. A registry
+sheet whose columns each hold one type of cell is read column by column with fastexcel (`read_xlsx`), into the
+same cells.
 """
 
 from __future__ import annotations
