@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import operator
 from collections.abc import Sequence
 from dataclasses import dataclass
-from itertools import chain, repeat
-from operator import itemgetter
-from typing import NoReturn
+from itertools import chain, compress, count, repeat
+from typing import NoReturn, cast
 
 from pipelines import columns
 from pipelines.columns import attempt, blank_offsets, by_value
@@ -169,9 +169,9 @@ def member_records(
         _stop_at_first_bad_member(sheet, rows, member_ids, keys, joined, col)
 
     countries_found = by_value(cells["country_code"], attempt(lambda v: normalise_country(v, countries)))
-    for row, value, found in zip(rows, cells["country_code"], countries_found, strict=True):
-        if isinstance(found, ValueProblem):
-            _reject(rejects, sheet, row, col["country_code"], value, found.code, found.reason)
+    for i in compress(count(), map(isinstance, countries_found, repeat(ValueProblem))):
+        found = cast(ValueProblem, countries_found[i])
+        _reject(rejects, sheet, rows[i], col["country_code"], cells["country_code"][i], found.code, found.reason)
 
     def ecosystem_ids(value: object) -> tuple[list[str], list[str]]:
         """(the ecosystem ids named, primary first, once each; the names that are no ecosystem)"""
@@ -186,12 +186,12 @@ def member_records(
         return ids, unknown
 
     named = by_value(cells["ecosystems"], ecosystem_ids)
-    for row, (_, unknown) in zip(rows, named, strict=True):
-        if unknown:  # one reject per cell (a cell is where a reject points), naming every stranger in it
-            names = ", ".join(repr(name) for name in unknown)
-            verdict = "is not one" if len(unknown) == 1 else "are not any"
-            _reject(rejects, sheet, row, col["ecosystems"], "; ".join(unknown), "unknown_ecosystem",
-                    f"{names} {verdict} of the 14 industrial ecosystems")
+    for i in compress(count(), map(operator.itemgetter(1), named)):  # a cell naming a stranger
+        unknown = named[i][1]  # one reject per cell (a cell is where a reject points), naming every stranger in it
+        names = ", ".join(repr(name) for name in unknown)
+        verdict = "is not one" if len(unknown) == 1 else "are not any"
+        _reject(rejects, sheet, rows[i], col["ecosystems"], "; ".join(unknown), "unknown_ecosystem",
+                f"{names} {verdict} of the 14 industrial ecosystems")
     members: dict[str, list] = {
         "member_id": member_ids, "organisation": _optional_text(cells["organisation"]),
         "member_type": by_value(cells["member_type"], lambda v: cell_text(v) or None),
@@ -201,7 +201,7 @@ def member_records(
         "joined_on": joined,
     }
     # one row per ecosystem a member names, the primary first (flattened without a call of ours per member)
-    ids_named = list(map(itemgetter(0), named))
+    ids_named = list(map(operator.itemgetter(0), named))
     counts = list(map(len, ids_named))
     primary_first = [[True] + [False] * (n - 1) for n in range(max(counts, default=0) + 1)]
     member_ecosystems: dict[str, list] = {
@@ -281,11 +281,10 @@ def commitment_records(sheet: Sheet, by_key: dict[str, str], rejects: list[Rejec
     rows, cells = _columns(sheet, COMMITMENT_COLUMNS)
     col = _source_columns(COMMITMENT_COLUMNS)
     member_ids = _members_named(cells["member_id"], by_key)
-    known = [i for i, member_id in enumerate(member_ids) if member_id is not None]
-    for i in range(len(rows)):
-        if member_ids[i] is None:
-            _reject(rejects, sheet, rows[i], col["member_id"], cells["member_id"][i], "unknown_member",
-                    "no member with this registration ID in the Members sheet")
+    for i in compress(count(), map(operator.is_, member_ids, repeat(None))):
+        _reject(rejects, sheet, rows[i], col["member_id"], cells["member_id"][i], "unknown_member",
+                "no member with this registration ID in the Members sheet")
+    known = list(compress(count(), map(operator.is_not, member_ids, repeat(None))))
     if len(known) < len(rows):
         rows, member_ids = [rows[i] for i in known], [member_ids[i] for i in known]
         cells = {name: [column[i] for i in known] for name, column in cells.items()}
