@@ -561,7 +561,8 @@ def _starts_at_a1(part: bytes) -> bool:
     ref = _CELL_REF.search(part, start, tag_end)
     if ref is None or ref.group(1) != b"A" or ref.group(2) != b"1" or part[tag_end - 1:tag_end] == b"/":
         return False
-    return any(marker in part[tag_end:part.find(b"</c>", tag_end)] for marker in (b"<v>", b"<is>"))
+    end = part.find(b"</c>", tag_end)
+    return end >= 0 and any(marker in part[tag_end:end] for marker in (b"<v>", b"<is>"))
 
 
 _MIDNIGHT = dt.time()

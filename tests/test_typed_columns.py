@@ -191,3 +191,17 @@ def test_any_sheet_reads_as_the_cell_by_cell_read_reads_it(drawn):
     assert [[(type(c), c) for c in row] for row in got.rows] == [[(type(c), c) for c in row] for row in expected.rows]
     if typed is not None:
         assert isinstance(got.rows, ColumnRows) is typed
+
+
+@pytest.mark.parametrize("cells, starts", [
+    (b'<c r="A1" t="s"><v>0</v></c>', True),
+    (b'<c r="A1" t="inlineStr"><is><t>ID</t></is></c>', True),
+    (b'<c r="A1" s="3"/><c r="B1" t="s"><v>0</v></c>', False),  # a styled empty cell: the range starts later
+    (b'<c r="A1" s="3"></c>', False),
+    (b'<c r="B2" t="s"><v>0</v></c>', False),
+    (b'<c t="s"><v>0</v></c>', False),  # a cell without a reference: where it stands is not known here
+    (b'<c r="A1" t="s"><v>0</v>', False),  # never closed
+])
+def test_the_typed_read_is_tried_only_on_a_sheet_whose_first_cell_is_a1_with_a_value(cells, starts):
+    part = b'<worksheet><cols><col min="1"/></cols><sheetData><row r="1">' + cells + b"</row></sheetData></worksheet>"
+    assert readers._starts_at_a1(part) is starts
