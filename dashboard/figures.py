@@ -19,6 +19,8 @@ from dashboard.analysis import PACT_LAUNCH_YEAR, SMALL_PEER_GROUP, PeerBenchmark
 from dashboard.data import IndicatorMeta
 from dashboard.formatting import (
     BREAK_CAVEAT,
+    CURRENCY,
+    CURRENCY_SIGN,
     MISSING,
     change,
     compact,
@@ -122,7 +124,7 @@ def placeholder(title: str, message: str, height: int = style.CHART_HEIGHT) -> d
 
 
 def _hover(meta: IndicatorMeta) -> str:
-    money = "€" if meta.unit == "EUR" else ""
+    money = CURRENCY_SIGN if meta.unit == CURRENCY else ""
     return f"%{{customdata[1]}}<br>{money}%{{customdata[2]}}<br>reported by %{{customdata[3]}} members<extra></extra>"
 
 
@@ -137,7 +139,7 @@ def flag_words(codes: object) -> str:
 
 
 def _map_hover(meta: IndicatorMeta) -> str:
-    money = "€" if meta.unit == "EUR" else ""
+    money = CURRENCY_SIGN if meta.unit == CURRENCY else ""
     return (f"%{{customdata[1]}}<br>{money}%{{customdata[2]}}<br>reported by %{{customdata[3]}} of "
             "%{customdata[4]} respondents<br>flags: %{customdata[5]}<extra></extra>")
 
@@ -169,7 +171,7 @@ def breakdown_figure(
     title = breakdown_title(meta, by, year_from, year_to)
     if frame.empty:
         return empty_figure(title, "No member reported this indicator for the selection.")
-    values = [full(v, meta.unit).lstrip("€") for v in frame["value"]]
+    values = [full(v, meta.unit).lstrip(CURRENCY_SIGN) for v in frame["value"]]
     custom = list(zip(frame["key"], frame["label"], values, frame["n_reporting"], strict=True))
     highlight = set(selected)
     colours = [style.SECONDARY if key in highlight else style.PRIMARY for key in frame["key"]]
@@ -344,7 +346,7 @@ def map_figure(
         respondents = known["n_respondents"] if "n_respondents" in known else pd.Series("?", index=known.index)
         flags = known["flags"].fillna("") if "flags" in known else pd.Series("", index=known.index)
         custom = list(zip(known["key"], known["label"],
-                          [full(v, meta.unit).lstrip("€") for v in known["value"]], known["n_reporting"],
+                          [full(v, meta.unit).lstrip(CURRENCY_SIGN) for v in known["value"]], known["n_reporting"],
                           respondents, [flag_words(f) for f in flags], strict=True))
         traces.append(_trace("choropleth",
             locations=[EUROSTAT_TO_ISO3[k] for k in known["key"]], locationmode="ISO-3",

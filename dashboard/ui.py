@@ -14,7 +14,7 @@ from dash import dcc, html
 
 from dashboard import data, style
 from dashboard.data import Coverage, Flags, Kpi, Vintage, VintageChoice
-from dashboard.formatting import BREAK_CAVEAT, change, clip, compact, count, full
+from dashboard.formatting import BREAK_CAVEAT, CURRENCY, CURRENCY_SIGN, change, clip, compact, count, full
 from dashboard.state import Messages
 from pipelines.indicators import CATALOGUE
 
@@ -487,12 +487,12 @@ def _filter_mask(values: pd.Series, model: Mapping[str, Any]) -> pd.Series:
 
 # A missing value in a row with reporting members was withheld by a public deployment: the cell says so.
 _MISSING = "params.value == null ? (params.data && params.data.n_reporting > 0 ? 'withheld' : '') : "
-EURO_FORMAT = {"function": _MISSING + "'€' + d3.format(',.0f')(params.value)"}
+EURO_FORMAT = {"function": _MISSING + f"'{CURRENCY_SIGN}' + d3.format(',.0f')(params.value)"}
 PERCENT_FORMAT = {"function": "params.value == null ? '' : d3.format('.0%')(params.value)"}
 
 
 def number_column(field: str, header: str, unit: str = "", **extra: Any) -> dict:
-    formatter = EURO_FORMAT if unit == "EUR" else (PERCENT_FORMAT if unit == "share" else {
+    formatter = EURO_FORMAT if unit == CURRENCY else (PERCENT_FORMAT if unit == "share" else {
         "function": _MISSING + "d3.format(',')(params.value)"})
     return {"field": field, "headerName": header, "type": "numericColumn", "filter": "agNumberColumnFilter",
             "valueFormatter": formatter, **extra}
@@ -501,7 +501,7 @@ def number_column(field: str, header: str, unit: str = "", **extra: Any) -> dict
 def cross_column(field: str, header: str, unit: str, flags_field: str, signed: bool = False) -> dict:
     """A cross-table cell: ":" where there is no figure (Eurostat's convention), its flags as its tooltip."""
     sign = "+" if signed else ""
-    number = (f"'€' + d3.format('{sign},.0f')(params.value)" if unit == "EUR" else
+    number = (f"'{CURRENCY_SIGN}' + d3.format('{sign},.0f')(params.value)" if unit == CURRENCY else
               f"d3.format('{sign}.1%')(params.value)" if unit == "share" else
               f"d3.format('{sign},.1~f')(params.value)")
     return {"field": field, "headerName": header, "type": "numericColumn", "filter": "agNumberColumnFilter",

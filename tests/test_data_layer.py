@@ -310,6 +310,8 @@ def test_data_page_tables(vintage):
     inputs = data.inputs(vintage)
     assert len(inputs) == 4 and inputs["sha256"].str.len().eq(64).all()
     assert data.survey_files(vintage, 2023) == ("surveys/pact_survey_2023.xlsx",)
+    assert list(data.wave_rejects(vintage, 2024)["reason_code"]) == ["negative"]  # by the wave of its file
+    assert list(data.wave_rejects(vintage, 2022)["row"]) == [] and len(data.wave_rejects(vintage, None)) == 2
     sources = data.sources(vintage)
     assert set(sources["reference_table"]) >= {"targets", "published_figures", "partnerships"}
     assert (sources["url"] == "https://example.org/source").all()

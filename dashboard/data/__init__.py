@@ -68,6 +68,7 @@ from dashboard.data.inventory import (
     sources,
     status_counts,
     survey_files,
+    wave_rejects,
 )
 from dashboard.data.membership import (
     cumulative_people_trained,
@@ -175,6 +176,7 @@ __all__ = [
     "undated_partnerships",
     "vintage_info",
     "warm_up",
+    "wave_rejects",
     "year_figure",
     "yearly_totals",
 ]

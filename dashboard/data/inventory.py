@@ -282,3 +282,12 @@ def survey_files(vintage: Vintage, wave: int) -> tuple[str, ...]:
     """The raw survey files of one wave (as named in `submissions` and `rejects`)."""
     frame = _survey_files(vintage)
     return tuple(frame.loc[frame["wave"] == wave, "source_file"])
+
+
+def wave_rejects(vintage: Vintage, wave: int | None) -> pd.DataFrame:
+    """The rejects of one survey wave (None: every reject). A reject names its raw file, and each survey file
+    belongs to one wave."""
+    frame = rejects(vintage)
+    if wave is None:
+        return frame
+    return frame[frame["source_file"].isin(survey_files(vintage, wave))].reset_index(drop=True)

@@ -216,17 +216,8 @@ REJECT_COLUMNS = [
 ]
 
 
-def wave_rejects(vintage: Vintage, wave: int | None) -> pd.DataFrame:
-    """The rejects of one wave (None: every wave)."""
-    frame = data.rejects(vintage)
-    if wave is None:
-        return frame
-    # Rejects carry their source file; each survey file belongs to one wave (from `submissions`).
-    return frame[frame["source_file"].isin(data.survey_files(vintage, wave))]
-
-
 def rejects_summary(vintage: Vintage, wave: int | None) -> str:
-    frame = wave_rejects(vintage, wave)
+    frame = data.wave_rejects(vintage, wave)
     total = data.reject_count(vintage)
     counts = frame["reason_code"].value_counts()
     summary = (f"{count(len(frame))} rejects" + (f" in the {wave} wave" if wave else "") + ": "
@@ -363,7 +354,7 @@ def serve_rejects(request: object, wave: object, pinned: object):
     choice, state = _chosen(wave, pinned)
     if choice.vintage is None or state is None or not isinstance(request, dict):
         return no_update
-    return ui.grid_block(wave_rejects(choice.vintage, state.wave), request)
+    return ui.grid_block(data.wave_rejects(choice.vintage, state.wave), request)
 
 
 # A wave chosen: the grid drops the rows it holds and asks for the new wave's (ag-grid's infinite cache).
@@ -413,9 +404,7 @@ def data_views(vintage: data.Vintage, st: DataState, ctx: ExportContext) -> tupl
         Column("n_registered", "Members registered at year end", "integer"),
         Column("response_rate", "Response rate (%)", "percent"),
     ), wave_meta), figures.response_figure(data.response_rates(vintage))))
-    rejects = data.rejects(vintage)
-    if st.wave is not None:
-        rejects = rejects[rejects["source_file"].isin(data.survey_files(vintage, st.wave))].reset_index(drop=True)
+    rejects = data.wave_rejects(vintage, st.wave)
     reject_meta = ctx.meta("Rejected values and rows, with reasons", frame=None, slug="data-rejects",
                            filters=wave_filter, view="Data - rejects", flags=(),
                            notes=(f"At most {count(data.MAX_REJECT_ROWS)} rows; the full list is rejects.parquet in the "
