@@ -230,8 +230,11 @@ def markdown(results: dict[str, Any]) -> str:
         runs = [(p["scale"], r) for p in results["pipeline"] for r in p.get("runs", [])]
         if runs:
             lines += ["", "Every timed run, in the order run:", ""]
-            lines += _table(["scale", "round", "contender", "wall", "CPU", "load avg before → after"], [
+            lines += _table(["scale", "round", "contender", "wall", "CPU", "of which system", "page faults",
+                             "load avg before → after"], [
                 [f"{scale}x", str(r["round"] + 1), r["contender"], _fmt_s(r["wall"]), _fmt_s(r["cpu"]),
+                 _fmt_s(r["sys"]) if r.get("sys") is not None else "–",
+                 f"{r['faults']:,}" if r.get("faults") is not None else "–",
                  f"{_load(r['load_before'])} → {_load(r['load_after'])}"] for scale, r in runs])
 
     if results.get("queries"):

@@ -105,6 +105,13 @@ def cpu_seconds() -> float:
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
+def kernel_usage() -> tuple[float, int]:
+    """(system CPU seconds, minor page faults) of this process and its reaped children, as `cpu_seconds` counts."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_stime + children.ru_stime, own.ru_minflt + children.ru_minflt
+
+
 def _load_1min() -> float | None:
     try:
         return os.getloadavg()[0]
@@ -124,10 +131,13 @@ class Contender:
 
 @dataclass(frozen=True)
 class Timed:
-    """Seconds measured by the run itself."""
+    """Seconds measured by the run itself; `sys` is the part of `cpu` spent in the kernel on the run's behalf
+    (mostly first touches of fresh memory, counted in `faults`), which moves with the machine's state."""
 
     wall: float
     cpu: float
+    sys: float | None = None
+    faults: int | None = None
 
 
 def measure_alternating(
@@ -156,10 +166,10 @@ def measure_alternating(
             start = time.perf_counter()
             result = last[c.name] = c.run()
             wall, cpu = time.perf_counter() - start, cpu_seconds() - cpu_start
+            row: dict[str, Any] = {"round": round_index, "wall": wall, "cpu": cpu}
             if isinstance(result, Timed):
-                wall, cpu = result.wall, result.cpu
-            runs[c.name].append({"round": round_index, "wall": wall, "cpu": cpu,
-                                 "load_before": load_before, "load_after": _load_1min()})
+                row.update(wall=result.wall, cpu=result.cpu, sys=result.sys, faults=result.faults)
+            runs[c.name].append({**row, "load_before": load_before, "load_after": _load_1min()})
     out = {}
     for name, rows in runs.items():
         out[name] = {

@@ -48,6 +48,9 @@ def test_quick_run_writes_well_formed_results(tmp_path: Path) -> None:
     # the contenders take turns, one run each per round, every run with its CPU time and the load around it
     assert [r["contender"] for r in pipeline["runs"]] == ["pipeline", "baseline", "floor"] * pipeline["rounds"]
     assert all(r["cpu"] > 0 and "load_before" in r and "load_after" in r for r in pipeline["runs"])
+    # each measured in its own process, with the kernel's part of that CPU and the page faults behind it
+    assert all(0 <= r["sys"] <= r["cpu"] and r["faults"] > 0 for r in pipeline["runs"])
+    assert "of which system" in (out / "results.md").read_text()
     # the baseline is only a fair yardstick when it computes the same facts as the pipeline
     assert pipeline["facts_equal"] is True, pipeline["compare_notes"]
     assert pipeline["facts_rows"] > 0 and pipeline["members"] > 0
