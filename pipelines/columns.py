@@ -45,20 +45,16 @@ _LEGAL_ENDING = " (?:" + "|".join(sorted({" ".join(s) for s in LEGAL_SUFFIXES} |
 
 
 def by_value(cells: Sequence[object], rule: Callable[[object], T]) -> list[T]:
-    """`rule` of every cell, computed once per distinct cell. Cells are told apart by type and value, so 1, 1.0
-    and True stay apart (as the normalisers' own caches do); `rule` must be pure."""
-    if len(set(map(type, cells))) == 1:  # the usual column, of one type: its cells are their own keys
-        distinct = {cell: rule(cell) for cell in dict.fromkeys(cells)}
-        return list(map(distinct.__getitem__, cells))
-    keys = list(zip(map(type, cells), cells, strict=True))
-    found = {key: rule(key[1]) for key in dict.fromkeys(keys)}
-    return list(map(found.__getitem__, keys))
+    """`rule` of every cell, computed once per distinct cell; `rule` must be pure."""
+    return per_distinct(cells, lambda distinct: list(map(rule, distinct)))
 
 
 def per_distinct(cells: Sequence[object], rule: Callable[[Sequence[object]], list[T]]) -> list[T]:
     """`rule`, a rule over a whole column, applied to each distinct cell once and its results spread back over the
-    column (a commitments sheet names each member twice on average). Cells are told apart as `by_value` does."""
-    if len(set(map(type, cells))) == 1:
+    column (a survey column holds a few dozen distinct countries or labels among hundreds of thousands of cells; a
+    commitments sheet names each member twice on average). Cells are told apart by type and value, so 1, 1.0 and
+    True stay apart (as the normalisers' own caches do)."""
+    if len(set(map(type, cells))) == 1:  # the usual column, of one type: its cells are their own keys
         distinct = list(dict.fromkeys(cells))
         found = dict(zip(distinct, rule(distinct), strict=True))
         return list(map(found.__getitem__, cells))
@@ -113,10 +109,10 @@ def texts(cells: Sequence[object]) -> list[str]:
 def searched(cells: Sequence[object], pattern: re.Pattern[str]) -> list[bool]:
     """Whether `pattern` is found in the `cell_text` of each cell, searched once per distinct text (a survey's
     names and e-mail addresses are mostly distinct: the search is mapped over them without a call of ours each)."""
-    found = texts(cells)
-    distinct = list(dict.fromkeys(found))
-    hits = dict(zip(distinct, [match is not None for match in map(pattern.search, distinct)], strict=True))
-    return list(map(hits.__getitem__, found))
+    def found(distinct: Sequence[object]) -> list[bool]:
+        return [match is not None for match in map(pattern.search, cast(Sequence[str], distinct))]
+
+    return per_distinct(texts(cells), found)
 
 
 def ids(cells: Sequence[object]) -> list[str]:
