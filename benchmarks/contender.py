@@ -4,11 +4,11 @@
 
 prints one JSON line, {"wall": seconds, "cpu": seconds, "sys": seconds, "faults": count}: the time of the run alone,
 without the interpreter's start-up or the imports; `sys` is the kernel's part of `cpu` and `faults` the minor page
-faults (first touches of fresh memory) that cost most of it. Each contender starts from a fresh interpreter, as a run does in production. Run inside the
-long-lived benchmark process instead, the baseline and the floor were slowed by what that process had built up
-before them: its CPU at 100x was 63 s in-process and 54 s in a process of its own, the floor's 15 s and 12 s.
-The pipeline pauses Python's garbage collector while its steps run, so it was hardly affected, and the in-process
-ratios flattered it.
+faults (first touches of fresh memory) that cost most of it. Each contender starts from a fresh interpreter, as a
+run does in production. Run inside the long-lived benchmark process instead, the baseline and the floor were slowed
+by what that process had built up before them: its CPU at 100x was 63 s in-process and 54 s in a process of its own,
+the floor's 15 s and 12 s. The pipeline pauses Python's garbage collector while its steps run, so it was hardly
+affected, and the in-process ratios flattered it.
 
 The floor runs under the pipeline's own memory settings (`parse_floor.run`, `pipelines.memory.steps_memory`): a
 floor should not pay for work that ingest does not need. The baseline keeps Python's and the C library's defaults,
@@ -23,7 +23,7 @@ import sys
 import time
 from pathlib import Path
 
-from benchmarks.timing import cpu_seconds, kernel_usage
+from benchmarks.timing import usage
 
 CONTENDERS = ("pipeline", "baseline", "floor")
 
@@ -58,12 +58,11 @@ def main(argv: list[str] | None = None) -> None:
         def run() -> object:
             return parse_floor.run(args.raw, tables, args.out)
 
-    (kernel, faults), cpu, wall = kernel_usage(), cpu_seconds(), time.perf_counter()
+    before, wall = usage(), time.perf_counter()
     run()
-    wall, cpu = time.perf_counter() - wall, cpu_seconds() - cpu
-    kernel_after, faults_after = kernel_usage()
-    sys.stdout.write(json.dumps({"wall": wall, "cpu": cpu, "sys": kernel_after - kernel,
-                                 "faults": faults_after - faults}) + "\n")
+    wall, after = time.perf_counter() - wall, usage()
+    cpu, kernel, faults = (end - start for start, end in zip(before, after, strict=True))
+    sys.stdout.write(json.dumps({"wall": wall, "cpu": cpu, "sys": kernel, "faults": faults}) + "\n")
 
 
 if __name__ == "__main__":

@@ -97,19 +97,18 @@ def measure(
     return Stats.of(samples, warmup=warmup), result
 
 
+def usage() -> tuple[float, float, int]:
+    """(user+sys CPU seconds, of which sys, minor page faults) of this process (all its threads: DuckDB's and
+    Arrow's included) and of its reaped children (a contender run as a subprocess)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    kernel = own.ru_stime + children.ru_stime
+    return own.ru_utime + children.ru_utime + kernel, kernel, own.ru_minflt + children.ru_minflt
+
+
 def cpu_seconds() -> float:
-    """User+sys CPU of this process (all its threads: DuckDB's and Arrow's included) and of its reaped children
-    (a contender run as a subprocess)."""
-    own = resource.getrusage(resource.RUSAGE_SELF)
-    children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
-
-
-def kernel_usage() -> tuple[float, int]:
-    """(system CPU seconds, minor page faults) of this process and its reaped children, as `cpu_seconds` counts."""
-    own = resource.getrusage(resource.RUSAGE_SELF)
-    children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_stime + children.ru_stime, own.ru_minflt + children.ru_minflt
+    """User+sys CPU of this process and its reaped children (`usage`)."""
+    return usage()[0]
 
 
 def _load_1min() -> float | None:
