@@ -124,12 +124,18 @@ def inputs_digest(checksums: list[tuple[str, str]]) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def code_digest() -> str:
-    """A hash of the pipeline's own code (not the sample generator): new rules rebuild even unchanged inputs."""
+def code_files() -> list[Path]:
+    """The pipeline's own code and the catalogue it reads (`indicators.yml`), not the sample generator."""
     package = Path(__file__).resolve().parent
-    files = sorted(p for p in package.rglob("*.py") if "sample" not in p.relative_to(package).parts)
+    return sorted(p for p in package.rglob("*") if p.suffix in (".py", ".yml")
+                  and "sample" not in p.relative_to(package).parts)
+
+
+def code_digest() -> str:
+    """A hash of `code_files`: new rules or limits rebuild even unchanged inputs."""
+    package = Path(__file__).resolve().parent
     return inputs_digest([(p.relative_to(package).as_posix(), hashlib.sha256(p.read_bytes()).hexdigest())
-                          for p in files])
+                          for p in code_files()])
 
 
 def new_vintage_id(now: dt.datetime, digest: str, curated_dir: Path) -> str:
