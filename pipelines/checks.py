@@ -6,7 +6,9 @@ Each returns nothing or raises `PipelineError` with a message saying what the fi
   relabelled as the next wave gives itself away);
 - a contribution ID in two waves (the same export ingested twice under two waves);
 - each wave's totals and median per member against the previous wave's (a multiplier of 1000 kept for a wave asked
-  in euro makes the total jump 1000 times).
+  in euro makes the total jump 1000 times);
+- what each wave yields (`wave_yield`): a sidecar column mapped to the wrong question rejects most rows, or leaves
+  an indicator without a single value, and the run would otherwise publish the wave without them.
 """
 
 from __future__ import annotations
@@ -29,6 +31,13 @@ JUMP_FACTOR = 10
 # One member's value this many times its previous report (or this fraction of it) is listed as a likely cause.
 MEMBER_FACTOR = 500
 MEMBERS_LISTED = 10
+# A wave is judged from this many answering rows (a pilot or a test file says little by proportions); a smaller
+# one from which nothing is accepted is reported as a warning, and an export without a row stops the run.
+MIN_ROWS_JUDGED = 20
+# More than this share of a wave's answering rows rejected stops the run (the sample rejects under 1%); more than
+# WARN_SHARE of its rows, or of the answers to one indicator, is reported as a warning.
+STOP_SHARE = 0.5
+WARN_SHARE = 0.05
 
 
 @dataclass(frozen=True)
@@ -200,3 +209,85 @@ def plausible_across_waves(facts: pd.DataFrame, specs: Mapping[int, SurveySpec])
                 "factor": now / before if now and before else None, "reason": change.reason,
             })
     return records
+
+
+@dataclass(frozen=True)
+class WaveOutcome:
+    """What one wave of the survey gave, for `wave_yield`."""
+
+    wave: int
+    spec: SurveySpec
+    files: list[str]  # its raw files
+    statuses: Mapping[str, int]  # submission status -> rows
+    row_reasons: Mapping[str, int]  # reason code of the rejected rows -> rows
+    reject_columns: Mapping[tuple[str | None, str], int]  # (column, reason code) of its reject rows -> count
+    given: Mapping[str, int]  # indicator -> facts
+    previous: tuple[int, frozenset[str]] | None  # the previous wave and the indicators it gave values for
+
+
+def wave_yield(outcome: WaveOutcome) -> list[str]:
+    """Stop the run when a wave yields nothing it should: no row at all, most of its answering rows rejected, or
+    an indicator its sidecar maps without a single value (both from `MIN_ROWS_JUDGED` answering rows). Return
+    warnings for what is merely suspicious: nothing accepted from a small wave, a share of rows or of one
+    indicator's answers rejected, an indicator the previous wave gave that this one's sidecar no longer maps."""
+    wave, spec, counts = outcome.wave, outcome.spec, outcome.statuses
+    answering = counts.get("accepted", 0) + counts.get("superseded", 0) + counts.get("rejected", 0)
+    rejected = counts.get("rejected", 0)
+    judged = answering >= MIN_ROWS_JUDGED
+    if not sum(counts.values()):
+        raise PipelineError(f"wave {wave}: the export holds no contribution under its header: exported before the "
+                            "survey opened, or with a filter?", file=outcome.files[0])
+    if judged and rejected > STOP_SHARE * answering:
+        raise PipelineError(
+            f"wave {wave}: {rejected:,} of its {answering:,} answering rows are rejected ({_causes(outcome)}), so "
+            "the wave would be published without them: is a column of the sidecar's survey.identity or survey.meta "
+            "mapped to the wrong question, or the registry or a reference table out of date? The reject rows say "
+            "which cells", file=outcome.files[0],
+        )
+    warnings = []
+    if (answering and not counts.get("accepted")) or (judged and rejected > WARN_SHARE * answering):
+        warnings.append(f"wave {wave}: {rejected:,} of its {answering:,} answering rows are rejected "
+                        f"({_causes(outcome)})")
+    accepted = counts.get("accepted", 0)
+    questions: dict[str, list[str]] = defaultdict(list)
+    for question, indicator in spec.indicators.items():
+        questions[indicator].append(question)
+    if spec.commitment_progress is not None:  # the matrix feeds both
+        questions["commitments_reported"] = questions["commitments_progressing"] = spec.commitment_progress.columns
+    for indicator, asked in questions.items():
+        rejected_answers = {(column, code): n for (column, code), n in outcome.reject_columns.items()
+                            if column in asked}
+        lost = sum(rejected_answers.values())
+        given = outcome.given.get(indicator, 0)
+        where = ", ".join(repr(q) for q in asked)
+        causes = ", ".join(f"{code} {n:,}" for (_, code), n in _largest(rejected_answers))
+        if accepted >= MIN_ROWS_JUDGED and not given:
+            raise PipelineError(
+                f"wave {wave}: the sidecar maps {where} to {indicator}, but none of its {accepted:,} accepted "
+                f"submissions gives a value there" + (f" ({lost:,} answers rejected: {causes})" if lost else "")
+                + ": is the question mapped to the right column, and survey.number_format right?",
+                file=outcome.files[0], column=asked[0],
+            )
+        if judged and lost >= MIN_ROWS_JUDGED / 2 and lost > WARN_SHARE * (lost + given):
+            warnings.append(f"wave {wave}: {lost:,} of the {lost + given:,} answers to {where} ({indicator}) are "
+                            f"rejected ({causes}): is survey.number_format or the unit right?")
+    if outcome.previous is not None:
+        previous_wave, had = outcome.previous
+        for indicator in sorted(had - set(questions)):
+            warnings.append(f"wave {wave}'s sidecar maps no question to {indicator}, which wave {previous_wave} "
+                            "gave: was the question dropped from the survey, or its line from the sidecar?")
+    return warnings
+
+
+def _largest(counts: Mapping, most: int = 3) -> list:
+    return sorted(counts.items(), key=lambda item: (-item[1], str(item[0])))[:most]
+
+
+def _causes(outcome: WaveOutcome) -> str:
+    """The most frequent reasons for the rejected rows, each with the column its reject rows point at most."""
+    parts = []
+    for code, n in _largest(outcome.row_reasons):
+        columns = {column: k for (column, c), k in outcome.reject_columns.items() if c == code and column}
+        column = _largest(columns, 1)
+        parts.append(f"{code} {n:,}" + (f" at column {column[0][0]!r}" if column else ""))
+    return ", ".join(parts) or "no reason recorded"
