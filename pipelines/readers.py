@@ -699,7 +699,7 @@ def _export_part(workbook: Workbook, stem: str, header_row: int) -> ExportPart:
     titles: list[str] = []
     places: list[str] = []
     column_sheets: list[str] = []
-    tables: list[tuple[int, Sequence[list[object]]]] = []  # per sheet: its width and its rows under the header
+    tables: list[Sequence[list[object]]] = []  # per sheet: its rows under the header
     alias = export_date = None
     for name in sheets:
         cells = sheet_cells(workbook, name)
@@ -709,15 +709,24 @@ def _export_part(workbook: Workbook, stem: str, header_row: int) -> ExportPart:
         titles += table.header
         places += [f"{name}!{column_letter(i)}" for i in range(len(table.header))]
         column_sheets += [name] * len(table.header)
-        tables.append((len(table.header), table.rows))
+        tables.append(table.rows)
+    for name, part in zip(sheets[1:], tables[1:], strict=True):
+        # pairing the rows of sheets of unequal length would attach answers to the wrong contributions
+        if len(part) != len(tables[0]):
+            raise PipelineError(
+                f"sheet {name!r} has {len(part)} rows under its header but sheet {sheets[0]!r} has "
+                f"{len(tables[0])}: EUSurvey writes every contribution on the same row of each sheet, so a row "
+                "deleted or sorted on one sheet only would give answers to other members; export the survey "
+                "again and use it unedited", file=workbook.name, sheet=name,
+            )
     if len(tables) == 1:
-        rows = tables[0][1]
+        rows = tables[0]
     else:  # a wide export: row n of Content1 continues row n of Content
         rows = []
-        for n in range(max(len(part) for _, part in tables)):
+        for n in range(len(tables[0])):
             row: list[object] = []
-            for width, part in tables:
-                row += part[n] if n < len(part) else [""] * width
+            for part in tables:
+                row += part[n]
             rows.append(row)
     keys = unique_header_keys(titles)
     return ExportPart(Sheet(workbook.name, sheets[0], header_row, keys, rows), titles, places, column_sheets,
