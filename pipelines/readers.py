@@ -249,6 +249,12 @@ def check_zip_inflation(content: bytes, file: str, what: str = "workbook") -> li
         raise PipelineError(
             f"not a readable {what} (truncated or damaged?): {type(exc).__name__}: {exc}", file=file
         ) from exc
+    for part in parts:
+        if part.flag_bits & 0x1:  # zipfile would stop on it with a traceback, or on AES with "not supported"
+            raise PipelineError(
+                f"{part.filename} in the {what} is password-protected (encrypted): export it again without a "
+                "password", file=file,
+            )
     total = sum(p.file_size for p in parts)
     if total > MAX_XLSX_INFLATED:
         raise PipelineError(
@@ -684,7 +690,7 @@ def _zipped_workbooks(content: bytes, rel: str):
             fmt = Path(name).suffix.lower().lstrip(".")
             try:
                 part = archive.read(name)  # small, and nothing else checks its CRC
-            except (zipfile.BadZipFile, zlib.error, OSError) as exc:
+            except (zipfile.BadZipFile, zlib.error, OSError, NotImplementedError) as exc:  # or a method unknown
                 raise PipelineError(f"cannot unzip {name}: {exc}", file=rel) from exc
             yield open_workbook(part, f"{rel}/{name}", fmt)
 

@@ -1,17 +1,25 @@
 """Survey exports as they arrive after something happened to them on the way: a continuation sheet edited on its
-own.
+own, a zip protected with a password.
 
-Each must stop the run with a message saying what happened and what to do.
+Each must stop the run with a message saying what happened and what to do. The files are written here: the
+password-protected zip keeps its content unencrypted and carries the mark a reader goes by (each entry's
+encryption flag).
 """
 
 from __future__ import annotations
+
+import io
+import struct
+import zipfile
+from pathlib import Path
 
 import openpyxl
 import pytest
 
 import pipelines
 from pipelines.errors import PipelineError
-from tests.test_eusurvey_exports import rows_2022, write_xlsx
+from pipelines.sample.eusurvey import write_eusurvey_zip
+from tests.test_eusurvey_exports import T, add_export, header_in, rows_2022, write_xlsx
 
 WIDE = "surveys/pact_survey_2022.xlsx"
 
@@ -38,3 +46,40 @@ def test_a_continuation_sheet_that_lost_rows_stops_the_run(raw_tree, tmp_path, f
     assert "a row deleted or sorted on one sheet only would give answers to other members" in message
     assert "export the survey again and use it unedited" in message
     assert not (tmp_path / "curated" / "current").exists()
+
+
+# ------------------------------------------------------------------------------------------------- zips
+
+def _password_protected(data: bytes) -> bytes:
+    """The zip `data` with bit 0 of every entry's flags set (encrypted), in its local header and in the central
+    directory, as a zip tool writes a password-protected zip; the content itself stays as it was."""
+    out = bytearray(data)
+    for info in zipfile.ZipFile(io.BytesIO(data)).infolist():
+        out[info.header_offset + 6] |= 0x1
+    end = out.rfind(b"PK\x05\x06")
+    count, _, at = struct.unpack_from("<HII", out, end + 10)
+    for _ in range(count):
+        assert out[at:at + 4] == b"PK\x01\x02"
+        out[at + 8] |= 0x1
+        at += 46 + sum(struct.unpack_from("<HHH", out, at + 28))
+    return bytes(out)
+
+
+def _zip_of_two(raw_tree) -> Path:
+    path = add_export(raw_tree, "pact_survey_2022.zip")
+    rows = rows_2022()
+    write_eusurvey_zip(path, parts=[("Content_Export_PactSurvey2022_1.xlsx", rows[:1]),
+                                    ("Content_Export_PactSurvey2022_2.xlsx", rows[1:])],
+                       alias="PactSurvey2022", export_date=T(2023, 4, 3, 8, 15), header=header_in("en"))
+    return path
+
+
+def test_a_password_protected_zip_stops_the_run_naming_a_workbook_in_it(raw_tree, tmp_path):
+    path = _zip_of_two(raw_tree)
+    path.write_bytes(_password_protected(path.read_bytes()))
+    assert all(info.flag_bits & 0x1 for info in zipfile.ZipFile(path).infolist())
+    with pytest.raises(PipelineError) as err:
+        pipelines.run(raw_tree.root, tmp_path / "curated")
+    assert str(err.value) == (
+        "surveys/pact_survey_2022.zip: Content_Export_PactSurvey2022_1.xlsx in the zip archive is password-protected "
+        "(encrypted): export it again without a password")
