@@ -673,14 +673,24 @@ def export_parts(workbooks: list[Workbook], stem: str, header_row: int) -> list[
     return [_export_part(workbook, stem, header_row) for workbook in workbooks]
 
 
+# EUSurvey stores the files respondents uploaded as <contribution code>/Upload_<n>/<file>
+_UPLOAD_FOLDER = re.compile(r"Upload_[0-9]+")
+
+
 def _zipped_workbooks(content: bytes, rel: str):
     """The workbooks inside a zipped export, by name; anything else in it (uploaded files) is left unread."""
     parts = check_zip_inflation(content, rel, what="zip archive")
-    names = sorted(p.filename for p in parts if not p.is_dir())
+    entries = sorted(p.filename for p in parts if not p.is_dir())
+    names = []
+    for name in entries:
+        if any(_UPLOAD_FOLDER.fullmatch(folder) for folder in name.split("/")[:-1]):
+            log.info("%s: %s is a file a respondent uploaded; not read", rel, name)  # may well be an xlsx
+        else:
+            names.append(name)
     found = [n for n in names if Path(n).suffix.lower() in (".xlsx", ".xls", ".ods")
              and not Path(n).name.startswith(("~$", "."))]
     if not found:
-        raise PipelineError(f"the zip archive holds no xlsx, xls or ods workbook (it has: {', '.join(names[:10])})",
+        raise PipelineError(f"the zip archive holds no xlsx, xls or ods workbook (it has: {', '.join(entries[:10])})",
                             file=rel)
     for name in names:
         if name not in found:

@@ -1,9 +1,9 @@
 """Survey exports as they arrive after something happened to them on the way: a continuation sheet edited on its
-own, a zip protected with a password.
+own, a zip protected with a password, respondents' uploads in the zip.
 
-Each must stop the run with a message saying what happened and what to do. The files are written here: the
-password-protected zip keeps its content unencrypted and carries the mark a reader goes by (each entry's
-encryption flag).
+Each must stop the run with a message saying what happened and what to do, or, for the uploads, read exactly as
+the export without them. The files are written here: the password-protected zip keeps its content unencrypted
+and carries the mark a reader goes by (each entry's encryption flag).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import pytest
 import pipelines
 from pipelines.errors import PipelineError
 from pipelines.sample.eusurvey import write_eusurvey_zip
-from tests.test_eusurvey_exports import T, add_export, header_in, rows_2022, write_xlsx
+from tests.test_eusurvey_exports import FIGURES_2022, T, add_export, figures, header_in, rows_2022, run, write_xlsx
 
 WIDE = "surveys/pact_survey_2022.xlsx"
 
@@ -83,3 +83,23 @@ def test_a_password_protected_zip_stops_the_run_naming_a_workbook_in_it(raw_tree
     assert str(err.value) == (
         "surveys/pact_survey_2022.zip: Content_Export_PactSurvey2022_1.xlsx in the zip archive is password-protected "
         "(encrypted): export it again without a password")
+
+
+def test_files_respondents_uploaded_are_not_read_from_the_zip(raw_tree, tmp_path, caplog):
+    path = _zip_of_two(raw_tree)
+    plain = figures(run(raw_tree, tmp_path / "plain"))
+    assert plain == FIGURES_2022
+    upload = io.BytesIO()
+    book = openpyxl.Workbook()
+    book.active.title = "Plan"  # no Content sheet: read as a workbook, it would stop the run
+    book.save(upload)
+    with zipfile.ZipFile(path, "a") as archive:
+        archive.writestr("abc-123/Upload_1/plan.xlsx", upload.getvalue())
+        archive.writestr("abc-123/Upload_2/report.pdf", b"%PDF-1.4")
+    with caplog.at_level("INFO", logger="pipelines.readers"):
+        tables = run(raw_tree, tmp_path / "curated")
+    assert figures(tables) == plain
+    assert set(tables["submissions"]["source_file"]) == {
+        "surveys/pact_survey_2022.zip/Content_Export_PactSurvey2022_1.xlsx",
+        "surveys/pact_survey_2022.zip/Content_Export_PactSurvey2022_2.xlsx"}
+    assert "abc-123/Upload_1/plan.xlsx is a file a respondent uploaded; not read" in caplog.text
