@@ -240,6 +240,25 @@ RATIO_CHECKED_ABOVE = 64 * 1024**2  # small parts may compress well (a blank she
 ZIPPED_FORMATS = ("xlsx", "ods", "zip")
 
 
+# An OLE compound file, as an .xls is; Office's "Encrypt with Password" also writes an xlsx as one, holding the
+# encrypted workbook in these two streams (their names are stored in UTF-16)
+_CFB_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+_ENCRYPTED_STREAMS = ("EncryptionInfo".encode("utf-16-le"), "EncryptedPackage".encode("utf-16-le"))
+
+
+def compound_file_problem(content: bytes, file: str) -> str | None:
+    """Why a workbook that cannot be read is not the damaged file it seems, when its bytes tell: it is
+    password-protected, or an .xls under another name (None: they do not tell)."""
+    if not content.startswith(_CFB_MAGIC):
+        return None
+    if all(stream in content for stream in _ENCRYPTED_STREAMS):
+        return "the workbook is password-protected (encrypted): save it again without a password"
+    suffix = Path(file).suffix.lower()
+    if suffix in (".xlsx", ".ods"):
+        return f"this looks like an .xls (Excel 97-2003) file named {suffix}: rename it to .xls"
+    return None
+
+
 def check_zip_inflation(content: bytes, file: str, what: str = "workbook") -> list[zipfile.ZipInfo]:
     """The parts of a zip container, after refusing implausible inflated sizes or compression ratios."""
     try:
@@ -247,7 +266,8 @@ def check_zip_inflation(content: bytes, file: str, what: str = "workbook") -> li
             parts = archive.infolist()
     except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
         raise PipelineError(
-            f"not a readable {what} (truncated or damaged?): {type(exc).__name__}: {exc}", file=file
+            compound_file_problem(content, file)
+            or f"not a readable {what} (truncated or damaged?): {type(exc).__name__}: {exc}", file=file
         ) from exc
     for part in parts:
         if part.flag_bits & 0x1:  # zipfile would stop on it with a traceback, or on AES with "not supported"
@@ -298,7 +318,8 @@ def open_workbook(content: bytes, name: str, fmt: str) -> Workbook:
         book = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(content))
     except Exception as exc:  # calamine raises its own zip/xml/cfb error types, all meaning "not readable"
         raise PipelineError(
-            f"not a readable {fmt} workbook (truncated or damaged?): {type(exc).__name__}: {exc}", file=name
+            compound_file_problem(content, name)
+            or f"not a readable {fmt} workbook (truncated or damaged?): {type(exc).__name__}: {exc}", file=name
         ) from exc
     return Workbook(name, fmt, content, book)
 

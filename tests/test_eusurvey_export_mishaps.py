@@ -1,14 +1,15 @@
 """Survey exports as they arrive after something happened to them on the way: a continuation sheet edited on its
-own, a zip protected with a password, respondents' uploads in the zip.
+own, a zip or a workbook protected with a password, an .xls renamed .xlsx, respondents' uploads in the zip.
 
 Each must stop the run with a message saying what happened and what to do, or, for the uploads, read exactly as
-the export without them. The files are written here: the password-protected zip keeps its content unencrypted
-and carries the mark a reader goes by (each entry's encryption flag).
+the export without them. The files are written here: the password-protected ones keep their content unencrypted
+and carry the marks a reader goes by (a zip entry's encryption flag, the streams Office's encryption writes).
 """
 
 from __future__ import annotations
 
 import io
+import shutil
 import struct
 import zipfile
 from pathlib import Path
@@ -103,3 +104,52 @@ def test_files_respondents_uploaded_are_not_read_from_the_zip(raw_tree, tmp_path
         "surveys/pact_survey_2022.zip/Content_Export_PactSurvey2022_1.xlsx",
         "surveys/pact_survey_2022.zip/Content_Export_PactSurvey2022_2.xlsx"}
     assert "abc-123/Upload_1/plan.xlsx is a file a respondent uploaded; not read" in caplog.text
+
+
+# ------------------------------------------------------------------------- workbooks that are not what they say
+
+def _compound_file(streams: dict[str, bytes]) -> bytes:
+    """An OLE compound file (CFB version 3, 512-byte sectors) holding `streams`, each at least 4096 bytes so
+    that it is stored in sectors of its own, not the mini stream: sector 0 the FAT, sector 1 the directory."""
+    free, end, fat_sector, no_stream = 0xFFFFFFFF, 0xFFFFFFFE, 0xFFFFFFFD, 0xFFFFFFFF
+
+    def entry(name: str, kind: int, start: int, size: int, right: int = no_stream, child: int = no_stream) -> bytes:
+        encoded = (name + "\0").encode("utf-16-le")
+        return (encoded.ljust(64, b"\0") + struct.pack("<HBBIII", len(encoded), kind, 1, no_stream, right, child)
+                + bytes(36) + struct.pack("<IQ", start, size))
+
+    fat = [fat_sector, end]
+    directory = [entry("Root Entry", 5, end, 0, child=1)]
+    data = b""
+    for k, (name, content) in enumerate(streams.items()):
+        assert len(content) >= 4096 and len(content) % 512 == 0
+        start = len(fat)
+        fat += [*range(start + 1, start + len(content) // 512), end]
+        directory.append(entry(name, 2, start, len(content), right=k + 2 if k + 1 < len(streams) else no_stream))
+        data += content
+    assert len(fat) <= 128 and len(directory) <= 4
+    header = (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(16)
+              + struct.pack("<HHHHH6xIIIIIIIII", 0x3E, 3, 0xFFFE, 9, 6, 0, 1, 1, 0, 4096, end, 0, end, 0)
+              + struct.pack("<109I", 0, *[free] * 108))
+    fat_bytes = struct.pack("<128I", *fat, *[free] * (128 - len(fat)))
+    directory_bytes = b"".join(directory).ljust(512, b"\0")
+    return header + fat_bytes + directory_bytes + data
+
+
+@pytest.mark.parametrize("name", ["pact_survey_2022.xlsx", "pact_survey_2022.xls"])
+def test_a_password_protected_workbook_is_said_to_be_one(raw_tree, tmp_path, name):
+    path = add_export(raw_tree, name)
+    path.write_bytes(_compound_file({"EncryptionInfo": bytes(4096), "EncryptedPackage": bytes(4096)}))
+    with pytest.raises(PipelineError) as err:
+        pipelines.run(raw_tree.root, tmp_path / "curated")
+    assert str(err.value) == (
+        f"surveys/{name}: the workbook is password-protected (encrypted): save it again without a password")
+
+
+def test_an_xls_named_xlsx_is_said_to_be_one(raw_tree, tmp_path):
+    path = add_export(raw_tree, "pact_survey_2022.xlsx")
+    shutil.copyfile(Path(__file__).parent / "fixtures" / "eusurvey_2022.xls", path)
+    with pytest.raises(PipelineError) as err:
+        pipelines.run(raw_tree.root, tmp_path / "curated")
+    assert str(err.value) == (
+        "surveys/pact_survey_2022.xlsx: this looks like an .xls (Excel 97-2003) file named .xlsx: rename it to .xls")
