@@ -240,6 +240,25 @@ RATIO_CHECKED_ABOVE = 64 * 1024**2  # small parts may compress well (a blank she
 ZIPPED_FORMATS = ("xlsx", "ods", "zip")
 
 
+# An OLE compound file, as an .xls is; Office's "Encrypt with Password" also writes an xlsx as one, holding the
+# encrypted workbook in these two streams (their names are stored in UTF-16)
+_CFB_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+_ENCRYPTED_STREAMS = ("EncryptionInfo".encode("utf-16-le"), "EncryptedPackage".encode("utf-16-le"))
+
+
+def compound_file_problem(content: bytes, file: str) -> str | None:
+    """Why a workbook that cannot be read is not the damaged file it seems, when its bytes tell: it is
+    password-protected, or an .xls under another name (None: they do not tell)."""
+    if not content.startswith(_CFB_MAGIC):
+        return None
+    if all(stream in content for stream in _ENCRYPTED_STREAMS):
+        return "the workbook is password-protected (encrypted): save it again without a password"
+    suffix = Path(file).suffix.lower()
+    if suffix in (".xlsx", ".ods"):
+        return f"this looks like an .xls (Excel 97-2003) file named {suffix}: rename it to .xls"
+    return None
+
+
 def check_zip_inflation(content: bytes, file: str, what: str = "workbook") -> list[zipfile.ZipInfo]:
     """The parts of a zip container, after refusing implausible inflated sizes or compression ratios."""
     try:
@@ -247,8 +266,15 @@ def check_zip_inflation(content: bytes, file: str, what: str = "workbook") -> li
             parts = archive.infolist()
     except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
         raise PipelineError(
-            f"not a readable {what} (truncated or damaged?): {type(exc).__name__}: {exc}", file=file
+            compound_file_problem(content, file)
+            or f"not a readable {what} (truncated or damaged?): {type(exc).__name__}: {exc}", file=file
         ) from exc
+    for part in parts:
+        if part.flag_bits & 0x1:  # zipfile would stop on it with a traceback, or on AES with "not supported"
+            raise PipelineError(
+                f"{part.filename} in the {what} is password-protected (encrypted): export it again without a "
+                "password", file=file,
+            )
     total = sum(p.file_size for p in parts)
     if total > MAX_XLSX_INFLATED:
         raise PipelineError(
@@ -292,7 +318,8 @@ def open_workbook(content: bytes, name: str, fmt: str) -> Workbook:
         book = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(content))
     except Exception as exc:  # calamine raises its own zip/xml/cfb error types, all meaning "not readable"
         raise PipelineError(
-            f"not a readable {fmt} workbook (truncated or damaged?): {type(exc).__name__}: {exc}", file=name
+            compound_file_problem(content, name)
+            or f"not a readable {fmt} workbook (truncated or damaged?): {type(exc).__name__}: {exc}", file=name
         ) from exc
     return Workbook(name, fmt, content, book)
 
@@ -667,14 +694,24 @@ def export_parts(workbooks: list[Workbook], stem: str, header_row: int) -> list[
     return [_export_part(workbook, stem, header_row) for workbook in workbooks]
 
 
+# EUSurvey stores the files respondents uploaded as <contribution code>/Upload_<n>/<file>
+_UPLOAD_FOLDER = re.compile(r"Upload_[0-9]+")
+
+
 def _zipped_workbooks(content: bytes, rel: str):
     """The workbooks inside a zipped export, by name; anything else in it (uploaded files) is left unread."""
     parts = check_zip_inflation(content, rel, what="zip archive")
-    names = sorted(p.filename for p in parts if not p.is_dir())
+    entries = sorted(p.filename for p in parts if not p.is_dir())
+    names = []
+    for name in entries:
+        if any(_UPLOAD_FOLDER.fullmatch(folder) for folder in name.split("/")[:-1]):
+            log.info("%s: %s is a file a respondent uploaded; not read", rel, name)  # may well be an xlsx
+        else:
+            names.append(name)
     found = [n for n in names if Path(n).suffix.lower() in (".xlsx", ".xls", ".ods")
              and not Path(n).name.startswith(("~$", "."))]
     if not found:
-        raise PipelineError(f"the zip archive holds no xlsx, xls or ods workbook (it has: {', '.join(names[:10])})",
+        raise PipelineError(f"the zip archive holds no xlsx, xls or ods workbook (it has: {', '.join(entries[:10])})",
                             file=rel)
     for name in names:
         if name not in found:
@@ -684,7 +721,7 @@ def _zipped_workbooks(content: bytes, rel: str):
             fmt = Path(name).suffix.lower().lstrip(".")
             try:
                 part = archive.read(name)  # small, and nothing else checks its CRC
-            except (zipfile.BadZipFile, zlib.error, OSError) as exc:
+            except (zipfile.BadZipFile, zlib.error, OSError, NotImplementedError) as exc:  # or a method unknown
                 raise PipelineError(f"cannot unzip {name}: {exc}", file=rel) from exc
             yield open_workbook(part, f"{rel}/{name}", fmt)
 
@@ -699,7 +736,7 @@ def _export_part(workbook: Workbook, stem: str, header_row: int) -> ExportPart:
     titles: list[str] = []
     places: list[str] = []
     column_sheets: list[str] = []
-    tables: list[tuple[int, Sequence[list[object]]]] = []  # per sheet: its width and its rows under the header
+    tables: list[Sequence[list[object]]] = []  # per sheet: its rows under the header
     alias = export_date = None
     for name in sheets:
         cells = sheet_cells(workbook, name)
@@ -709,15 +746,24 @@ def _export_part(workbook: Workbook, stem: str, header_row: int) -> ExportPart:
         titles += table.header
         places += [f"{name}!{column_letter(i)}" for i in range(len(table.header))]
         column_sheets += [name] * len(table.header)
-        tables.append((len(table.header), table.rows))
+        tables.append(table.rows)
+    for name, part in zip(sheets[1:], tables[1:], strict=True):
+        # pairing the rows of sheets of unequal length would attach answers to the wrong contributions
+        if len(part) != len(tables[0]):
+            raise PipelineError(
+                f"sheet {name!r} has {len(part)} rows under its header but sheet {sheets[0]!r} has "
+                f"{len(tables[0])}: EUSurvey writes every contribution on the same row of each sheet, so a row "
+                "deleted or sorted on one sheet only would give answers to other members; export the survey "
+                "again and use it unedited", file=workbook.name, sheet=name,
+            )
     if len(tables) == 1:
-        rows = tables[0][1]
+        rows = tables[0]
     else:  # a wide export: row n of Content1 continues row n of Content
         rows = []
-        for n in range(max(len(part) for _, part in tables)):
+        for n in range(len(tables[0])):
             row: list[object] = []
-            for width, part in tables:
-                row += part[n] if n < len(part) else [""] * width
+            for part in tables:
+                row += part[n]
             rows.append(row)
     keys = unique_header_keys(titles)
     return ExportPart(Sheet(workbook.name, sheets[0], header_row, keys, rows), titles, places, column_sheets,
