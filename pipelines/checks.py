@@ -31,6 +31,8 @@ JUMP_FACTOR = 10
 # One member's value this many times its previous report (or this fraction of it) is listed as a likely cause.
 MEMBER_FACTOR = 500
 MEMBERS_LISTED = 10
+# What an anonymous survey's export writes in the Contribution ID column of every row: it identifies nothing
+ANONYMOUS = "anonymous"
 # A wave is judged from this many answering rows (a pilot or a test file says little by proportions); a smaller
 # one from which nothing is accepted is reported as a warning, and an export without a row stops the run.
 MIN_ROWS_JUDGED = 20
@@ -92,21 +94,29 @@ def dates_match_wave(survey: SurveyFile, created: Iterable[dt.datetime | None]) 
         )
 
 
-def contribution_ids_unique_across_waves(submissions: Mapping[str, Sequence]) -> None:
-    """A contribution belongs to one survey wave: the same ID in two waves is one export ingested twice.
-    `submissions` are columns: wave, source_file, row and contribution_id."""
+def contribution_ids_unique(submissions: Mapping[str, Sequence]) -> None:
+    """A contribution is one row of one survey wave: the same ID in two waves is one export ingested twice, and twice
+    in one wave a workbook (or rows) included twice. `submissions` are columns: wave, source_file, row and
+    contribution_id."""
     first: dict[str, int] = {}  # contribution ID -> where it was first met
     waves, files, rows = submissions["wave"], submissions["source_file"], submissions["row"]
     for i, cid in enumerate(submissions["contribution_id"]):
-        if not cid:
+        if not cid or cid.casefold() == ANONYMOUS:
             continue
         seen = first.setdefault(cid, i)
+        if seen == i:
+            continue
         if waves[seen] != waves[i]:
             raise PipelineError(
                 f"contribution {cid} is in wave {waves[seen]} ({files[seen]}, row {rows[seen]}) and in wave "
                 f"{waves[i]} (row {rows[i]}): the same export under two waves?",
                 file=files[i], row=rows[i],
             )
+        raise PipelineError(
+            f"contribution {cid} is twice in wave {waves[i]}: {files[seen]}, row {rows[seen]}, and here: a workbook "
+            "of the export, or rows, included twice? EUSurvey gives each contribution one ID",
+            file=files[i], row=rows[i],
+        )
 
 
 @dataclass(frozen=True)

@@ -114,9 +114,10 @@ ROWS_2022 = [
 ROWS_2023 = [
     m1(cid="2001", people="1.500", invest="151,5", programmes="1.234", created=ts(2, year=2024),
        updated=ts(2, year=2024), c1="Completed", c2="Not started"),
-    # rows 6-7: the same submission exported twice
+    # rows 6-7: member 2 sent the same answers twice, at the same minute (a contribution ID repeated in one wave
+    # stops the run instead: test_a_contribution_id_twice_in_one_wave_stops_the_run)
     m2(cid="2002", people=10, invest="2,25", created=ts(3, year=2024), updated=ts(3, year=2024)),
-    m2(cid="2002", people=10, invest="2,25", created=ts(3, year=2024), updated=ts(3, year=2024)),
+    m2(cid="2000", people=10, invest="2,25", created=ts(3, year=2024), updated=ts(3, year=2024)),
     # row 8: no ID given; matched on the organisation name
     m3(member_id=None, org="gamma digital academy", cid="2003", people=20, created=ts(4, year=2024),
        updated=ts(4, year=2024)),

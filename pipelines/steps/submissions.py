@@ -4,7 +4,7 @@ In: the survey sheets (read by the questions step), the registry index and Membe
 reference steps), and the corrections that exclude whole submissions. Out: `submissions` (accepted, superseded,
 test, blank, rejected), plus, for the next steps, the reported values of the accepted submissions and the
 reject rows. The rules themselves live in `pipelines.rules`. An export whose dates contradict its wave, or a
-contribution ID met in two waves, stops the run (`pipelines.checks`).
+contribution ID met twice, stops the run (`pipelines.checks`).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
-from pipelines.checks import SurveyFile, contribution_ids_unique_across_waves, dates_match_wave
+from pipelines.checks import SurveyFile, contribution_ids_unique, dates_match_wave
 from pipelines.context import WAVE_COUNT_KEYS, Context
 from pipelines.corrections import Correction, parse_corrections
 from pipelines.errors import PipelineError
@@ -67,7 +67,7 @@ def run(ctx: Context) -> None:
         values.append(result.values)
         applied += result.corrections
         ctx.rejects += result.rejects
-    contribution_ids_unique_across_waves(submissions)
+    contribution_ids_unique(submissions)
     for c in corrections:
         if c.whole_submission and c.wave not in by_wave:
             applied.append(c.record(status="not applied", detail=f"there is no survey export of wave {c.wave}"))
