@@ -227,11 +227,16 @@ def cells_shown(
                 elif dimension != TOTAL:
                     view = view & planned.cell(dimension, key)
             views[row] = view
-        counts = views.astype(np.int64)
-        contributors = counts @ planned.atoms["n_contributors"].to_numpy(dtype=np.int64)
-        reporting = contributors + counts @ planned.atoms["n_zeros"].to_numpy(dtype=np.int64)
-        shown &= _figure_shown(contributors, reporting)
-        shown &= planned.release.shows(views[:, planned.contributing], _basis(vintage, indicator, year))
+        on_atoms = views[:, planned.contributing]
+        shown &= planned.release.shows(on_atoms, _basis(vintage, indicator, year))
+        # A view with no atom follows from any release; its members, if any, all reported 0 (groups of zeros
+        # only, a handful): the rule on counts decides it.
+        no_atom = ~on_atoms.any(axis=1)
+        if no_atom.any():
+            zeros_only = ~planned.contributing
+            reporting = views[np.ix_(no_atom, zeros_only)].astype(np.int64) @ planned.atoms["n_zeros"].to_numpy(
+                dtype=np.int64)[zeros_only]
+            shown[no_atom] &= _figure_shown(np.zeros_like(reporting), reporting)
     return shown
 
 
