@@ -1,25 +1,31 @@
 """Public-mode statistical disclosure control: one consistent release per indicator and year, as pure functions.
 
 In public mode (`PACT_PUBLIC=1`) no figure may let a reader work out what 1 or 2 members reported, from one view
-or by combining any number of them. Deciding suppression view by view cannot promise that: a cell withheld as the
-complement of a small one in one breakdown can be shown as a filtered total in another view, and the small cell
-comes back by subtraction. So suppression is decided once per indicator and year, over the finest cells every
-view is built from, and every view is derived from that decision:
+or by combining any number of them. Members count towards that threshold only as contributors, with a non-zero
+value: a member who reported 0 adds nothing to any figure, so (assuming, conservatively, that a reader knows who
+reported 0) it protects no one, and a figure of two members' values and a third's 0 is one member's value to the
+other. Deciding suppression view by view cannot promise that: a cell withheld as the complement of a small one in
+one breakdown can be shown as a filtered total in another view, and the small cell comes back by subtraction. So
+suppression is decided once per indicator and year, over the finest cells every view is built from, and every view
+is derived from that decision:
 
-1. **Atoms.** The members who reported the indicator in the year, grouped by everything a filter or a breakdown
-   can select on (primary ecosystem, Member State, member type, the partnerships joined by that year). Every
-   figure a page, an export or the data URL can show is the sum over a set of atoms.
+1. **Atoms.** The contributors (members who reported a non-zero value of the indicator in the year), grouped by
+   everything a filter or a breakdown can select on (primary ecosystem, Member State, member type, the
+   partnerships joined by that year). Every figure a page, an export or the data URL can show is the sum over a
+   set of atoms (and of zeros).
 2. **The release.** Candidate figures are taken in a fixed order of importance: the EU total, then each
    ecosystem, Member State, member type and partnership, the largest first. Each is published only if, with
    everything published before it, no linear combination of published figures involves fewer than `THRESHOLD`
-   members (`disclosing_sets`, exact linear algebra). A figure built from 1 or 2 members fails at once (primary
+   contributors (`disclosing_sets`, exact linear algebra). A figure built from 1 or 2 fails at once (primary
    suppression); a figure that would complete the subtraction giving a small one back fails too (secondary
    suppression: the smallest safe one is the last of its breakdown, so it is the one withheld); so does a
    partnership nested in another with 1 or 2 members more, or any subtler combination across breakdowns.
 3. **Views.** A figure is shown only when it follows from the release (`Release.shows`: it lies in the span of the
    published figures), whatever filters, breakdown or year range produced it. Everything a reader can see, on any
    number of pages, is then a combination of published figures, none of which discloses fewer than `THRESHOLD`
-   members. A figure over several years is shown when each of its years is.
+   contributors. A figure with no contributor holds no atom, so follows from any release: the data layer shows
+   it (a 0) only when 0 or at least `THRESHOLD` members reported it, since otherwise the 0 would be theirs. A
+   figure over several years is shown when each of its years is.
 4. **No member-level rows.** Rejects and corrections are shown as counts by reason, never row by row.
 
 Member counts ("reported by n of N members") are not withheld: who is a Pact member is public (the Pact's member
@@ -76,7 +82,8 @@ class Release:
 
 def plan_release(sizes: np.ndarray, candidates: np.ndarray, *, threshold: int = THRESHOLD) -> Release:
     """Publish the candidates in order, each only if the published set then discloses no fewer than `threshold`
-    members (see the module docstring). `sizes`: members per atom; `candidates`: bool, one row per candidate
+    members (see the module docstring). `sizes`: members per atom (public mode: contributors with a non-zero
+    value); `candidates`: bool, one row per candidate
     figure over the atoms.
 
     Incremental: the Gram matrix of the published span restricted to the small atoms is kept, and its

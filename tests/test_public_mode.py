@@ -815,3 +815,146 @@ def test_vintages_cannot_be_differenced_in_public_mode(tmp_path: Path, monkeypat
     assert choice.vintage.vintage_id == new and choice.superseded
     assert "The figures have been updated since this link was made" in choice.message
     data.reset()
+
+
+# --- members who reported 0: they add nothing to a figure, so they do not count towards the threshold -----------
+
+# Italy: 5 members with a value and 1 who reported 0 (LSP-TOUR's only member); Belgium and Spain: 3 each with a
+# value; France: 2 with a value and 1 who reported 0; Germany: 3 who reported 0, two of them the only SMEs.
+ZERO_MEMBERS = [
+    *[(f"PFS-0003{i:02d}", f"Zero test {i} S.p.A.", "company", "Large (250 or more staff)", "IT", "Construction",
+       dt.date(2021, 3, 1)) for i in range(1, 7)],
+    *[(f"PFS-0003{i:02d}", f"Zero test {i} SA", "company", "Large (250 or more staff)", "BE", "Construction",
+       dt.date(2021, 3, 1)) for i in range(7, 10)],
+    *[(f"PFS-0003{i:02d}", f"Zero test {i} SL", "company", "Large (250 or more staff)", "ES", "Construction",
+       dt.date(2021, 3, 1)) for i in range(10, 13)],
+    *[(f"PFS-0003{i:02d}", f"Zero test {i} SAS", "company", "Large (250 or more staff)", "FR", "Construction",
+       dt.date(2021, 3, 1)) for i in range(13, 16)],
+    *[(f"PFS-0003{i:02d}", f"Zero test {i} GmbH", "company" if i == 16 else "SME", "Large (250 or more staff)",
+       "DE", "Construction", dt.date(2021, 3, 1)) for i in range(16, 19)],
+]
+ZERO_REPORTS = {"PFS-000306", "PFS-000315", "PFS-000316", "PFS-000317", "PFS-000318"}
+ZERO_PEOPLE = {m[0]: 0 if m[0] in ZERO_REPORTS else 100 * (n + 1) + 7 for n, m in enumerate(ZERO_MEMBERS)}
+
+
+@pytest.fixture(scope="module")
+def zeros_snapshot(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from pipelines.runner import run
+    from tests.conftest import answer, make_raw
+
+    root = tmp_path_factory.mktemp("zeros")
+    raw = make_raw(root / "raw")
+    raw.write_registry(members=ZERO_MEMBERS, memberships=[("PFS-000306", "LSP-TOUR", dt.date(2021, 6, 1))],
+                       commitments=[])
+    raw.write_survey(2022, [
+        answer(member_id=m[0], org=m[1], country=m[4], cid=f"c-{m[0]}", user=f"{m[0]}@x.example",
+               people=ZERO_PEOPLE[m[0]], invest=1000, programmes=1, reached=10, stakeholders=1)
+        for m in ZERO_MEMBERS
+    ])
+    curated = root / "curated"
+    run(raw.root, curated, progress=False)
+    return curated
+
+
+def _zeros_layer(snapshot: Path, monkeypatch: pytest.MonkeyPatch, public: bool):
+    from dashboard import data
+
+    monkeypatch.setenv("PACT_CURATED_DIR", str(snapshot))
+    monkeypatch.setenv("PACT_PUBLIC", "1" if public else "0")
+    data.reset()
+    return data, data.resolve_vintage().vintage
+
+
+def test_members_who_reported_zero_protect_no_one(zeros_snapshot: Path, monkeypatch) -> None:
+    """France's figure is 2 members' values and a 0: the member with the smaller value would learn the other's
+    exactly, so it is withheld though 3 members reported it, and a complement with it, as for any small cell.
+    Belgium's 3 values are shown; Germany's 0 from 3 members is shown; LSP-TOUR's 0 (1 member) and the SMEs'
+    0 (2 members) are withheld: showing them would say what those members reported."""
+    data, vintage = _zeros_layer(zeros_snapshot, monkeypatch, False)
+    open_frame = data.breakdown(vintage, "people_trained", "member_state", 2022, 2022).set_index("key")
+    france = ZERO_PEOPLE["PFS-000313"] + ZERO_PEOPLE["PFS-000314"]
+    assert open_frame.loc["FR", "value"] == france and open_frame.loc["FR", "n_reporting"] == 3
+
+    data, vintage = _zeros_layer(zeros_snapshot, monkeypatch, True)
+    frame = data.breakdown(vintage, "people_trained", "member_state", 2022, 2022).set_index("key")
+    frame = frame[frame["n_reporting"] > 0]
+    # Largest first by contributors: IT (5), BE (3), ES (3), FR (2). FR is small, ES its complement.
+    assert frame["value"].isna().to_dict() == {"BE": False, "DE": False, "ES": True, "FR": True, "IT": False}
+    assert frame["n_reporting"].to_dict() == open_frame.loc[frame.index, "n_reporting"].to_dict()  # counts stay
+    assert frame.loc["BE", "value"] == sum(ZERO_PEOPLE[f"PFS-0003{i:02d}"] for i in range(7, 10))
+    assert frame.loc["DE", "value"] == 0
+    total = data.yearly_totals(vintage, "people_trained").set_index("year").loc[2022, "value"]
+    assert total == sum(ZERO_PEOPLE.values())
+    hidden = total - frame["value"].sum()  # Spain and France together: 5 members with a value
+    assert hidden == france + sum(ZERO_PEOPLE[f"PFS-0003{i:02d}"] for i in range(10, 13))
+
+    def value(**filters: tuple[str, ...]) -> float:
+        return data.yearly_totals(vintage, "people_trained", data.Filters(**filters)).set_index("year").loc[2022,
+                                                                                                             "value"]
+
+    assert pd.isna(value(countries=("FR",))) and pd.isna(value(countries=("ES",)))
+    assert value(countries=("BE",)) == frame.loc["BE", "value"] and value(countries=("DE",)) == 0
+    assert pd.isna(value(partnerships=("LSP-TOUR",)))  # one member's 0
+    assert pd.isna(value(member_types=("SME",)))  # two members' 0
+    types = data.breakdown(vintage, "people_trained", "member_type", 2022, 2022).set_index("key")
+    assert pd.isna(types.loc["SME", "value"]) and types.loc["SME", "n_reporting"] == 2
+    partnerships = data.breakdown(vintage, "people_trained", "partnership", 2022, 2022).set_index("key")
+    assert pd.isna(partnerships.loc["LSP-TOUR", "value"]) and partnerships.loc["LSP-TOUR", "n_reporting"] == 1
+    values = data.partnership_values(vintage, "people_trained").set_index("partnership_id")
+    assert pd.isna(values.loc["LSP-TOUR", "value"])
+
+    from dashboard.app import app
+
+    with app.server.test_client() as client:
+        response = client.get("/api/v1/data.csv?indicator=people_trained&by=member_state&from=2022&to=2022")
+        body = response.get_data(as_text=True)
+    assert response.status_code == 200, body[:500]
+    rows = {row[0]: row for row in csv.reader(io.StringIO(body.lstrip("\ufeff"))) if row}
+    assert rows["FR"][2] == ":" and rows["FR"][4] == "3" and rows["BE"][2] != ":"
+    data.reset()
+
+
+@pytest.fixture(scope="module")
+def zero_totals_snapshot(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Three members. People trained: two values and a 0. Programmes: two 0s, the third left blank. People
+    reached: three 0s. Stakeholders: three values."""
+    from pipelines.runner import run
+    from tests.conftest import answer, make_raw
+
+    root = tmp_path_factory.mktemp("zero_totals")
+    raw = make_raw(root / "raw")
+    raw.write_registry(members=PUBLIC_MEMBERS[:3], memberships=[], commitments=[])
+    raw.write_survey(2022, [
+        answer(member_id=m[0], org=m[1], country=m[4], cid=f"c-{m[0]}", user=f"{m[0]}@x.example",
+               people=0 if n == 2 else PEOPLE[m[0]], programmes=None if n == 2 else 0, reached=0, stakeholders=n + 1)
+        for n, m in enumerate(PUBLIC_MEMBERS[:3])
+    ])
+    curated = root / "curated"
+    run(raw.root, curated, progress=False)
+    return curated
+
+
+def test_eu_totals_count_members_with_a_non_zero_value(zero_totals_snapshot: Path, monkeypatch) -> None:
+    """The EU total, decided from counts on the Progress cards, the yearly totals and the Data page, follows the
+    same rule as every other figure: 2 values and a 0 are withheld, so are 2 members' 0s; 3 members' 0s and 3
+    values are shown."""
+    seen = {}
+    for public in (False, True):
+        data, vintage = _zeros_layer(zero_totals_snapshot, monkeypatch, public)
+        kpis = {k.key: k for k in data.kpis(vintage, 2022)}
+        seen[public] = {
+            indicator: (data.yearly_totals(vintage, indicator).set_index("year").loc[2022, "value"],
+                        data.computed_figure(vintage, indicator, 2022, 2022),
+                        data.year_figure(vintage, indicator, 2022).coverage.reporting)
+            for indicator in ("people_trained", "training_programmes", "people_reached", "stakeholders_joined")
+        }
+        seen[public]["kpi"] = (kpis["people_trained"].value, kpis["people_trained"].coverage.reporting)
+    data.reset()
+    assert seen[False]["people_trained"] == (PEOPLE["PFS-000001"] + PEOPLE["PFS-000002"],) * 2 + (3,)
+    assert seen[False]["training_programmes"] == (0, 0, 2)
+    public = seen[True]
+    assert pd.isna(public["people_trained"][0]) and public["people_trained"][1:] == (None, 3)
+    assert public["kpi"] == (None, 3)
+    assert pd.isna(public["training_programmes"][0]) and public["training_programmes"][1:] == (None, 2)
+    assert public["people_reached"] == (0, 0, 3)
+    assert public["stakeholders_joined"] == (6, 6, 3)

@@ -156,7 +156,7 @@ def computed_figure(vintage: Vintage, indicator: str, start: int, end: int) -> f
             return None
         sums = _annual_sums(vintage)
         rows = sums[(sums["indicator"] == indicator) & sums["year"].between(start, end)]
-        if rows.empty or (disclosure.public_mode() and not _eu_total_shown(rows["n_reporting"]).all()):
+        if rows.empty or (disclosure.public_mode() and not _eu_total_shown(vintage, indicator, rows["year"]).all()):
             return None
         return float(int(rows["raw_value"].sum())) / meta.scale
     if indicator == "respondents" and start == end:

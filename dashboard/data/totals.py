@@ -247,13 +247,13 @@ def response_rates(vintage: Vintage) -> pd.DataFrame:
 
 # Per wave: the commitments reported and progressing, and the members reporting some. A fact is one member's value
 # of one indicator in one year, so the sums and counts are taken over the facts, with no grouping per member (at 100x
-# the sample 27 -> 14 ms); only public mode counts the members behind each wave, which decides what it withholds.
+# the sample 27 -> 14 ms); public mode withholds a wave where either EU total would be (`_eu_total_shown`).
 _COMMITMENTS_SQL = """
 SELECT
     f.year,
     CAST(coalesce(sum(f.value) FILTER (WHERE i.indicator = 'commitments_reported'), 0) AS BIGINT) AS reported,
     CAST(coalesce(sum(f.value) FILTER (WHERE i.indicator = 'commitments_progressing'), 0) AS BIGINT) AS progressing,
-    count(*) FILTER (WHERE i.indicator = 'commitments_reported' AND f.value > 0) AS n_reporting{members}
+    count(*) FILTER (WHERE i.indicator = 'commitments_reported' AND f.value > 0) AS n_reporting
 FROM hot_facts AS f
 JOIN hot_indicators AS i USING (ic)
 WHERE i.indicator IN ('commitments_reported', 'commitments_progressing')
@@ -264,14 +264,14 @@ ORDER BY f.year
 
 @_cached
 def _commitments_frame(vintage: Vintage) -> pd.DataFrame:
-    public = disclosure.public_mode()
-    members = ",\n    count(DISTINCT f.mi) AS n_members" if public else ""
-    frame = _query(vintage, _COMMITMENTS_SQL.format(members=members)).astype(
+    frame = _query(vintage, _COMMITMENTS_SQL).astype(
         {"year": "int64", "reported": "int64", "progressing": "int64", "n_reporting": "int64"})
-    if public:
+    if disclosure.public_mode():
         frame = frame.astype({"reported": "Int64", "progressing": "Int64"})
-        frame.loc[~_eu_total_shown(frame["n_members"]), ["reported", "progressing"]] = pd.NA
-        frame = frame.drop(columns="n_members")
+        years = frame["year"].tolist()
+        shown = (_eu_total_shown(vintage, "commitments_reported", years)
+                 & _eu_total_shown(vintage, "commitments_progressing", years))
+        frame.loc[~shown, ["reported", "progressing"]] = pd.NA
     return frame
 
 

@@ -116,7 +116,9 @@ PUBLIC_RULE = (
     "Figures that could reveal a member are withheld.",
     f"This is a public deployment: for each indicator and year, the EU total and the totals by ecosystem, Member "
     f"State, member type and partnership are published (largest first) only if no combination of them reveals what "
-    f"fewer than {THRESHOLD} members reported. Any other figure, on any page, export or the data URL, is shown only "
+    f"fewer than {THRESHOLD} members reported, counting only members with a non-zero value (a 0 adds nothing to a "
+    f"total, so protects no one; a 0 reported by fewer than {THRESHOLD} members is withheld too). Any other figure, "
+    f"on any page, export or the data URL, is shown only "
     f"where it follows from those; the rest is marked withheld. Member counts are not withheld.",
 )
 
