@@ -5,7 +5,9 @@ row and column. Whether a well-formed correction finds its target is decided lat
 is kept in `corrections_applied` with status "not applied" and the reason in `detail`.
 
 Columns: correction_id, wave, contribution_id, member_id, indicator, action (set|exclude), value, reason,
-corrected_by, corrected_on. `value` is in the indicator's own unit with a dot decimal (investment in euro).
+corrected_by, corrected_on. `value` is in the indicator's own unit with a dot decimal (investment in euro), and
+meets the rules a survey's answer does: not negative, not ambiguous ('13.500'), under the indicator's ceiling.
+Two corrections of one value (the same wave, submission and indicator) stop the run: which one holds is not clear.
 
 What each kind does:
 - exclude with no indicator drops a whole submission. It acts like a test-entry rule: the submission gets status
@@ -25,6 +27,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
+from pipelines import indicators
 from pipelines.errors import PipelineError
 from pipelines.normalise import (
     ValueProblem,
@@ -33,6 +36,7 @@ from pipelines.normalise import (
     normalise_member_id,
     parse_date,
     parse_number,
+    refuse_ambiguous,
     to_stored_int,
 )
 from pipelines.readers import Sheet, require_columns
@@ -121,11 +125,16 @@ def parse_corrections(sheet: Sheet) -> list[Correction]:
                 raise fail("indicator", "action 'set' needs an indicator")
             if not text["value"]:
                 raise fail("value", "action 'set' needs a value")
-            try:
+            try:  # the rules a survey's answer meets, but the decimal separator, which is always '.' here
+                refuse_ambiguous(text["value"], ".", "the corrections file's")
                 number = parse_number(text["value"], ".")
                 if number < 0:
                     raise ValueProblem("negative", f"{text['value']!r} is negative")
                 new_value = to_stored_int(number, scale=INDICATORS[indicator].scale)
+                ceiling = indicators.ceiling(indicator)
+                if new_value > ceiling * INDICATORS[indicator].scale:
+                    raise ValueProblem("implausible_value", f"{text['value']!r} is above the plausible ceiling of "
+                                       f"{ceiling:,} {INDICATORS[indicator].unit} for one member in one year")
             except ValueProblem as exc:
                 raise fail("value", exc.reason) from exc
         elif text["value"]:

@@ -106,6 +106,26 @@ def _number_pattern(decimal_separator: str) -> re.Pattern[str]:
 _NUMBER_PATTERNS = {separator: _number_pattern(separator) for separator in (".", ",")}
 
 
+# One to three digits, the decimal separator, exactly three digits: '38.000' in a dot-decimal wave reads as 38 but
+# was almost certainly typed as 38,000 (a count has no decimals, money no third one). Neither reading is taken.
+_AMBIGUOUS = {separator: re.compile(rf"[0-9]{{1,3}}{re.escape(separator)}[0-9]{{3}}") for separator in ".,"}
+
+
+def refuse_ambiguous(cell: object, decimal: str, whose: str) -> None:
+    """A ValueProblem ('ambiguous_number') for a text number whose reading depends on the locale; `whose`: whose
+    decimal separator `decimal` is ("this wave's")."""
+    if not isinstance(cell, str) or not _AMBIGUOUS[decimal].fullmatch(cell.strip()):
+        return
+    text = cell.strip()
+    whole, fraction = text.split(decimal)
+    as_decimal = f"{int(whole)}.{fraction}".rstrip("0").rstrip(".")
+    raise ValueProblem(
+        "ambiguous_number",
+        f"{text!r} is {as_decimal} with {decimal!r} as {whose} decimal separator, or {int(whole + fraction):,} "
+        f"if {decimal!r} separates thousands; neither reading is taken",
+    )
+
+
 def parse_number(value: object, decimal_separator: str = ".") -> Decimal:
     """Read a number exactly, in the locale its sidecar declares.
 

@@ -44,6 +44,7 @@ from pipelines.normalise import (
     normalise_member_id,
     normalise_org_name,
     parse_number,
+    refuse_ambiguous,
     to_stored_int,
 )
 from pipelines.readers import header_text
@@ -478,23 +479,10 @@ def reported_values(cells: Sequence[object], indicator: str, spec: SurveySpec) -
     return [int(c) * factor if w else next(others) for c, w in zip(cells, whole, strict=True)]  # type: ignore[call-overload]
 
 
-# One to three digits, the decimal separator, exactly three digits: '38.000' in a dot-decimal wave reads as 38 but
-# was almost certainly typed as 38,000 (a count has no decimals, money no third one). Neither reading is taken.
-_AMBIGUOUS = {separator: re.compile(rf"[0-9]{{1,3}}{re.escape(separator)}[0-9]{{3}}") for separator in ".,"}
-
-
 def reported_value(cell: object, indicator: str, spec: SurveySpec) -> int:
     """One reported number -> its stored int64 (cents for money), or a ValueProblem saying why not."""
     decimal = spec.number_format.decimal_separator
-    if isinstance(cell, str) and _AMBIGUOUS[decimal].fullmatch(cell.strip()):
-        text = cell.strip()
-        whole, fraction = text.split(decimal)
-        as_decimal = f"{int(whole)}.{fraction}".rstrip("0").rstrip(".")
-        raise ValueProblem(
-            "ambiguous_number",
-            f"{text!r} is {as_decimal} with {decimal!r} as this wave's decimal separator, or {int(whole + fraction):,} "
-            f"if {decimal!r} separates thousands; neither reading is taken",
-        )
+    refuse_ambiguous(cell, decimal, "this wave's")
     number = parse_number(cell, decimal)
     if number < 0:
         raise ValueProblem("negative_value", f"{cell_text(cell)!r} is negative; a reported quantity cannot be")

@@ -7,6 +7,7 @@ output. Corrections and a few edge cases run their own small trees.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from pathlib import Path
 
 import duckdb
@@ -435,6 +436,48 @@ def test_a_malformed_correction_is_fatal(tmp_path):
     message = str(caught.value)
     assert "corrections/corrections.csv" in message and "row 2" in message and "'action'" in message
 
+
+
+def correction(cid: str, indicator: str, value: str, *, correction_id: str = "K1", action: str = "set") -> dict:
+    return {"correction_id": correction_id, "wave": 2022, "contribution_id": cid, "indicator": indicator,
+            "action": action, "value": value, "reason": "checked", "corrected_by": "EMPL.G3",
+            "corrected_on": "2025-04-02"}
+
+
+@pytest.mark.parametrize(("indicator", "value", "says"), [
+    ("investment_eur", "13.500", "'13.500' is 13.5 with '.' as the corrections file's decimal separator, or 13,500"),
+    ("people_trained", "9000000", "'9000000' is above the plausible ceiling of 5,000,000 people"),
+])
+def test_a_correction_meets_the_rules_of_a_survey_answer(tmp_path, indicator, value, says):
+    raw = make_raw(tmp_path / "raw")
+    raw.write_survey(2022, [m1()])
+    raw.write_corrections([correction("c-1", indicator, value)])
+    with pytest.raises(pipelines.PipelineError) as caught:
+        pipelines.run(raw.root, tmp_path / "curated")
+    assert str(caught.value).startswith("corrections/corrections.csv, row 2, column 'value': ")
+    assert says in str(caught.value)
+
+
+def test_two_corrections_of_one_value_stop_the_run(tmp_path):
+    raw = make_raw(tmp_path / "raw")
+    raw.write_survey(2022, [m1(cid="c-1")])
+    raw.write_corrections([correction("c-1", "people_trained", "50"),
+                           correction("c-1", "people_trained", "5000", correction_id="K2")])
+    with pytest.raises(pipelines.PipelineError) as caught:
+        pipelines.run(raw.root, tmp_path / "curated")
+    assert str(caught.value) == ("corrections/corrections.csv, row 3: corrections K1 (row 2) and K2 both correct "
+                                 "people_trained of PFS-000001 in wave 2022: keep one")
+
+
+def test_a_correction_not_applied_is_a_warning(tmp_path, caplog):
+    raw = make_raw(tmp_path / "raw")
+    raw.write_survey(2022, [m1(cid="c-1")])
+    raw.write_corrections([correction("C-1", "people_trained", "50")])  # the ID's case mistyped
+    with caplog.at_level(logging.WARNING, logger="pipelines"):
+        tables = run(raw, tmp_path / "curated")
+    assert tables["corrections_applied"]["status"].tolist() == ["not applied"]
+    assert "correction K1 (wave 2022) not applied: no submission of wave 2022 has contribution_id 'C-1'" in \
+        caplog.text
 
 
 @pytest.mark.parametrize("wave", ["\u0662\u0660\u0662\u0662", "+2022", "2_022", " 2022x", "2022.0"])

@@ -16,6 +16,7 @@ import pyarrow.compute as pc
 from pipelines import columns as cells
 from pipelines.context import Context
 from pipelines.corrections import Correction
+from pipelines.errors import PipelineError
 from pipelines.normalise import normalise_member_id
 from pipelines.readers import header_text
 from pipelines.steps.submissions import SubmissionsHandoff
@@ -30,8 +31,13 @@ def run(ctx: Context) -> None:
     corrections = [c for c in handed.corrections if not c.whole_submission]
     columns = questions_by_indicator(ctx)
     # process
-    facts, applied = apply_corrections(values, ctx.table("submissions"), corrections, columns)
+    source = next((raw.rel for raw in ctx.files_of("corrections")), None)
+    facts, applied = apply_corrections(values, ctx.table("submissions"), corrections, columns, source)
     applied = handed.corrections_applied + applied
+    for record in applied:  # a correction that found no target is usually a typo in its ID or wave
+        if record["status"] == "not applied":
+            log.warning("correction %s (wave %s) not applied: %s", record["correction_id"], record["wave"],
+                        record["detail"])
     per_wave = Counter(facts.column("year").to_pylist())
     for wave, counts in ctx.wave_counts.items():
         counts["facts"] = per_wave[wave]
@@ -66,6 +72,7 @@ def correction_targets(submissions: pa.Table, corrections: list[Correction]) -> 
 
 def apply_corrections(
     values: pa.Table, submissions: pa.Table, corrections: list[Correction], columns: dict[tuple[int, str], str],
+    corrections_file: str | None = None,
 ) -> tuple[pa.Table, list[dict]]:
     """Indicator-level corrections (set / exclude one value) in file order; a new table of facts comes out.
 
@@ -81,6 +88,7 @@ def apply_corrections(
     touched = pc.fill_null(touched, False)
     facts = {(v["year"], v["member_id"], v["indicator"]): v for v in values.filter(touched).to_pylist()}
     applied = []
+    corrected: dict[tuple, Correction] = {}  # the fact each correction applied so far reached
     for c in corrections:
         if c.contribution_id.strip():
             target = by_contribution.get((c.wave, c.contribution_id.strip()))
@@ -106,6 +114,14 @@ def apply_corrections(
                                            "accepted submission of a member and wave has facts"))
             continue
         key = (c.wave, target["member_id"], c.indicator)
+        if key in corrected:
+            earlier = corrected[key]
+            raise PipelineError(
+                f"corrections {earlier.correction_id} (row {earlier.row}) and {c.correction_id} both correct "
+                f"{c.indicator} of {target['member_id']} in wave {c.wave}: keep one", file=corrections_file,
+                row=c.row,
+            )
+        corrected[key] = c
         current = facts.get(key)
         old = current["value"] if current else None
         if c.action == "exclude":
