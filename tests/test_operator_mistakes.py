@@ -86,8 +86,7 @@ def test_two_files_declared_parts_of_one_export_share_a_wave(published):
 def test_a_contribution_id_twice_in_one_wave_stops_the_run(published):
     raw, curated = published
     # a part of a zipped export included twice, or rows pasted again: two members under one contribution
-    pasted = rows(2024) + [answer(member_id="PFS-000003", org="Gamma", country="FR", cid="c2024-1",
-                                  created=T(2025, 3, 2, 9, 0), updated=T(2025, 3, 2, 9, 0))]
+    pasted = [*rows(2024), answer(member_id="PFS-000003", org="Gamma", country="FR", cid="c2024-1", created=T(2025, 3, 2, 9, 0), updated=T(2025, 3, 2, 9, 0))]
     raw.write_survey(2024, pasted)
     assert stops(raw, curated) == (
         "surveys/pact_survey_2024.xlsx, row 7: contribution c2024-1 is twice in wave 2024: "
@@ -99,7 +98,7 @@ def test_an_anonymous_survey_repeats_anonymous_as_its_contribution_ids(published
     raw, curated = published
     # EUSurvey writes 'Anonymous' in the Contribution ID column of every row of an anonymous survey
     for wave in (2022, 2023):
-        raw.write_survey(wave, [r[:-5] + ["Anonymous"] + r[-4:] for r in rows(wave)])
+        raw.write_survey(wave, [[*r[:-5], "Anonymous", *r[-4:]] for r in rows(wave)])
     assert pipelines.run(raw.root, curated, force=True).status == "ok"
     submissions = pq.read_table(curated / "current" / "submissions.parquet").to_pandas()
     assert submissions["status"].eq("accepted").all() and submissions["contribution_id"].eq("Anonymous").all()
