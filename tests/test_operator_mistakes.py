@@ -86,7 +86,9 @@ def test_two_files_declared_parts_of_one_export_share_a_wave(published):
 def test_a_contribution_id_twice_in_one_wave_stops_the_run(published):
     raw, curated = published
     # a part of a zipped export included twice, or rows pasted again: two members under one contribution
-    pasted = [*rows(2024), answer(member_id="PFS-000003", org="Gamma", country="FR", cid="c2024-1", created=T(2025, 3, 2, 9, 0), updated=T(2025, 3, 2, 9, 0))]
+    again = T(2025, 3, 2, 9, 0)
+    pasted = [*rows(2024), answer(member_id="PFS-000003", org="Gamma", country="FR", cid="c2024-1", created=again,
+                                  updated=again)]
     raw.write_survey(2024, pasted)
     assert stops(raw, curated) == (
         "surveys/pact_survey_2024.xlsx, row 7: contribution c2024-1 is twice in wave 2024: "
