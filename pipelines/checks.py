@@ -94,6 +94,17 @@ def dates_match_wave(survey: SurveyFile, created: Iterable[dt.datetime | None]) 
         )
 
 
+def alias_matches(survey: SurveyFile, alias: str | None) -> None:
+    """An export's alias (its row 1) is its survey's: a pilot's or another survey's export, dropped in with this
+    one, would be counted as its answers. Checked after the wave's dates, which name a mislabelled wave better."""
+    expected = survey.spec.alias
+    if alias is not None and alias.casefold() != expected.strip().casefold():
+        raise PipelineError(
+            f"the export's alias is {alias!r}, but the sidecar's survey.alias is {expected!r}: an export of another "
+            "survey? If the survey's alias was changed, change the sidecar's", file=survey.rel, row=1,
+        )
+
+
 def contribution_ids_unique(submissions: Mapping[str, Sequence]) -> None:
     """A contribution is one row of one survey wave: the same ID in two waves is one export ingested twice, and twice
     in one wave a workbook (or rows) included twice. `submissions` are columns: wave, source_file, row and

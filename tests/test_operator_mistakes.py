@@ -96,6 +96,15 @@ def test_a_contribution_id_twice_in_one_wave_stops_the_run(published):
         "EUSurvey gives each contribution one ID")
 
 
+def test_an_export_of_another_survey_is_refused(published):
+    raw, curated = published
+    raw.write_survey(2024, rows(2024), spec=survey_spec(2024, alias="PactSurvey2024-PILOT"))
+    assert stops(raw, curated) == (
+        "surveys/pact_survey_2024.xlsx, row 1: the export's alias is 'PactSurvey2024', but the "
+        "sidecar's survey.alias is 'PactSurvey2024-PILOT': an export of another survey? If the survey's alias was "
+        "changed, change the sidecar's")
+
+
 def test_an_anonymous_survey_repeats_anonymous_as_its_contribution_ids(published):
     raw, curated = published
     # EUSurvey writes 'Anonymous' in the Contribution ID column of every row of an anonymous survey

@@ -3,8 +3,8 @@
 In: the survey sheets (read by the questions step), the registry index and Member State lookup (registry and
 reference steps), and the corrections that exclude whole submissions. Out: `submissions` (accepted, superseded,
 test, blank, rejected), plus, for the next steps, the reported values of the accepted submissions and the
-reject rows. The rules themselves live in `pipelines.rules`. An export whose dates contradict its wave, or a
-contribution ID met twice, stops the run (`pipelines.checks`).
+reject rows. The rules themselves live in `pipelines.rules`. An export whose dates contradict its wave or whose
+alias is another survey's, or a contribution ID met twice, stops the run (`pipelines.checks`).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
-from pipelines.checks import SurveyFile, contribution_ids_unique, dates_match_wave
+from pipelines.checks import SurveyFile, alias_matches, contribution_ids_unique, dates_match_wave
 from pipelines.context import WAVE_COUNT_KEYS, Context
 from pipelines.corrections import Correction, parse_corrections
 from pipelines.errors import PipelineError
@@ -59,7 +59,9 @@ def run(ctx: Context) -> None:
             created = [created for source, created, status in zip(
                 wave_submissions["source_file"], wave_submissions["created_at"], wave_submissions["status"],
                 strict=True) if source == file and status not in ("test", "blank")]
-            dates_match_wave(SurveyFile(file, survey.spec, survey.part.export_date), created)
+            exported = SurveyFile(file, survey.spec, survey.part.export_date)
+            dates_match_wave(exported, created)
+            alias_matches(exported, survey.part.alias)
         counts = count_statuses(wave_submissions["status"], read=sum(e.length for e in exports))
         ctx.wave_counts[wave] = counts | {"facts": 0, "value_rejects": 0}
         for name, column in wave_submissions.items():
