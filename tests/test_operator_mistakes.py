@@ -21,7 +21,7 @@ from pipelines.__main__ import main
 from pipelines.checks import JUMP_FACTOR, Jump, likely_cause, wave_jumps
 from pipelines.errors import PipelineError
 from pipelines.sidecar import SurveySpec
-from tests.conftest import TinyRaw, answer, survey_spec
+from tests.conftest import MEMBERSHIPS, TinyRaw, answer, survey_spec
 
 T = dt.datetime
 
@@ -103,6 +103,19 @@ def test_an_export_of_another_survey_is_refused(published):
         "surveys/pact_survey_2024.xlsx, row 1: the export's alias is 'PactSurvey2024', but the "
         "sidecar's survey.alias is 'PactSurvey2024-PILOT': an export of another survey? If the survey's alias was "
         "changed, change the sidecar's")
+
+
+@pytest.mark.parametrize(("joined", "says"), [
+    (dt.date(2030, 1, 1), "PFS-000001 joined LSP-CONS on 01 Jan 2030, after the registry was received (15 Jan 2025)"),
+    (dt.date(2004, 3, 1), "PFS-000001 joined LSP-CONS on 01 Mar 2004, before LSP-CONS was launched ("),
+])
+def test_an_impossible_join_date_stops_the_run(published, joined, says):
+    raw, curated = published
+    # a mistyped year would count the member's figures for the partnership from the wrong wave, or never
+    raw.write_registry(memberships=[("PFS-000001", "LSP-CONS", joined), *MEMBERSHIPS[1:]])
+    message = stops(raw, curated)
+    assert message.startswith("registry/pact_members.xlsx, sheet 'Partnerships', row 2, column ")
+    assert says in message
 
 
 def test_an_anonymous_survey_repeats_anonymous_as_its_contribution_ids(published):

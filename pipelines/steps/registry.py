@@ -72,11 +72,11 @@ def run(ctx: Context) -> None:
     raw.rows = sum(len(s.rows) for s in sheets.values())
     countries = ctx.work.get(ReferenceHandoff).country_lookup
     ecosystems = ecosystem_lookup(ctx.table("ecosystems").to_pylist())
-    partnerships = {p["partnership_id"] for p in ctx.table("partnerships").to_pylist()}
+    launches = {p["partnership_id"]: p["launched_on"] for p in ctx.table("partnerships").to_pylist()}
     # process
     rejects: list[Reject] = []
     members, member_ecosystems, by_key = member_records(sheets["members"], countries, ecosystems, rejects)
-    memberships = membership_records(sheets["memberships"], by_key, partnerships, rejects)
+    memberships = membership_records(sheets["memberships"], by_key, launches, raw.sidecar.received, rejects)
     commitments = commitment_records(sheets["commitments"], by_key, rejects)
     index = registry_index(members, by_key)
     # save
@@ -235,8 +235,12 @@ def _members_named(cells: Sequence[object], by_key: dict[str, str]) -> list[str 
 
 
 def membership_records(
-    sheet: Sheet, by_key: dict[str, str], partnerships: set[str], rejects: list[Reject],
+    sheet: Sheet, by_key: dict[str, str], launches: dict[str, dt.date | None], received: dt.date,
+    rejects: list[Reject],
 ) -> dict[str, list]:
+    """One record per member and partnership. A join date after the registry was received, or before the
+    partnership was launched, stops the run: a mistyped year would count the member's figures for the partnership
+    from the wrong wave (or never), and nothing else would show it."""
     records: dict[tuple[str, str], dict] = {}
     rows, cells = _columns(sheet, MEMBERSHIP_COLUMNS)
     col = _source_columns(MEMBERSHIP_COLUMNS)
@@ -249,7 +253,7 @@ def membership_records(
             _reject(rejects, sheet, row, col["member_id"], cell, "unknown_member",
                     "no member with this registration ID in the Members sheet")
             continue
-        if partnership not in partnerships:
+        if partnership not in launches:
             _reject(rejects, sheet, row, col["partnership_id"], partnership, "unknown_partnership",
                     f"{partnership!r} is not in partnerships.csv")
             continue
@@ -261,6 +265,12 @@ def membership_records(
                     f"the membership of {member_id} in {partnership} has no join date; it is not counted until "
                     "the registry gives one")
             continue
+        launched = launches[partnership]
+        if joined > received or (launched is not None and joined < launched):
+            when = (f"after the registry was received ({received:%d %b %Y})" if joined > received
+                    else f"before {partnership} was launched ({launched:%d %b %Y})")
+            raise PipelineError(f"{member_id} joined {partnership} on {joined:%d %b %Y}, {when}: a mistyped date?",
+                                file=sheet.file, sheet=sheet.sheet, row=row, column=col["joined_on"])
         key = (member_id, partnership)
         if key in records:
             # the same membership listed twice: the earlier join date is when the member's figures start counting
