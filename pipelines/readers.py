@@ -716,6 +716,7 @@ def _zipped_workbooks(content: bytes, rel: str):
     for name in names:
         if name not in found:
             log.info("%s: %s is not a workbook; not read", rel, name)
+    _parts_numbered_in_full(found, rel)
     with zipfile.ZipFile(io.BytesIO(content)) as archive:
         for name in found:
             fmt = Path(name).suffix.lower().lstrip(".")
@@ -724,6 +725,27 @@ def _zipped_workbooks(content: bytes, rel: str):
             except (zipfile.BadZipFile, zlib.error, OSError, NotImplementedError) as exc:  # or a method unknown
                 raise PipelineError(f"cannot unzip {name}: {exc}", file=rel) from exc
             yield open_workbook(part, f"{rel}/{name}", fmt)
+
+
+_NUMBERED_PART = re.compile(r"(.+)_([0-9]+)\.(?:xlsx|xls|ods)", re.IGNORECASE)
+
+
+def _parts_numbered_in_full(names: list[str], rel: str) -> None:
+    """A split export's workbooks are numbered from 1 (`<name>_1.xlsx`, `<name>_2.xlsx`, ...): a gap in the numbers
+    is a part lost when the zip was made again by hand, and the wave would be published with a part of its
+    answers. (A lost last part leaves no gap: the sidecar cannot tell it either.)"""
+    matches = [_NUMBERED_PART.fullmatch(Path(name).name) for name in names]
+    numbered = [m for m in matches if m is not None]
+    stems = {m.group(1) for m in numbered}
+    if len(names) < 2 or len(numbered) < len(names) or len(stems) != 1:
+        return
+    numbers = sorted(int(m.group(2)) for m in numbered)
+    missing = sorted(set(range(1, numbers[-1] + 1)) - set(numbers))
+    if missing:
+        raise PipelineError(
+            f"the zip holds parts {', '.join(map(str, numbers))} of the export {stems.pop()!r} but not part "
+            f"{', '.join(map(str, missing))}: use the zip EUSurvey gave, or add the missing workbook", file=rel,
+        )
 
 
 def _export_part(workbook: Workbook, stem: str, header_row: int) -> ExportPart:

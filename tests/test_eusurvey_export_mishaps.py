@@ -153,3 +153,17 @@ def test_an_xls_named_xlsx_is_said_to_be_one(raw_tree, tmp_path):
         pipelines.run(raw_tree.root, tmp_path / "curated")
     assert str(err.value) == (
         "surveys/pact_survey_2022.xlsx: this looks like an .xls (Excel 97-2003) file named .xlsx: rename it to .xls")
+
+
+def test_a_zip_missing_a_numbered_part_stops_the_run(raw_tree, tmp_path):
+    path = _zip_of_two(raw_tree)
+    rows = rows_2022()
+    # the zip made again by hand, its second workbook left out
+    write_eusurvey_zip(path, parts=[("Content_Export_PactSurvey2022_1.xlsx", rows[:1]),
+                                    ("Content_Export_PactSurvey2022_3.xlsx", rows[1:])],
+                       alias="PactSurvey2022", export_date=T(2023, 4, 3, 8, 15), header=header_in("en"))
+    with pytest.raises(PipelineError) as err:
+        pipelines.run(raw_tree.root, tmp_path / "curated")
+    assert str(err.value) == (
+        f"{path.relative_to(raw_tree.root).as_posix()}: the zip holds parts 1, 3 of the export "
+        "'Content_Export_PactSurvey2022' but not part 2: use the zip EUSurvey gave, or add the missing workbook")
