@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import logging
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -21,7 +22,8 @@ from pipelines.__main__ import main
 from pipelines.checks import JUMP_FACTOR, Jump, likely_cause, wave_jumps
 from pipelines.errors import PipelineError
 from pipelines.sidecar import SurveySpec
-from tests.conftest import MEMBERSHIPS, TinyRaw, answer, survey_spec
+from pipelines.steps.questions import other_years
+from tests.conftest import HEADER, MEMBERSHIPS, Q_PEOPLE, TinyRaw, answer, survey_spec
 
 T = dt.datetime
 
@@ -116,6 +118,20 @@ def test_an_impossible_join_date_stops_the_run(published, joined, says):
     message = stops(raw, curated)
     assert message.startswith("registry/pact_members.xlsx, sheet 'Partnerships', row 2, column ")
     assert says in message
+
+
+def test_a_question_naming_another_year_is_a_warning(published, caplog):
+    raw, curated = published
+    stale = "How many people took part in up- or reskilling in 2023?"  # the 2024 wave asking last year's question
+    header = [stale if column == Q_PEOPLE else column for column in HEADER]
+    spec = survey_spec(2024)
+    spec["indicators"] = {stale if q == Q_PEOPLE else q: i for q, i in spec["indicators"].items()}
+    raw.write_survey(2024, rows(2024), header=header, spec=spec)
+    with caplog.at_level(logging.WARNING, logger="pipelines"):
+        assert pipelines.run(raw.root, curated).status == "ok"
+    assert (f"surveys/pact_survey_2024.xlsx: wave 2024's question {stale!r} for people_trained names 2023: last "
+            "year's questionnaire, or a sidecar whose wave was not changed?") in caplog.text
+    assert other_years("People trained in 2024 (since 2020: see the note)", 2024) == ["2020"]
 
 
 def test_an_anonymous_survey_repeats_anonymous_as_its_contribution_ids(published):

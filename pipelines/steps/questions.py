@@ -13,6 +13,7 @@ the submissions step.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 
 from pipelines.checks import SurveyFile, one_export_per_wave
@@ -47,6 +48,12 @@ def run(ctx: Context) -> None:
     # process
     one_export_per_wave([SurveyFile(s.raw.rel, s.raw.sidecar.survey_spec, s.part.export_date) for s in surveys])
     rows = question_rows(surveys)
+    for row in rows:
+        years = other_years(row["question"], row["wave"]) if row["role"] == "indicator" else []
+        if years:
+            log.warning("%s: wave %d's question %r for %s names %s: last year's questionnaire, or a sidecar whose "
+                        "wave was not changed?", row["source_file"], row["wave"], row["question"], row["indicator"],
+                        " and ".join(years))
     # save
     ctx.save("indicators", indicator_table())
     ctx.save("questions", rows)
@@ -63,6 +70,15 @@ def read_survey(raw: RawFile) -> list[SurveySheet]:
         sheets.append(SurveySheet(raw, part, resolve_survey_spec(raw.sidecar.survey_spec, index)))
     raw.rows = sum(len(s.part.sheet.rows) for s in sheets)
     return sheets
+
+
+_YEAR = re.compile(r"\b(20[0-9]{2})\b")
+
+
+def other_years(question: str, wave: int) -> list[str]:
+    """The years a wave's question names other than its own: the 2024 wave asking for people trained "in 2023" is
+    last year's questionnaire, or last year's export under this year's sidecar."""
+    return sorted({year for year in _YEAR.findall(question) if int(year) != wave})
 
 
 def column_role(column: str, spec: SurveySpec) -> tuple[str, str | None]:
