@@ -134,6 +134,15 @@ def test_a_question_naming_another_year_is_a_warning(published, caplog):
     assert other_years("People trained in 2024 (since 2020: see the note)", 2024) == ["2020"]
 
 
+def test_memberships_of_a_partnership_nobody_lists_are_a_warning(published, caplog):
+    raw, curated = published
+    raw.write_registry(memberships=[("PFS-000001", "LSP-CNOS", dt.date(2022, 3, 1)), *MEMBERSHIPS[1:]])  # a typo
+    with caplog.at_level(logging.WARNING, logger="pipelines"):
+        assert pipelines.run(raw.root, curated).status == "ok"
+    assert ("registry/pact_members.xlsx, sheet 'Partnerships': 1 membership(s) name a partnership that "
+            "partnerships.csv does not list, so count for none: 'LSP-CNOS' (1)") in caplog.text
+
+
 def test_an_anonymous_survey_repeats_anonymous_as_its_contribution_ids(published):
     raw, curated = published
     # EUSurvey writes 'Anonymous' in the Contribution ID column of every row of an anonymous survey

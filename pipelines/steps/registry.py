@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import operator
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import chain, compress, count, repeat
@@ -242,6 +243,7 @@ def membership_records(
     partnership was launched, stops the run: a mistyped year would count the member's figures for the partnership
     from the wrong wave (or never), and nothing else would show it."""
     records: dict[tuple[str, str], dict] = {}
+    unknown: Counter[str] = Counter()  # partnership IDs that partnerships.csv does not list -> memberships
     rows, cells = _columns(sheet, MEMBERSHIP_COLUMNS)
     col = _source_columns(MEMBERSHIP_COLUMNS)
     member_ids = _members_named(cells["member_id"], by_key)
@@ -256,6 +258,7 @@ def membership_records(
         if partnership not in launches:
             _reject(rejects, sheet, row, col["partnership_id"], partnership, "unknown_partnership",
                     f"{partnership!r} is not in partnerships.csv")
+            unknown[partnership] += 1
             continue
         if isinstance(joined, ValueProblem):
             raise PipelineError(joined.reason, file=sheet.file, sheet=sheet.sheet, row=row, column=col["joined_on"])
@@ -276,6 +279,10 @@ def membership_records(
             # the same membership listed twice: the earlier join date is when the member's figures start counting
             joined = min(joined, records[key]["joined_on"])
         records[key] = {"member_id": member_id, "partnership_id": partnership, "joined_on": joined}
+    if unknown:  # a typo in either file drops every membership of the partnership from its figures
+        log.warning("%s, sheet %r: %d membership(s) name a partnership that partnerships.csv does not list, so count "
+                    "for none: %s", sheet.file, sheet.sheet, sum(unknown.values()),
+                    ", ".join(f"{p!r} ({n})" for p, n in unknown.most_common(10)))
     return {name: [r[name] for r in records.values()] for name in ("member_id", "partnership_id", "joined_on")}
 
 
