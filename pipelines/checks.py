@@ -94,6 +94,21 @@ def dates_match_wave(survey: SurveyFile, created: Iterable[dt.datetime | None]) 
         )
 
 
+def answered_late(survey: SurveyFile, created: Iterable[dt.datetime | None]) -> str | None:
+    """A warning when most of a wave's contributions were created after the year that follows it: the survey on
+    year Y runs in Y+1, so this is likely the next wave's export under a copied sidecar (the questions of a
+    year-free questionnaire do not tell)."""
+    stamps = sorted(t for t in created if t is not None)
+    if not stamps:
+        return None
+    median = stamps[len(stamps) // 2]
+    if median < dt.datetime(survey.spec.wave + 2, 1, 1):
+        return None
+    return (f"{survey.rel}: the sidecar says wave {survey.spec.wave}, but its contributions were created on "
+            f"{median:%d %b %Y} (the median), more than a year after activity year {survey.spec.wave} ended: the next "
+            "wave's export under a copied sidecar?")
+
+
 def alias_matches(survey: SurveyFile, alias: str | None) -> None:
     """An export's alias (its row 1) is its survey's: a pilot's or another survey's export, dropped in with this
     one, would be counted as its answers. Checked after the wave's dates, which name a mislabelled wave better."""

@@ -143,6 +143,15 @@ def test_memberships_of_a_partnership_nobody_lists_are_a_warning(published, capl
             "partnerships.csv does not list, so count for none: 'LSP-CNOS' (1)") in caplog.text
 
 
+def test_a_wave_answered_more_than_a_year_late_is_a_warning(published, caplog):
+    raw, curated = published
+    raw.write_survey(2024, rows(2025))  # answered in March 2026: the 2025 survey under the 2024 sidecar?
+    with caplog.at_level(logging.WARNING, logger="pipelines"):
+        assert pipelines.run(raw.root, curated).status == "ok"
+    assert ("surveys/pact_survey_2024.xlsx: the sidecar says wave 2024, but its contributions were created on "
+            "01 Mar 2026 (the median), more than a year after activity year 2024 ended") in caplog.text
+
+
 def test_an_anonymous_survey_repeats_anonymous_as_its_contribution_ids(published):
     raw, curated = published
     # EUSurvey writes 'Anonymous' in the Contribution ID column of every row of an anonymous survey
