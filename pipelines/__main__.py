@@ -15,6 +15,7 @@ import argparse
 import contextlib
 import datetime as dt
 import logging
+import os
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -61,9 +62,14 @@ def check_main(argv: list[str]) -> int:
     current = check.current_facts(args.curated)
     rows = check.compare(check.figures(result.facts), check.figures(current) if current is not None else {})
     manifest = snapshots.current_manifest(args.curated)
+    warnings = list(result.warnings)
+    link = Path(args.curated) / snapshots.CURRENT
+    if link.is_symlink() and not link.exists():  # its snapshot deleted by hand: the dashboard has nothing to serve
+        warnings.append(f"{link} points to {os.readlink(link)}, which does not exist: the dashboard serves nothing "
+                        "until a run publishes")
     text, code = check.report(rows, raw_dir=args.raw, curated_dir=args.curated,
                               current=manifest["vintage_id"] if manifest else None, files=len(result.inputs),
-                              unchanged_since=result.unchanged_since, warnings=result.warnings,
+                              unchanged_since=result.unchanged_since, warnings=warnings,
                               skipped=result.skipped)
     sys.stdout.write(text)
     return code

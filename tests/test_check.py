@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -127,3 +128,11 @@ def test_check_through_the_command_line(raw, curated):
     assert table_rows(done.stdout)[("2022", "people_trained")] == ["people", "101", "2", "107", "2", "-6"]
     assert "Traceback" not in done.stderr
     assert tree_digest(curated, skip=("runs.jsonl",)) == before
+
+
+def test_check_warns_of_a_current_whose_snapshot_was_deleted(raw, curated, capsys):
+    target = (curated / "current").resolve()
+    shutil.rmtree(target)  # removed by hand to free space, say
+    assert main(["check", "--raw", str(raw.root), "--curated", str(curated)]) == 3
+    out = capsys.readouterr().out
+    assert f"{curated / 'current'} points to " in out and "which does not exist: the dashboard serves nothing" in out
