@@ -59,6 +59,7 @@ SHEETS = {"members": MEMBER_COLUMNS, "memberships": MEMBERSHIP_COLUMNS, "commitm
 # The sidecar's read.sheets keys each table; "partnerships" is accepted for the memberships sheet.
 SHEET_KEYS = {"members": ("members",), "memberships": ("memberships", "partnerships"), "commitments": ("commitments",)}
 DATE_FORMATS = ("%Y-%m-%d", "%d/%m/%Y")
+FOUNDING_LEAD = dt.timedelta(days=366)  # how long before its launch a partnership's founding members may join
 
 
 @dataclass(frozen=True)
@@ -239,11 +240,12 @@ def membership_records(
     sheet: Sheet, by_key: dict[str, str], launches: dict[str, dt.date | None], received: dt.date,
     rejects: list[Reject],
 ) -> dict[str, list]:
-    """One record per member and partnership. A join date after the registry was received, or before the
-    partnership was launched, stops the run: a mistyped year would count the member's figures for the partnership
-    from the wrong wave (or never), and nothing else would show it."""
+    """One record per member and partnership. A join date after the registry was received stops the run, and one
+    more than a year before the partnership was launched is a warning: a mistyped year would count the member's
+    figures for the partnership from the wrong wave (or never), and nothing else would show it."""
     records: dict[tuple[str, str], dict] = {}
     unknown: Counter[str] = Counter()  # partnership IDs that partnerships.csv does not list -> memberships
+    early: list[str] = []  # memberships dated more than a year before their partnership's launch
     rows, cells = _columns(sheet, MEMBERSHIP_COLUMNS)
     col = _source_columns(MEMBERSHIP_COLUMNS)
     member_ids = _members_named(cells["member_id"], by_key)
@@ -268,17 +270,24 @@ def membership_records(
                     f"the membership of {member_id} in {partnership} has no join date; it is not counted until "
                     "the registry gives one")
             continue
-        launched = launches[partnership]
-        if joined > received or (launched is not None and joined < launched):
-            when = (f"after the registry was received ({received:%d %b %Y})" if joined > received
-                    else f"before {partnership} was launched ({launched:%d %b %Y})")
-            raise PipelineError(f"{member_id} joined {partnership} on {joined:%d %b %Y}, {when}: a mistyped date?",
+        if joined > received:
+            raise PipelineError(f"{member_id} joined {partnership} on {joined:%d %b %Y}, after the registry was "
+                                f"received ({received:%d %b %Y}): a mistyped date?",
                                 file=sheet.file, sheet=sheet.sheet, row=row, column=col["joined_on"])
+        launched = launches[partnership]
+        # founding members may join in the months before the launch; a mistyped year (2004 for 2024) goes further
+        if launched is not None and joined < launched - FOUNDING_LEAD:
+            early.append(f"row {row}: {member_id} joined {partnership} on {joined:%d %b %Y}, launched "
+                         f"{launched:%d %b %Y}")
         key = (member_id, partnership)
         if key in records:
             # the same membership listed twice: the earlier join date is when the member's figures start counting
             joined = min(joined, records[key]["joined_on"])
         records[key] = {"member_id": member_id, "partnership_id": partnership, "joined_on": joined}
+    if early:  # the launch dates come from public sources and may be rough, so the operator decides
+        log.warning("%s, sheet %r, column %r: %d membership(s) dated more than a year before their partnership was "
+                    "launched count for it from that year: mistyped years? %s", sheet.file, sheet.sheet,
+                    col["joined_on"], len(early), "; ".join(early[:5]) + (" ..." if len(early) > 5 else ""))
     if unknown:  # a typo in either file drops every membership of the partnership from its figures
         log.warning("%s, sheet %r: %d membership(s) name a partnership that partnerships.csv does not list, so count "
                     "for none: %s", sheet.file, sheet.sheet, sum(unknown.values()),
