@@ -22,6 +22,7 @@ Order of the rules, as docs/rules_of_the_data.md fixes it:
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
@@ -80,6 +81,17 @@ class RegistryIndex:
         """
         return self.match_key(normalise_member_id(raw_id), raw_name, country)
 
+    def named_otherwise(self, member_id: str, raw_name: object) -> bool:
+        """Whether an organisation name is given that shares no word with this member's registered name (a
+        shortened name, 'Beta' for 'Beta Costruzioni S.r.l.', is the member's)."""
+        words = set(normalise_org_name(raw_name, strip_legal_form=False).split())
+        return bool(words) and not words & set(self._registered_names.get(member_id, "").split())
+
+    @functools.cached_property
+    def _registered_names(self) -> dict[str, str]:
+        """Member -> its normalised name: built when a submission is first doubted (rarely)."""
+        return {member: name for name, members in self.by_full_name.items() for member in members}
+
     def match_key(self, key: str, raw_name: object, country: str | None = None) -> tuple[str | None, str]:
         """`match` for an ID already normalised (`normalise_member_id`)."""
         if key and key in self.by_id:
@@ -131,6 +143,7 @@ class WaveResult:
     rejects: list[Reject] = field(default_factory=list)
     values: pa.Table | None = None  # reported values of accepted submissions (fact rows, `facts` contract)
     corrections: list[dict] = field(default_factory=list)  # whole-submission exclusions, as corrections_applied
+    strangers: list[str] = field(default_factory=list)  # submissions whose ID names a member unlike the answers
 
 
 SUBMISSION_COLUMNS = ("wave", "source_file", "sheet", "row", "contribution_id", "member_id", "created_at",
@@ -260,6 +273,15 @@ def classify_wave(
         for i in compress(range(n), usual):
             member_ids[i] = found = by_id[member_keys[i]]
             candidates[found].append(start + i)
+        # The ID decides; but one whose member has another Member State and another name than the answers is
+        # likely mistyped, and takes that member's submission over: reported, for someone to look at
+        home = registry.country
+        for i in compress(range(n), usual):
+            answered, found = read.countries[i], by_id[member_keys[i]]
+            if answered is not None and home.get(found) not in (answered, None) and \
+                    registry.named_otherwise(found, name_cells[i]):
+                result.strangers.append(f"row {rows[i]}: {found} ({home.get(found)}) answered as "
+                                        f"{cell_text(name_cells[i])!r} ({answered})")
         for i in compress(range(n), [not u for u in usual]):
             if i in read.blank:
                 statuses[i], codes[i], reasons[i] = "blank", "blank_row", "no question is answered"

@@ -158,6 +158,20 @@ def test_a_wave_answered_more_than_a_year_late_is_a_warning(published, caplog):
             "01 Mar 2026 (the median), more than a year after activity year 2024 ended") in caplog.text
 
 
+def test_an_id_of_a_member_unlike_the_answers_is_a_warning(published, caplog):
+    raw, curated = published
+    when = T(2025, 3, 1, 9, 0)
+    # Zeta's respondent typed Alpha's registration ID: the ID decides, and Alpha's figures are Zeta's answers
+    mistyped = answer(member_id="PFS-000001", org="Zeta Logistics GmbH", country="DE", cid="z-1", created=when,
+                      updated=when)
+    raw.write_survey(2024, [*rows(2024)[1:], mistyped])
+    with caplog.at_level(logging.WARNING, logger="pipelines"):
+        assert pipelines.run(raw.root, curated).status == "ok"
+    assert ("wave 2024: 1 submission(s) give a member's registration ID while their Member State and organisation "
+            "name are another's (a mistyped ID takes that member's submission over): row 6: PFS-000001 (BE) answered "
+            "as 'Zeta Logistics GmbH' (DE)") in caplog.text
+
+
 def test_an_anonymous_survey_repeats_anonymous_as_its_contribution_ids(published):
     raw, curated = published
     # EUSurvey writes 'Anonymous' in the Contribution ID column of every row of an anonymous survey

@@ -53,6 +53,11 @@ def run(ctx: Context) -> None:
         exports = [export_rows(survey) for survey in by_wave[wave]]
         result = classify_wave(wave, exports, registry, countries, exclusions)
         wave_submissions = result.submissions
+        if result.strangers:
+            log.warning("wave %d: %d submission(s) give a member's registration ID while their Member State and "
+                        "organisation name are another's (a mistyped ID takes that member's submission over): %s",
+                        wave, len(result.strangers), "; ".join(result.strangers[:5])
+                        + (" ..." if len(result.strangers) > 5 else ""))
         for survey in by_wave[wave]:
             file = survey.part.sheet.file
             # test entries are often made before fieldwork opens: they say nothing of when the wave was answered
