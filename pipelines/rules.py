@@ -276,12 +276,13 @@ def classify_wave(
         # The ID decides; but one whose member has another Member State and another name than the answers is
         # likely mistyped, and takes that member's submission over: reported, for someone to look at
         home = registry.country
-        for i in compress(range(n), usual):
-            answered, found = read.countries[i], by_id[member_keys[i]]
-            if answered is not None and home.get(found) not in (answered, None) and \
-                    registry.named_otherwise(found, name_cells[i]):
-                result.strangers.append(f"row {rows[i]}: {found} ({home.get(found)}) answered as "
-                                        f"{cell_text(name_cells[i])!r} ({answered})")
+        elsewhere = [found is not None and answered is not None and home.get(found) not in (answered, None)
+                     for found, answered in zip(member_ids, read.countries, strict=True)]
+        for i in compress(range(n), elsewhere):
+            member = by_id[member_keys[i]]
+            if registry.named_otherwise(member, name_cells[i]):
+                result.strangers.append(f"row {rows[i]}: {member} ({home.get(member)}) answered as "
+                                        f"{cell_text(name_cells[i])!r} ({read.countries[i]})")
         for i in compress(range(n), [not u for u in usual]):
             if i in read.blank:
                 statuses[i], codes[i], reasons[i] = "blank", "blank_row", "no question is answered"

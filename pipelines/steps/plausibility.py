@@ -42,17 +42,19 @@ def run(ctx: Context) -> None:
 def wave_outcomes_checked(ctx: Context, submissions: pa.Table, facts: pd.DataFrame, specs: dict[int, SurveySpec],
                           surveys: list[RawFile]) -> list[str]:
     """`wave_yield` of every wave in order; the warnings it gives."""
-    rows = submissions.to_pydict()
-    wave_of = dict(zip(zip(rows["source_file"], rows["row"], strict=True), rows["wave"], strict=True))
     statuses: dict[int, Counter] = defaultdict(Counter)
     reasons: dict[int, Counter] = defaultdict(Counter)
-    for wave, status, code in zip(rows["wave"], rows["status"], rows["reason_code"], strict=True):
-        statuses[wave][status] += 1
-        if status == "rejected":
-            reasons[wave][code] += 1
+    by_status = submissions.group_by(["wave", "status", "reason_code"]).aggregate([([], "count_all")]).to_pylist()
+    for group in by_status:
+        statuses[group["wave"]][group["status"]] += group["count_all"]
+        if group["status"] == "rejected":
+            reasons[group["wave"]][group["reason_code"]] += group["count_all"]
+    # a survey workbook holds one wave: its rejects are that wave's (the registry's are no wave's)
+    wave_of = {g["source_file"]: g["wave"]
+               for g in submissions.group_by(["source_file", "wave"]).aggregate([]).to_pylist()}
     columns: dict[int, Counter] = defaultdict(Counter)
     for r in ctx.rejects:
-        wave = wave_of.get((r.source_file, r.row))
+        wave = wave_of.get(r.source_file)
         if wave is not None:
             columns[wave][(r.column, r.reason_code)] += 1
     values = facts.groupby(["year", "indicator"]).size().to_dict()
