@@ -370,7 +370,8 @@ def xlsx_sheet_xml(content: bytes, name: str, sheet: str) -> bytes | None:
         with zipfile.ZipFile(io.BytesIO(content)) as archive:
             book = ElementTree.fromstring(archive.read("xl/workbook.xml"))
             rels = ElementTree.fromstring(archive.read("xl/_rels/workbook.xml.rels"))
-            rid = next(e.get(f"{{{_REL_NS}}}id") for e in book.iter(f"{{{_MAIN_NS}}}sheet") if e.get("name") == sheet)
+            rid = next(e.get(f"{{{rel_ns}}}id") for main_ns, rel_ns in _NAMESPACES
+                       for e in book.iter(f"{{{main_ns}}}sheet") if e.get("name") == sheet)
             target = next(e.get("Target") for e in rels if e.get("Id") == rid)
             if target is None:  # a relationship without a target: the package does not say
                 return None
@@ -411,8 +412,12 @@ def zip_part(archive: zipfile.ZipFile, content: bytes, name: str) -> bytes:
     return part
 
 
-_MAIN_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
-_REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+# (spreadsheet, relationships) namespaces of the transitional xlsx Excel writes by default, and of "Strict Open XML"
+_NAMESPACES = (
+    ("http://schemas.openxmlformats.org/spreadsheetml/2006/main",
+     "http://schemas.openxmlformats.org/officeDocument/2006/relationships"),
+    ("http://purl.oclc.org/ooxml/spreadsheetml/main", "http://purl.oclc.org/ooxml/officeDocument/relationships"),
+)
 # A cell reference with three column letters (AAA = column 703 onwards), or a row numbered beyond the rows a sheet
 # may reach: the bounds above, as one pattern searched in the sheet's XML, because the <dimension> a sheet declares
 # may not tell the truth. A reference is the `r` attribute of a <row> or a <c>, wherever it stands among their
@@ -461,7 +466,16 @@ def _within_bounds(part: bytes) -> bool:
 
 _CELL_REF = re.compile(_REF + rb"([A-Z]{1,3})([0-9]{1,7})[\"']")
 _ENTITY = {b"&amp;": b"&", b"&lt;": b"<", b"&gt;": b">", b"&quot;": b'"', b"&apos;": b"'"}
+# Elements may carry a namespace prefix (<x:c>, <x:f>, as the .NET Open XML SDK writes them)
+_PREFIX = rb"(?:[A-Za-z_][A-Za-z0-9_.-]*:)?"
 _FORMULA = re.compile(rb"<f[ >/]")
+_PREFIXED_FORMULA = re.compile(rb"<" + _PREFIX + rb"f[ >/]")  # searched only in a prefixed sheet: 20% slower
+_PREFIXED_ROOT = re.compile(rb"<[A-Za-z_][A-Za-z0-9_.-]*:worksheet[ \t\r\n>]")
+_CELL_START = re.compile(rb"<" + _PREFIX + rb"c[ \t\r\n>]")
+_CELL_END = re.compile(rb"</" + _PREFIX + rb"c>")
+_FORMULA_TEXT = re.compile(rb"<" + _PREFIX + rb"f[^>]*>(.*?)</" + _PREFIX + rb"f>", re.S)
+_ERROR_VALUE = re.compile(rb"<" + _PREFIX + rb"v>(#.*?)</" + _PREFIX + rb"v>", re.S)
+_TAG_BEFORE = 4096  # how far before a formula or error marker its cell's start tag may stand (its attributes)
 
 
 def _column_index(letters: bytes | str) -> int:
@@ -480,24 +494,26 @@ def xlsx_special_cells(part: bytes) -> dict[tuple[int, int], tuple[str, str]]:
     fast byte search. A cell typed as an error but holding no value is blank, as python-calamine reads it (one
     holding another value stops calamine's read of the sheet)."""
     found: dict[tuple[int, int], tuple[str, str]] = {}
-    formulas = [m.start() for m in _FORMULA.finditer(part)] if _found(part, _FORMULA.pattern) else []
+    formula = _PREFIXED_FORMULA if _PREFIXED_ROOT.search(part, 0, 4096) else _FORMULA
+    formulas = [m.start() for m in formula.finditer(part)] if _found(part, formula.pattern) else []
     errors = _all(part, b't="e"') if b"#" in part else []
     for at, kind in [*((at, "formula") for at in formulas), *((at, "error") for at in errors)]:
-        start = part.rfind(b"<c ", 0, at)
+        starts = list(_CELL_START.finditer(part, max(0, at - _TAG_BEFORE), at))
+        start = starts[-1].start() if starts else -1
         ref = _CELL_REF.search(part, start, part.find(b">", start)) if start >= 0 else None
         if ref is None:  # a cell without a reference: where it stands is not known here
             continue
-        end = part.find(b"</c>", at)
-        cell = part[start:end if end >= 0 else len(part)]
+        closing = _CELL_END.search(part, at)
+        cell = part[start:closing.start() if closing else len(part)]
         key = (int(ref.group(2)) - 1, _column_index(ref.group(1)))
         if kind == "formula":
-            text = re.search(rb"<f[^>]*>(.*?)</f>", cell, re.S)
+            text = _FORMULA_TEXT.search(cell)
             formula = text.group(1) if text else b"(shared with another cell)"
             for entity, char in _ENTITY.items():
                 formula = formula.replace(entity, char)
             found[key] = ("formula", "=" + formula.decode("utf-8", "replace"))
         elif key not in found:
-            value = re.search(rb"<v>(#.*?)</v>", cell, re.S)
+            value = _ERROR_VALUE.search(cell)
             if value is not None:
                 found[key] = ("error", value.group(1).decode("utf-8", "replace"))
     return found

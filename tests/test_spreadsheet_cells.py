@@ -235,6 +235,45 @@ def test_a_stray_cell_written_with_its_style_first_is_still_bounded(raw_tree: Ti
     assert "ignored 1 cell(s) holding only spaces far beyond the data" in warned  # read cell by cell, in its row
 
 
+_STRICT = {b"http://schemas.openxmlformats.org/spreadsheetml/2006/main": b"http://purl.oclc.org/ooxml/spreadsheetml/main",
+           b"http://schemas.openxmlformats.org/officeDocument/2006/relationships":
+               b"http://purl.oclc.org/ooxml/officeDocument/relationships"}
+
+
+def _prefixed(xml: bytes) -> bytes:
+    """The worksheet's elements under the prefix `x:`, as the .NET Open XML SDK writes them."""
+    xml = xml.replace(b'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"',
+                      b'xmlns:x="http://schemas.openxmlformats.org/spreadsheetml/2006/main"')
+    return re.sub(rb"<(/?)(?![?!])([A-Za-z]+)([ >/])", rb"<\1x:\2\3", xml)
+
+
+def _strict(path: Path) -> None:
+    """The workbook saved as "Strict Open XML": every part in the strict namespaces."""
+    with zipfile.ZipFile(path) as archive:
+        parts = {item.filename: archive.read(item.filename) for item in archive.infolist()}
+    for name, data in parts.items():
+        for transitional, strict in _STRICT.items():
+            data = data.replace(transitional, strict)
+        parts[name] = data
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in parts.items():
+            archive.writestr(name, data)
+
+
+@pytest.mark.parametrize("layout", ["prefixed", "strict"])
+def test_formulas_are_rejected_in_prefixed_and_strict_workbooks(raw_tree: TinyRaw, tmp_path, layout):
+    path = raw_tree.write_survey(2022, [answer(people=Formula("=1+1", 2), reached=500, stakeholders=3)])
+    if layout == "prefixed":
+        _rewrite_sheet(path, _prefixed)
+        assert b"<x:f>" in zipfile.ZipFile(path).read("xl/worksheets/sheet1.xml")
+    else:
+        _strict(path)
+    pipelines.run(raw_tree.root, tmp_path / "curated")
+    got = tables(tmp_path / "curated")
+    assert "people_trained" not in member_values(got["facts"])
+    assert rejects_by_column(got["rejects"])[Q_PEOPLE][:4] == ("Content", 5, "formula", "=1+1")
+
+
 def test_special_cells_are_found_with_their_attributes_in_any_order():
     xml = (b'<row r="5"><c t="n" r="B5"><f>1+1</f><v>2</v></c><c t="e" r="C5"><v>#DIV/0!</v></c>'
            b'<c r="D5" t="e"/><c r="E5" t="e"><v></v></c><c r="F5" t="inlineStr"><is><t>no # here</t></is></c></row>')
