@@ -494,8 +494,8 @@ def xlsx_special_cells(part: bytes) -> dict[tuple[int, int], tuple[str, str]]:
     fast byte search. A cell typed as an error but holding no value is blank, as python-calamine reads it (one
     holding another value stops calamine's read of the sheet)."""
     found: dict[tuple[int, int], tuple[str, str]] = {}
-    formula = _PREFIXED_FORMULA if _PREFIXED_ROOT.search(part, 0, 4096) else _FORMULA
-    formulas = [m.start() for m in formula.finditer(part)] if _found(part, formula.pattern) else []
+    marker = _PREFIXED_FORMULA if _PREFIXED_ROOT.search(part, 0, 4096) else _FORMULA
+    formulas = [m.start() for m in marker.finditer(part)] if _found(part, marker.pattern) else []
     errors = _all(part, b't="e"') if b"#" in part else []
     for at, kind in [*((at, "formula") for at in formulas), *((at, "error") for at in errors)]:
         starts = list(_CELL_START.finditer(part, max(0, at - _TAG_BEFORE), at))
