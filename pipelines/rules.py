@@ -114,6 +114,9 @@ class RegistryIndex:
             f" in {country}" if country is not None and self.by_name.get(name) else "")
 
 
+EXCEL_CELL_CHARACTERS = 32_767  # the most a spreadsheet cell holds
+
+
 @dataclass(frozen=True)
 class ExportRows:
     """The data rows of one survey export (one workbook) as columns: header key -> its cells, top to bottom.
@@ -135,6 +138,22 @@ class ExportRows:
 
     def sheet_of(self, column: str | None) -> str | None:
         return self.column_sheets.get(column, self.sheet) if column is not None else self.sheet
+
+    def continued_text(self, i: int) -> str | None:
+        """The column whose over-long answer row `i` continues, when it is such a row: EUSurvey writes an answer
+        longer than a cell holds (32,767 characters) in pieces down the same column, in rows of their own that
+        hold nothing else. None for any other row."""
+        if i == 0:
+            return None
+        continued = None
+        for column, cells in self.columns.items():
+            if is_blank(cells[i]):
+                continue
+            above = cells[i - 1]
+            if not (isinstance(above, str) and len(above) == EXCEL_CELL_CHARACTERS):
+                return None
+            continued = continued or column
+        return continued
 
 
 @dataclass
@@ -290,6 +309,12 @@ def classify_wave(
             if read.test_hits[i] is not None:
                 statuses[i], codes[i] = "test", "test_entry"
                 reasons[i] = f"{read.test_hits[i]!r} matches the sidecar's test-entry rule"
+                continue
+            continued = export.continued_text(i) if not member_keys[i] else None
+            if continued is not None:  # not a submission: the rest of the one above
+                statuses[i], codes[i] = "blank", "text_continued"
+                reasons[i] = (f"the rest of row {rows[i] - 1}'s answer to {continued!r}, longer than a spreadsheet "
+                              f"cell holds ({EXCEL_CELL_CHARACTERS:,} characters)")
                 continue
             # 3. the member (a known Member State answer helps tell look-alike names apart)
             answered = read.countries[i]

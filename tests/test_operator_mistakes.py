@@ -23,7 +23,7 @@ from pipelines.checks import JUMP_FACTOR, Jump, likely_cause, wave_jumps
 from pipelines.errors import PipelineError
 from pipelines.sidecar import SurveySpec
 from pipelines.steps.questions import other_years
-from tests.conftest import HEADER, MEMBERSHIPS, Q_PEOPLE, TinyRaw, answer, survey_spec
+from tests.conftest import HEADER, MEMBERSHIPS, META, Q_PEOPLE, TinyRaw, answer, survey_spec
 
 T = dt.datetime
 
@@ -170,6 +170,26 @@ def test_an_id_of_a_member_unlike_the_answers_is_a_warning(published, caplog):
     assert ("wave 2024: 1 submission(s) give a member's registration ID while their Member State and organisation "
             "name are another's (a mistyped ID takes that member's submission over): row 6: PFS-000001 (BE) answered "
             "as 'Zeta Logistics GmbH' (DE)") in caplog.text
+
+
+def test_the_rest_of_an_answer_longer_than_a_cell_is_no_submission(published):
+    raw, curated = published
+    # EUSurvey writes an answer over 32,767 characters in pieces down its column, each in a row of its own
+    practice = "Describe one good practice"
+    header = [*HEADER[:12], practice, *HEADER[12:]]
+    text = "Our apprenticeship scheme pairs each trainee with a mentor. " * 1200  # 72,000 characters
+    first, second = rows(2024)
+    pieces = [text[at:at + 32_767] for at in range(0, len(text), 32_767)]
+    overflow = [[*[None] * 12, piece, *[None] * len(META)] for piece in pieces[1:]]
+    raw.write_survey(2024, [[*first[:12], pieces[0], *first[12:]], *overflow, [*second[:12], None, *second[12:]]],
+                     header=header)
+    assert pipelines.run(raw.root, curated).status == "ok"
+    submissions = pq.read_table(curated / "current" / "submissions.parquet").to_pandas()
+    wave = submissions[submissions["wave"] == 2024].set_index("row")
+    assert wave["status"].to_dict() == {5: "accepted", 6: "blank", 7: "blank", 8: "accepted"}
+    assert wave.loc[7, "reason"] == ("the rest of row 6's answer to 'Describe one good practice', longer than a "
+                                     "spreadsheet cell holds (32,767 characters)")
+    assert not pq.read_table(curated / "current" / "rejects.parquet").num_rows
 
 
 def test_an_anonymous_survey_repeats_anonymous_as_its_contribution_ids(published):
