@@ -1,10 +1,13 @@
 """Checks that catch an operator's plausible mistake before anything is published, as pure functions.
 
-Each returns nothing or raises `PipelineError` with a message saying what the files say and how to proceed:
+Each raises `PipelineError` with a message saying what the files say and how to proceed (`wave_yield` and
+`answered_late` also return warnings, for what is merely suspicious):
 - one export per wave (a sidecar copied from last year with `wave` left unchanged makes two files claim one wave);
 - an export's own dates against its wave (a survey on activity year Y is answered after Y ends: an older export
   relabelled as the next wave gives itself away);
-- a contribution ID in two waves (the same export ingested twice under two waves);
+- an export's alias against its sidecar's (a pilot's export dropped in with the wave's);
+- a contribution ID in two waves (the same export ingested twice under two waves), or twice in one (a workbook of
+  the export included twice);
 - each wave's totals and median per member against the previous wave's (a multiplier of 1000 kept for a wave asked
   in euro makes the total jump 1000 times);
 - what each wave yields (`wave_yield`): a sidecar column mapped to the wrong question rejects most rows, or leaves

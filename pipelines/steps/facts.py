@@ -2,7 +2,8 @@
 
 In: the reported values (submissions step), `submissions`, the corrections. Out: `facts`, one row per survey
 year × member × indicator with its provenance (file, sheet, row, column, Contribution Id, submitted at) and whether
-a correction changed it; `corrections_applied`, one row per correction with what was done or why not.
+a correction changed it; `corrections_applied`, one row per correction with what was done or why not (a correction
+not applied is also a warning). Two corrections of one value stop the run.
 """
 
 from __future__ import annotations

@@ -6,8 +6,8 @@ feeds, the unit multiplier, and a break-in-series flag where an indicator's ques
 previous wave that asked it (the wave's own year in the wording, "in 2023", is not a change; a unit is converted,
 but a changed unit phrase is a changed wording). The commitment-progress matrix columns carry the indicator
 `commitments_progressing` (they feed it and `commitments_reported`), so that its breaks can be flagged too.
-Two files claiming one wave stop the run here (`pipelines.checks`). The survey sheets read here are handed to
-the submissions step.
+Two files claiming one wave stop the run here (`pipelines.checks`); an indicator's question naming another year
+than its wave's is a warning. The survey sheets read here are handed to the submissions step.
 """
 
 from __future__ import annotations

@@ -5,7 +5,8 @@ In: the registry workbook (sheets named by the sidecar's read.sheets: members, p
 reference tables (ecosystems, partnerships, member_states). Out: the four tables, Member States as Eurostat codes
 (GR -> EL), ecosystems and partnerships as reference ids, dates typed; and the index the survey step joins on
 (normalised member ID, normalised organisation name). A registry cell that names an unknown country, ecosystem or
-partnership becomes a reject row (the rest of the member stays); a duplicated member ID is fatal.
+partnership becomes a reject row (the rest of the member stays), and memberships of an unknown partnership are
+also a warning; a duplicated member ID, or a join date after the registry was received, is fatal.
 """
 
 from __future__ import annotations
