@@ -50,6 +50,7 @@ class RunRecord:
     inputs: int = 0
     rows_read: int | None = None
     error: str = ""
+    warnings: str = ""  # what the run warned of (a share of rows rejected, a correction not applied...), one per line
 
 
 def parse_runlog(lines: Iterable[str]) -> Iterator[RunRecord]:
@@ -70,9 +71,12 @@ def parse_runlog(lines: Iterable[str]) -> Iterator[RunRecord]:
         counts = counts if isinstance(counts, dict) else {}
         inputs = entry.get("inputs")
         inputs = inputs if isinstance(inputs, list) else []
+        warnings = entry.get("warnings")
+        warnings = warnings if isinstance(warnings, list) else []
         yield RunRecord(
             started=str(entry.get("started", "")), finished=str(entry.get("finished", "")),
             duration_s=entry.get("duration_s"), status=str(entry.get("status", "")),
             vintage_id=str(entry.get("vintage_id") or ""), inputs=len(inputs), rows_read=counts.get("rows_read"),
             error=str(entry.get("error") or ""),
+            warnings="\n".join(str(w) for w in warnings),
         )

@@ -325,9 +325,13 @@ def test_runs_log_newest_first_and_tolerates_a_broken_line(curated):
             log.write("{not json\n")
             log.write(json.dumps({"started": "2025-07-01T00:00:00Z", "status": "failed", "error": "boom",
                                   "inputs": [], "counts": {}}) + "\n")
+            log.write(json.dumps({"started": "2025-07-02T00:00:00Z", "status": "ok", "inputs": [], "counts": {},
+                                  "warnings": ["correction K9 (wave 2022) not applied", "wave 2023: 40 of 400"]})
+                      + "\n")
         runs = data.runs()
-        assert list(runs["status"]) == ["failed", "unreadable", "ok"]
-        assert runs.loc[0, "error"] == "boom"
+        assert list(runs["status"]) == ["ok", "failed", "unreadable", "ok"]
+        assert runs.loc[0, "warnings"] == "correction K9 (wave 2022) not applied\nwave 2023: 40 of 400"
+        assert runs.loc[1, "error"] == "boom" and runs.loc[1, "warnings"] == ""
     finally:
         path.write_text(original, encoding="utf-8")
 

@@ -731,6 +731,7 @@ def test_corrections_and_run_errors_reveal_no_member_in_public_mode(corrected_sn
     vintage = data.resolve_vintage().vintage
     assert set(data.corrections(vintage)["correction_id"]) == {"K1", "K2"}  # outside public mode: every detail
     assert data.runs()["error"].str.contains("registry/pact_members.xlsx").any()
+    assert data.runs()["warnings"].str.contains("before their partnership was launched").any()
 
     monkeypatch.setenv("PACT_PUBLIC", "1")
     data.reset()
@@ -743,6 +744,8 @@ def test_corrections_and_run_errors_reveal_no_member_in_public_mode(corrected_sn
     runs = data.runs()
     assert set(runs["status"]) == {"ok", "failed"}
     assert set(runs.loc[runs["status"] == "failed", "error"]) == {"(not shown in public mode)"}
+    # the published run warned of memberships dated before a launch, naming members: how many, not what
+    assert runs.loc[runs["status"] == "ok", "warnings"].str.fullmatch(r"[1-9][0-9]* \(not shown in public mode\)").all()
 
     page = json.dumps(importlib.import_module("dashboard.pages.data_page").layout(), cls=plotly.utils.PlotlyJSONEncoder)
     served = {"page": page.encode()}

@@ -122,7 +122,8 @@ def _page(vintage: data.Vintage, choice: data.VintageChoice, query: dict, messag
         ]),
         _section(ID.RUNS_HEADING, "Pipeline runs (newest first)", [
             ui.grid(ID.RUNS, data.runs(), RUN_COLUMNS, height=260),
-            html.P("Failed runs are listed too; a failed run never replaces the current data.",
+            html.P("Failed runs are listed too; a failed run never replaces the current data. Warnings are what a "
+                   "run published anyway but someone should look at (`python -m pipelines check` lists them).",
                    className="small text-body-secondary mt-1"),
         ]),
     ]
@@ -315,6 +316,7 @@ RUN_COLUMNS = [
     ui.number_column("inputs", "Inputs"),
     ui.number_column("rows_read", "Rows read"),
     {"field": "error", "headerName": "Error", "minWidth": 260, "tooltipField": "error"},
+    {"field": "warnings", "headerName": "Warnings", "minWidth": 260, "tooltipField": "warnings"},
 ]
 
 
