@@ -123,7 +123,7 @@ def _page(vintage: data.Vintage, choice: data.VintageChoice, query: dict, messag
         _section(ID.RUNS_HEADING, "Pipeline runs (newest first)", [
             ui.grid(ID.RUNS, data.runs(), RUN_COLUMNS, height=260),
             html.P("Failed runs are listed too; a failed run never replaces the current data. Warnings are what a "
-                   "run published anyway but someone should look at (`python -m pipelines check` lists them).",
+                   "run published anyway but someone should look at (python -m pipelines check lists them).",
                    className="small text-body-secondary mt-1"),
         ]),
     ]
