@@ -205,6 +205,14 @@ def test_explore_update_view_and_permalink(curated):
     assert len(figure.data) == 1 and "Not additive" in summary
 
 
+def test_a_one_year_table_does_not_repeat_the_year_as_the_range(curated):
+    page = explore.layout(by="member_state", view="table", **{"from": "2023", "to": "2023"})
+    assert [c["field"] for c in by_id(page, "explore-grid").columnDefs] == ["label", "value", "n_reporting", "flags"]
+    # the change measure's year column holds the change, not the range's total: kept
+    page = explore.layout(by="member_state", view="table", measure="change", **{"from": "2023", "to": "2023"})
+    assert "y2023" in [c["field"] for c in by_id(page, "explore-grid").columnDefs]
+
+
 def test_explore_table_sort_is_in_the_permalink(curated):
     controls = ("people_trained", "member_state", "2022", "2024", [], [], [], [], "table", *NEW_CONTROLS)
     # Sorting the grid (dash-ag-grid reports it in columnState) changes the permalink, and only that.

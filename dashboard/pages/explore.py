@@ -316,7 +316,8 @@ def _cross_grid(vintage: Vintage, state: ExploreState, meta: IndicatorMeta) -> t
                                "total" if state.measure == "change" else state.measure)
     columns: list[dict] = [{"field": "label", "headerName": BREAKDOWN_LABELS[state.by], "filter": "agTextColumnFilter",
                             "pinned": "left", "minWidth": 200}]
-    for year in years:
+    # one year: its column would repeat the range's (but under "change", where it holds the change)
+    for year in years if len(years) > 1 or state.measure == "change" else []:
         columns.append(ui.cross_column(f"y{year}", year, meta.unit, f"y{year}_flags", state.measure == "change"))
     columns.append(ui.cross_column("value", f"{year_span(state.year_from, state.year_to)}"
                                    f"{'' if range_meta.sum_over_years else ' (last year)'}", range_meta.unit, "flags"))
