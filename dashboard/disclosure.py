@@ -4,7 +4,9 @@ In public mode (`PACT_PUBLIC=1`) no figure may let a reader work out what 1 or 2
 or by combining any number of them. Members count towards that threshold only as contributors, with a non-zero
 value: a member who reported 0 adds nothing to any figure, so (assuming, conservatively, that a reader knows who
 reported 0) it protects no one, and a figure of two members' values and a third's 0 is one member's value to the
-other. Deciding suppression view by view cannot promise that: a cell withheld as the complement of a small one in
+other.
+
+Deciding suppression view by view cannot keep that promise: a cell withheld as the complement of a small one in
 one breakdown can be shown as a filtered total in another view, and the small cell comes back by subtraction. So
 suppression is decided once per indicator and year, over the finest cells every view is built from, and every view
 is derived from that decision:
@@ -82,9 +84,8 @@ class Release:
 
 def plan_release(sizes: np.ndarray, candidates: np.ndarray, *, threshold: int = THRESHOLD) -> Release:
     """Publish the candidates in order, each only if the published set then discloses no fewer than `threshold`
-    members (see the module docstring). `sizes`: members per atom (public mode: contributors with a non-zero
-    value); `candidates`: bool, one row per candidate
-    figure over the atoms.
+    members (see the module docstring). `sizes`: members per atom (in public mode, the contributors: members with
+    a non-zero value); `candidates`: bool, one row per candidate figure over the atoms.
 
     Incremental: the Gram matrix of the published span restricted to the small atoms is kept, and its
     eigenvalues of 1 count the published vectors living on small atoms alone. A candidate that leaves that count

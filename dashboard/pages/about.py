@@ -118,8 +118,8 @@ PUBLIC_RULE = (
     f"State, member type and partnership are published (largest first) only if no combination of them reveals what "
     f"fewer than {THRESHOLD} members reported, counting only members with a non-zero value (a 0 adds nothing to a "
     f"total, so protects no one; a 0 reported by fewer than {THRESHOLD} members is withheld too). Any other figure, "
-    f"on any page, export or the data URL, is shown only "
-    f"where it follows from those; the rest is marked withheld. Member counts are not withheld.",
+    f"on any page, export or the data URL, is shown only where it follows from those; the rest is marked withheld. "
+    f"Member counts are not withheld.",
 )
 
 
