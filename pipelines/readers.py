@@ -32,7 +32,7 @@ import python_calamine
 from zlib_ng import zlib_ng
 
 from pipelines.errors import PipelineError
-from pipelines.eusurvey import CONTENT_SHEET, continuation_sheets, unique_header_keys
+from pipelines.eusurvey import CONTENT_SHEET, continuation_sheets, meta_role, unique_header_keys
 from pipelines.normalise import SpreadsheetCell, is_blank
 from pipelines.sidecar import SIDECAR_SUFFIX, Sidecar, SidecarError, load_sidecar, sidecar_path
 
@@ -778,6 +778,8 @@ def _export_part(workbook: Workbook, stem: str, header_row: int) -> ExportPart:
     alias = export_date = None
     for name in sheets:
         cells = sheet_cells(workbook, name)
+        if name == sheets[-1]:  # the meta columns' sheet
+            _header_where_the_sidecar_says(cells, header_row, workbook.name, name)
         table = _under_header(workbook.name, name, header_row, cells, repeated_titles=True)
         if name == sheets[0]:
             alias, export_date = _export_info(cells)
@@ -806,6 +808,21 @@ def _export_part(workbook: Workbook, stem: str, header_row: int) -> ExportPart:
     keys = unique_header_keys(titles)
     return ExportPart(Sheet(workbook.name, sheets[0], header_row, keys, rows), titles, places, column_sheets,
                       alias, export_date)
+
+
+def _header_where_the_sidecar_says(cells: list[list[object]], header_row: int, file: str, sheet: str) -> None:
+    """Stop when EUSurvey's meta labels (Contribution ID, Creation date...) head another of the first rows than the
+    sidecar's header row: a row deleted or added above the header (the blank row 3, say) would otherwise make the
+    first contribution the header, and the error would be that no meta column is found."""
+    labelled = [number for number, row in enumerate(cells[:10], start=1)
+                if sum(isinstance(cell, str) and meta_role(cell) is not None for cell in row) >= 2]
+    if labelled and header_row not in labelled:
+        raise PipelineError(
+            f"the export's header is on row {labelled[0]}, not on row {header_row} as the sidecar's read.header_row "
+            f"says (EUSurvey writes it on row 4, under a blank row 3): was a row deleted or added above it? Use the "
+            f"export as EUSurvey gave it, or set read.header_row: {labelled[0]}",
+            file=file, sheet=sheet, row=header_row,
+        )
 
 
 def _export_info(cells: list[list[object]]) -> tuple[str | None, dt.datetime | None]:

@@ -167,3 +167,16 @@ def test_a_zip_missing_a_numbered_part_stops_the_run(raw_tree, tmp_path):
     assert str(err.value) == (
         f"{path.relative_to(raw_tree.root).as_posix()}: the zip holds parts 1, 3 of the export "
         "'Content_Export_PactSurvey2022' but not part 2: use the zip EUSurvey gave, or add the missing workbook")
+
+
+def test_a_header_moved_up_by_a_deleted_row_is_named(raw_tree, tmp_path):
+    path = write_xlsx(raw_tree, "pact_survey_2022.xlsx", rows_2022())
+    book = openpyxl.load_workbook(path)
+    book["Content"].delete_rows(3)  # the blank row between the export date and the header, removed by hand
+    book.save(path)
+    with pytest.raises(PipelineError) as err:
+        pipelines.run(raw_tree.root, tmp_path / "curated")
+    assert str(err.value) == (
+        "surveys/pact_survey_2022.xlsx, sheet 'Content', row 4: the export's header is on row 3, not on row 4 as the "
+        "sidecar's read.header_row says (EUSurvey writes it on row 4, under a blank row 3): was a row deleted or "
+        "added above it? Use the export as EUSurvey gave it, or set read.header_row: 3")
