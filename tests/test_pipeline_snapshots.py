@@ -233,7 +233,8 @@ BAD_INPUTS = {
     "unsupported file": (lambda r: (r.root / "surveys" / "notes.txt").write_text("x", encoding="utf-8"),
                          ["surveys/notes.txt", "unsupported"]),
     "header row mismatch": (lambda r: _edit_sidecar(r.surveys[2022], lambda d: d["read"].update(header_row=3)),
-                            ["surveys/pact_survey_2022.xlsx", "sheet 'Content'", "row 3", "header row is empty"]),
+                            ["surveys/pact_survey_2022.xlsx", "sheet 'Content'", "row 3",
+                             "the export's header is on row 4, not on row 3"]),
     "reference bad cell": (_break_reference_cell, ["reference/targets.csv", "row 2", "column 'people'"]),
     "truncated reference csv": (_truncate_reference, ["reference/member_states.csv"]),
 }

@@ -314,3 +314,9 @@ def test_a_sheet_part_whose_compressed_bytes_are_damaged_stops_the_run_naming_th
     assert str(err.value).startswith(f"{SURVEY}, sheet 'Content': cannot unzip the sheet's part "
                                      "xl/worksheets/sheet1.xml: xl/worksheets/sheet1.xml cannot be inflated"), err.value
     assert not (tmp_path / "curated" / "current").exists()
+
+
+def test_an_empty_header_row_is_named():
+    with pytest.raises(pipelines.PipelineError) as err:
+        readers._under_header("surveys/s.xlsx", "Content", 3, [["Alias", "A"], ["Export Date", ""], ["", ""], ["Q", ""]])
+    assert str(err.value) == "surveys/s.xlsx, sheet 'Content', row 3: the header row is empty"
