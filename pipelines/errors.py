@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 
@@ -40,3 +41,8 @@ class PipelineError(Exception):
             where.append(f"column {self.column!r}")
         text = " ".join(self.problem.split())  # one line, whatever the cause's message held
         return f"{', '.join(where)}: {text}" if where else text
+
+
+def first_few(items: Sequence[str], most: int, separator: str = ", ") -> str:
+    """The first `most` of `items` joined, and ' ...' when there are more: a message names some, not thousands."""
+    return separator.join(items[:most]) + (" ..." if len(items) > most else "")

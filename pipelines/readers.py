@@ -31,7 +31,7 @@ import pyarrow.compute as pc
 import python_calamine
 from zlib_ng import zlib_ng
 
-from pipelines.errors import PipelineError
+from pipelines.errors import PipelineError, first_few
 from pipelines.eusurvey import CONTENT_SHEET, continuation_sheets, meta_role, unique_header_keys
 from pipelines.normalise import SpreadsheetCell, is_blank
 from pipelines.sidecar import SIDECAR_SUFFIX, Sidecar, SidecarError, load_sidecar, sidecar_path
@@ -572,7 +572,7 @@ def _bounded_cells(workbook: Workbook, sheet: str) -> list[list[object]]:
     stray = [f"{column_letter(c)}{r}" for r, c in sorted(spaces) if r > last or c >= width]
     if stray:
         log.warning("%s, sheet %r: ignored %d cell(s) holding only spaces far beyond the data: %s", workbook.name,
-                    sheet, len(stray), ", ".join(stray[:10]) + (" ..." if len(stray) > 10 else ""))
+                    sheet, len(stray), first_few(stray, 10))
     return rows
 
 
@@ -913,7 +913,7 @@ def _under_header(file: str, sheet: str | None, header_row: int, cells: Sequence
     if stray:
         log.warning("%s%s: ignored %d cell(s) holding only spaces beyond the table: %s", file,
                     f", sheet {sheet!r}" if sheet else "", len(stray),
-                    ", ".join(stray[:10]) + (" ..." if len(stray) > 10 else ""))
+                    first_few(stray, 10))
     return Sheet(file, sheet, header_row, header, rows)
 
 

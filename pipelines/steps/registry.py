@@ -23,7 +23,7 @@ from typing import NoReturn, cast
 from pipelines import columns
 from pipelines.columns import attempt, blank_offsets, by_value
 from pipelines.context import Context
-from pipelines.errors import PipelineError
+from pipelines.errors import PipelineError, first_few
 from pipelines.normalise import (
     ValueProblem,
     cell_text,
@@ -288,7 +288,7 @@ def membership_records(
     if early:  # the launch dates come from public sources and may be rough, so the operator decides
         log.warning("%s, sheet %r, column %r: %d membership(s) dated more than a year before their partnership was "
                     "launched count for it from that year: mistyped years? %s", sheet.file, sheet.sheet,
-                    col["joined_on"], len(early), "; ".join(early[:5]) + (" ..." if len(early) > 5 else ""))
+                    col["joined_on"], len(early), first_few(early, 5, "; "))
     if unknown:  # a typo in either file drops every membership of the partnership from its figures
         log.warning("%s, sheet %r: %d membership(s) name a partnership that partnerships.csv does not list, so count "
                     "for none: %s", sheet.file, sheet.sheet, sum(unknown.values()),

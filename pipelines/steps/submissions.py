@@ -18,7 +18,7 @@ import pyarrow as pa
 from pipelines.checks import SurveyFile, alias_matches, answered_late, contribution_ids_unique, dates_match_wave
 from pipelines.context import WAVE_COUNT_KEYS, Context
 from pipelines.corrections import Correction, parse_corrections
-from pipelines.errors import PipelineError
+from pipelines.errors import PipelineError, first_few
 from pipelines.readers import read_csv
 from pipelines.rules import SUBMISSION_COLUMNS, ExportRows, classify_wave
 from pipelines.schema import SUBMISSION_STATUSES, TABLES
@@ -56,8 +56,7 @@ def run(ctx: Context) -> None:
         if result.strangers:
             log.warning("wave %d: %d submission(s) give a member's registration ID while their Member State and "
                         "organisation name are another's (a mistyped ID takes that member's submission over): %s",
-                        wave, len(result.strangers), "; ".join(result.strangers[:5])
-                        + (" ..." if len(result.strangers) > 5 else ""))
+                        wave, len(result.strangers), first_few(result.strangers, 5, "; "))
         for survey in by_wave[wave]:
             file = survey.part.sheet.file
             # test entries are often made before fieldwork opens: they say nothing of when the wave was answered
