@@ -1,7 +1,7 @@
 """Checks that catch an operator's plausible mistake before anything is published, as pure functions.
 
 Each raises `PipelineError` with a message saying what the files say and how to proceed (`wave_yield` and
-`answered_late` also return warnings, for what is merely suspicious):
+`dates_match_wave` also return warnings, for what is merely suspicious):
 - one export per wave (a sidecar copied from last year with `wave` left unchanged makes two files claim one wave);
 - an export's own dates against its wave (a survey on activity year Y is answered after Y ends: an older export
   relabelled as the next wave gives itself away);
@@ -73,42 +73,34 @@ def one_export_per_wave(files: Sequence[SurveyFile]) -> None:
         )
 
 
-def dates_match_wave(survey: SurveyFile, created: Iterable[dt.datetime | None]) -> None:
+def dates_match_wave(survey: SurveyFile, created: Iterable[dt.datetime | None]) -> str | None:
     """A survey on activity year Y is answered after Y: an export dated before then, or whose contributions were
-    mostly created before then, is another wave's export (unless the sidecar says the survey ran early)."""
+    mostly created before then, is another wave's export, and stops the run (unless the sidecar says the survey
+    ran early). Contributions mostly created after Y+1 return a warning: likely the next wave's export under a
+    copied sidecar (the questions of a year-free questionnaire do not tell)."""
     spec = survey.spec
-    if spec.ran_early:
-        return
     year_end = dt.datetime(spec.wave + 1, 1, 1)
-    if survey.export_date is not None and survey.export_date < year_end:
-        raise PipelineError(
-            f"the sidecar says wave {spec.wave}, but the export is dated {survey.export_date:%d %b %Y}, before "
-            f"activity year {spec.wave} ended: is this another wave's export? If the survey really ran early, say "
-            "why in survey.ran_early", file=survey.rel, row=2,
-        )
     stamps = sorted(t for t in created if t is not None)
-    early = sum(t < year_end for t in stamps)
-    if stamps and early * 2 > len(stamps):
-        raise PipelineError(
-            f"the sidecar says wave {spec.wave}, but {early} of its {len(stamps)} contributions were created before "
-            f"activity year {spec.wave} ended (from {stamps[0]:%d %b %Y} to {stamps[-1]:%d %b %Y}, median "
-            f"{stamps[len(stamps) // 2]:%d %b %Y}): is this another wave's export? If the survey really ran early, "
-            "say why in survey.ran_early", file=survey.rel,
-        )
-
-
-def answered_late(survey: SurveyFile, created: Iterable[dt.datetime | None]) -> str | None:
-    """A warning when most of a wave's contributions were created after the year that follows it: the survey on
-    year Y runs in Y+1, so this is likely the next wave's export under a copied sidecar (the questions of a
-    year-free questionnaire do not tell)."""
-    stamps = sorted(t for t in created if t is not None)
-    if not stamps:
+    median = stamps[len(stamps) // 2] if stamps else None
+    if not spec.ran_early:
+        if survey.export_date is not None and survey.export_date < year_end:
+            raise PipelineError(
+                f"the sidecar says wave {spec.wave}, but the export is dated {survey.export_date:%d %b %Y}, before "
+                f"activity year {spec.wave} ended: is this another wave's export? If the survey really ran early, "
+                "say why in survey.ran_early", file=survey.rel, row=2,
+            )
+        early = sum(t < year_end for t in stamps)
+        if stamps and early * 2 > len(stamps):
+            raise PipelineError(
+                f"the sidecar says wave {spec.wave}, but {early} of its {len(stamps)} contributions were created "
+                f"before activity year {spec.wave} ended (from {stamps[0]:%d %b %Y} to {stamps[-1]:%d %b %Y}, "
+                f"median {median:%d %b %Y}): is this another wave's export? If the survey really ran early, say why "
+                "in survey.ran_early", file=survey.rel,
+            )
+    if median is None or median < dt.datetime(spec.wave + 2, 1, 1):
         return None
-    median = stamps[len(stamps) // 2]
-    if median < dt.datetime(survey.spec.wave + 2, 1, 1):
-        return None
-    return (f"{survey.rel}: the sidecar says wave {survey.spec.wave}, but its contributions were created on "
-            f"{median:%d %b %Y} (the median), more than a year after activity year {survey.spec.wave} ended: the next "
+    return (f"{survey.rel}: the sidecar says wave {spec.wave}, but its contributions were created on "
+            f"{median:%d %b %Y} (the median), more than a year after activity year {spec.wave} ended: the next "
             "wave's export under a copied sidecar?")
 
 

@@ -16,10 +16,12 @@ from collections import Counter, defaultdict
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from pipelines.checks import WaveOutcome, plausible_across_waves, wave_yield
 from pipelines.context import Context
 from pipelines.readers import RawFile
+from pipelines.schema import SUBMISSION_STATUSES
 from pipelines.sidecar import SurveySpec
 
 log = logging.getLogger(__name__)
@@ -28,7 +30,7 @@ log = logging.getLogger(__name__)
 def run(ctx: Context) -> None:
     # load
     facts = ctx.table("facts").select(["year", "member_id", "indicator", "value"]).to_pandas()
-    submissions = ctx.table("submissions").select(["wave", "source_file", "row", "status", "reason_code"])
+    submissions = ctx.table("submissions").select(["wave", "source_file", "status", "reason_code"])
     surveys = ctx.files_of("survey")
     specs = {raw.sidecar.survey_spec.wave: raw.sidecar.survey_spec for raw in surveys}
     # process
@@ -42,13 +44,10 @@ def run(ctx: Context) -> None:
 def wave_outcomes_checked(ctx: Context, submissions: pa.Table, facts: pd.DataFrame, specs: dict[int, SurveySpec],
                           surveys: list[RawFile]) -> list[str]:
     """`wave_yield` of every wave in order; the warnings it gives."""
-    statuses: dict[int, Counter] = defaultdict(Counter)
     reasons: dict[int, Counter] = defaultdict(Counter)
-    by_status = submissions.group_by(["wave", "status", "reason_code"]).aggregate([([], "count_all")]).to_pylist()
-    for group in by_status:
-        statuses[group["wave"]][group["status"]] += group["count_all"]
-        if group["status"] == "rejected":
-            reasons[group["wave"]][group["reason_code"]] += group["count_all"]
+    rejected = submissions.filter(pc.equal(submissions["status"], "rejected"))
+    for group in rejected.group_by(["wave", "reason_code"]).aggregate([([], "count_all")]).to_pylist():
+        reasons[group["wave"]][group["reason_code"]] = group["count_all"]
     # a survey workbook holds one wave: its rejects are that wave's (the registry's are no wave's)
     wave_of = {g["source_file"]: g["wave"]
                for g in submissions.group_by(["source_file", "wave"]).aggregate([]).to_pylist()}
@@ -65,8 +64,9 @@ def wave_outcomes_checked(ctx: Context, submissions: pa.Table, facts: pd.DataFra
     previous = None
     for wave in sorted(specs):
         given = {indicator: n for (year, indicator), n in values.items() if year == wave}
-        warnings += wave_yield(WaveOutcome(wave, specs[wave], files[wave], statuses[wave], reasons[wave],
-                                           columns[wave], given, previous))
+        statuses = {status: ctx.wave_counts.get(wave, {}).get(status, 0) for status in SUBMISSION_STATUSES}
+        warnings += wave_yield(WaveOutcome(wave, specs[wave], files[wave], statuses, reasons[wave], columns[wave],
+                                           given, previous))
         if given:
             previous = (wave, frozenset(given))
     return warnings

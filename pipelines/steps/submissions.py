@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
-from pipelines.checks import SurveyFile, alias_matches, answered_late, contribution_ids_unique, dates_match_wave
+from pipelines.checks import SurveyFile, alias_matches, contribution_ids_unique, dates_match_wave
 from pipelines.context import WAVE_COUNT_KEYS, Context
 from pipelines.corrections import Correction, parse_corrections
 from pipelines.errors import PipelineError, first_few
@@ -64,8 +64,7 @@ def run(ctx: Context) -> None:
                 wave_submissions["source_file"], wave_submissions["created_at"], wave_submissions["status"],
                 strict=True) if source == file and status not in ("test", "blank")]
             exported = SurveyFile(file, survey.spec, survey.part.export_date)
-            dates_match_wave(exported, created)
-            late = answered_late(exported, created)
+            late = dates_match_wave(exported, created)
             if late:
                 log.warning("%s", late)
             alias_matches(exported, survey.part.alias)
