@@ -24,6 +24,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dashboard.disclosure import THRESHOLD, Release, disclosing_sets, plan_release, public_mode, public_rejects
+from tests.conftest import TinyRaw
 
 log = logging.getLogger(__name__)
 
@@ -163,22 +164,32 @@ PUBLIC_MEMBERSHIPS = [(f"PFS-0000{i:02d}", "LSP-CONS", dt.date(2021, 6, 1)) for 
 PEOPLE = {m[0]: 100 * (n + 1) + 7 for n, m in enumerate(PUBLIC_MEMBERS)}  # distinct, so sums identify members
 
 
-@pytest.fixture(scope="module")
-def public_snapshot(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from pipelines.runner import run
+def one_wave(root: Path, members: list[tuple], memberships: list[tuple], people: dict[str, int]) -> TinyRaw:
+    """A raw tree of `members` and `memberships` and one 2022 wave in which each member reports `people[id]` people
+    trained, and the same small figures for the other indicators."""
     from tests.conftest import answer, make_raw
 
-    root = tmp_path_factory.mktemp("public")
     raw = make_raw(root / "raw")
-    raw.write_registry(members=PUBLIC_MEMBERS, memberships=PUBLIC_MEMBERSHIPS, commitments=[])
+    raw.write_registry(members=members, memberships=memberships, commitments=[])
     raw.write_survey(2022, [
         answer(member_id=m[0], org=m[1], country=m[4], cid=f"c-{m[0]}", user=f"{m[0]}@x.example",
-               people=PEOPLE[m[0]], invest=1000, programmes=1, reached=10, stakeholders=1)
-        for m in PUBLIC_MEMBERS
+               people=people[m[0]], invest=1000, programmes=1, reached=10, stakeholders=1)
+        for m in members
     ])
-    curated = root / "curated"
+    return raw
+
+
+def published(raw: TinyRaw) -> Path:
+    from pipelines.runner import run
+
+    curated = raw.root.parent / "curated"
     run(raw.root, curated, progress=False)
     return curated
+
+
+@pytest.fixture(scope="module")
+def public_snapshot(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return published(one_wave(tmp_path_factory.mktemp("public"), PUBLIC_MEMBERS, PUBLIC_MEMBERSHIPS, PEOPLE))
 
 
 @pytest.fixture
@@ -685,17 +696,9 @@ def test_eu_totals_of_two_members_are_withheld_everywhere(two_member_snapshot: P
 def corrected_snapshot(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The public tree with one value corrected (780 -> 781) and one submission excluded, then a failed run."""
     from pipelines.runner import run
-    from tests.conftest import answer, make_raw
 
-    root = tmp_path_factory.mktemp("corrected")
-    raw = make_raw(root / "raw")
-    raw.write_registry(members=PUBLIC_MEMBERS, memberships=PUBLIC_MEMBERSHIPS, commitments=[])
-    raw.write_survey(2022, [
-        answer(member_id=m[0], org=m[1], country=m[4], cid=f"c-{m[0]}", user=f"{m[0]}@x.example",
-               people=780 if m[0] == "PFS-000003" else PEOPLE[m[0]], invest=1000, programmes=1, reached=10,
-               stakeholders=1)
-        for m in PUBLIC_MEMBERS
-    ])
+    raw = one_wave(tmp_path_factory.mktemp("corrected"), PUBLIC_MEMBERS, PUBLIC_MEMBERSHIPS,
+                   PEOPLE | {"PFS-000003": 780})
     raw.write_corrections([
         {"correction_id": "K1", "wave": "2022", "contribution_id": "c-PFS-000003", "member_id": "PFS-000003",
          "indicator": "people_trained", "action": "set", "value": "781", "reason": "Mrs Rossi confirmed 781 by phone",
@@ -704,8 +707,7 @@ def corrected_snapshot(tmp_path_factory: pytest.TempPathFactory) -> Path:
          "indicator": "", "action": "exclude", "value": "", "reason": "duplicate of a colleague's answer",
          "corrected_by": "staff", "corrected_on": "2023-05-03"},
     ])
-    curated = root / "curated"
-    run(raw.root, curated, progress=False)
+    curated = published(raw)
     (raw.root / "registry" / "pact_members.xlsx").write_bytes(b"not a workbook PFS-000777")  # a failed run
     with contextlib.suppress(Exception):
         run(raw.root, curated, progress=False)
@@ -842,21 +844,8 @@ ZERO_PEOPLE = {m[0]: 0 if m[0] in ZERO_REPORTS else 100 * (n + 1) + 7 for n, m i
 
 @pytest.fixture(scope="module")
 def zeros_snapshot(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from pipelines.runner import run
-    from tests.conftest import answer, make_raw
-
-    root = tmp_path_factory.mktemp("zeros")
-    raw = make_raw(root / "raw")
-    raw.write_registry(members=ZERO_MEMBERS, memberships=[("PFS-000306", "LSP-TOUR", dt.date(2021, 6, 1))],
-                       commitments=[])
-    raw.write_survey(2022, [
-        answer(member_id=m[0], org=m[1], country=m[4], cid=f"c-{m[0]}", user=f"{m[0]}@x.example",
-               people=ZERO_PEOPLE[m[0]], invest=1000, programmes=1, reached=10, stakeholders=1)
-        for m in ZERO_MEMBERS
-    ])
-    curated = root / "curated"
-    run(raw.root, curated, progress=False)
-    return curated
+    return published(one_wave(tmp_path_factory.mktemp("zeros"), ZERO_MEMBERS,
+                              [("PFS-000306", "LSP-TOUR", dt.date(2021, 6, 1))], ZERO_PEOPLE))
 
 
 def _zeros_layer(snapshot: Path, monkeypatch: pytest.MonkeyPatch, public: bool):
@@ -921,7 +910,6 @@ def test_members_who_reported_zero_protect_no_one(zeros_snapshot: Path, monkeypa
 def zero_totals_snapshot(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Three members. People trained: two values and a 0. Programmes: two 0s, the third left blank. People
     reached: three 0s. Stakeholders: three values."""
-    from pipelines.runner import run
     from tests.conftest import answer, make_raw
 
     root = tmp_path_factory.mktemp("zero_totals")
@@ -932,9 +920,7 @@ def zero_totals_snapshot(tmp_path_factory: pytest.TempPathFactory) -> Path:
                people=0 if n == 2 else PEOPLE[m[0]], programmes=None if n == 2 else 0, reached=0, stakeholders=n + 1)
         for n, m in enumerate(PUBLIC_MEMBERS[:3])
     ])
-    curated = root / "curated"
-    run(raw.root, curated, progress=False)
-    return curated
+    return published(raw)
 
 
 def test_eu_totals_count_members_with_a_non_zero_value(zero_totals_snapshot: Path, monkeypatch) -> None:
