@@ -283,6 +283,28 @@ GROUP BY ms.partnership_id
 
 
 @_cached
+@_cached
+def _annual_sums(vintage: Vintage) -> pd.DataFrame:
+    """Per survey year and indicator, over every member: raw_value, the members reporting it (n_reporting) and the
+    contributors among them, with a non-zero value (n_contributors, what public mode counts)."""
+    # `facts` holds one row per (year, member, indicator), its key: count(*) counts the reporting members, without
+    # the per-group hash sets of count(DISTINCT mi) (~+67 MB of a worker's peak RSS at 100x, for the same counts).
+    return _query(
+        vintage,
+        """
+        SELECT
+            f.year,
+            i.indicator,
+            CAST(sum(f.value) AS BIGINT) AS raw_value,
+            count(*) AS n_reporting,
+            count(*) FILTER (WHERE f.value <> 0) AS n_contributors
+        FROM hot_facts AS f
+        JOIN hot_indicators AS i USING (ic)
+        GROUP BY f.year, i.indicator
+        """,
+    )
+
+
 def _published(vintage: Vintage) -> pd.DataFrame:
     return _query(vintage, "SELECT * FROM published_figures ORDER BY indicator, period_start, period_end")
 

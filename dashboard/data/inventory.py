@@ -10,7 +10,7 @@ import pandas as pd
 from dashboard import disclosure
 from dashboard.data.catalogue import indicator_catalogue, partnerships
 from dashboard.data.core import MAX_REJECT_ROWS, Vintage, _cached, _query, curated_dir
-from dashboard.data.filters import _published, compare_published
+from dashboard.data.filters import _annual_sums, _published, compare_published
 from dashboard.data.membership import membership_timeline
 from dashboard.data.public import _eu_total_shown, _public_rejects
 from dashboard.data.totals import _commitments_frame, _respondents_frame, _value_at
@@ -129,25 +129,6 @@ def expected_changes(vintage: Vintage) -> pd.DataFrame:
     if disclosure.public_mode():
         frame = frame.assign(previous_total=pd.NA, total=pd.NA, factor=pd.NA)
     return frame
-
-
-@_cached
-def _annual_sums(vintage: Vintage) -> pd.DataFrame:
-    # `facts` holds one row per (year, member, indicator), its key: count(*) counts the reporting members, without
-    # the per-group hash sets of count(DISTINCT mi) (~+67 MB of a worker's peak RSS at 100x, for the same counts).
-    return _query(
-        vintage,
-        """
-        SELECT
-            f.year,
-            i.indicator,
-            CAST(sum(f.value) AS BIGINT) AS raw_value,
-            count(*) AS n_reporting
-        FROM hot_facts AS f
-        JOIN hot_indicators AS i USING (ic)
-        GROUP BY f.year, i.indicator
-        """,
-    )
 
 
 def computed_figure(vintage: Vintage, indicator: str, start: int, end: int) -> float | None:

@@ -11,7 +11,7 @@ import pandas as pd
 
 from dashboard import disclosure
 from dashboard.data.core import TOTAL, Vintage, _cached, _caches, _query
-from dashboard.data.filters import NO_FILTERS, Filters
+from dashboard.data.filters import NO_FILTERS, Filters, _annual_sums
 
 # --------------------------------------------------------------------------------------------------------------
 # Public mode (PACT_PUBLIC=1): small-cell suppression, applied here so every page, export and URL gets it
@@ -61,19 +61,6 @@ FROM joined AS j
 JOIN hot_members AS m USING (mi)
 GROUP BY ALL
 ORDER BY ALL
-"""
-
-# Per indicator and year, the members who reported it and those of them whose value is non-zero: what decides
-# the EU total (`_eu_total_shown`) without planning a release.
-_EU_COUNTS_SQL = """
-SELECT
-    i.indicator,
-    CAST(f.year AS INTEGER) AS year,
-    count(*) AS n_reporting,
-    count(*) FILTER (WHERE f.value <> 0) AS n_contributors
-FROM hot_facts AS f
-JOIN hot_indicators AS i USING (ic)
-GROUP BY ALL
 """
 
 # Filter name -> the atom column it selects on; a breakdown by ecosystem, member_state or member_type uses the
@@ -251,7 +238,7 @@ def _withhold(frame: pd.DataFrame, shown: np.ndarray) -> pd.DataFrame:
 def _eu_counts(vintage: Vintage) -> dict[tuple[str, int], tuple[int, int]]:
     """Per (indicator, year) with facts: (members reporting, contributors with a non-zero value). Shared by every
     caller: never altered."""
-    frame = _query(vintage, _EU_COUNTS_SQL)
+    frame = _annual_sums(vintage)
     columns = (frame[c].tolist() for c in ("indicator", "year", "n_reporting", "n_contributors"))
     return {(str(indicator), int(year)): (int(reporting), int(contributors))
             for indicator, year, reporting, contributors in zip(*columns, strict=True)}
