@@ -119,14 +119,23 @@ def _with_change(vintage: Vintage, q: CellQuery, frame: pd.DataFrame, years: tup
         **{c: change[c].iloc[0] for c in CHANGE_COLUMNS})
 
 
+def per_year_columns(year_from: int, year_to: int, measure: str) -> bool:
+    """Whether a cross table has a column per year: not for a range of one year, where it would repeat the range's
+    figure, unless the measure is the change (the year's column holds the change, the range's the total)."""
+    return year_from != year_to or measure == "change"
+
+
 @data.cached
 def cross_table(vintage: Vintage, q: CellQuery) -> pd.DataFrame:
     """One row per category of `q.by[0]` (total row first), one value and one flags column per year
-    (`<year>`, `<year>_flags`), then the range's figure (`value`, `n_reporting`) and the change columns."""
+    (`<year>`, `<year>_flags`; none without `per_year_columns`), then the range's figure (`value`, `n_reporting`)
+    and the change columns."""
     by = q.by[0]
     yearly = measured(vintage, CellQuery(q.indicator, (by, "year"), q.year_from, q.year_to, q.filters, q.measure))
     order = list(dict.fromkeys(yearly[by]))
     out = _by_year(yearly, by, order)
+    if not per_year_columns(q.year_from, q.year_to, q.measure):
+        out = out[[f"{by}_label"]].copy()
     ranged = measured(vintage, CellQuery(q.indicator, (by,), q.year_from, q.year_to, q.filters,
                                          "total" if q.measure == "change" else q.measure, q.change))
     ranged = ranged.set_index(by).reindex(order)

@@ -159,6 +159,12 @@ def test_index_lists_parameters_and_values(client):
     assert body["current_vintage"] == _vintage().vintage_id
 
 
+def test_a_one_year_table_export_shows_the_year_once(client):
+    response = client.get("/export/explore/explore.csv?view=table&by=member_state&from=2023&to=2023")
+    header = next(csv.reader(io.StringIO(response.data.decode("utf-8-sig"), newline="")))
+    assert [h for h in header if h.startswith("2023")] == ["2023 (people)", "2023 flags"]
+
+
 def test_export_routes_serve_each_format(client):
     xlsx = client.get("/export/explore/explore.xlsx?indicator=people_trained&by=ecosystem")
     assert xlsx.status_code == 200

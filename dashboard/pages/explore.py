@@ -258,6 +258,8 @@ def build_view(vintage: Vintage, state: ExploreState, *, chart: bool = True, tab
         withheld_note = _withheld_note(rows)
         # The total row stays on top whatever the sort (as in Eurostat's tables).
         pinned, rows = rows.iloc[:1], rows.iloc[1:].reset_index(drop=True)
+    by_year_then_range = ": by year, then the range" if state.by != "year" and crosstab.per_year_columns(
+        state.year_from, state.year_to, state.measure) else ""
     return {
         "figure": figure,
         "summary": summary,
@@ -265,7 +267,7 @@ def build_view(vintage: Vintage, state: ExploreState, *, chart: bool = True, tab
         "pinned": pinned,
         "columns": columns,
         "table_caption": (f"{figures.breakdown_title(shown_meta, state.by, state.year_from, state.year_to)}"
-                          f"{'' if state.by == 'year' else ': by year, then the range'}. Selection: "
+                          f"{by_year_then_range}. Selection: "
                           f"{filters_text}." + (f" {figures.NOT_ADDITIVE_NOTE}" if state.by == "partnership" else "")
                           + (" “:” marks a cell with no figure; its flags say why (m: nobody reported, c: "
                              "withheld)." if state.by != "year" else "") + withheld_note),
@@ -316,8 +318,7 @@ def _cross_grid(vintage: Vintage, state: ExploreState, meta: IndicatorMeta) -> t
                                "total" if state.measure == "change" else state.measure)
     columns: list[dict] = [{"field": "label", "headerName": BREAKDOWN_LABELS[state.by], "filter": "agTextColumnFilter",
                             "pinned": "left", "minWidth": 200}]
-    # one year: its column would repeat the range's (but under "change", where it holds the change)
-    for year in years if len(years) > 1 or state.measure == "change" else []:
+    for year in years:
         columns.append(ui.cross_column(f"y{year}", year, meta.unit, f"y{year}_flags", state.measure == "change"))
     columns.append(ui.cross_column("value", f"{year_span(state.year_from, state.year_to)}"
                                    f"{'' if range_meta.sum_over_years else ' (last year)'}", range_meta.unit, "flags"))
